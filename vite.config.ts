@@ -1,0 +1,16 @@
+// Vite builds the single-page app (index.html) and its module Web Worker.
+// COOP/COEP are deliberately not set: threaded wasm under cross-origin isolation hangs in
+// minified builds (tfjs #4253), and the single-threaded SIMD build is what we ship.
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+export default defineConfig({
+  plugins: [react()],
+  worker: { format: 'es' },
+  build: {
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+  },
+  preview: { port: 5173, strictPort: true },
+  server: { port: 5173 },
+});
