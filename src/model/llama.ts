@@ -1,0 +1,228 @@
+// The Llama-family decoder in tfjs: weights, forward pass (training and KV-cached decoding) and the
+// LoRA hook. Dimension letters: B batch, T time (new tokens), S cached+new keys, C hidden,
+// H query heads, K kv heads, G = H / K, D head dim, V vocab, R LoRA rank.
+// The same code runs in the Web Worker, in Node tests and in benchmarks.
+import * as tf from '@tensorflow/tfjs';
+import { type LlamaConfig, type LinearModule, LINEAR_MODULES } from './config';
+import { type FrozenLinear } from './linear';
+
+export interface LayerWeights {
+  inputNorm: tf.Tensor1D; // [C]
+  postNorm: tf.Tensor1D; // [C]
+  linear: Record<LinearModule, FrozenLinear>;
+}
+
+export interface LlamaWeights {
+  embed: tf.Tensor2D; // [V, C]
+  /** Output head [V, C]; the same tensor as embed when tied. */
+  lmHead: tf.Tensor2D;
+  finalNorm: tf.Tensor1D; // [C]
+  layers: LayerWeights[];
+}
+
+/** A LoRA adapter as the forward pass sees it: the delta for (layer, module), or nothing. */
+export interface LoraHook {
+  /** x [N, in] -> scale * (dropout(x) · Aᵀ) · Bᵀ  [N, out], or null when the module is not adapted. */
+  delta(layer: number, module: LinearModule, x: tf.Tensor2D): tf.Tensor2D | null;
+}
+
+/** Per-layer key/value cache for decoding; tensors are kept outside tidy and owned by the cache. */
+export interface KvCache {
+  k: (tf.Tensor4D | null)[]; // [B, K, S, D]
+  v: (tf.Tensor4D | null)[]; // [B, K, S, D]
+  length: number;
+}
+
+export function newKvCache(cfg: LlamaConfig): KvCache {
+  return { k: Array(cfg.numLayers).fill(null), v: Array(cfg.numLayers).fill(null), length: 0 };
+}
+
+export function disposeKvCache(cache: KvCache): void {
+  for (const t of [...cache.k, ...cache.v]) t?.dispose();
+  cache.k.fill(null);
+  cache.v.fill(null);
+  cache.length = 0;
+}
+
+export class LlamaModel {
+  private ropeCache = new Map<string, { cos: tf.Tensor2D; sin: tf.Tensor2D }>();
+
+  constructor(
+    readonly config: LlamaConfig,
+    readonly weights: LlamaWeights,
+  ) {}
+
+  /** Bytes held by the frozen base in backend memory (linear layers as stored, plus fp32 rest). */
+  baseWeightBytes(): { linear: number; other: number } {
+    const w = this.weights;
+    let linear = 0;
+    let other = w.embed.size * 4 + w.finalNorm.size * 4 + (w.lmHead === w.embed ? 0 : w.lmHead.size * 4);
+    for (const l of w.layers) {
+      other += (l.inputNorm.size + l.postNorm.size) * 4;
+      for (const m of LINEAR_MODULES) linear += l.linear[m].weightBytes;
+    }
+    return { linear, other };
+  }
+
+  /**
+   * Logits for every position.
+   * ids: [B, T] int32. With a cache, positions continue from cache.length and the cache is extended.
+   * Returns [B*T, V].
+   */
+  forward(ids: tf.Tensor2D, opts: { lora?: LoraHook | null; cache?: KvCache } = {}): tf.Tensor2D {
+    const { cache } = opts;
+    const lora = opts.lora ?? null;
+    const cfg = this.config;
+    const [B, T] = ids.shape;
+    const past = cache?.length ?? 0;
+    const newCache: { k: tf.Tensor4D; v: tf.Tensor4D }[] = [];
+    const logits = tf.tidy(() => {
+      let x = tf.gather(this.weights.embed, ids.reshape([B * T])) as tf.Tensor2D; // [B*T, C]
+      const rope = this.rope(past, T); // cos, sin: [T, D]
+      const mask = causalMask(T, past + T); // [T, S]
+      for (let i = 0; i < cfg.numLayers; i++) {
+        const layer = this.weights.layers[i];
+        const h = rmsNorm(x, layer.inputNorm, cfg.rmsNormEps); // [B*T, C]
+        const attn = this.attention(i, h, B, T, rope, mask, lora, cache, newCache);
+        x = tf.add(x, attn);
+        const h2 = rmsNorm(x, layer.postNorm, cfg.rmsNormEps);
+        x = tf.add(x, this.mlp(i, h2, lora));
+      }
+      const hf = rmsNorm(x, this.weights.finalNorm, cfg.rmsNormEps); // [B*T, C]
+      const out = tf.matMul(hf, this.weights.lmHead, false, true) as tf.Tensor2D; // [B*T, V]
+      for (const c of newCache) { tf.keep(c.k); tf.keep(c.v); }
+      return out;
+    });
+    if (cache) {
+      for (let i = 0; i < cfg.numLayers; i++) {
+        cache.k[i]?.dispose();
+        cache.v[i]?.dispose();
+        cache.k[i] = newCache[i].k;
+        cache.v[i] = newCache[i].v;
+      }
+      cache.length = past + T;
+    }
+    return logits;
+  }
+
+  private linear(layer: number, m: LinearModule, x: tf.Tensor2D, lora: LoraHook | null): tf.Tensor2D {
+    const y = this.weights.layers[layer].linear[m].apply(x); // [N, out]
+    const d = lora?.delta(layer, m, x);
+    return d ? tf.add(y, d) : y;
+  }
+
+  private attention(
+    i: number,
+    h: tf.Tensor2D,
+    B: number,
+    T: number,
+    rope: { cos: tf.Tensor2D; sin: tf.Tensor2D },
+    mask: tf.Tensor2D,
+    lora: LoraHook | null,
+    cache: KvCache | undefined,
+    newCache: { k: tf.Tensor4D; v: tf.Tensor4D }[],
+  ): tf.Tensor2D {
+    const { numHeads: H, numKvHeads: K, headDim: D } = this.config;
+    const G = H / K;
+    const q = this.linear(i, 'q_proj', h, lora).reshape([B, T, H, D]); // [B, T, H, D]
+    const k = this.linear(i, 'k_proj', h, lora).reshape([B, T, K, D]); // [B, T, K, D]
+    const v = this.linear(i, 'v_proj', h, lora).reshape([B, T, K, D]);
+    const qr = applyRope(q, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
+    let kr = applyRope(k, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, K, T, D]
+    let vr = v.transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, K, T, D]
+    if (cache) {
+      const pk = cache.k[i];
+      const pv = cache.v[i];
+      if (pk && pv) {
+        kr = tf.concat([pk, kr], 2); // [B, K, S, D]
+        vr = tf.concat([pv, vr], 2);
+      }
+      newCache[i] = { k: kr, v: vr };
+    }
+    const S = kr.shape[2];
+    // GQA: query head h reads kv head floor(h / G); repeat each kv head G times.
+    const kx = G === 1 ? kr : kr.reshape([B, K, 1, S, D]).tile([1, 1, G, 1, 1]).reshape([B, H, S, D]); // [B, H, S, D]
+    const vx = G === 1 ? vr : vr.reshape([B, K, 1, S, D]).tile([1, 1, G, 1, 1]).reshape([B, H, S, D]);
+    const scores = tf.matMul(qr, kx, false, true).mul(1 / Math.sqrt(D)).add(mask); // [B, H, T, S]
+    const probs = tf.softmax(scores); // [B, H, T, S]
+    const o = tf.matMul(probs, vx) // [B, H, T, D]
+      .transpose([0, 2, 1, 3]) // [B, T, H, D]
+      .reshape([B * T, H * D]) as tf.Tensor2D;
+    return this.linear(i, 'o_proj', o, lora); // [B*T, C]
+  }
+
+  private mlp(i: number, h: tf.Tensor2D, lora: LoraHook | null): tf.Tensor2D {
+    const gate = this.linear(i, 'gate_proj', h, lora); // [N, I]
+    const up = this.linear(i, 'up_proj', h, lora); // [N, I]
+    const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up); // SiLU(gate) * up
+    return this.linear(i, 'down_proj', act as tf.Tensor2D, lora); // [N, C]
+  }
+
+  /** cos/sin tables [T, D] for positions past..past+T-1, rotate-half layout (halves duplicated). */
+  private rope(past: number, T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    const key = `${past}:${T}`;
+    let r = this.ropeCache.get(key);
+    if (!r) {
+      const D = this.config.headDim;
+      const half = D / 2;
+      const cos = new Float32Array(T * D);
+      const sin = new Float32Array(T * D);
+      for (let t = 0; t < T; t++) {
+        for (let j = 0; j < half; j++) {
+          // Computed in float64 like the reference implementations, then rounded once.
+          const angle = (past + t) * Math.pow(this.config.ropeTheta, (-2 * j) / D);
+          cos[t * D + j] = cos[t * D + j + half] = Math.cos(angle);
+          sin[t * D + j] = sin[t * D + j + half] = Math.sin(angle);
+        }
+      }
+      r = { cos: tf.keep(tf.tensor2d(cos, [T, D])), sin: tf.keep(tf.tensor2d(sin, [T, D])) };
+      // Training uses one fixed T; decoding walks positions, so bound what is cached.
+      if (this.ropeCache.size > 64) this.clearRopeCache();
+      this.ropeCache.set(key, r);
+    }
+    return r;
+  }
+
+  private clearRopeCache(): void {
+    for (const r of this.ropeCache.values()) { r.cos.dispose(); r.sin.dispose(); }
+    this.ropeCache.clear();
+  }
+
+  dispose(): void {
+    this.clearRopeCache();
+    const w = this.weights;
+    w.embed.dispose();
+    if (w.lmHead !== w.embed) w.lmHead.dispose();
+    w.finalNorm.dispose();
+    for (const l of w.layers) {
+      l.inputNorm.dispose();
+      l.postNorm.dispose();
+      for (const m of LINEAR_MODULES) l.linear[m].dispose();
+    }
+  }
+}
+
+/** x [N, C] -> x / rms(x) * w */
+export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const ms = tf.mean(tf.square(x), -1, true); // [N, 1]
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
+}
+
+/** q [B, T, H, D] rotated by position: q*cos + rotate_half(q)*sin, rotate_half = cat(-q2, q1). */
+function applyRope(q: tf.Tensor4D, rope: { cos: tf.Tensor2D; sin: tf.Tensor2D }): tf.Tensor4D {
+  const [, T, , D] = q.shape;
+  const half = D / 2;
+  const cos = rope.cos.reshape([1, T, 1, D]);
+  const sin = rope.sin.reshape([1, T, 1, D]);
+  const [q1, q2] = tf.split(q, [half, half], 3); // [B, T, H, D/2] each
+  const rotated = tf.concat([tf.neg(q2), q1], 3); // [B, T, H, D]
+  return tf.add(tf.mul(q, cos), tf.mul(rotated, sin));
+}
+
+/** Additive mask [T, S]: query t (absolute position S-T+t) sees keys 0..S-T+t. */
+function causalMask(T: number, S: number): tf.Tensor2D {
+  const m = new Float32Array(T * S);
+  const past = S - T;
+  for (let t = 0; t < T; t++) for (let s = past + t + 1; s < S; s++) m[t * S + s] = -1e9;
+  return tf.tensor2d(m, [T, S]);
+}
