@@ -1,0 +1,221 @@
+// The one entry point the worker (and the CLI) calls: stream a JSONL file, detect its format,
+// validate every line, render and tokenize the valid ones, and sum it all up for the UI.
+// Bad lines are counted and the first ones kept with their line numbers; valid lines go on.
+import type { TextTokenizer } from '../tokenizer/tokenizer';
+import { readLines, streamFromBytes, type LineProgress } from './jsonl';
+import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detectFormat, parseJsonLine, shapeOf, validateRecord, type DatasetFormat } from './formats';
+import { chatTemplateFor, displayToken, fitLength, renderExample, type OverflowPolicy, type TrainingExample } from './render';
+
+export interface ParseDatasetOptions {
+  fileName: string;
+  bytesTotal?: number;
+  /** Forces a format instead of detecting it from the first lines. */
+  format?: DatasetFormat;
+  /** When given, valid lines are rendered and tokenized into `examples`. */
+  tokenizer?: TextTokenizer;
+  /** Maximum sequence length in tokens (none by default). */
+  maxLength?: number;
+  /** What to do with an example longer than maxLength: cut it (default) or leave it out. */
+  overflow?: OverflowPolicy;
+  /** Put loss on prompt tokens too (default false). */
+  trainOnPrompt?: boolean;
+  /** Overrides the model's chat template for chat formats. */
+  chatTemplate?: string;
+  onProgress?: (p: LineProgress) => void;
+  /** How many bad lines are kept with their reasons (all are counted). Default 100. */
+  maxErrorsKept?: number;
+  /** How many examples get a token-level preview. Default 3. */
+  previewCount?: number;
+  /** Cooperative cancel: checked between lines. */
+  signal?: AbortSignal;
+}
+
+export interface DatasetLineIssue {
+  line: number;
+  error: string;
+  field?: string;
+}
+
+export interface PreviewToken {
+  id: number;
+  /** Readable token text ('▁' shown as a space). */
+  text: string;
+  /** Whether this token carries loss. */
+  loss: boolean;
+}
+
+export interface PreviewExample {
+  line: number;
+  /** The rendered string, exactly as tokenized (EOS included when it was appended). */
+  text: string;
+  tokens: PreviewToken[];
+}
+
+export interface DatasetSummary {
+  fileName: string;
+  /** Detected or forced format; null when no line had a known shape (e.g. an empty file). */
+  format: DatasetFormat | null;
+  /** Non-blank lines: valid + invalid. */
+  lines: number;
+  valid: number;
+  invalid: number;
+  /** The first maxErrorsKept bad lines, in file order. */
+  errors: DatasetLineIssue[];
+  /** Tokenized examples (empty without a tokenizer), after the length policy. */
+  examples: TrainingExample[];
+  /** Tokens in `examples`, and how many of them carry loss. */
+  tokens: number;
+  trainedTokens: number;
+  /** Examples cut to maxLength, and examples left out (too long under 'drop', or nothing left to train). */
+  truncated: number;
+  dropped: number;
+  preview: PreviewExample[];
+  /** For chat formats with a tokenizer: which template rendered them (so the UI can name the fallback). */
+  chatTemplate?: { name: string; fallback: boolean };
+}
+
+export class DatasetAbortedError extends Error {
+  override name = 'DatasetAbortedError';
+}
+
+interface Pending {
+  line: number;
+  value?: unknown;
+  error?: DatasetLineError;
+}
+
+/** How many non-blank lines are held back while the format is still unknown. */
+const DETECT_BUFFER_LINES = 1000;
+
+export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: ParseDatasetOptions): Promise<DatasetSummary> {
+  const maxErrorsKept = opts.maxErrorsKept ?? 100;
+  const previewCount = opts.previewCount ?? 3;
+  const overflow = opts.overflow ?? 'truncate';
+  const tok = opts.tokenizer;
+  const s: DatasetSummary = {
+    fileName: opts.fileName,
+    format: opts.format ?? null,
+    lines: 0,
+    valid: 0,
+    invalid: 0,
+    errors: [],
+    examples: [],
+    tokens: 0,
+    trainedTokens: 0,
+    truncated: 0,
+    dropped: 0,
+    preview: [],
+  };
+
+  const fail = (e: DatasetLineError) => {
+    s.invalid++;
+    if (s.errors.length < maxErrorsKept) s.errors.push(e.field !== undefined ? { line: e.line, error: e.reason, field: e.field } : { line: e.line, error: e.reason });
+  };
+
+  const accept = (p: Pending, format: DatasetFormat | null) => {
+    s.lines++;
+    if (p.error) return fail(p.error);
+    if (format === null) {
+      return fail(new DatasetLineError(p.line, `not a known dataset format; expected one of ${DATASET_FORMATS.map((f) => FORMAT_EXAMPLES[f]).join(' or ')}`));
+    }
+    try {
+      const rec = validateRecord(p.value, format, p.line);
+      if (tok) {
+        const rendered = renderExample(rec, tok, p.line, { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate });
+        const { example, truncated } = fitLength(rendered, opts.maxLength, overflow);
+        if (truncated) s.truncated++;
+        if (!example) s.dropped++;
+        else {
+          s.examples.push({ line: example.line, inputIds: example.inputIds, lossMask: example.lossMask });
+          s.tokens += example.inputIds.length;
+          for (const m of example.lossMask) s.trainedTokens += m;
+          if (s.preview.length < previewCount) {
+            s.preview.push({
+              line: example.line,
+              text: example.text,
+              tokens: example.inputIds.map((id, t) => ({ id, text: displayToken(tok, id), loss: example.lossMask[t] === 1 })),
+            });
+          }
+        }
+      }
+      s.valid++;
+    } catch (e) {
+      if (e instanceof DatasetLineError) fail(e);
+      else fail(new DatasetLineError(p.line, `could not be rendered: ${(e as Error).message}`));
+    }
+  };
+
+  const parse = (line: number, text: string): Pending => {
+    try {
+      return { line, value: parseJsonLine(text, line) };
+    } catch (e) {
+      return { line, error: e as DatasetLineError };
+    }
+  };
+
+  // While the format is unknown, lines wait here (bounded) until enough have a recognizable shape.
+  let held: Pending[] | null = opts.format ? null : [];
+  let shaped = 0;
+  const release = () => {
+    if (!held) return;
+    s.format = detectFormat(held.filter((p) => !p.error).map((p) => p.value));
+    for (const p of held) accept(p, s.format);
+    held = null;
+  };
+
+  for await (const { line, text } of readLines(stream, { fileName: opts.fileName, bytesTotal: opts.bytesTotal, onProgress: opts.onProgress })) {
+    if (opts.signal?.aborted) throw new DatasetAbortedError(`parsing ${opts.fileName} was cancelled at line ${line}`);
+    const p = parse(line, text);
+    if (held) {
+      held.push(p);
+      if (!p.error && shapeOf(p.value) !== null) shaped++;
+      if (shaped >= DETECT_LINES || held.length >= DETECT_BUFFER_LINES) release();
+    } else accept(p, s.format);
+  }
+  release();
+
+  if (tok && (s.format === 'messages' || s.format === 'sharegpt')) {
+    const t = chatTemplateFor(tok, opts.chatTemplate);
+    s.chatTemplate = { name: t.name, fallback: t.fallback };
+  }
+  return s;
+}
+
+/** parseDataset over an in-memory string (tests, pasted text). */
+export function parseDatasetText(text: string, opts: ParseDatasetOptions): Promise<DatasetSummary> {
+  return parseDataset(streamFromBytes(text), { bytesTotal: new TextEncoder().encode(text).length, ...opts });
+}
+
+/** mulberry32: a tiny seeded PRNG, so a split is the same on every machine for the same seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Holds out `percent` of the examples for validation, chosen by a seeded shuffle; both parts keep
+ * file order. With percent > 0 and at least two examples, each side gets at least one.
+ */
+export function splitTrainValidation<E>(examples: E[], percent: number, seed: number): { train: E[]; validation: E[] } {
+  const n = examples.length;
+  if (!(percent > 0) || n < 2) return { train: examples.slice(), validation: [] };
+  const k = Math.min(n - 1, Math.max(1, Math.round((n * Math.min(percent, 100)) / 100)));
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const rand = mulberry32(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  const held = new Uint8Array(n);
+  for (let i = 0; i < k; i++) held[idx[i]] = 1;
+  const train: E[] = [];
+  const validation: E[] = [];
+  examples.forEach((e, i) => (held[i] ? validation : train).push(e));
+  return { train, validation };
+}
