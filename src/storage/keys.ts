@@ -1,0 +1,56 @@
+// Every IndexedDB database, object store and key the app uses is named here, and nowhere else.
+// idb-keyval's createStore opens one database holding one object store, created on first open only,
+// so each purpose gets its own database name: adding a store to an existing database would never run.
+import { createStore, type UseStore } from 'idb-keyval';
+
+/** Bump a database's name suffix (never reuse a name) when its value format changes incompatibly. */
+export const DATABASES = {
+  /** Raw bytes of model files, one value per fixed-size chunk: key ModelChunkKey, value ArrayBuffer. */
+  modelChunks: { dbName: 'studio-model-chunks-v1', storeName: 'chunks' },
+  /** One ModelManifest per model: key modelManifestKey(source). */
+  modelManifests: { dbName: 'studio-model-manifests-v1', storeName: 'manifests' },
+} as const;
+
+export type DatabasePurpose = keyof typeof DATABASES;
+
+const opened = new Map<DatabasePurpose, UseStore>();
+
+/**
+ * The idb-keyval store for one purpose. Created lazily (the database opens on first use), so importing
+ * this module costs nothing and works where `indexedDB` is installed later (fake-indexeddb in tests).
+ */
+export function storeFor(purpose: DatabasePurpose): UseStore {
+  let store = opened.get(purpose);
+  if (!store) {
+    const { dbName, storeName } = DATABASES[purpose];
+    store = createStore(dbName, storeName);
+    opened.set(purpose, store);
+  }
+  return store;
+}
+
+/** [source, file name, chunk index]: arrays sort element-wise, so one model's chunks form one key range. */
+export type ModelChunkKey = [source: string, file: string, index: number];
+
+export function modelChunkKey(source: string, file: string, index: number): ModelChunkKey {
+  return [source, file, index];
+}
+
+/** Every chunk of one model: [source] sorts before [source, ...], and any string sorts before []. */
+export function modelChunkRange(source: string): IDBKeyRange {
+  return IDBKeyRange.bound([source], [source, []]);
+}
+
+/** Every chunk of one file of one model. */
+export function modelFileChunkRange(source: string, file: string): IDBKeyRange {
+  return IDBKeyRange.bound([source, file], [source, file, []]);
+}
+
+export function modelManifestKey(source: string): string {
+  return `model:${source}`;
+}
+
+/** Inverse of modelManifestKey, for listing; null for keys some other writer put there. */
+export function sourceFromManifestKey(key: IDBValidKey): string | null {
+  return typeof key === 'string' && key.startsWith('model:') ? key.slice('model:'.length) : null;
+}
