@@ -1,0 +1,228 @@
+// WGSL kernels for the NF4 frozen base on the tfjs 'webgpu' backend, registered as tfjs kernels:
+//   Nf4MatMul(Dq)  y  = x · dequant(Wq)ᵀ   x [M, K], W [N, K] -> y [M, N]   (forward; Dq: 8-bit absmax)
+//   Nf4MatMulGradX dx = dy · dequant(Wq)   dy [M, N]          -> dx [M, K]  (its input gradient)
+//   Nf4Dequantize  W  = dequant(Wq)                           -> W [N, K]   (the unfused baseline)
+// The matmuls decode 4-bit codes straight into workgroup-memory tiles; the fp32 weight never exists.
+// Packing and double-quant layouts are those documented in src/model/nf4.ts.
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { DQ_BLOCK, NF4_LEVELS } from '../model/nf4';
+
+export const NF4_MATMUL = 'Nf4MatMul';
+export const NF4_MATMUL_DQ = 'Nf4MatMulDq';
+export const NF4_MATMUL_GRAD_X = 'Nf4MatMulGradX';
+export const NF4_DEQUANTIZE = 'Nf4Dequantize';
+
+/** Attributes every NF4 kernel takes. */
+export interface Nf4KernelAttrs {
+  outFeatures: number; // N
+  inFeatures: number; // K
+  /** true: inputs are codes, qabs (int8 x4 per int32), qscale ([mean, scale0, scale1, ...]). */
+  doubleQuant: boolean;
+}
+
+// Output tile per workgroup TILE x TILE, reduction slice TILE_R, 8x8 threads each owning 4x4 outputs.
+const TILE = 32;
+const TILE_R = 16;
+const WG = 8;
+const PER_THREAD = TILE / WG; // 4
+
+/** WGSL shared by all kernels: the level table and the decoder of one weight element. */
+function decodeSnippet(doubleQuant: boolean): string {
+  const levels = NF4_LEVELS.map((l) => l.toPrecision(17)).join(', ');
+  const scale = doubleQuant
+    ? `fn blockScale(b : i32) -> f32 {
+         let word = bitcast<u32>(qabs[b >> 2u]);
+         let byte = (word >> (u32(b & 3) * 8u)) & 0xffu;
+         return qscale[0] + (f32(byte) - 128.0) / 127.0 * qscale[1 + b / ${DQ_BLOCK}];
+       }`
+    : `fn blockScale(b : i32) -> f32 { return absmax[b]; }`;
+  return `
+    var<private> NF4_LEVEL : array<f32, 16> = array<f32, 16>(${levels});
+    ${scale}
+    // W[n, k] of the [N, K] weight; flat index n * K + k, element i in word i >> 3, nibble i & 7.
+    fn weightAt(n : i32, k : i32, kDim : i32) -> f32 {
+      let flat = n * kDim + k;
+      let word = bitcast<u32>(codes[flat >> 3u]);
+      let q = (word >> (u32(flat & 7) * 4u)) & 0xfu;
+      return NF4_LEVEL[q] * blockScale(flat >> 6u);
+    }`;
+}
+
+/**
+ * C [M, P] = A [M, R] · B [R, P] with B decoded from the NF4 weight:
+ * forward B(r, p) = W(p, r) (R = K, P = N); input gradient B(r, p) = W(r, p) (R = N, P = K).
+ */
+class Nf4TiledMatMulProgram implements WebGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [1], y: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WG, WG, 1];
+
+  constructor(
+    m: number,
+    p: number,
+    private readonly transposedW: boolean,
+    private readonly doubleQuant: boolean,
+  ) {
+    this.outputShape = [m, p];
+    this.variableNames = doubleQuant ? ['a', 'codes', 'qabs', 'qscale'] : ['a', 'codes', 'absmax'];
+    this.dispatch = [Math.ceil(p / TILE), Math.ceil(m / TILE), 1];
+    // Only tile sizes are baked into the WGSL (M, R, P come from the shape uniforms).
+    this.shaderKey = `nf4mm_${transposedW ? 'fwd' : 'dx'}_${doubleQuant ? 'dq' : 'f32'}_${TILE}_${TILE_R}_${WG}`;
+  }
+
+  getUserCode(): string {
+    // forward: B(r, p) = W(p, r) with K = R; gradient: B(r, p) = W(r, p) with K = P.
+    const bAt = this.transposedW ? 'weightAt(gp, gr, R)' : 'weightAt(gr, gp, P)';
+    return `
+    ${decodeSnippet(this.doubleQuant)}
+    var<workgroup> tileA : array<f32, ${TILE * TILE_R}>; // [TILE][TILE_R]
+    var<workgroup> tileB : array<f32, ${TILE_R * TILE}>; // [TILE_R][TILE]
+
+    fn main() {
+      let M = uniforms.aShape.x;
+      let R = uniforms.aShape.y;
+      let P = uniforms.outShape.y;
+      let row0 = i32(workgroupId.y) * ${TILE};
+      let col0 = i32(workgroupId.x) * ${TILE};
+      let tx = i32(localId.x);
+      let ty = i32(localId.y);
+      let li = i32(localIndex);
+      var acc : array<f32, ${PER_THREAD * PER_THREAD}>;
+      for (var r0 = 0; r0 < R; r0 = r0 + ${TILE_R}) {
+        for (var i = li; i < ${TILE * TILE_R}; i = i + ${WG * WG}) {
+          let gm = row0 + i / ${TILE_R};
+          let gr = r0 + i % ${TILE_R};
+          var v = 0.0;
+          if (gm < M && gr < R) { v = a[gm * R + gr]; }
+          tileA[i] = v;
+        }
+        for (var i = li; i < ${TILE_R * TILE}; i = i + ${WG * WG}) {
+          let gr = r0 + i / ${TILE};
+          let gp = col0 + i % ${TILE};
+          var v = 0.0;
+          if (gr < R && gp < P) { v = ${bAt}; }
+          tileB[i] = v;
+        }
+        workgroupBarrier();
+        for (var r = 0; r < ${TILE_R}; r = r + 1) {
+          var bv : array<f32, ${PER_THREAD}>;
+          for (var j = 0; j < ${PER_THREAD}; j = j + 1) { bv[j] = tileB[r * ${TILE} + tx * ${PER_THREAD} + j]; }
+          for (var i = 0; i < ${PER_THREAD}; i = i + 1) {
+            let av = tileA[(ty * ${PER_THREAD} + i) * ${TILE_R} + r];
+            for (var j = 0; j < ${PER_THREAD}; j = j + 1) {
+              acc[i * ${PER_THREAD} + j] = fma(av, bv[j], acc[i * ${PER_THREAD} + j]);
+            }
+          }
+        }
+        workgroupBarrier();
+      }
+      for (var i = 0; i < ${PER_THREAD}; i = i + 1) {
+        let gm = row0 + ty * ${PER_THREAD} + i;
+        for (var j = 0; j < ${PER_THREAD}; j = j + 1) {
+          let gp = col0 + tx * ${PER_THREAD} + j;
+          if (gm < M && gp < P) { result[gm * P + gp] = acc[i * ${PER_THREAD} + j]; }
+        }
+      }
+    }`;
+  }
+}
+
+/** W [N, K] = dequant(Wq): one thread per element (the unfused baseline's first half). */
+class Nf4DequantizeProgram implements WebGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [1], y: [0] }; // not flat, so main() takes no index
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [64, 1, 1];
+
+  constructor(n: number, k: number, private readonly doubleQuant: boolean) {
+    this.outputShape = [n, k];
+    this.variableNames = doubleQuant ? ['codes', 'qabs', 'qscale'] : ['codes', 'absmax'];
+    const groups = Math.ceil((n * k) / 64);
+    const x = Math.min(groups, 32768);
+    this.dispatch = [x, Math.ceil(groups / x), 1];
+    this.shaderKey = `nf4deq_${doubleQuant ? 'dq' : 'f32'}`;
+  }
+
+  getUserCode(): string {
+    return `
+    ${decodeSnippet(this.doubleQuant)}
+    fn main() {
+      let K = uniforms.outShape.y;
+      let total = uniforms.outShape.x * K;
+      let i = i32((workgroupId.y * numWorkgroups.x + workgroupId.x) * 64u + localIndex);
+      if (i < total) { result[i] = weightAt(i / K, i % K, K); }
+    }`;
+  }
+}
+
+function quantInputs(inputs: tf.NamedTensorInfoMap, doubleQuant: boolean): tf.TensorInfo[] {
+  return doubleQuant ? [inputs.codes!, inputs.qabs!, inputs.qscale!] : [inputs.codes!, inputs.absmax!];
+}
+
+let registered = false;
+
+/** Register the kernels for 'webgpu' and the gradients of both forward kernels. Idempotent. */
+export function registerNf4Kernels(): void {
+  if (registered) return;
+  registered = true;
+
+  // Two forward kernels (plain and double-quantized absmax): a gradient's inputsToSave is fixed
+  // per kernel name, and the two layouts have different inputs.
+  for (const [name, doubleQuant] of [[NF4_MATMUL, false], [NF4_MATMUL_DQ, true]] as const) {
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'webgpu',
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const x = inputs.x!; // [M, K]
+        const { outFeatures } = attrs as unknown as Nf4KernelAttrs;
+        const program = new Nf4TiledMatMulProgram(x.shape[0]!, outFeatures, true, doubleQuant);
+        return (backend as WebGPUBackend).runWebGPUProgram(program, [x, ...quantInputs(inputs, doubleQuant)], 'float32'); // [M, N]
+      },
+    });
+    const quantNames = doubleQuant ? ['codes', 'qabs', 'qscale'] : ['codes', 'absmax'];
+    // Only x gets a gradient: the codes and absmax are frozen constants, never on the tape's path.
+    tf.registerGradient({
+      kernelName: name,
+      inputsToSave: quantNames,
+      gradFunc: (dy, saved, attrs) => {
+        const quant: tf.NamedTensorMap = {};
+        quantNames.forEach((n, i) => (quant[n] = saved[i]!));
+        return {
+          x: () => tf.engine().runKernel(NF4_MATMUL_GRAD_X, { dy: dy as tf.Tensor, ...quant }, attrs) as tf.Tensor, // [M, K]
+        };
+      },
+    });
+  }
+
+  tf.registerKernel({
+    kernelName: NF4_MATMUL_GRAD_X,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { doubleQuant, inFeatures } = attrs as unknown as Nf4KernelAttrs;
+      const dy = inputs.dy!; // [M, N]
+      const program = new Nf4TiledMatMulProgram(dy.shape[0]!, inFeatures, false, doubleQuant);
+      return (backend as WebGPUBackend).runWebGPUProgram(program, [dy, ...quantInputs(inputs, doubleQuant)], 'float32'); // [M, K]
+    },
+  });
+
+  tf.registerKernel({
+    kernelName: NF4_DEQUANTIZE,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { doubleQuant, outFeatures, inFeatures } = attrs as unknown as Nf4KernelAttrs;
+      const program = new Nf4DequantizeProgram(outFeatures, inFeatures, doubleQuant);
+      return (backend as WebGPUBackend).runWebGPUProgram(program, quantInputs(inputs, doubleQuant), 'float32'); // [N, K]
+    },
+  });
+}
+
+/** Whether the fused kernels can run on the active backend. */
+export function nf4KernelsActive(): boolean {
+  return tf.getBackend() === 'webgpu' && tf.getKernel(NF4_MATMUL, 'webgpu') != null;
+}

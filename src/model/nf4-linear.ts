@@ -1,0 +1,144 @@
+// FrozenLinear over an NF4-quantized weight, on every tfjs backend. LoRA trains through apply():
+// the input gradient dx = dy · dequant(W) is defined for each path, so tfjs autograd reaches A and B.
+//
+// Paths (chosen at creation from the active backend):
+//  - 'fused'       webgpu: codes and absmax live on the GPU (nf4Bytes); the WGSL kernels in
+//                  src/gpu/nf4-matmul.ts multiply straight from the codes, forward and gradient.
+//  - 'gpu-dequant' webgpu, unfused (a benchmark baseline): a WGSL kernel decodes W [N, K] to fp32,
+//                  then tf.matMul; the fp32 W exists only during one forward or one gradient.
+//  - 'js-dequant'  wasm / cpu: the packed codes stay in JS memory (nf4Bytes, ~0.53 B per weight);
+//                  each use decodes W in JS (a table lookup per weight) into a transient fp32
+//                  tensor, freed right after the matmul, and decoded again for the gradient. Peak
+//                  extra memory is one layer's fp32 weight. Decoding in JS rather than with tfjs
+//                  ops because tfjs has no bit shifts and int32 division on wasm goes through
+//                  float32, which cannot hold a 32-bit packed word exactly.
+import * as tf from '@tensorflow/tfjs';
+import type { FrozenLinear } from './linear';
+import { type Nf4Weight, dequantizeNf4, nf4Bytes, quantizeNf4 } from './nf4';
+import {
+  NF4_DEQUANTIZE,
+  NF4_MATMUL,
+  NF4_MATMUL_DQ,
+  type Nf4KernelAttrs,
+  nf4KernelsActive,
+  registerNf4Kernels,
+} from '../gpu/nf4-matmul';
+
+export type Nf4Path = 'fused' | 'gpu-dequant' | 'js-dequant';
+
+export interface Nf4LinearOptions {
+  /** 8-bit absmax in blocks of 256 (0.127 instead of 0.5 bits of overhead per weight). */
+  doubleQuant?: boolean;
+  /** 'auto': fused on webgpu, js-dequant elsewhere. 'unfused' forces dequantize-then-matMul. */
+  mode?: 'auto' | 'unfused';
+}
+
+export class Nf4InputShapeError extends Error {
+  override name = 'Nf4InputShapeError';
+}
+
+export class Nf4Linear implements FrozenLinear {
+  readonly precision = 'nf4' as const;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly path: Nf4Path;
+  readonly weightBytes: number;
+  private readonly attrs: Nf4KernelAttrs;
+  /** Quantized constants as backend tensors (webgpu paths only). */
+  private readonly gpuInputs: Record<string, tf.Tensor> | null;
+  private readonly q: Nf4Weight | null;
+  private readonly forward: (x: tf.Tensor2D) => tf.Tensor2D;
+
+  constructor(q: Nf4Weight, opts: Nf4LinearOptions = {}) {
+    [this.outFeatures, this.inFeatures] = q.shape;
+    const doubleQuant = q.dq != null;
+    this.attrs = { outFeatures: this.outFeatures, inFeatures: this.inFeatures, doubleQuant };
+    this.weightBytes = nf4Bytes(q.numel, { doubleQuant });
+    if (tf.getBackend() === 'webgpu') registerNf4Kernels();
+    if (nf4KernelsActive()) {
+      this.path = opts.mode === 'unfused' ? 'gpu-dequant' : 'fused';
+      this.gpuInputs = tf.tidy(() => gpuTensors(q));
+      Object.values(this.gpuInputs).forEach((t) => tf.keep(t));
+      this.q = null;
+    } else {
+      this.path = 'js-dequant';
+      this.gpuInputs = null;
+      this.q = q;
+    }
+    this.forward =
+      this.path === 'fused'
+        ? (x) => this.fused(x)
+        : (tf.customGrad((x, save) => this.unfused(x as tf.Tensor2D, save as tf.GradSaveFunc)) as (x: tf.Tensor2D) => tf.Tensor2D);
+  }
+
+  /** x [N, in] -> y [N, out] */
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
+      throw new Nf4InputShapeError(
+        `src/model/nf4-linear.ts apply: x has shape [${x.shape}], expected [N, ${this.inFeatures}]`,
+      );
+    }
+    return this.forward(x);
+  }
+
+  private fused(x: tf.Tensor2D): tf.Tensor2D {
+    const kernel = this.attrs.doubleQuant ? NF4_MATMUL_DQ : NF4_MATMUL;
+    const attrs = this.attrs as unknown as tf.NamedAttrMap;
+    return tf.engine().runKernel(kernel, { x, ...this.gpuInputs! }, attrs) as tf.Tensor2D; // [N, out]
+  }
+
+  /** W [out, in] as a fresh fp32 tensor (the caller disposes it). */
+  private dequantized(): tf.Tensor2D {
+    if (this.gpuInputs) {
+      const attrs = this.attrs as unknown as tf.NamedAttrMap;
+      return tf.engine().runKernel(NF4_DEQUANTIZE, this.gpuInputs, attrs) as tf.Tensor2D;
+    }
+    return tf.tensor2d(dequantizeNf4(this.q!), [this.outFeatures, this.inFeatures]);
+  }
+
+  private unfused(x: tf.Tensor2D, save: tf.GradSaveFunc): { value: tf.Tensor; gradFunc: (dy: tf.Tensor) => tf.Tensor } {
+    const w = this.dequantized(); // [out, in]
+    const value = tf.matMul(x, w, false, true); // [N, out]
+    w.dispose();
+    save([]);
+    return {
+      value,
+      gradFunc: (dy) => {
+        const w2 = this.dequantized(); // [out, in]
+        const dx = tf.matMul(dy as tf.Tensor2D, w2); // [N, in]
+        w2.dispose();
+        return dx;
+      },
+    };
+  }
+
+  dispose(): void {
+    if (this.gpuInputs) Object.values(this.gpuInputs).forEach((t) => t.dispose());
+  }
+}
+
+/** Backend tensors holding the packed codes and the absmax constants (see src/model/nf4.ts). */
+function gpuTensors(q: Nf4Weight): Record<string, tf.Tensor> {
+  const codes = tf.tensor1d(q.codes, 'int32');
+  if (q.absmax) return { codes, absmax: tf.tensor1d(q.absmax, 'float32') };
+  const dq = q.dq!;
+  const qscale = new Float32Array(1 + dq.scales.length); // [mean, scale0, scale1, ...]
+  qscale[0] = dq.mean;
+  qscale.set(dq.scales, 1);
+  return { codes, qabs: tf.tensor1d(dq.codes, 'int32'), qscale: tf.tensor1d(qscale, 'float32') };
+}
+
+/** The loader's factory: quantize weight [out, in] (row-major) and wrap it. */
+export function createNf4Linear(
+  weight: Float32Array,
+  outFeatures: number,
+  inFeatures: number,
+  opts: Nf4LinearOptions = {},
+): FrozenLinear {
+  return new Nf4Linear(quantizeNf4(weight, outFeatures, inFeatures, opts), opts);
+}
+
+/** Wrap an already-quantized weight (e.g. read back from the IndexedDB cache). */
+export function createNf4LinearFromQuantized(q: Nf4Weight, opts: Nf4LinearOptions = {}): Nf4Linear {
+  return new Nf4Linear(q, opts);
+}
