@@ -10,6 +10,7 @@ export default defineConfig({
   build: {
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
+    rollupOptions: { input: { main: 'index.html', kernels: 'tests/browser/kernels.html' } }, // kernels: NF4 kernel test page (e2e/kernels.spec.ts)
   },
   preview: { port: 5173, strictPort: true },
   server: { port: 5173 },

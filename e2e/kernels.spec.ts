@@ -1,0 +1,53 @@
+// NF4 WGSL kernels in headless Chromium on WebGPU (SwiftShader here): the fused forward and its
+// input-gradient kernel against tfjs ops on the dequantized weight, plus backend choice.
+import { expect, test, type Page } from '@playwright/test';
+import type { KernelCase, KernelResult } from '../tests/browser/kernels-entry';
+
+async function openPage(page: Page): Promise<void> {
+  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
+  await page.goto('/tests/browser/kernels.html');
+  await expect(page.locator('#status')).toHaveText('ready');
+}
+
+// Shapes chosen off the 32 x 32 output tile and the 16-wide reduction slice, with padded blocks.
+const CASES: KernelCase[] = [
+  { m: 5, out: 37, in: 70, doubleQuant: false },
+  { m: 33, out: 20, in: 45, doubleQuant: false },
+  { m: 7, out: 65, in: 19, doubleQuant: true },
+  { m: 6, out: 37, in: 70, doubleQuant: false, unfused: true },
+];
+
+test('chooseBackend picks wasm over a SwiftShader fallback adapter and honours force', async ({ page }) => {
+  await openPage(page);
+  const auto = await page.evaluate(() => window.nf4Checks.useBackend());
+  expect(auto.adapterDescription).toMatch(/swiftshader/i);
+  expect(auto.backend).toBe('wasm');
+  expect(auto.reason).toBe('WebGPU adapter is a software fallback (SwiftShader)');
+  const forced = await page.evaluate(() => window.nf4Checks.useBackend('webgpu'));
+  expect(forced).toMatchObject({ backend: 'webgpu', reason: 'forced: webgpu' });
+});
+
+test('NF4 kernels on WebGPU match tfjs ops on the dequantized weight', async ({ page }) => {
+  await openPage(page);
+  await page.evaluate(() => window.nf4Checks.useBackend('webgpu'));
+  for (const c of CASES) {
+    const before = await page.evaluate(() => window.nf4Checks.numTensors());
+    const r: KernelResult = await page.evaluate((kc) => window.nf4Checks.runCase(kc), c);
+    console.log(JSON.stringify({ ...c, ...r }));
+    expect(r.path).toBe(c.unfused ? 'gpu-dequant' : 'fused');
+    expect(r.gpuErrors).toEqual([]);
+    expect(r.forwardRelErr).toBeLessThan(1e-4);
+    expect(r.gradRelErr).toBeLessThan(1e-4);
+    expect(r.forwardRelErrVsFp32).toBeGreaterThan(1e-3); // the comparison can tell NF4 from fp32
+    expect(await page.evaluate(() => window.nf4Checks.numTensors())).toBe(before);
+  }
+});
+
+test('the js-dequant path on wasm matches too', async ({ page }) => {
+  await openPage(page);
+  await page.evaluate(() => window.nf4Checks.useBackend('wasm'));
+  const r: KernelResult = await page.evaluate((kc) => window.nf4Checks.runCase(kc), CASES[0]!);
+  expect(r.path).toBe('js-dequant');
+  expect(r.forwardRelErr).toBeLessThan(1e-4);
+  expect(r.gradRelErr).toBeLessThan(1e-4);
+});

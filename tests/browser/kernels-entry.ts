@@ -1,0 +1,90 @@
+// Browser-side checks of the NF4 WGSL kernels and backend choice, exposed on window.nf4Checks for
+// e2e/kernels.spec.ts: each compares a kernel against tfjs ops on the dequantized weight.
+import * as tf from '@tensorflow/tfjs';
+import { chooseBackend, type BackendChoice, type BackendName } from '../../src/gpu/backend-choice';
+import { WASM_URLS } from '../../src/gpu/wasm-urls';
+import { createNf4LinearFromQuantized } from '../../src/model/nf4-linear';
+import { dequantizeNf4, quantizeNf4 } from '../../src/model/nf4';
+
+function randoms(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** max |a - b| / max |b| */
+async function relErr(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const [av, bv] = await Promise.all([a.data(), b.data()]);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < av.length; i++) {
+    num = Math.max(num, Math.abs(av[i] - bv[i]));
+    den = Math.max(den, Math.abs(bv[i]));
+  }
+  return num / den;
+}
+
+export interface KernelCase {
+  m: number; // rows of x
+  out: number; // N
+  in: number; // K
+  doubleQuant: boolean;
+  unfused?: boolean;
+}
+
+export interface KernelResult {
+  path: string;
+  forwardRelErr: number;
+  gradRelErr: number;
+  /** The same check against the unquantized weight: must be far larger, or the test proves nothing. */
+  forwardRelErrVsFp32: number;
+  gpuErrors: string[];
+}
+
+const gpuErrors: string[] = [];
+
+async function runCase(c: KernelCase): Promise<KernelResult> {
+  const w = randoms(c.out * c.in, c.out * 7 + c.in);
+  const q = quantizeNf4(w, c.out, c.in, { doubleQuant: c.doubleQuant });
+  const lin = createNf4LinearFromQuantized(q, { doubleQuant: c.doubleQuant, mode: c.unfused ? 'unfused' : 'auto' });
+  const x = tf.tensor2d(randoms(c.m * c.in, 3), [c.m, c.in]);
+  const dy = tf.tensor2d(randoms(c.m * c.out, 5), [c.m, c.out]);
+  const deqW = tf.tensor2d(dequantizeNf4(q), [c.out, c.in]);
+  const fp32W = tf.tensor2d(w, [c.out, c.in]);
+  const y = lin.apply(x); // [m, out]
+  const yRef = tf.matMul(x, deqW, false, true);
+  const yFp32 = tf.matMul(x, fp32W, false, true);
+  const gx = tf.grad((xx: tf.Tensor) => lin.apply(xx as tf.Tensor2D).mul(dy).sum())(x); // [m, in]
+  const gxRef = tf.grad((xx: tf.Tensor) => tf.matMul(xx, deqW, false, true).mul(dy).sum())(x);
+  const result: KernelResult = {
+    path: lin.path,
+    forwardRelErr: await relErr(y, yRef),
+    gradRelErr: await relErr(gx, gxRef),
+    forwardRelErrVsFp32: await relErr(y, yFp32),
+    gpuErrors: [...gpuErrors],
+  };
+  tf.dispose([x, dy, deqW, fp32W, y, yRef, yFp32, gx, gxRef]);
+  lin.dispose();
+  return result;
+}
+
+async function useBackend(force?: BackendName): Promise<BackendChoice> {
+  return chooseBackend({ force, wasmPaths: WASM_URLS, onGpuError: (m) => gpuErrors.push(m), probeSize: 64 });
+}
+
+declare global {
+  interface Window {
+    nf4Checks: {
+      useBackend: typeof useBackend;
+      runCase: typeof runCase;
+      numTensors: () => number;
+    };
+  }
+}
+
+window.nf4Checks = { useBackend, runCase, numTensors: () => tf.memory().numTensors };
+document.getElementById('status')!.textContent = 'ready';
