@@ -79,7 +79,7 @@ export class LlamaModel {
     const logits = tf.tidy(() => {
       let x = tf.gather(this.weights.embed, ids.reshape([B * T])) as tf.Tensor2D; // [B*T, C]
       const rope = this.rope(past, T); // cos, sin: [T, D]
-      const mask = causalMask(T, past + T); // [T, S]
+      const mask = causalMask(T, past + T, cfg.numHeads / cfg.numKvHeads); // [G*T, S]
       for (let i = 0; i < cfg.numLayers; i++) {
         const layer = this.weights.layers[i];
         const h = rmsNorm(x, layer.inputNorm, cfg.rmsNormEps); // [B*T, C]
@@ -124,9 +124,9 @@ export class LlamaModel {
   ): tf.Tensor2D {
     const { numHeads: H, numKvHeads: K, headDim: D } = this.config;
     const G = H / K;
-    const q = this.linear(i, 'q_proj', h, lora).reshape([B, T, H, D]); // [B, T, H, D]
-    const k = this.linear(i, 'k_proj', h, lora).reshape([B, T, K, D]); // [B, T, K, D]
-    const v = this.linear(i, 'v_proj', h, lora).reshape([B, T, K, D]);
+    const q = this.linear(i, 'q_proj', h, lora).reshape<tf.Tensor4D>([B, T, H, D]); // [B, T, H, D]
+    const k = this.linear(i, 'k_proj', h, lora).reshape<tf.Tensor4D>([B, T, K, D]); // [B, T, K, D]
+    const v = this.linear(i, 'v_proj', h, lora).reshape<tf.Tensor4D>([B, T, K, D]);
     const qr = applyRope(q, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
     let kr = applyRope(k, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, K, T, D]
     let vr = v.transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, K, T, D]
@@ -134,18 +134,18 @@ export class LlamaModel {
       const pk = cache.k[i];
       const pv = cache.v[i];
       if (pk && pv) {
-        kr = tf.concat([pk, kr], 2); // [B, K, S, D]
-        vr = tf.concat([pv, vr], 2);
+        kr = tf.concat([pk, kr], 2) as tf.Tensor4D; // [B, K, S, D]
+        vr = tf.concat([pv, vr], 2) as tf.Tensor4D;
       }
       newCache[i] = { k: kr, v: vr };
     }
-    const S = kr.shape[2];
-    // GQA: query head h reads kv head floor(h / G); repeat each kv head G times.
-    const kx = G === 1 ? kr : kr.reshape([B, K, 1, S, D]).tile([1, 1, G, 1, 1]).reshape([B, H, S, D]); // [B, H, S, D]
-    const vx = G === 1 ? vr : vr.reshape([B, K, 1, S, D]).tile([1, 1, G, 1, 1]).reshape([B, H, S, D]);
-    const scores = tf.matMul(qr, kx, false, true).mul(1 / Math.sqrt(D)).add(mask); // [B, H, T, S]
-    const probs = tf.softmax(scores); // [B, H, T, S]
-    const o = tf.matMul(probs, vx) // [B, H, T, D]
+    // GQA without copying K/V: the G query heads sharing kv head k (heads k*G .. k*G+G-1) are
+    // stacked along time, so one batched matmul per kv head serves them all.
+    const qg = qr.reshape([B, K, G * T, D]); // [B, K, G*T, D]
+    const scores = tf.matMul(qg, kr, false, true).mul(1 / Math.sqrt(D)).add(mask); // [B, K, G*T, S]
+    const probs = tf.softmax(scores); // [B, K, G*T, S]
+    const o = tf.matMul(probs, vr) // [B, K, G*T, D]
+      .reshape([B, H, T, D])
       .transpose([0, 2, 1, 3]) // [B, T, H, D]
       .reshape([B * T, H * D]) as tf.Tensor2D;
     return this.linear(i, 'o_proj', o, lora); // [B*T, C]
@@ -219,10 +219,10 @@ function applyRope(q: tf.Tensor4D, rope: { cos: tf.Tensor2D; sin: tf.Tensor2D })
   return tf.add(tf.mul(q, cos), tf.mul(rotated, sin));
 }
 
-/** Additive mask [T, S]: query t (absolute position S-T+t) sees keys 0..S-T+t. */
-function causalMask(T: number, S: number): tf.Tensor2D {
-  const m = new Float32Array(T * S);
+/** Additive mask [G*T, S]: query t (absolute position S-T+t) sees keys 0..S-T+t; rows repeat per query head of a group. */
+function causalMask(T: number, S: number, G: number): tf.Tensor2D {
+  const m = new Float32Array(G * T * S);
   const past = S - T;
-  for (let t = 0; t < T; t++) for (let s = past + t + 1; s < S; s++) m[t * S + s] = -1e9;
-  return tf.tensor2d(m, [T, S]);
+  for (let g = 0; g < G; g++) for (let t = 0; t < T; t++) for (let s = past + t + 1; s < S; s++) m[(g * T + t) * S + s] = -1e9;
+  return tf.tensor2d(m, [G * T, S]);
 }

@@ -70,6 +70,7 @@ export async function readHeader(source: ByteSource, fileName = 'model.safetenso
       metadata = (value ?? {}) as Record<string, string>;
       continue;
     }
+    if (typeof value !== 'object' || value === null) throw new SafetensorsError(`${fileName}: tensor "${name}" has no dtype/shape entry`);
     const v = value as { dtype?: string; shape?: unknown; data_offsets?: unknown };
     const dtype = v.dtype as SafetensorsDtype;
     if (!(dtype in BYTES_PER_ELEMENT)) throw new SafetensorsError(`${fileName}: tensor "${name}" has unsupported dtype ${String(v.dtype)}`);

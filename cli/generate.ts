@@ -1,0 +1,57 @@
+// npm run generate -- --model <folder|base URL> --prompt "<text>" [--adapter <folder>]
+//   [--max-new-tokens N] [--greedy | --temperature T --seed S] [--top-p P] [--backend wasm|cpu]
+// Prints one JSON line: {"prompt_ids": [...], "output_ids": [...], "text": "..."} (output_ids: new tokens only).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { initNodeBackend, openModelFiles } from './node-runtime';
+import { loadModel } from '../src/model/load';
+import { generate } from '../src/model/generate';
+import { loadTokenizer } from '../src/tokenizer/tokenizer';
+import { fromPeftFiles } from '../src/adapters/peft';
+import { LoraAdapter } from '../src/train/lora';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      prompt: { type: 'string', default: '' },
+      adapter: { type: 'string' },
+      'max-new-tokens': { type: 'string', default: '64' },
+      greedy: { type: 'boolean', default: false },
+      temperature: { type: 'string' },
+      'top-p': { type: 'string', default: '1' },
+      seed: { type: 'string', default: '0' },
+      backend: { type: 'string', default: 'wasm' },
+    },
+  });
+  if (!values.model) throw new Error('--model <folder or base URL> is required');
+  const backend = await initNodeBackend(values.backend === 'cpu' ? 'cpu' : 'wasm');
+  const files = await openModelFiles(values.model);
+  const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
+  const model = await loadModel(files);
+  let adapter: LoraAdapter | null = null;
+  if (values.adapter) {
+    const cfgText = await readFile(path.join(values.adapter, 'adapter_config.json'), 'utf8');
+    const st = new Uint8Array(await readFile(path.join(values.adapter, 'adapter_model.safetensors')));
+    const { spec, weights } = await fromPeftFiles(cfgText, st, model.config);
+    adapter = LoraAdapter.fromWeights(model.config, spec, weights);
+  }
+  const temperature = values.greedy || values.temperature === undefined ? 0 : Number(values.temperature);
+  const promptIds = tokenizer.encode(values.prompt ?? '');
+  const outputIds = await generate(model, promptIds, {
+    maxNewTokens: Number(values['max-new-tokens']),
+    temperature,
+    topP: Number(values['top-p']),
+    seed: Number(values.seed),
+    lora: adapter,
+  });
+  const text = tokenizer.decode([...promptIds, ...outputIds]);
+  process.stderr.write(`backend: ${backend}\n`);
+  process.stdout.write(JSON.stringify({ prompt_ids: promptIds, output_ids: outputIds, text }) + '\n');
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`${e.name}: ${e.message}\n`);
+  process.exit(1);
+});

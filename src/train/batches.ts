@@ -1,0 +1,74 @@
+// Turns tokenized examples into fixed-shape next-token batches. Every batch is [B, T] so the GPU
+// buffer pool (keyed by exact size) reuses buffers step after step; short rows are padded with
+// weight 0. Data order is a seeded permutation per epoch, so a run is reproducible and resumable.
+import { seededRandom } from '../model/sampling';
+
+export interface TokenizedExample {
+  inputIds: number[];
+  /** lossMask[t] = 1 when token t is a training target. */
+  lossMask: number[];
+}
+
+export interface Batch {
+  inputs: Int32Array; // [B*T] tokens 0..T-1 of each row
+  targets: Int32Array; // [B*T] tokens 1..T
+  weights: Float32Array; // [B*T] 1 where the target carries loss
+  batchSize: number;
+  seqLen: number;
+  /** Number of target tokens that carry loss. */
+  tokens: number;
+}
+
+export function makeBatch(rows: TokenizedExample[], seqLen: number, padId = 0): Batch {
+  const B = rows.length;
+  const T = seqLen;
+  const inputs = new Int32Array(B * T).fill(padId);
+  const targets = new Int32Array(B * T).fill(padId);
+  const weights = new Float32Array(B * T);
+  let tokens = 0;
+  rows.forEach((ex, b) => {
+    const n = Math.min(ex.inputIds.length - 1, T); // predictions in this row
+    for (let t = 0; t < n; t++) {
+      inputs[b * T + t] = ex.inputIds[t];
+      targets[b * T + t] = ex.inputIds[t + 1];
+      const w = ex.lossMask[t + 1] ? 1 : 0;
+      weights[b * T + t] = w;
+      tokens += w;
+    }
+  });
+  return { inputs, targets, weights, batchSize: B, seqLen: T, tokens };
+}
+
+/** A seeded permutation of 0..n-1 (Fisher-Yates). */
+export function permutation(n: number, seed: number): number[] {
+  const random = seededRandom(seed);
+  const p = [...Array(n).keys()];
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
+
+/** Where the data stream stands: epoch and index into that epoch's permutation. */
+export interface DataPosition {
+  epoch: number;
+  index: number;
+}
+
+/** The next batch of `batchSize` examples, walking seeded epoch permutations; returns the new position. */
+export function nextRows<T>(examples: T[], batchSize: number, pos: DataPosition, seed: number): { rows: T[]; pos: DataPosition } {
+  if (examples.length === 0) throw new Error('no training examples');
+  const rows: T[] = [];
+  let { epoch, index } = pos;
+  let perm = permutation(examples.length, seed + epoch);
+  while (rows.length < batchSize) {
+    if (index >= examples.length) {
+      epoch++;
+      index = 0;
+      perm = permutation(examples.length, seed + epoch);
+    }
+    rows.push(examples[perm[index++]]);
+  }
+  return { rows, pos: { epoch, index } };
+}

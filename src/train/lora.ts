@@ -1,0 +1,109 @@
+// Trainable LoRA adapters as tfjs variables: for every targeted (layer, module) an A [R, in] and a
+// B [out, R], with PEFT's initialisation (A Kaiming-uniform with a = sqrt(5), B zeros), so the
+// adapted model starts exactly equal to the base. Implements the forward pass's LoraHook.
+import * as tf from '@tensorflow/tfjs';
+import { type LlamaConfig, type LinearModule, linearShape } from '../model/config';
+import { type LoraHook } from '../model/llama';
+import { seededRandom } from '../model/sampling';
+import { type LoraSpec, type LoraWeights, loraScale } from '../adapters/lora-types';
+
+interface Pair {
+  layer: number;
+  module: LinearModule;
+  A: tf.Variable<tf.Rank.R2>; // [R, in]
+  B: tf.Variable<tf.Rank.R2>; // [out, R]
+}
+
+/** tfjs variable names are global: each adapter gets its own prefix. */
+let instances = 0;
+
+export class LoraAdapter implements LoraHook {
+  private readonly pairs = new Map<string, Pair>();
+  readonly scale: number;
+  /** When true, dropout is applied on the LoRA input (training); false for evaluation and generation. */
+  training = false;
+  private dropoutSeed = 0;
+  private readonly prefix = `lora${instances++}`;
+
+  private constructor(
+    readonly config: LlamaConfig,
+    readonly spec: LoraSpec,
+  ) {
+    this.scale = loraScale(spec);
+  }
+
+  /** Fresh adapter with PEFT's initialisation; `seed` fixes A. */
+  static create(config: LlamaConfig, spec: LoraSpec, seed: number): LoraAdapter {
+    const a = new LoraAdapter(config, spec);
+    const random = seededRandom(seed);
+    for (let layer = 0; layer < config.numLayers; layer++) {
+      for (const module of spec.targetModules) {
+        const { out, in: inF } = linearShape(config, module);
+        // kaiming_uniform_(a=sqrt(5)) on [R, in]: bound = sqrt(6 / ((1 + 5) * in)) = 1 / sqrt(in).
+        const bound = 1 / Math.sqrt(inF);
+        const A = new Float32Array(spec.r * inF);
+        for (let i = 0; i < A.length; i++) A[i] = (2 * random() - 1) * bound;
+        a.add(layer, module, A, new Float32Array(out * spec.r));
+      }
+    }
+    return a;
+  }
+
+  static fromWeights(config: LlamaConfig, spec: LoraSpec, weights: LoraWeights): LoraAdapter {
+    const a = new LoraAdapter(config, spec);
+    for (const w of weights.layers) a.add(w.layer, w.module, w.A, w.B);
+    return a;
+  }
+
+  private add(layer: number, module: LinearModule, A: Float32Array, B: Float32Array): void {
+    const { out, in: inF } = linearShape(this.config, module);
+    const name = `${this.prefix}.${layer}.${module}`;
+    this.pairs.set(`${layer}.${module}`, {
+      layer,
+      module,
+      A: tf.variable(tf.tensor2d(A, [this.spec.r, inF]), true, `${name}.A`),
+      B: tf.variable(tf.tensor2d(B, [out, this.spec.r]), true, `${name}.B`),
+    });
+  }
+
+  delta(layer: number, module: LinearModule, x: tf.Tensor2D): tf.Tensor2D | null {
+    const p = this.pairs.get(`${layer}.${module}`);
+    if (!p) return null;
+    const xin = this.training && this.spec.dropout > 0 ? tf.dropout(x, this.spec.dropout, undefined, this.dropoutSeed++) : x;
+    const down = tf.matMul(xin, p.A, false, true); // [N, R]
+    return tf.mul(tf.matMul(down, p.B, false, true), this.scale) as tf.Tensor2D; // [N, out]
+  }
+
+  /** Seeds the dropout masks so a resumed run draws the same masks. */
+  setDropoutSeed(seed: number): void {
+    this.dropoutSeed = seed;
+  }
+
+  variables(): tf.Variable[] {
+    return [...this.pairs.values()].flatMap((p) => [p.A, p.B]);
+  }
+
+  parameterCount(): number {
+    return this.variables().reduce((a, v) => a + v.size, 0);
+  }
+
+  async toWeights(): Promise<LoraWeights> {
+    const layers = [];
+    for (const p of this.pairs.values()) {
+      layers.push({
+        layer: p.layer,
+        module: p.module,
+        inFeatures: p.A.shape[1],
+        outFeatures: p.B.shape[0],
+        A: (await p.A.data()) as Float32Array,
+        B: (await p.B.data()) as Float32Array,
+      });
+    }
+    return { layers };
+  }
+
+  dispose(): void {
+    for (const v of this.variables()) v.dispose();
+    this.pairs.clear();
+  }
+}

@@ -1,0 +1,191 @@
+// The LoRA training loop: fixed-shape batches, masked cross-entropy, gradients through the frozen
+// base by tfjs autograd, global-norm clipping, AdamW under a warmup + decay schedule.
+// It owns no I/O: the worker, Node CLI, tests and benchmarks drive it step by step.
+import * as tf from '@tensorflow/tfjs';
+import { type LlamaModel } from '../model/llama';
+import { type LoraAdapter } from './lora';
+import { maskedCrossEntropy } from './loss';
+import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
+import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
+import { learningRate } from './schedule';
+
+export interface TrainSettings {
+  /** Optimizer steps to run. */
+  steps: number;
+  /** Sequences per micro-batch (B). */
+  batchSize: number;
+  /** Tokens per sequence (T); longer examples are cut, shorter padded. */
+  seqLen: number;
+  /** Micro-batches whose gradients are averaged into one optimizer step. */
+  gradAccum: number;
+  /** Peak learning rate after warmup. */
+  learningRate: number;
+  schedule: 'constant' | 'linear' | 'cosine';
+  warmupSteps: number;
+  /** Clip the global gradient norm to this; 0 disables clipping. */
+  maxGradNorm: number;
+  /** Fixes LoRA initialisation, data order and dropout masks. */
+  seed: number;
+  adamw: AdamWParams;
+  /** Evaluate on the validation set every N steps (0: never). */
+  evalEvery: number;
+}
+
+export const DEFAULT_TRAIN: TrainSettings = {
+  steps: 60,
+  batchSize: 4,
+  seqLen: 64,
+  gradAccum: 1,
+  learningRate: 3e-3, // LoRA tolerates ~10x full fine-tuning rates; small models like more
+  schedule: 'cosine',
+  warmupSteps: 5,
+  maxGradNorm: 1.0,
+  seed: 42,
+  adamw: DEFAULT_ADAMW,
+  evalEvery: 0,
+};
+
+export interface StepReport {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  /** Tokens (B*T*accum) processed by this step. */
+  tokens: number;
+  tokensPerSec: number;
+  stepMs: number;
+  epoch: number;
+}
+
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+  constructor(readonly step: number, readonly loss: number) {
+    super(`Training stopped at step ${step}: the loss became ${loss} (not finite). Lower the learning rate or check the data; the adapter keeps its last good weights.`);
+  }
+}
+
+export class Trainer {
+  readonly optimizer: AdamW;
+  private position: DataPosition = { epoch: 0, index: 0 };
+  private stopRequested = false;
+  private readonly vars: tf.Variable[];
+
+  constructor(
+    readonly model: LlamaModel,
+    readonly adapter: LoraAdapter,
+    readonly examples: TokenizedExample[],
+    readonly settings: TrainSettings,
+    readonly validation: TokenizedExample[] = [],
+  ) {
+    if (examples.length === 0) throw new Error('The dataset has no usable training examples.');
+    this.vars = adapter.variables();
+    this.optimizer = new AdamW(this.vars, settings.adamw);
+    adapter.setDropoutSeed(settings.seed);
+  }
+
+  get step(): number {
+    return this.optimizer.step;
+  }
+
+  get epoch(): number {
+    return this.position.epoch + this.position.index / this.examples.length;
+  }
+
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  get stopping(): boolean {
+    return this.stopRequested;
+  }
+
+  private nextBatch(): Batch {
+    const { rows, pos } = nextRows(this.examples, this.settings.batchSize, this.position, this.settings.seed);
+    this.position = pos;
+    return makeBatch(rows, this.settings.seqLen);
+  }
+
+  private lossFn(b: Batch): () => tf.Scalar {
+    return () => {
+      const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
+      const logits = this.model.forward(ids, { lora: this.adapter }); // [B*T, V]
+      return maskedCrossEntropy(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights));
+    };
+  }
+
+  /** One optimizer step. Throws TrainingDivergedError, leaving weights untouched, on a non-finite loss. */
+  async trainStep(): Promise<StepReport> {
+    const s = this.settings;
+    const t0 = performance.now();
+    const lr = learningRate(this.optimizer.step, {
+      peakLr: s.learningRate,
+      warmupSteps: Math.min(s.warmupSteps, s.steps),
+      totalSteps: s.steps,
+      kind: s.schedule,
+    });
+    this.adapter.training = true;
+    const losses: tf.Scalar[] = [];
+    const gradLists: tf.Tensor[][] = [];
+    for (let k = 0; k < s.gradAccum; k++) {
+      const { value, grads } = tf.variableGrads(this.lossFn(this.nextBatch()), this.vars);
+      losses.push(value);
+      gradLists.push(this.vars.map((v) => grads[v.name]));
+    }
+    this.adapter.training = false;
+    // Mean over micro-batches, then the global norm (before clipping) for reporting and clipping.
+    const { mean, norm, lossT } = tf.tidy(() => {
+      const mean = this.vars.map((_, i) => tf.div(tf.addN(gradLists.map((g) => g[i])), s.gradAccum));
+      const norm = tf.sqrt(tf.addN(mean.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+      const lossT = tf.div(tf.addN(losses), s.gradAccum) as tf.Scalar;
+      return { mean, norm, lossT };
+    });
+    tf.dispose([...losses, ...gradLists.flat()]);
+    const [loss, gradNorm] = await Promise.all([lossT.data(), norm.data()]).then(([a, b]) => [a[0], b[0]]);
+    lossT.dispose();
+    norm.dispose();
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      tf.dispose(mean);
+      throw new TrainingDivergedError(this.optimizer.step + 1, Number.isFinite(loss) ? gradNorm : loss);
+    }
+    const clip = s.maxGradNorm > 0 && gradNorm > s.maxGradNorm ? s.maxGradNorm / (gradNorm + 1e-6) : 1;
+    const clipped = clip === 1 ? mean : tf.tidy(() => mean.map((g) => tf.mul(g, clip)));
+    this.optimizer.apply(clipped, lr);
+    tf.dispose(mean);
+    if (clipped !== mean) tf.dispose(clipped);
+    const stepMs = performance.now() - t0;
+    const tokens = s.batchSize * s.seqLen * s.gradAccum;
+    return { step: this.optimizer.step, loss, lr, gradNorm, tokens, tokensPerSec: (tokens / stepMs) * 1000, stepMs, epoch: this.epoch };
+  }
+
+  /** Mean masked loss over `examples` (the validation set by default), without gradients. */
+  async evaluate(examples: TokenizedExample[] = this.validation): Promise<number> {
+    if (examples.length === 0) return NaN;
+    const B = this.settings.batchSize;
+    let weighted = 0;
+    let tokens = 0;
+    for (let i = 0; i < examples.length; i += B) {
+      const rows = examples.slice(i, i + B);
+      while (rows.length < B) rows.push({ inputIds: [], lossMask: [] }); // keep [B, T] fixed
+      const batch = makeBatch(rows, this.settings.seqLen);
+      if (batch.tokens === 0) continue;
+      const l = tf.tidy(this.lossFn(batch));
+      weighted += (await l.data())[0] * batch.tokens;
+      l.dispose();
+      tokens += batch.tokens;
+    }
+    return tokens > 0 ? weighted / tokens : NaN;
+  }
+
+  /** Runs until `settings.steps` or a stop request; returns why it ended. */
+  async run(onStep: (r: StepReport) => void | Promise<void>): Promise<'completed' | 'stopped'> {
+    while (this.optimizer.step < this.settings.steps) {
+      if (this.stopRequested) return 'stopped';
+      await onStep(await this.trainStep());
+    }
+    return 'completed';
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}

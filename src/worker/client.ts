@@ -1,0 +1,109 @@
+// The page's handle on the engine worker: typed request methods returning promises, events routed
+// to per-request listeners, and worker errors rebuilt as named Error objects.
+import type { BackendName, FromWorker, ProgressEvent, Reply, Request } from './protocol';
+import type { StepReport } from '../train/trainer';
+import type { TrainSettings } from '../train/trainer';
+import type { LoraSpec } from '../adapters/lora-types';
+
+/** An error raised in the worker, with its original name (e.g. ModelDownloadError, ShareLinkError). */
+export class WorkerError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+type Distribute<T> = T extends unknown ? Omit<T, 'id'> : never;
+type ReplyOf<T extends Reply['type']> = Extract<Reply, { type: T }>;
+
+interface Listeners {
+  onProgress?: (p: ProgressEvent) => void;
+  onStep?: (r: StepReport) => void;
+  onToken?: (tokenId: number, text: string) => void;
+}
+
+export class EngineClient {
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; listeners: Listeners }>();
+  onGpuError: ((message: string) => void) | null = null;
+
+  constructor(private readonly worker: Worker) {
+    worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
+    worker.onerror = (e) => {
+      const err = new WorkerError('WorkerCrashed', `The engine worker crashed: ${e.message}`);
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+  }
+
+  static create(): EngineClient {
+    return new EngineClient(new Worker(new URL('./host.ts', import.meta.url), { type: 'module' }));
+  }
+
+  private receive(msg: FromWorker): void {
+    if (msg.type === 'gpu-error') {
+      this.onGpuError?.(msg.message);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    switch (msg.type) {
+      case 'progress':
+        p.listeners.onProgress?.(msg.progress);
+        return;
+      case 'train-step':
+        p.listeners.onStep?.(msg.report);
+        return;
+      case 'token':
+        p.listeners.onToken?.(msg.tokenId, msg.text);
+        return;
+      case 'error':
+        this.pending.delete(msg.id);
+        p.reject(new WorkerError(msg.error.name, msg.error.message));
+        return;
+      default:
+        this.pending.delete(msg.id);
+        p.resolve(msg);
+    }
+  }
+
+  private request<T extends Reply['type']>(req: Distribute<Request>, expect: T, listeners: Listeners = {}): Promise<ReplyOf<T>> {
+    const id = this.nextId++;
+    return new Promise<ReplyOf<T>>((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: (r) => (r.type === expect ? resolve(r as ReplyOf<T>) : reject(new WorkerError('ProtocolError', `expected ${expect}, got ${r.type}`))),
+        reject,
+        listeners,
+      });
+      this.worker.postMessage({ ...req, id } as Request);
+    });
+  }
+
+  init(force: BackendName | null) {
+    return this.request({ type: 'init', force }, 'ready');
+  }
+  loadModel(input: string, onProgress: (p: ProgressEvent) => void) {
+    return this.request({ type: 'load-model', input }, 'model-loaded', { onProgress });
+  }
+  parseDataset(file: Blob, fileName: string, maxLength: number, onProgress: (p: ProgressEvent) => void) {
+    return this.request({ type: 'parse-dataset', file, fileName, maxLength }, 'dataset-parsed', { onProgress });
+  }
+  train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void) {
+    return this.request({ type: 'train', settings, lora }, 'train-done', { onStep });
+  }
+  stop() {
+    return this.request({ type: 'stop' }, 'stopped');
+  }
+  generate(prompt: string, opts: { maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean }, onToken?: (id: number, text: string) => void) {
+    return this.request({ type: 'generate', prompt, ...opts }, 'generated', { onToken });
+  }
+  exportAdapter() {
+    return this.request({ type: 'export-adapter' }, 'adapter-files');
+  }
+  shareLink(pageUrl: string) {
+    return this.request({ type: 'share-link', pageUrl }, 'share-link');
+  }
+  openShare(fragment: string, onProgress: (p: ProgressEvent) => void) {
+    return this.request({ type: 'open-share', fragment }, 'share-opened', { onProgress });
+  }
+}

@@ -1,0 +1,194 @@
+// The engine behind the worker: holds the loaded model, tokenizer, dataset, adapter and trainer,
+// and implements every request of the protocol as a plain async method. The worker host (host.ts)
+// only routes messages here, so tests and other hosts can drive the same engine directly.
+import * as tf from '@tensorflow/tfjs';
+import { parameterCount, parseConfig } from '../model/config';
+import { type ModelFileSet } from '../model/files';
+import { loadModel } from '../model/load';
+import { type LlamaModel } from '../model/llama';
+import { generate } from '../model/generate';
+import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
+import { LoraAdapter } from '../train/lora';
+import { Trainer, type TrainSettings } from '../train/trainer';
+import { type TokenizedExample } from '../train/batches';
+import { toPeftFiles } from '../adapters/peft';
+import { encodeShareLink, decodeShareFragment, ShareLinkError } from '../adapters/share-link';
+import type { LoraSpec } from '../adapters/lora-types';
+import { parseDataset } from '../data/dataset';
+import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
+import { chooseBackend } from '../gpu/backend-choice';
+import { WASM_URLS } from '../gpu/wasm-urls';
+import type { AdapterSummary, BackendInfo, BackendName, DatasetReport, ModelSummary, ProgressEvent } from './protocol';
+
+export class EngineError extends Error {
+  override name = 'EngineError';
+}
+
+export class Engine {
+  backend: BackendInfo | null = null;
+  private model: LlamaModel | null = null;
+  private files: ModelFileSet | null = null;
+  private tokenizer: TextTokenizer | null = null;
+  private examples: TokenizedExample[] = [];
+  private adapter: LoraAdapter | null = null;
+  private adapterOrigin: AdapterSummary['origin'] = 'trained';
+  private trainer: Trainer | null = null;
+  private summary: ModelSummary | null = null;
+
+  async init(force: BackendName | null, onGpuError?: (message: string) => void): Promise<BackendInfo> {
+    const info = await chooseBackend({ force: force ?? undefined, onGpuError, wasmPaths: WASM_URLS });
+    this.backend = info;
+    return info;
+  }
+
+  /** Loads from IndexedDB when stored, else downloads into it first. The previous model stays until the new one is ready. */
+  async loadModel(input: string, onProgress: (p: ProgressEvent) => void): Promise<ModelSummary> {
+    const { source } = resolveModelSource(input);
+    let files = await openStoredModel(source);
+    const from: ModelSummary['from'] = files ? 'indexeddb' : 'network';
+    if (!files) {
+      files = await downloadModel(input, {
+        onProgress: (p) => {
+          if (p.status === 'progress') onProgress({ ...p, task: 'download' });
+        },
+      });
+    }
+    const cfg = parseConfig(files.config);
+    const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
+    const model = await loadModel(files, { onProgress: (p) => onProgress({ ...p, task: 'load' }) });
+    // Swap only now: a failed load leaves the working model in place.
+    this.disposeTraining();
+    this.model?.dispose();
+    this.model = model;
+    this.files = files;
+    this.tokenizer = tokenizer;
+    this.examples = [];
+    const bytes = model.baseWeightBytes();
+    this.summary = {
+      source: files.source,
+      fingerprint: files.fingerprint,
+      architecture: cfg.architecture,
+      parameters: parameterCount(cfg),
+      layers: cfg.numLayers,
+      hidden: cfg.hiddenSize,
+      vocab: cfg.vocabSize,
+      from,
+      baseWeightBytes: bytes.linear + bytes.other,
+    };
+    return this.summary;
+  }
+
+  async parseDataset(file: Blob, fileName: string, maxLength: number, onProgress: (p: ProgressEvent) => void): Promise<DatasetReport> {
+    const tokenizer = this.requireTokenizer();
+    const s = await parseDataset(file.stream(), {
+      fileName,
+      bytesTotal: file.size,
+      tokenizer,
+      maxLength,
+      onProgress: (p) => onProgress({ status: 'progress', task: 'parse', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? null, lines: p.lines }),
+    });
+    // Keep the previous dataset when the new file has nothing usable.
+    if (s.examples.length > 0) this.examples = s.examples;
+    const { examples, ...report } = s;
+    return { ...report, examples: examples.length };
+  }
+
+  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: import('../train/trainer').StepReport) => void): Promise<{ reason: 'completed' | 'stopped'; steps: number; adapter: AdapterSummary }> {
+    const model = this.requireModel();
+    if (this.examples.length === 0) throw new EngineError('Load a dataset with at least one valid example before training.');
+    this.disposeTraining();
+    const spec: LoraSpec = { ...lora, baseModel: this.files!.source };
+    const adapter = LoraAdapter.create(model.config, spec, settings.seed);
+    this.adapter = adapter;
+    this.adapterOrigin = 'trained';
+    this.trainer = new Trainer(model, adapter, this.examples, settings);
+    const trainer = this.trainer;
+    const reason = await trainer.run(async (r) => {
+      onStep(r);
+      // Let queued messages (stop, status) in between steps.
+      await new Promise((res) => setTimeout(res, 0));
+    });
+    const steps = trainer.step;
+    trainer.dispose();
+    this.trainer = null;
+    return { reason, steps, adapter: this.adapterSummary()! };
+  }
+
+  stop(): void {
+    this.trainer?.requestStop();
+  }
+
+  async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {
+    const model = this.requireModel();
+    const tok = this.requireTokenizer();
+    if (useAdapter && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
+    const promptIds = tok.encode(prompt);
+    const outputIds = await generate(model, promptIds, {
+      maxNewTokens,
+      temperature,
+      seed,
+      lora: useAdapter ? this.adapter : null,
+      onToken: (id) => onToken(id, tok.decode([...promptIds, id]).slice(tok.decode(promptIds).length)),
+    });
+    return { promptIds, outputIds, text: tok.decode([...promptIds, ...outputIds]) };
+  }
+
+  async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
+    const adapter = this.requireAdapter();
+    return toPeftFiles(adapter.spec, await adapter.toWeights(), { trained_with: 'browser-finetune-studio', base_model_fingerprint: this.files!.fingerprint });
+  }
+
+  async shareLink(pageUrl: string): Promise<{ url: string; bytes: number }> {
+    const adapter = this.requireAdapter();
+    const url = await encodeShareLink(pageUrl, {
+      model: { source: this.files!.source, fingerprint: this.files!.fingerprint },
+      spec: adapter.spec,
+      weights: await adapter.toWeights(),
+    });
+    return { url, bytes: url.length };
+  }
+
+  /** Opens a share link: decodes and validates it first, then loads its base model, then applies the adapter. */
+  async openShare(fragment: string, onProgress: (p: ProgressEvent) => void): Promise<{ model: ModelSummary; adapter: AdapterSummary }> {
+    const payload = await decodeShareFragment(fragment);
+    if (!this.summary || this.summary.source !== payload.model.source) await this.loadModel(payload.model.source, onProgress);
+    if (this.summary!.fingerprint !== payload.model.fingerprint) {
+      throw new ShareLinkError(`This adapter was trained on a different version of ${payload.model.source} (fingerprint ${payload.model.fingerprint}, loaded ${this.summary!.fingerprint}).`);
+    }
+    const adapter = LoraAdapter.fromWeights(this.requireModel().config, payload.spec, payload.weights);
+    this.disposeTraining();
+    this.adapter = adapter;
+    this.adapterOrigin = 'shared';
+    return { model: this.summary!, adapter: this.adapterSummary()! };
+  }
+
+  private adapterSummary(): AdapterSummary | null {
+    return this.adapter ? { spec: this.adapter.spec, parameters: this.adapter.parameterCount(), origin: this.adapterOrigin } : null;
+  }
+
+  private disposeTraining(): void {
+    this.trainer?.dispose();
+    this.trainer = null;
+    this.adapter?.dispose();
+    this.adapter = null;
+  }
+
+  private requireModel(): LlamaModel {
+    if (!this.model) throw new EngineError('No model is loaded yet.');
+    return this.model;
+  }
+
+  private requireTokenizer(): TextTokenizer {
+    if (!this.tokenizer) throw new EngineError('Load a model first: its tokenizer is needed to read the dataset.');
+    return this.tokenizer;
+  }
+
+  private requireAdapter(): LoraAdapter {
+    if (!this.adapter) throw new EngineError('There is no adapter yet: train one first.');
+    return this.adapter;
+  }
+
+  memory(): tf.MemoryInfo {
+    return tf.memory();
+  }
+}

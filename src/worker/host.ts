@@ -1,0 +1,78 @@
+// The Web Worker's message loop, the only code touching the worker's global scope. It routes each
+// request to the Engine, posts replies and events, transfers big buffers, and refuses a second
+// long task while one runs (a stop request always gets through).
+import { Engine } from './engine';
+import { assertNever, type FromWorker, type Request } from './protocol';
+
+interface WorkerScope {
+  onmessage: ((e: MessageEvent<Request>) => void) | null;
+  postMessage(msg: FromWorker, transfer?: Transferable[]): void;
+}
+const scope = self as unknown as WorkerScope;
+const engine = new Engine();
+let busy: string | null = null;
+
+function post(msg: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(msg, transfer);
+}
+
+async function handle(req: Request): Promise<void> {
+  const id = req.id;
+  const progress = (p: Parameters<Parameters<Engine['loadModel']>[1]>[0]) => post({ type: 'progress', id, progress: p });
+  switch (req.type) {
+    case 'init':
+      post({ type: 'ready', id, info: await engine.init(req.force, (message) => post({ type: 'gpu-error', message })) });
+      return;
+    case 'load-model':
+      post({ type: 'model-loaded', id, model: await engine.loadModel(req.input, progress) });
+      return;
+    case 'parse-dataset':
+      post({ type: 'dataset-parsed', id, report: await engine.parseDataset(req.file, req.fileName, req.maxLength, progress) });
+      return;
+    case 'train': {
+      const r = await engine.train(req.settings, req.lora, (report) => post({ type: 'train-step', id, report }));
+      post({ type: 'train-done', id, ...r });
+      return;
+    }
+    case 'stop':
+      engine.stop();
+      post({ type: 'stopped', id });
+      return;
+    case 'generate': {
+      const r = await engine.generate(req.prompt, req.maxNewTokens, req.temperature, req.seed, req.useAdapter, (tokenId, text) => post({ type: 'token', id, tokenId, text }));
+      post({ type: 'generated', id, ...r });
+      return;
+    }
+    case 'export-adapter': {
+      const r = await engine.exportAdapter();
+      post({ type: 'adapter-files', id, ...r }, [r.adapterSafetensors.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'share-link':
+      post({ type: 'share-link', id, ...(await engine.shareLink(req.pageUrl)) });
+      return;
+    case 'open-share':
+      post({ type: 'share-opened', id, ...(await engine.openShare(req.fragment, progress)) });
+      return;
+    default:
+      assertNever(req);
+  }
+}
+
+scope.onmessage = (e) => {
+  const req = e.data;
+  const exclusive = req.type !== 'stop' && req.type !== 'share-link' && req.type !== 'export-adapter';
+  if (exclusive && busy) {
+    post({ type: 'error', id: req.id, error: { name: 'BusyError', message: `The engine is busy (${busy}); wait for it to finish or stop it.` } });
+    return;
+  }
+  if (exclusive) busy = req.type;
+  handle(req)
+    .catch((err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      post({ type: 'error', id: req.id, error: { name: e.name, message: e.message } });
+    })
+    .finally(() => {
+      if (exclusive) busy = null;
+    });
+};

@@ -1,0 +1,80 @@
+// The one contract between the page and the engine worker: a discriminated union per direction,
+// each payload tied to its `type`. Requests carry an id; replies and events name the request they
+// belong to. Errors cross as {name, message} and are rebuilt as named errors by the client.
+import type { LoraSpec } from '../adapters/lora-types';
+import type { DatasetSummary } from '../data/dataset';
+import type { TrainSettings, StepReport } from '../train/trainer';
+
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+
+export interface BackendInfo {
+  backend: BackendName;
+  /** WebGPU adapter description (vendor / architecture), when on webgpu. */
+  adapterDescription: string | null;
+  /** Why this backend was chosen, in words for the UI. */
+  reason: string;
+}
+
+export interface ModelSummary {
+  source: string;
+  fingerprint: string;
+  architecture: string;
+  parameters: number;
+  layers: number;
+  hidden: number;
+  vocab: number;
+  /** Where the weights came from this time. */
+  from: 'network' | 'indexeddb';
+  baseWeightBytes: number;
+}
+
+/** What the page learns about a parsed dataset: everything but the tokenized examples, which stay in the worker. */
+export type DatasetReport = Omit<DatasetSummary, 'examples'> & { examples: number };
+
+export interface AdapterSummary {
+  spec: LoraSpec;
+  parameters: number;
+  /** 'trained' here, or opened from a share link. */
+  origin: 'trained' | 'shared';
+}
+
+export type ProgressEvent =
+  | { status: 'progress'; task: 'download'; file: string; loaded: number; total: number | null; overallLoaded: number; overallTotal: number | null }
+  | { status: 'progress'; task: 'load'; file: string; loaded: number; total: number }
+  | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number };
+
+export type Request =
+  | { type: 'init'; id: number; force: BackendName | null }
+  | { type: 'load-model'; id: number; input: string }
+  | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; maxLength: number }
+  | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'> }
+  | { type: 'stop'; id: number }
+  | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean }
+  | { type: 'export-adapter'; id: number }
+  | { type: 'share-link'; id: number; pageUrl: string }
+  | { type: 'open-share'; id: number; fragment: string };
+
+export type Reply =
+  | { type: 'ready'; id: number; info: BackendInfo }
+  | { type: 'model-loaded'; id: number; model: ModelSummary }
+  | { type: 'dataset-parsed'; id: number; report: DatasetReport }
+  | { type: 'train-done'; id: number; reason: 'completed' | 'stopped'; steps: number; adapter: AdapterSummary }
+  | { type: 'stopped'; id: number }
+  | { type: 'generated'; id: number; promptIds: number[]; outputIds: number[]; text: string }
+  | { type: 'adapter-files'; id: number; adapterConfigJson: string; adapterSafetensors: Uint8Array }
+  | { type: 'share-link'; id: number; url: string; bytes: number }
+  | { type: 'share-opened'; id: number; model: ModelSummary; adapter: AdapterSummary }
+  | { type: 'error'; id: number; error: { name: string; message: string } };
+
+/** Unsolicited events tied to a running request. */
+export type WorkerEvent =
+  | { type: 'progress'; id: number; progress: ProgressEvent }
+  | { type: 'train-step'; id: number; report: StepReport }
+  | { type: 'token'; id: number; tokenId: number; text: string }
+  | { type: 'gpu-error'; message: string };
+
+export type FromWorker = Reply | WorkerEvent;
+
+export function assertNever(x: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(x)}`);
+}
