@@ -44,8 +44,13 @@ const CORS_HEADERS = {
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag',
 };
 
+const CONTENT_TYPES: Record<string, string> = {
+  json: 'application/json', html: 'text/html; charset=utf-8', js: 'text/javascript', mjs: 'text/javascript',
+  wasm: 'application/wasm', txt: 'text/plain; charset=utf-8', md: 'text/markdown; charset=utf-8', jsonl: 'application/jsonl',
+};
+
 function contentType(path: string): string {
-  return path.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+  return CONTENT_TYPES[path.slice(path.lastIndexOf('.') + 1)] ?? 'application/octet-stream';
 }
 
 /** Parses one `bytes=a-b`, `bytes=a-` or `bytes=-n` range; 'unsatisfiable'; null to ignore (send 200). */
