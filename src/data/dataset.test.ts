@@ -143,6 +143,12 @@ describe('parseDataset options', () => {
     expect({ valid: s.valid, invalid: s.invalid }).toEqual({ valid: 1, invalid: 60 });
   });
 
+  it('a pretty-printed JSON array is one DatasetFileError, not a line per error', async () => {
+    const err = await parseDatasetText('[\n  {"text": "a"},\n  {"text": "b"}\n]\n', { fileName: 'arr.json' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatasetFileError);
+    expect((err as Error).message).toBe('arr.json: line 1 is "[": this looks like a multi-line JSON document, not JSONL (one JSON object per line)');
+  });
+
   it('an aborted signal stops parsing with DatasetAbortedError', async () => {
     const ac = new AbortController();
     ac.abort();

@@ -2,7 +2,7 @@
 // validate every line, render and tokenize the valid ones, and sum it all up for the UI.
 // Bad lines are counted and the first ones kept with their line numbers; valid lines go on.
 import type { TextTokenizer } from '../tokenizer/tokenizer';
-import { readLines, streamFromBytes, type LineProgress } from './jsonl';
+import { DatasetFileError, readLines, streamFromBytes, type LineProgress } from './jsonl';
 import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detectFormat, parseJsonLine, shapeOf, validateRecord, type DatasetFormat } from './formats';
 import { chatTemplateFor, displayToken, fitLength, renderExample, type OverflowPolicy, type TrainingExample } from './render';
 
@@ -165,6 +165,10 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
 
   for await (const { line, text } of readLines(stream, { fileName: opts.fileName, bytesTotal: opts.bytesTotal, onProgress: opts.onProgress })) {
     if (opts.signal?.aborted) throw new DatasetAbortedError(`parsing ${opts.fileName} was cancelled at line ${line}`);
+    // A pretty-printed JSON array would otherwise show up as thousands of "invalid JSON" lines.
+    if (s.lines === 0 && held?.length === 0 && (text.trim() === '[' || text.trim() === '{')) {
+      throw new DatasetFileError(opts.fileName, `line ${line} is "${text.trim()}": this looks like a multi-line JSON document, not JSONL (one JSON object per line)`);
+    }
     const p = parse(line, text);
     if (held) {
       held.push(p);
