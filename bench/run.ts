@@ -1,0 +1,85 @@
+// `npm run bench`: builds bench/bench.html with Vite into a temp folder, serves it (with the
+// stories260K files when asked), drives headless Chromium and prints one JSON line per variant.
+// Options (all optional):
+//   --backend auto|webgpu|wasm|cpu   (default auto: WebGPU only on a real, faster adapter)
+//   --variants fp32,nf4-unfused,nf4-fused
+//   --model stories260K | synthetic:hidden=256,layers=8,heads=8,kv=8,inter=688,vocab=2048
+//   --batch 2 --seq 32 --steps 3 --warmup 1
+//   --chromium /usr/bin/chromium     (or CHROMIUM_PATH); --model-dir ../shared/models/stories260K
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright';
+import { build, preview } from 'vite';
+import { CHROMIUM_ARGS } from '../playwright.config';
+import type { BenchOptions, Variant } from './bench-entry';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+class BenchArgumentError extends Error {
+  override name = 'BenchArgumentError';
+}
+
+function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--') || i + 1 >= argv.length) throw new BenchArgumentError(`bench/run.ts: expected --name value, found "${a}"`);
+    out[a.slice(2)] = argv[++i]!;
+  }
+  return out;
+}
+
+/** synthetic:hidden=256,layers=8,... -> a Llama config.json object. */
+function syntheticConfig(spec: string): Record<string, unknown> {
+  const kv = Object.fromEntries(spec.split(',').map((p) => p.split('=') as [string, string]));
+  const num = (k: string, d: number) => (kv[k] !== undefined ? Number(kv[k]) : d);
+  const hidden = num('hidden', 256);
+  const heads = num('heads', 8);
+  return {
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: hidden, intermediate_size: num('inter', Math.round((hidden * 8) / 3 / 4) * 4),
+    num_hidden_layers: num('layers', 8), num_attention_heads: heads, num_key_value_heads: num('kv', heads), vocab_size: num('vocab', 2048),
+    max_position_embeddings: 2048, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2,
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const variants = (args.variants ?? 'fp32,nf4-unfused,nf4-fused').split(',') as Variant[];
+  const modelArg = args.model ?? 'stories260K';
+  const model: BenchOptions['model'] = modelArg === 'stories260K' ? 'stories260K' : modelArg.startsWith('synthetic:') ? syntheticConfig(modelArg.slice(10)) : (() => { throw new BenchArgumentError(`bench/run.ts: --model must be stories260K or synthetic:..., found "${modelArg}"`); })();
+  const base = { backend: (args.backend ?? 'auto') as BenchOptions['backend'], model, batch: Number(args.batch ?? 2), seqLen: Number(args.seq ?? 32), steps: Number(args.steps ?? 3), warmupSteps: Number(args.warmup ?? 1) };
+
+  const outDir = mkdtempSync(join(tmpdir(), 'lora-bench-'));
+  const port = Number(args.port ?? 5188);
+  let server: Awaited<ReturnType<typeof preview>> | null = null;
+  const browser = await chromium.launch({ executablePath: args.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  try {
+    await build({
+      configFile: false, root: ROOT, logLevel: 'warn', worker: { format: 'es' },
+      build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192, rollupOptions: { input: { bench: join(ROOT, 'bench/bench.html') } } },
+    });
+    if (model === 'stories260K') cpSync(resolve(ROOT, args['model-dir'] ?? '../shared/models/stories260K'), join(outDir, 'model'), { recursive: true });
+    server = await preview({ configFile: false, root: ROOT, logLevel: 'warn', build: { outDir }, preview: { port, strictPort: true, host: '127.0.0.1' } });
+    for (const variant of variants) {
+      const page = await browser.newPage(); // a fresh page per variant: fresh tfjs state and GPU device
+      page.on('console', (m) => m.type() === 'error' && process.stderr.write(`[page] ${m.text()}\n`));
+      await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
+      await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+      const r = await page.evaluate((o) => window.runBench(o), { ...base, variant });
+      process.stdout.write(JSON.stringify(r) + '\n');
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+    if (server) await new Promise<void>((r) => server!.httpServer.close(() => r()));
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  const err = e as Error;
+  process.stderr.write(`${err.name}: ${err.message}\n`);
+  process.exit(1);
+});
