@@ -1,0 +1,24 @@
+// Page entry: mounts the app and starts the engine worker. `?backend=webgpu|wasm|cpu` forces a
+// backend; a `#adapter=...` fragment is a share link, opened once the engine is up.
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import 'uplot/dist/uPlot.min.css';
+import './ui/styles.css';
+import { App } from './ui/App';
+import { useApp } from './store/app-store';
+import type { BackendName } from './worker/protocol';
+
+const params = new URLSearchParams(location.search);
+const forced = params.get('backend');
+const force: BackendName | null = forced === 'webgpu' || forced === 'wasm' || forced === 'cpu' ? forced : null;
+const share = location.hash.includes('adapter=') ? location.hash : null;
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);
+
+useApp.getState().start(force, share).catch((e: Error) => {
+  useApp.setState({ modelError: { title: 'The engine could not start', message: e.message } });
+});

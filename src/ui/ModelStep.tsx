@@ -1,0 +1,98 @@
+// Step 1: pick a model from the catalog or paste a URL; it streams into IndexedDB with progress and
+// loads from there on the next visit.
+import { useApp } from '../store/app-store';
+import { ErrorBox, Progress } from './common';
+import { formatBytes, formatCount } from './format';
+
+/** Small Llama-family models in Hugging Face format that train comfortably in a browser. */
+export const CATALOG = [
+  { id: 'HuggingFaceTB/SmolLM2-135M', note: '135M parameters, 270 MB (bf16)' },
+  { id: 'HuggingFaceTB/SmolLM2-135M-Instruct', note: '135M, instruction-tuned, has a chat template' },
+  { id: 'HuggingFaceTB/SmolLM2-360M', note: '360M parameters, 720 MB' },
+  { id: 'amd/AMD-Llama-135m', note: '135M Llama, 540 MB (fp32)' },
+];
+
+function ModelProgress() {
+  const p = useApp((s) => s.modelProgress);
+  if (!p) return null;
+  if (p.task === 'download') {
+    return (
+      <>
+        <Progress label="Download (all files)" value={p.overallLoaded} max={p.overallTotal} detail={`${formatBytes(p.overallLoaded)} / ${formatBytes(p.overallTotal)}`} />
+        <Progress label={`Download ${p.file}`} value={p.loaded} max={p.total} detail={`${formatBytes(p.loaded)} / ${formatBytes(p.total)}`} />
+      </>
+    );
+  }
+  if (p.task === 'load') return <Progress label="Loading weights" value={p.loaded} max={p.total} detail={`${p.loaded} / ${p.total} tensors`} />;
+  return null;
+}
+
+export function ModelStep() {
+  const input = useApp((s) => s.modelInput);
+  const setInput = useApp((s) => s.setModelInput);
+  const load = useApp((s) => s.loadModel);
+  const busy = useApp((s) => s.modelBusy);
+  const model = useApp((s) => s.model);
+  const error = useApp((s) => s.modelError);
+  const stored = useApp((s) => s.storedModels);
+  const backend = useApp((s) => s.backend);
+  return (
+    <section id="step-model" aria-labelledby="h-model" className="step">
+      <h2 id="h-model">1. Model</h2>
+      <p className="muted">A small Llama-family model (Hugging Face format). It is saved in this browser, so the next visit needs no download.</p>
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void load();
+        }}
+      >
+        <label className="grow">
+          Model URL or Hugging Face repo
+          <input type="text" value={input} onChange={(e) => setInput(e.target.value)} list="model-catalog" placeholder="org/name or https://…" spellCheck={false} />
+        </label>
+        <datalist id="model-catalog">
+          {CATALOG.map((m) => (
+            <option key={m.id} value={m.id}>{m.note}</option>
+          ))}
+        </datalist>
+        <button type="submit" disabled={busy || !backend}>{busy ? 'Loading…' : 'Load model'}</button>
+      </form>
+      <details>
+        <summary>Catalog</summary>
+        <ul className="catalog">
+          {CATALOG.map((m) => (
+            <li key={m.id}>
+              <button type="button" className="link" onClick={() => setInput(m.id)}>{m.id}</button> <span className="muted">{m.note}</span>
+            </li>
+          ))}
+        </ul>
+      </details>
+      <ModelProgress />
+      <ErrorBox error={error} />
+      {model ? (
+        <div className="card" aria-label="Loaded model">
+          <p>
+            <strong>{model.source}</strong> loaded from {model.from === 'indexeddb' ? 'this browser (IndexedDB, no network)' : 'the network, now saved in this browser'}.
+          </p>
+          <p className="muted">
+            {model.architecture} · {formatCount(model.parameters)} parameters · {model.layers} layers · hidden {model.hidden} · vocabulary {model.vocab} · base weights {formatBytes(model.baseWeightBytes)} in {backend?.backend ?? ''} memory
+          </p>
+        </div>
+      ) : null}
+      {stored.length > 0 ? (
+        <details>
+          <summary>Saved in this browser ({stored.length})</summary>
+          <ul className="catalog">
+            {stored.map((m) => (
+              <li key={m.source}>
+                <button type="button" className="link" disabled={busy} onClick={() => void load(m.source)}>{m.source}</button>{' '}
+                <span className="muted">{formatBytes(m.bytes)}{m.complete ? '' : ' · incomplete, loading resumes the download'}</span>
+              </li>
+            ))}
+          </ul>
+        </details>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,78 @@
+// Step 4: generate with the base and the tuned model side by side, download the adapter in PEFT
+// format, and copy a share link that opens the same adapter in any browser.
+import { useApp } from '../store/app-store';
+import { ErrorBox } from './common';
+
+export function UseStep() {
+  const model = useApp((s) => s.model);
+  const adapter = useApp((s) => s.adapter);
+  const prompt = useApp((s) => s.prompt);
+  const setPrompt = useApp((s) => s.setPrompt);
+  const maxNewTokens = useApp((s) => s.maxNewTokens);
+  const temperature = useApp((s) => s.temperature);
+  const setOpts = useApp((s) => s.setGenerationOptions);
+  const gen = useApp((s) => s.generation);
+  const generate = useApp((s) => s.generate);
+  const download = useApp((s) => s.downloadAdapter);
+  const share = useApp((s) => s.makeShareLink);
+  const shareUrl = useApp((s) => s.shareUrl);
+  const error = useApp((s) => s.useError);
+  const training = useApp((s) => s.training);
+  const opening = useApp((s) => s.shareOpening);
+  return (
+    <section id="step-use" aria-labelledby="h-use" className={`step${model ? '' : ' locked'}`}>
+      <h2 id="h-use">4. Use &amp; share</h2>
+      {opening ? <p role="status">Opening the shared adapter: loading its base model…</p> : null}
+      {adapter ? (
+        <p className="card" aria-label="Adapter">
+          {adapter.origin === 'shared' ? 'Shared adapter' : 'Trained adapter'}: rank {adapter.spec.r}, alpha {adapter.spec.alpha}, on {adapter.spec.targetModules.join(', ')} · {adapter.parameters.toLocaleString()} parameters · base {adapter.spec.baseModel}
+        </p>
+      ) : (
+        <p className="muted">Train an adapter (or open a share link) to compare it with the base model.</p>
+      )}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void generate();
+        }}
+      >
+        <label className="field">
+          Prompt
+          <textarea rows={3} value={prompt} onChange={(e) => setPrompt(e.target.value)} />
+        </label>
+        <div className="row">
+          <label className="field small">
+            New tokens
+            <input type="number" min={1} max={1024} value={maxNewTokens} onChange={(e) => setOpts({ maxNewTokens: Math.max(1, Math.round(Number(e.target.value) || 1)) })} />
+          </label>
+          <label className="field small">
+            Temperature (0 = greedy)
+            <input type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setOpts({ temperature: Math.max(0, Number(e.target.value) || 0) })} />
+          </label>
+          <button type="submit" className="primary" disabled={!model || gen.running || training}>{gen.running ? 'Generating…' : 'Generate'}</button>
+        </div>
+      </form>
+      <div className="compare">
+        <figure>
+          <figcaption>Base model</figcaption>
+          <output aria-label="Base model output">{gen.base ?? ''}</output>
+        </figure>
+        <figure>
+          <figcaption>With adapter</figcaption>
+          <output aria-label="Tuned model output">{gen.tuned ?? (adapter ? '' : 'no adapter yet')}</output>
+        </figure>
+      </div>
+      <div className="row">
+        <button type="button" disabled={!adapter || training} onClick={() => void download()}>Download adapter (PEFT)</button>
+        <button type="button" disabled={!adapter || training} onClick={() => void share()}>Copy share link</button>
+      </div>
+      {shareUrl ? (
+        <label className="field">
+          Share link ({Math.round(shareUrl.length / 1024)} KB; the adapter travels in the link and is never uploaded)
+          <input type="text" readOnly value={shareUrl} onFocus={(e) => e.target.select()} />
+        </label>
+      ) : null}
+      <ErrorBox error={error} />
+    </section>
+  );
+}
