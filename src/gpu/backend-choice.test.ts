@@ -1,0 +1,29 @@
+// chooseBackend in Node (no navigator.gpu): falls back to wasm saying why, and honours force.
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { BackendUnavailableError, chooseBackend } from './backend-choice';
+
+const require = createRequire(import.meta.url);
+const WASM_DIR = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/';
+
+describe('chooseBackend without WebGPU', () => {
+  it('picks wasm and says there is no adapter', async () => {
+    const c = await chooseBackend({ wasmPaths: WASM_DIR });
+    expect(c).toEqual({ backend: 'wasm', adapterDescription: null, reason: 'no WebGPU adapter' });
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('honours a forced cpu backend', async () => {
+    const c = await chooseBackend({ force: 'cpu' });
+    expect(c.backend).toBe('cpu');
+    expect(c.reason).toBe('forced: cpu');
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  it('fails loudly when forced onto WebGPU with no adapter', async () => {
+    await expect(chooseBackend({ force: 'webgpu' })).rejects.toThrow(BackendUnavailableError);
+    await expect(chooseBackend({ force: 'webgpu' })).rejects.toThrow(/forced backend 'webgpu'.*no WebGPU adapter/);
+  });
+});
