@@ -10,7 +10,8 @@ export default defineConfig({
   build: {
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
-    rollupOptions: { input: { main: 'index.html', kernels: 'tests/browser/kernels.html' } }, // kernels: NF4 kernel test page (e2e/kernels.spec.ts)
+    // Test pages beside the app: NF4 kernels (e2e/kernels.spec.ts), engine per backend (e2e/engine-backends.spec.ts).
+    rollupOptions: { input: { main: 'index.html', kernels: 'tests/browser/kernels.html', engine: 'tests/browser/engine.html' } },
   },
   preview: { port: 5173, strictPort: true },
   server: { port: 5173 },

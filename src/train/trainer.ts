@@ -64,6 +64,21 @@ export class TrainingDivergedError extends Error {
   }
 }
 
+/**
+ * Sum of same-shape tensors as a balanced tree of adds. Not tf.addN: its WebGPU kernel binds every
+ * input at once and fails past the device's 8 storage buffers per stage (20 LoRA matrices do).
+ */
+export function addAll<T extends tf.Tensor>(ts: T[]): T {
+  if (ts.length === 0) throw new Error('addAll: no tensors');
+  let level: tf.Tensor[] = ts;
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? tf.add(level[i], level[i + 1]) : level[i]);
+    level = next;
+  }
+  return level[0] as T;
+}
+
 export class Trainer {
   readonly optimizer: AdamW;
   private position: DataPosition = { epoch: 0, index: 0 };
@@ -134,9 +149,9 @@ export class Trainer {
     this.adapter.training = false;
     // Mean over micro-batches, then the global norm (before clipping) for reporting and clipping.
     const { mean, norm, lossT } = tf.tidy(() => {
-      const mean = this.vars.map((_, i) => tf.div(tf.addN(gradLists.map((g) => g[i])), s.gradAccum));
-      const norm = tf.sqrt(tf.addN(mean.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
-      const lossT = tf.div(tf.addN(losses), s.gradAccum) as tf.Scalar;
+      const mean = this.vars.map((_, i) => tf.div(addAll(gradLists.map((g) => g[i])), s.gradAccum));
+      const norm = tf.sqrt(addAll(mean.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+      const lossT = tf.div(addAll(losses), s.gradAccum) as tf.Scalar;
       return { mean, norm, lossT };
     });
     tf.dispose([...losses, ...gradLists.flat()]);

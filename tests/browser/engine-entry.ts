@@ -1,0 +1,56 @@
+// Browser-side engine checks exposed on window.engineChecks for e2e/engine-backends.spec.ts: the
+// loss and LoRA gradients of one stories260K batch on a given backend, so WebGPU can be compared
+// with the cpu backend in the same browser.
+import * as tf from '@tensorflow/tfjs';
+import { chooseBackend, type BackendName } from '../../src/gpu/backend-choice';
+import { WASM_URLS } from '../../src/gpu/wasm-urls';
+import { loadModel } from '../../src/model/load';
+import { bufferSource } from '../../src/model/safetensors';
+import { LoraAdapter } from '../../src/train/lora';
+import { makeBatch } from '../../src/train/batches';
+import { maskedCrossEntropy } from '../../src/train/loss';
+import { Trainer, DEFAULT_TRAIN } from '../../src/train/trainer';
+import { loadTokenizer } from '../../src/tokenizer/tokenizer';
+
+async function stepOn(backend: BackendName, modelUrl: string): Promise<{ backend: string; loss: number; grads: Record<string, number[]>; trainLosses: number[] }> {
+  await chooseBackend({ force: backend, wasmPaths: WASM_URLS });
+  const get = async (f: string) => new Uint8Array(await (await fetch(`${modelUrl}/${f}`)).arrayBuffer());
+  const text = async (f: string) => new TextDecoder().decode(await get(f));
+  const files = {
+    source: modelUrl,
+    config: JSON.parse(await text('config.json')),
+    tokenizerJson: JSON.parse(await text('tokenizer.json')),
+    tokenizerConfig: JSON.parse(await text('tokenizer_config.json')),
+    shards: [{ name: 'model.safetensors', bytes: bufferSource(await get('model.safetensors')) }],
+    fingerprint: 'test',
+  };
+  const tok = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
+  const model = await loadModel(files);
+  const examples = ['Zed the purple dragon liked to fly.', 'Lily saw a big red ball in the park.'].map((t) => {
+    const ids = [...tok.encode(t), 2];
+    return { inputIds: ids, lossMask: ids.map((_, i) => (i ? 1 : 0)) };
+  });
+  const spec = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'] as const, useRslora: false, baseModel: 'x' };
+  const adapter = LoraAdapter.create(model.config, { ...spec, targetModules: [...spec.targetModules] }, 3);
+  tf.tidy(() => {
+    for (const v of adapter.variables()) if (v.name.endsWith('.B')) v.assign(tf.randomUniform(v.shape, -0.05, 0.05, 'float32', 11));
+  });
+  const batch = makeBatch(examples, 16);
+  const { value, grads } = tf.variableGrads(() => {
+    const logits = model.forward(tf.tensor2d(batch.inputs, [2, 16], 'int32'), { lora: adapter });
+    return maskedCrossEntropy(logits, tf.tensor1d(batch.targets, 'int32'), tf.tensor1d(batch.weights));
+  }, adapter.variables());
+  const out: Record<string, number[]> = {};
+  for (const [name, g] of Object.entries(grads)) out[name.replace(/^lora\d+\./, '')] = Array.from(await g.data());
+  const loss = (await value.data())[0];
+  tf.dispose([value, ...Object.values(grads)]);
+  const trainer = new Trainer(model, adapter, examples, { ...DEFAULT_TRAIN, steps: 3, batchSize: 2, seqLen: 16, learningRate: 1e-2, warmupSteps: 0 });
+  const trainLosses: number[] = [];
+  await trainer.run((r) => void trainLosses.push(r.loss));
+  trainer.dispose();
+  adapter.dispose();
+  model.dispose();
+  return { backend: tf.getBackend(), loss, grads: out, trainLosses };
+}
+
+(window as unknown as { engineChecks: unknown }).engineChecks = { stepOn };
