@@ -44,8 +44,20 @@ export function disposeKvCache(cache: KvCache): void {
   cache.length = 0;
 }
 
+/** Per-token positions and example ids for packed rows, both [B*T]. */
+export interface Packing {
+  positions: Int32Array;
+  segments: Int32Array;
+}
+
+/** RoPE tables broadcastable against [B, T, H, D]. */
+interface Rope {
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+}
+
 export class LlamaModel {
-  private ropeCache = new Map<string, { cos: tf.Tensor2D; sin: tf.Tensor2D }>();
+  private ropeCache = new Map<string, Rope>();
 
   constructor(
     readonly config: LlamaConfig,
@@ -67,9 +79,10 @@ export class LlamaModel {
   /**
    * Logits for every position.
    * ids: [B, T] int32. With a cache, positions continue from cache.length and the cache is extended.
-   * Returns [B*T, V].
+   * Packed rows (several examples in one sequence): `packing` gives each token's position within
+   * its example and its example's segment id; attention never crosses segments. Returns [B*T, V].
    */
-  forward(ids: tf.Tensor2D, opts: { lora?: LoraHook | null; cache?: KvCache } = {}): tf.Tensor2D {
+  forward(ids: tf.Tensor2D, opts: { lora?: LoraHook | null; cache?: KvCache; packing?: Packing } = {}): tf.Tensor2D {
     const { cache } = opts;
     const lora = opts.lora ?? null;
     const cfg = this.config;
@@ -78,8 +91,11 @@ export class LlamaModel {
     const newCache: { k: tf.Tensor4D; v: tf.Tensor4D }[] = [];
     const logits = tf.tidy(() => {
       let x = tf.gather(this.weights.embed, ids.reshape([B * T])) as tf.Tensor2D; // [B*T, C]
-      const rope = this.rope(past, T); // cos, sin: [T, D]
-      const mask = causalMask(T, past + T, cfg.numHeads / cfg.numKvHeads); // [G*T, S]
+      const G = cfg.numHeads / cfg.numKvHeads;
+      const packing = opts.packing;
+      if (packing && cache) throw new Error('forward: packed rows cannot use a KV cache');
+      const rope = packing ? this.ropeAt(packing.positions, B, T) : this.rope(past, T); // cos, sin: [B|1, T, 1, D]
+      const mask = packing ? segmentMask(packing.segments, B, T, G) : causalMask(T, past + T, G); // [B, 1, G*T, T] | [G*T, S]
       for (let i = 0; i < cfg.numLayers; i++) {
         const layer = this.weights.layers[i];
         const h = rmsNorm(x, layer.inputNorm, cfg.rmsNormEps); // [B*T, C]
@@ -116,8 +132,8 @@ export class LlamaModel {
     h: tf.Tensor2D,
     B: number,
     T: number,
-    rope: { cos: tf.Tensor2D; sin: tf.Tensor2D },
-    mask: tf.Tensor2D,
+    rope: Rope,
+    mask: tf.Tensor,
     lora: LoraHook | null,
     cache: KvCache | undefined,
     newCache: { k: tf.Tensor4D; v: tf.Tensor4D }[],
@@ -158,29 +174,25 @@ export class LlamaModel {
     return this.linear(i, 'down_proj', act as tf.Tensor2D, lora); // [N, C]
   }
 
-  /** cos/sin tables [T, D] for positions past..past+T-1, rotate-half layout (halves duplicated). */
-  private rope(past: number, T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+  /** cos/sin [1, T, 1, D] for positions past..past+T-1, rotate-half layout (halves duplicated). */
+  private rope(past: number, T: number): Rope {
     const key = `${past}:${T}`;
     let r = this.ropeCache.get(key);
     if (!r) {
-      const D = this.config.headDim;
-      const half = D / 2;
-      const cos = new Float32Array(T * D);
-      const sin = new Float32Array(T * D);
-      for (let t = 0; t < T; t++) {
-        for (let j = 0; j < half; j++) {
-          // Computed in float64 like the reference implementations, then rounded once.
-          const angle = (past + t) * Math.pow(this.config.ropeTheta, (-2 * j) / D);
-          cos[t * D + j] = cos[t * D + j + half] = Math.cos(angle);
-          sin[t * D + j] = sin[t * D + j + half] = Math.sin(angle);
-        }
-      }
-      r = { cos: tf.keep(tf.tensor2d(cos, [T, D])), sin: tf.keep(tf.tensor2d(sin, [T, D])) };
+      const { cos, sin } = ropeTable(Array.from({ length: T }, (_, t) => past + t), this.config);
+      r = { cos: tf.keep(tf.tensor4d(cos, [1, T, 1, this.config.headDim])), sin: tf.keep(tf.tensor4d(sin, [1, T, 1, this.config.headDim])) };
       // Training uses one fixed T; decoding walks positions, so bound what is cached.
       if (this.ropeCache.size > 64) this.clearRopeCache();
       this.ropeCache.set(key, r);
     }
     return r;
+  }
+
+  /** cos/sin [B, T, 1, D] for explicit per-token positions (packed rows restart at 0 per example). */
+  private ropeAt(positions: Int32Array, B: number, T: number): Rope {
+    const D = this.config.headDim;
+    const { cos, sin } = ropeTable(Array.from(positions), this.config);
+    return { cos: tf.tensor4d(cos, [B, T, 1, D]), sin: tf.tensor4d(sin, [B, T, 1, D]) };
   }
 
   private clearRopeCache(): void {
@@ -209,14 +221,45 @@ export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2
 }
 
 /** q [B, T, H, D] rotated by position: q*cos + rotate_half(q)*sin, rotate_half = cat(-q2, q1). */
-function applyRope(q: tf.Tensor4D, rope: { cos: tf.Tensor2D; sin: tf.Tensor2D }): tf.Tensor4D {
-  const [, T, , D] = q.shape;
-  const half = D / 2;
-  const cos = rope.cos.reshape([1, T, 1, D]);
-  const sin = rope.sin.reshape([1, T, 1, D]);
+function applyRope(q: tf.Tensor4D, rope: Rope): tf.Tensor4D {
+  const half = q.shape[3] / 2;
   const [q1, q2] = tf.split(q, [half, half], 3); // [B, T, H, D/2] each
   const rotated = tf.concat([tf.neg(q2), q1], 3); // [B, T, H, D]
-  return tf.add(tf.mul(q, cos), tf.mul(rotated, sin));
+  return tf.add(tf.mul(q, rope.cos), tf.mul(rotated, rope.sin));
+}
+
+/** cos/sin values [positions.length * D], angles computed in float64 like the references, rounded once. */
+function ropeTable(positions: number[], cfg: LlamaConfig): { cos: Float32Array; sin: Float32Array } {
+  const D = cfg.headDim;
+  const half = D / 2;
+  const cos = new Float32Array(positions.length * D);
+  const sin = new Float32Array(positions.length * D);
+  positions.forEach((p, t) => {
+    for (let j = 0; j < half; j++) {
+      const angle = p * Math.pow(cfg.ropeTheta, (-2 * j) / D);
+      cos[t * D + j] = cos[t * D + j + half] = Math.cos(angle);
+      sin[t * D + j] = sin[t * D + j + half] = Math.sin(angle);
+    }
+  });
+  return { cos, sin };
+}
+
+/**
+ * Additive mask [B, 1, G*T, T] for packed rows: query t sees key s iff s <= t and both belong to the
+ * same segment (example). Rows repeat per query head of a group, as in causalMask.
+ */
+function segmentMask(segments: Int32Array, B: number, T: number, G: number): tf.Tensor4D {
+  const m = new Float32Array(B * G * T * T);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const seg = segments[b * T + t];
+      for (let s = 0; s < T; s++) {
+        if (s <= t && segments[b * T + s] === seg) continue;
+        for (let g = 0; g < G; g++) m[((b * G + g) * T + t) * T + s] = -1e9;
+      }
+    }
+  }
+  return tf.tensor4d(m, [B, 1, G * T, T]);
 }
 
 /** Additive mask [G*T, S]: query t (absolute position S-T+t) sees keys 0..S-T+t; rows repeat per query head of a group. */
