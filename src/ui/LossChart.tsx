@@ -2,7 +2,7 @@
 // rendering, so a new point costs one setData call, not a re-render of the tree.
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
-import { subscribeSeries, trainingSeries } from '../store/app-store';
+import { subscribeSeries, trainingSeries } from '../store/train-series';
 
 /** Exponential moving average, as TensorBoard's smoothing slider does (debiased). */
 export function smooth(values: number[], weight = 0.8): number[] {

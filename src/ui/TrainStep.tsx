@@ -1,6 +1,7 @@
 // Step 3: LoRA and training settings, start/stop, live progress and the loss chart.
 import { useId } from 'react';
-import { trainingSeries, useApp } from '../store/app-store';
+import { useApp } from '../store/app-store';
+import { trainingSeries } from '../store/train-series';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
 import { ErrorBox } from './common';
 import { LossChart } from './LossChart';

@@ -1,5 +1,5 @@
 // Small shared pieces: an error box that says what went wrong, and a labelled progress bar.
-import type { UiError } from '../store/app-store';
+import type { UiError } from '../store/types';
 
 export function ErrorBox({ error }: { error: UiError | null }) {
   if (!error) return null;

@@ -1,0 +1,36 @@
+// Engine slice: starts the worker, picks the backend, opens a share link or the last model.
+import { EngineClient } from '../worker/client';
+import { listStoredModels } from '../storage/model-store';
+import { LAST_MODEL_KEY } from './model-slice';
+import { toUiError, type EngineSlice, type Slice } from './types';
+
+export const createEngineSlice: Slice<EngineSlice> = (set, get) => ({
+  client: null,
+  backend: null,
+  gpuError: null,
+
+  async start(force, shareFragment) {
+    const c = EngineClient.create();
+    c.onGpuError = (message) => set({ gpuError: message });
+    set({ client: c });
+    const { info } = await c.init(force);
+    set({ backend: info });
+    const stored = await listStoredModels().catch(() => []);
+    set({ storedModels: stored });
+    if (shareFragment) {
+      set({ shareOpening: true, modelBusy: true, modelError: null });
+      try {
+        const r = await c.openShare(shareFragment, (p) => set({ modelProgress: p }));
+        set({ model: r.model, adapter: r.adapter, modelInput: r.model.source });
+      } catch (e) {
+        set({ useError: toUiError('This share link could not be opened', e) });
+      } finally {
+        set({ shareOpening: false, modelBusy: false, modelProgress: null });
+      }
+      return;
+    }
+    // Next visit: the last model comes straight from IndexedDB, no network.
+    const last = localStorage.getItem(LAST_MODEL_KEY);
+    if (last && stored.some((m) => m.source === last && m.complete)) await get().loadModel(last);
+  },
+});

@@ -1,0 +1,97 @@
+// The store's shape: one interface per slice, combined into AppState. Each slice lives in its own
+// file (engine, model, dataset, train, use) and reads the others only through get().
+import type { StateCreator } from 'zustand';
+import type { EngineClient } from '../worker/client';
+import type { AdapterSummary, BackendInfo, BackendName, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
+import type { StepReport, TrainSettings } from '../train/trainer';
+import type { LinearModule } from '../model/config';
+
+export interface UiError {
+  title: string;
+  message: string;
+}
+
+export interface EngineSlice {
+  client: EngineClient | null;
+  backend: BackendInfo | null;
+  gpuError: string | null;
+  start(force: BackendName | null, shareFragment: string | null): Promise<void>;
+}
+
+export interface ModelSlice {
+  modelInput: string;
+  model: ModelSummary | null;
+  modelBusy: boolean;
+  modelProgress: ProgressEvent | null;
+  modelError: UiError | null;
+  storedModels: { source: string; bytes: number; complete: boolean }[];
+  setModelInput(v: string): void;
+  loadModel(input?: string): Promise<void>;
+}
+
+export interface DatasetSlice {
+  dataset: DatasetReport | null;
+  datasetBusy: boolean;
+  datasetProgress: ProgressEvent | null;
+  datasetError: UiError | null;
+  loadDataset(file: Blob, fileName: string): Promise<void>;
+}
+
+export interface LoraForm {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targetModules: LinearModule[];
+  useRslora: boolean;
+}
+
+export interface TrainSlice {
+  lora: LoraForm;
+  train: TrainSettings;
+  training: boolean;
+  stopping: boolean;
+  trainError: UiError | null;
+  lastStep: StepReport | null;
+  trainResult: { reason: 'completed' | 'stopped'; steps: number } | null;
+  adapter: AdapterSummary | null;
+  setLora(p: Partial<LoraForm>): void;
+  setTrain(p: Partial<TrainSettings>): void;
+  startTraining(): Promise<void>;
+  stopTraining(): Promise<void>;
+}
+
+export interface Generation {
+  base: string | null;
+  tuned: string | null;
+  running: boolean;
+}
+
+export interface UseSlice {
+  prompt: string;
+  maxNewTokens: number;
+  temperature: number;
+  generation: Generation;
+  useError: UiError | null;
+  shareUrl: string | null;
+  shareOpening: boolean;
+  setPrompt(v: string): void;
+  setGenerationOptions(p: { maxNewTokens?: number; temperature?: number }): void;
+  generate(): Promise<void>;
+  downloadAdapter(): Promise<void>;
+  makeShareLink(): Promise<string | null>;
+}
+
+export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice;
+
+export type Slice<T> = StateCreator<AppState, [], [], T>;
+
+export function toUiError(title: string, e: unknown): UiError {
+  return { title, message: e instanceof Error ? e.message : String(e) };
+}
+
+/** The engine client, or a clear error when the page has not started it. */
+export function requireClient(get: () => AppState): EngineClient {
+  const c = get().client;
+  if (!c) throw new Error('The compute engine has not started.');
+  return c;
+}

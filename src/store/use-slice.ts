@@ -1,0 +1,57 @@
+// Use slice: base-vs-tuned generation, adapter download and share links.
+import { downloadBytes } from '../ui/download';
+import { requireClient, toUiError, type Slice, type UseSlice } from './types';
+
+export const createUseSlice: Slice<UseSlice> = (set, get) => ({
+  prompt: 'Once upon a time',
+  maxNewTokens: 48,
+  temperature: 0,
+  generation: { base: null, tuned: null, running: false },
+  useError: null,
+  shareUrl: null,
+  shareOpening: false,
+
+  setPrompt: (v) => set({ prompt: v }),
+  setGenerationOptions: (p) => set({ ...p }),
+
+  async generate() {
+    const { prompt, maxNewTokens, temperature, adapter } = get();
+    const client = requireClient(get);
+    set({ generation: { base: '', tuned: adapter ? '' : null, running: true }, useError: null });
+    const opts = { maxNewTokens, temperature, seed: 1 };
+    try {
+      const base = await client.generate(prompt, { ...opts, useAdapter: false });
+      set({ generation: { ...get().generation, base: base.text } });
+      if (adapter) {
+        const tuned = await client.generate(prompt, { ...opts, useAdapter: true });
+        set({ generation: { ...get().generation, tuned: tuned.text } });
+      }
+    } catch (e) {
+      set({ useError: toUiError('Generation failed', e) });
+    } finally {
+      set({ generation: { ...get().generation, running: false } });
+    }
+  },
+
+  async downloadAdapter() {
+    try {
+      const r = await requireClient(get).exportAdapter();
+      downloadBytes(new TextEncoder().encode(r.adapterConfigJson), 'adapter_config.json', 'application/json');
+      downloadBytes(r.adapterSafetensors, 'adapter_model.safetensors', 'application/octet-stream');
+    } catch (e) {
+      set({ useError: toUiError('Could not export the adapter', e) });
+    }
+  },
+
+  async makeShareLink() {
+    try {
+      const { url } = await requireClient(get).shareLink(`${location.origin}${location.pathname}`);
+      set({ shareUrl: url });
+      await navigator.clipboard?.writeText(url).catch(() => undefined);
+      return url;
+    } catch (e) {
+      set({ useError: toUiError('Could not make a share link', e) });
+      return null;
+    }
+  },
+});
