@@ -7,6 +7,9 @@ export interface TokenizedExample {
   inputIds: number[];
   /** lossMask[t] = 1 when token t is a training target. */
   lossMask: number[];
+  /** Packed rows only (src/data/packing.ts): each token's position within its example, and its example's id. */
+  positions?: number[];
+  segments?: number[];
 }
 
 export interface Batch {
@@ -17,6 +20,8 @@ export interface Batch {
   seqLen: number;
   /** Number of target tokens that carry loss. */
   tokens: number;
+  /** Set when any row is packed: per-input-token positions and segment ids for model.forward. */
+  packing?: { positions: Int32Array; segments: Int32Array }; // [B*T] each
 }
 
 export function makeBatch(rows: TokenizedExample[], seqLen: number, padId = 0): Batch {
@@ -26,9 +31,17 @@ export function makeBatch(rows: TokenizedExample[], seqLen: number, padId = 0): 
   const targets = new Int32Array(B * T).fill(padId);
   const weights = new Float32Array(B * T);
   let tokens = 0;
+  // Padding gets segment -1 (its own segment) so no real token attends to it.
+  const packed = rows.some((ex) => ex.positions !== undefined);
+  const positions = packed ? new Int32Array(B * T) : null;
+  const segments = packed ? new Int32Array(B * T).fill(-1) : null;
   rows.forEach((ex, b) => {
     const n = Math.min(ex.inputIds.length - 1, T); // predictions in this row
     for (let t = 0; t < n; t++) {
+      if (positions && segments) {
+        positions[b * T + t] = ex.positions?.[t] ?? t;
+        segments[b * T + t] = ex.segments?.[t] ?? 0;
+      }
       inputs[b * T + t] = ex.inputIds[t];
       targets[b * T + t] = ex.inputIds[t + 1];
       const w = ex.lossMask[t + 1] ? 1 : 0;
@@ -36,7 +49,9 @@ export function makeBatch(rows: TokenizedExample[], seqLen: number, padId = 0): 
       tokens += w;
     }
   });
-  return { inputs, targets, weights, batchSize: B, seqLen: T, tokens };
+  const batch: Batch = { inputs, targets, weights, batchSize: B, seqLen: T, tokens };
+  if (positions && segments) batch.packing = { positions, segments };
+  return batch;
 }
 
 /** A seeded permutation of 0..n-1 (Fisher-Yates). */

@@ -7,11 +7,14 @@ import { type LoraAdapter } from './lora';
 import { maskedCrossEntropy } from './loss';
 import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
 import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
+import type { LoraWeights } from '../adapters/lora-types';
 import { learningRate } from './schedule';
 
 export interface TrainSettings {
-  /** Optimizer steps to run. */
+  /** Optimizer steps to run (used when `epochs` is 0). */
   steps: number;
+  /** Passes over the training set; when > 0 it decides the step count (see totalSteps). */
+  epochs: number;
   /** Sequences per micro-batch (B). */
   batchSize: number;
   /** Tokens per sequence (T); longer examples are cut, shorter padded. */
@@ -27,12 +30,17 @@ export interface TrainSettings {
   /** Fixes LoRA initialisation, data order and dropout masks. */
   seed: number;
   adamw: AdamWParams;
-  /** Evaluate on the validation set every N steps (0: never). */
+  /** Evaluate on the validation set every N steps (0: never); also after the last step. */
   evalEvery: number;
+  /** Ask the driver for sample generations every N steps (0: never). */
+  sampleEvery: number;
+  /** Hand a checkpoint to the driver every N steps (0: only when asked). */
+  checkpointEvery: number;
 }
 
 export const DEFAULT_TRAIN: TrainSettings = {
   steps: 60,
+  epochs: 0,
   batchSize: 4,
   seqLen: 64,
   gradAccum: 1,
@@ -43,7 +51,15 @@ export const DEFAULT_TRAIN: TrainSettings = {
   seed: 42,
   adamw: DEFAULT_ADAMW,
   evalEvery: 0,
+  sampleEvery: 0,
+  checkpointEvery: 0,
 };
+
+/** Optimizer steps a run takes: `steps`, or enough whole batches to cover `epochs` passes. */
+export function totalSteps(s: Pick<TrainSettings, 'steps' | 'epochs' | 'batchSize' | 'gradAccum'>, examples: number): number {
+  if (!(s.epochs > 0)) return Math.max(1, Math.round(s.steps));
+  return Math.max(1, Math.ceil((s.epochs * examples) / (s.batchSize * s.gradAccum)));
+}
 
 export interface StepReport {
   step: number;
@@ -55,6 +71,37 @@ export interface StepReport {
   tokensPerSec: number;
   stepMs: number;
   epoch: number;
+  /** Steps this run will take in all. */
+  totalSteps: number;
+}
+
+export interface EvalReport {
+  step: number;
+  loss: number;
+  /** exp(loss): the validation perplexity. */
+  perplexity: number;
+}
+
+/** Everything besides the frozen base that decides what the next step does: a resumed run continues exactly. */
+export interface TrainerState {
+  step: number;
+  position: DataPosition;
+  /** The dropout seed counter (the only random state that moves during training). */
+  dropoutSeed: number;
+  adapter: LoraWeights;
+  /** AdamW moments, in the order of adapter.variables(). */
+  m: Float32Array[];
+  v: Float32Array[];
+}
+
+/** What run() calls besides onStep; every hook is awaited, so a slow one pauses training. */
+export interface RunHooks {
+  onStep(r: StepReport): void | Promise<void>;
+  onEval?(r: EvalReport): void | Promise<void>;
+  /** Time for sample generations (every settings.sampleEvery steps). */
+  onSample?(step: number): void | Promise<void>;
+  /** A checkpoint every settings.checkpointEvery steps. */
+  onCheckpoint?(state: TrainerState): void | Promise<void>;
 }
 
 export class TrainingDivergedError extends Error {
@@ -84,6 +131,8 @@ export class Trainer {
   private position: DataPosition = { epoch: 0, index: 0 };
   private stopRequested = false;
   private readonly vars: tf.Variable[];
+  /** Optimizer steps this run takes (settings.steps, or derived from settings.epochs). */
+  readonly totalSteps: number;
 
   constructor(
     readonly model: LlamaModel,
@@ -96,6 +145,21 @@ export class Trainer {
     this.vars = adapter.variables();
     this.optimizer = new AdamW(this.vars, settings.adamw);
     adapter.setDropoutSeed(settings.seed);
+    this.totalSteps = totalSteps(settings, examples.length);
+  }
+
+  /** A copy of the run's state (weights, moments, data position, random state) for a checkpoint. */
+  async state(): Promise<TrainerState> {
+    const opt = await this.optimizer.state();
+    return { step: opt.step, position: { ...this.position }, dropoutSeed: this.adapter.dropoutSeed, adapter: await this.adapter.toWeights(), m: opt.m, v: opt.v };
+  }
+
+  /** Puts the run back where `state` was taken; the next trainStep is the one that followed it. */
+  restore(state: TrainerState): void {
+    this.adapter.assignWeights(state.adapter);
+    this.optimizer.restore({ step: state.step, m: state.m, v: state.v });
+    this.position = { ...state.position };
+    this.adapter.setDropoutSeed(state.dropoutSeed);
   }
 
   get step(): number {
@@ -123,7 +187,7 @@ export class Trainer {
   private lossFn(b: Batch): () => tf.Scalar {
     return () => {
       const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-      const logits = this.model.forward(ids, { lora: this.adapter }); // [B*T, V]
+      const logits = this.model.forward(ids, { lora: this.adapter, packing: b.packing }); // [B*T, V]
       return maskedCrossEntropy(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights));
     };
   }
@@ -134,8 +198,8 @@ export class Trainer {
     const t0 = performance.now();
     const lr = learningRate(this.optimizer.step, {
       peakLr: s.learningRate,
-      warmupSteps: Math.min(s.warmupSteps, s.steps),
-      totalSteps: s.steps,
+      warmupSteps: Math.min(s.warmupSteps, this.totalSteps),
+      totalSteps: this.totalSteps,
       kind: s.schedule,
     });
     this.adapter.training = true;
@@ -169,7 +233,7 @@ export class Trainer {
     if (clipped !== mean) tf.dispose(clipped);
     const stepMs = performance.now() - t0;
     const tokens = s.batchSize * s.seqLen * s.gradAccum;
-    return { step: this.optimizer.step, loss, lr, gradNorm, tokens, tokensPerSec: (tokens / stepMs) * 1000, stepMs, epoch: this.epoch };
+    return { step: this.optimizer.step, loss, lr, gradNorm, tokens, tokensPerSec: (tokens / stepMs) * 1000, stepMs, epoch: this.epoch, totalSteps: this.totalSteps };
   }
 
   /** Mean masked loss over `examples` (the validation set by default), without gradients. */
@@ -191,11 +255,27 @@ export class Trainer {
     return tokens > 0 ? weighted / tokens : NaN;
   }
 
-  /** Runs until `settings.steps` or a stop request; returns why it ended. */
-  async run(onStep: (r: StepReport) => void | Promise<void>): Promise<'completed' | 'stopped'> {
-    while (this.optimizer.step < this.settings.steps) {
+  /** Validation loss and perplexity at the current step. */
+  async evaluateReport(): Promise<EvalReport> {
+    const loss = await this.evaluate();
+    return { step: this.step, loss, perplexity: Math.exp(loss) };
+  }
+
+  /**
+   * Runs until totalSteps or a stop request; returns why it ended. After each step: onStep, then
+   * validation (every evalEvery steps and after the last), samples, and a checkpoint when due.
+   */
+  async run(hooks: RunHooks | RunHooks['onStep']): Promise<'completed' | 'stopped'> {
+    const h: RunHooks = typeof hooks === 'function' ? { onStep: hooks } : hooks;
+    const s = this.settings;
+    while (this.optimizer.step < this.totalSteps) {
       if (this.stopRequested) return 'stopped';
-      await onStep(await this.trainStep());
+      await h.onStep(await this.trainStep());
+      const step = this.step;
+      const last = step === this.totalSteps;
+      if (h.onEval && s.evalEvery > 0 && this.validation.length > 0 && (step % s.evalEvery === 0 || last)) await h.onEval(await this.evaluateReport());
+      if (h.onSample && s.sampleEvery > 0 && (step % s.sampleEvery === 0 || last)) await h.onSample(step);
+      if (h.onCheckpoint && s.checkpointEvery > 0 && step % s.checkpointEvery === 0) await h.onCheckpoint(await this.state());
     }
     return 'completed';
   }
