@@ -1,10 +1,14 @@
 // Builds a LlamaModel from a ModelFileSet: reads each tensor from its shard one at a time,
 // converts it to float32 and uploads it, so peak host memory is about one tensor, not one file.
+// The base precision picks the storage of the frozen linear layers: fp32 (DenseLinear) or NF4
+// (Nf4Linear), with the quantized form read from / written to an optional cache.
 import * as tf from '@tensorflow/tfjs';
-import { parseConfig, LINEAR_MODULES, linearKey, linearShape, type LinearModule, UnsupportedModelError } from './config';
+import { parseConfig, LINEAR_MODULES, linearKey, linearShape, type LinearModule, type LlamaConfig, UnsupportedModelError } from './config';
 import { type ModelFileSet } from './files';
 import { DenseLinear, type FrozenLinear } from './linear';
 import { LlamaModel, type LayerWeights } from './llama';
+import { type Nf4Weight, fp32Bytes, nf4Bytes, quantizeNf4 } from './nf4';
+import { createNf4LinearFromQuantized, type Nf4Path } from './nf4-linear';
 import { readHeader, readTensorF32, type ByteSource, type SafetensorsHeader } from './safetensors';
 
 export type BasePrecision = 'fp32' | 'nf4';
@@ -14,6 +18,27 @@ export type LinearFactory = (weight: Float32Array, outFeatures: number, inFeatur
 
 export const denseFactory: LinearFactory = (w, out, inF) => new DenseLinear(tf.tensor2d(w, [out, inF]));
 
+/**
+ * 'auto' picks NF4 when the fp32 linear weights exceed this: below it the whole base fits easily
+ * in any GPU or tab, and fp32 keeps generation identical to the reference (stories260K: 0.9 MB).
+ */
+export const NF4_AUTO_MIN_LINEAR_BYTES = 4 * 1024 * 1024;
+
+/** How the quantized form is made; part of the cache key, since each choice gives other bytes. */
+export interface QuantizationOptions {
+  /** 8-bit absmax in blocks of 256 (0.127 instead of 0.5 bits of overhead per weight). */
+  doubleQuant: boolean;
+}
+
+export const DEFAULT_QUANTIZATION: QuantizationOptions = { doubleQuant: false };
+
+/** Where quantized linear weights are kept between loads (IndexedDB in the app: src/storage/quantized-cache.ts). */
+export interface QuantizedWeightCache {
+  /** The quantized tensor, or null when absent (or unreadable: a cache never fails a load). */
+  get(fingerprint: string, opts: QuantizationOptions, tensorName: string): Promise<Nf4Weight | null>;
+  put(fingerprint: string, opts: QuantizationOptions, tensorName: string, w: Nf4Weight): Promise<void>;
+}
+
 export interface LoadProgress {
   status: 'progress';
   file: string;
@@ -21,12 +46,70 @@ export interface LoadProgress {
   total: number;
 }
 
-export async function loadModel(
-  files: ModelFileSet,
-  opts: { linearFactory?: LinearFactory; onProgress?: (p: LoadProgress) => void } = {},
-): Promise<LlamaModel> {
+export interface LoadModelOptions {
+  /**
+   * fp32, nf4, or 'auto' (NF4 above NF4_AUTO_MIN_LINEAR_BYTES: the app's default, see the engine).
+   * Default 'fp32' so library callers (CLI, tests) get the exact weights unless they ask.
+   * Ignored when linearFactory is given.
+   */
+  precision?: BasePrecision | 'auto';
+  quantization?: QuantizationOptions;
+  /** 'unfused' forces dequantize-then-matMul on WebGPU (the benchmark's baseline). */
+  nf4Mode?: 'auto' | 'unfused';
+  /** Read quantized weights from here and store new ones (keyed by files.fingerprint). */
+  cache?: QuantizedWeightCache;
+  /** Custom storage for each projection (benchmarks, tests); overrides precision. */
+  linearFactory?: LinearFactory;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+/** The frozen base's memory in each precision, from the config alone (for the UI before and after loading). */
+export interface BaseMemory {
+  /** q/k/v/o/gate/up/down weights in fp32. */
+  linearFp32Bytes: number;
+  /** The same weights as NF4 codes + absmax constants. */
+  linearNf4Bytes: number;
+  /** Embeddings, output head (when untied) and norms: fp32 in both modes. */
+  otherBytes: number;
+}
+
+export interface LoadReport {
+  precision: BasePrecision;
+  /** How the linear layers compute: 'dense' (fp32) or the Nf4Linear path. */
+  linearPath: 'dense' | Nf4Path | 'custom';
+  memory: BaseMemory;
+  /** NF4 only: linear weights read back from the cache, and those quantized now. */
+  cacheHits: number;
+  quantized: number;
+}
+
+export function baseMemory(cfg: LlamaConfig, quant: QuantizationOptions = DEFAULT_QUANTIZATION): BaseMemory {
+  let linearFp32Bytes = 0;
+  let linearNf4Bytes = 0;
+  for (const m of LINEAR_MODULES) {
+    const { out, in: inF } = linearShape(cfg, m);
+    linearFp32Bytes += fp32Bytes(out * inF);
+    linearNf4Bytes += nf4Bytes(out * inF, quant);
+  }
+  const C = cfg.hiddenSize;
+  const otherBytes = 4 * (cfg.vocabSize * C * (cfg.tieWordEmbeddings ? 1 : 2) + C + cfg.numLayers * 2 * C);
+  return { linearFp32Bytes: linearFp32Bytes * cfg.numLayers, linearNf4Bytes: linearNf4Bytes * cfg.numLayers, otherBytes };
+}
+
+/** What 'auto' resolves to for this model. */
+export function defaultPrecision(cfg: LlamaConfig): BasePrecision {
+  return baseMemory(cfg).linearFp32Bytes > NF4_AUTO_MIN_LINEAR_BYTES ? 'nf4' : 'fp32';
+}
+
+export async function loadModel(files: ModelFileSet, opts: LoadModelOptions = {}): Promise<LlamaModel> {
+  return (await loadModelWithReport(files, opts)).model;
+}
+
+export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOptions = {}): Promise<{ model: LlamaModel; report: LoadReport }> {
   const cfg = parseConfig(files.config);
-  const factory = opts.linearFactory ?? denseFactory;
+  const quant = opts.quantization ?? DEFAULT_QUANTIZATION;
+  const precision: BasePrecision = opts.precision === 'auto' ? defaultPrecision(cfg) : (opts.precision ?? 'fp32');
+  const report: LoadReport = { precision, linearPath: 'dense', memory: baseMemory(cfg, quant), cacheHits: 0, quantized: 0 };
   // Which shard holds which tensor.
   const where = new Map<string, { source: ByteSource; header: SafetensorsHeader }>();
   for (const shard of files.shards) {
@@ -35,17 +118,46 @@ export async function loadModel(
   }
   const total = 3 + cfg.numLayers * (2 + LINEAR_MODULES.length);
   let loaded = 0;
-  const read = async (name: string, shape: number[]): Promise<Float32Array> => {
+  const tick = () => opts.onProgress?.({ status: 'progress', file: 'weights', loaded: ++loaded, total });
+  const checkShape = (name: string, shape: number[]) => {
     const w = where.get(name);
     if (!w) throw new UnsupportedModelError(`The checkpoint has no tensor "${name}"; is this a Llama-family model?`);
     const info = w.header.tensors.get(name)!;
     if (info.shape.join(',') !== shape.join(',')) {
       throw new UnsupportedModelError(`Tensor "${name}" has shape [${info.shape}] but config.json implies [${shape}]`);
     }
+    return w;
+  };
+  const read = async (name: string, shape: number[]): Promise<Float32Array> => {
+    const w = checkShape(name, shape);
     const data = await readTensorF32(w.source, w.header, name);
-    opts.onProgress?.({ status: 'progress', file: 'weights', loaded: ++loaded, total });
+    tick();
     return data;
   };
+
+  // One projection's frozen storage. NF4 covers only the seven linear projections: they hold
+  // nearly all the weights of a decoder layer and are only ever multiplied, so a dequantize-in-the-
+  // matmul kernel serves them. Embeddings are gathered row by row (no matmul to fuse into), the
+  // output head is one layer whose error lands directly on the logits (QLoRA keeps it 16-bit too),
+  // and norms are tiny per-channel scales where 4-bit error would buy nothing.
+  const makeLinear = async (name: string, out: number, inF: number): Promise<FrozenLinear> => {
+    if (opts.linearFactory) return opts.linearFactory(await read(name, [out, inF]), out, inF);
+    if (precision === 'fp32') return denseFactory(await read(name, [out, inF]), out, inF);
+    checkShape(name, [out, inF]);
+    let q = opts.cache ? await opts.cache.get(files.fingerprint, quant, name).catch(() => null) : null;
+    if (q && (q.shape[0] !== out || q.shape[1] !== inF)) q = null; // a stale entry: quantize again
+    if (q) {
+      report.cacheHits++;
+      tick();
+    } else {
+      q = quantizeNf4(await read(name, [out, inF]), out, inF, quant);
+      report.quantized++;
+      // A full or unavailable cache costs the next visit a re-quantization, never this load.
+      await opts.cache?.put(files.fingerprint, quant, name, q).catch(() => undefined);
+    }
+    return createNf4LinearFromQuantized(q, { doubleQuant: quant.doubleQuant, mode: opts.nf4Mode ?? 'auto' });
+  };
+
   const C = cfg.hiddenSize;
   const V = cfg.vocabSize;
   const created: tf.Tensor[] = [];
@@ -70,7 +182,7 @@ export async function loadModel(
       const linear = {} as Record<LinearModule, FrozenLinear>;
       for (const m of LINEAR_MODULES) {
         const { out, in: inF } = linearShape(cfg, m);
-        const lin = factory(await read(linearKey(i, m), [out, inF]), out, inF);
+        const lin = await makeLinear(linearKey(i, m), out, inF);
         linears.push(lin);
         linear[m] = lin;
         // Yield so a worker stays responsive to cancel/progress messages during long loads.
@@ -78,7 +190,10 @@ export async function loadModel(
       }
       layers.push({ inputNorm, postNorm, linear });
     }
-    return new LlamaModel(cfg, { embed, lmHead, finalNorm, layers });
+    const first = linears[0] as FrozenLinear & { path?: Nf4Path };
+    report.precision = first.precision;
+    report.linearPath = opts.linearFactory ? 'custom' : first.precision === 'nf4' ? (first.path ?? 'js-dequant') : 'dense';
+    return { model: new LlamaModel(cfg, { embed, lmHead, finalNorm, layers }), report };
   } catch (e) {
     for (const t of created) t.dispose();
     for (const l of linears) l.dispose();

@@ -9,6 +9,8 @@ export const DATABASES = {
   modelChunks: { dbName: 'studio-model-chunks-v1', storeName: 'chunks' },
   /** One ModelManifest per model: key modelManifestKey(source). */
   modelManifests: { dbName: 'studio-model-manifests-v1', storeName: 'manifests' },
+  /** NF4-quantized linear weights (src/storage/quantized-cache.ts): key QuantizedTensorKey, value StoredNf4Weight. */
+  quantizedWeights: { dbName: 'studio-quantized-weights-v1', storeName: 'nf4' },
 } as const;
 
 export type DatabasePurpose = keyof typeof DATABASES;
@@ -53,4 +55,24 @@ export function modelManifestKey(source: string): string {
 /** Inverse of modelManifestKey, for listing; null for keys some other writer put there. */
 export function sourceFromManifestKey(key: IDBValidKey): string | null {
   return typeof key === 'string' && key.startsWith('model:') ? key.slice('model:'.length) : null;
+}
+
+/**
+ * [model fingerprint, quantization tag, tensor name]: one model's quantized tensors under one tag
+ * form a key range, and a different block size or double-quant setting never reads another's bytes.
+ */
+export type QuantizedTensorKey = [fingerprint: string, quantTag: string, tensor: string];
+
+/** The tag of a quantization setting; bump the leading format name when the stored layout changes. */
+export function quantizationTag(opts: { doubleQuant: boolean }): string {
+  return `nf4-b64${opts.doubleQuant ? '-dq8b256' : ''}`;
+}
+
+export function quantizedTensorKey(fingerprint: string, opts: { doubleQuant: boolean }, tensor: string): QuantizedTensorKey {
+  return [fingerprint, quantizationTag(opts), tensor];
+}
+
+/** Every quantized tensor of one model, under any quantization setting. */
+export function quantizedModelRange(fingerprint: string): IDBKeyRange {
+  return IDBKeyRange.bound([fingerprint], [fingerprint, []]);
 }
