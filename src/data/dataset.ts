@@ -5,6 +5,7 @@ import type { TextTokenizer } from '../tokenizer/tokenizer';
 import { DatasetFileError, readLines, streamFromBytes, type LineProgress } from './jsonl';
 import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detectFormat, parseJsonLine, shapeOf, validateRecord, type DatasetFormat } from './formats';
 import { chatTemplateFor, displayToken, fitLength, renderExample, type OverflowPolicy, type TrainingExample } from './render';
+import { LengthTally, type LengthHistogram } from './histogram';
 
 export interface ParseDatasetOptions {
   fileName: string;
@@ -72,6 +73,8 @@ export interface DatasetSummary {
   preview: PreviewExample[];
   /** For chat formats with a tokenizer: which template rendered them (so the UI can name the fallback). */
   chatTemplate?: { name: string; fallback: boolean };
+  /** Token lengths of the rendered examples before the length policy (null without a tokenizer or examples). */
+  lengths: LengthHistogram | null;
 }
 
 export class DatasetAbortedError extends Error {
@@ -105,7 +108,9 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
     truncated: 0,
     dropped: 0,
     preview: [],
+    lengths: null,
   };
+  const tally = new LengthTally();
 
   const fail = (e: DatasetLineError) => {
     s.invalid++;
@@ -122,6 +127,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
       const rec = validateRecord(p.value, format, p.line);
       if (tok) {
         const rendered = renderExample(rec, tok, p.line, { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate });
+        tally.add(rendered.inputIds.length);
         const { example, truncated } = fitLength(rendered, opts.maxLength, overflow);
         if (truncated) s.truncated++;
         if (!example) s.dropped++;
@@ -182,6 +188,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
     const t = chatTemplateFor(tok, opts.chatTemplate);
     s.chatTemplate = { name: t.name, fallback: t.fallback };
   }
+  s.lengths = tally.histogram();
   return s;
 }
 
