@@ -22,7 +22,7 @@ export class LoraAdapter implements LoraHook {
   readonly scale: number;
   /** When true, dropout is applied on the LoRA input (training); false for evaluation and generation. */
   training = false;
-  private dropoutSeed = 0;
+  private dropoutCounter = 0;
   private readonly prefix = `lora${instances++}`;
 
   private constructor(
@@ -69,14 +69,32 @@ export class LoraAdapter implements LoraHook {
   delta(layer: number, module: LinearModule, x: tf.Tensor2D): tf.Tensor2D | null {
     const p = this.pairs.get(`${layer}.${module}`);
     if (!p) return null;
-    const xin = this.training && this.spec.dropout > 0 ? tf.dropout(x, this.spec.dropout, undefined, this.dropoutSeed++) : x;
+    const xin = this.training && this.spec.dropout > 0 ? tf.dropout(x, this.spec.dropout, undefined, this.dropoutCounter++) : x;
     const down = tf.matMul(xin, p.A, false, true); // [N, R]
     return tf.mul(tf.matMul(down, p.B, false, true), this.scale) as tf.Tensor2D; // [N, out]
   }
 
   /** Seeds the dropout masks so a resumed run draws the same masks. */
   setDropoutSeed(seed: number): void {
-    this.dropoutSeed = seed;
+    this.dropoutCounter = seed;
+  }
+
+  /** The seed the next dropout mask will use (it moves by one per mask): checkpoints save it. */
+  get dropoutSeed(): number {
+    return this.dropoutCounter;
+  }
+
+  /** Overwrites A and B from `weights` (same targets and shapes as this adapter): restoring a checkpoint. */
+  assignWeights(weights: LoraWeights): void {
+    for (const w of weights.layers) {
+      const p = this.pairs.get(`${w.layer}.${w.module}`);
+      if (!p) throw new Error(`assignWeights: layer ${w.layer} ${w.module} has no adapter here (targets ${this.spec.targetModules.join(', ')})`);
+      if (w.A.length !== p.A.size || w.B.length !== p.B.size) throw new Error(`assignWeights: layer ${w.layer} ${w.module}: expected A ${p.A.shape.join('x')} and B ${p.B.shape.join('x')}, got ${w.A.length} and ${w.B.length} values`);
+      tf.tidy(() => {
+        p.A.assign(tf.tensor2d(w.A, p.A.shape));
+        p.B.assign(tf.tensor2d(w.B, p.B.shape));
+      });
+    }
   }
 
   variables(): tf.Variable[] {

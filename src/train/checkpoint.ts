@@ -1,0 +1,99 @@
+// A training checkpoint: the trainer's state (adapter, AdamW moments, step, data position, dropout
+// seed) plus the settings and base-model identity needed to resume it. Stored as one object in
+// IndexedDB (storage/checkpoints.ts) or as two files in a folder (the CLI): a JSON file and a safetensors file.
+import type { LoraSpec, LoraWeights } from '../adapters/lora-types';
+import { bufferSource, readHeader, readTensorF32, writeSafetensors, type TensorToWrite } from '../model/safetensors';
+import { LINEAR_MODULES, type LinearModule } from '../model/config';
+import type { TrainerState, TrainSettings } from './trainer';
+
+export const CHECKPOINT_FORMAT = 'studio-train-checkpoint-v1';
+export const CHECKPOINT_JSON_FILE = 'trainer_state.json';
+export const CHECKPOINT_TENSORS_FILE = 'trainer_state.safetensors';
+
+/** Curves so far, so a resumed run's charts continue where they stopped. */
+export interface TrainHistory {
+  steps: number[];
+  loss: number[];
+  lr: number[];
+  gradNorm: number[];
+  tokensPerSec: number[];
+  evalSteps: number[];
+  evalLoss: number[];
+}
+
+export function emptyHistory(): TrainHistory {
+  return { steps: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], evalSteps: [], evalLoss: [] };
+}
+
+export interface TrainCheckpoint {
+  format: typeof CHECKPOINT_FORMAT;
+  runId: string;
+  /** Milliseconds since the epoch. */
+  savedAt: number;
+  base: { source: string; fingerprint: string };
+  lora: LoraSpec;
+  settings: TrainSettings;
+  totalSteps: number;
+  /** Elapsed training time before this checkpoint, so the resumed run's clock continues. */
+  elapsedMs: number;
+  state: TrainerState;
+  history: TrainHistory;
+}
+
+export class CheckpointFormatError extends Error {
+  override name = 'CheckpointFormatError';
+}
+
+const tensorName = (kind: 'adapter' | 'm' | 'v', layer: number, module: LinearModule, which: 'A' | 'B') => `${kind}.${layer}.${module}.${which}`;
+
+/** The two files of a checkpoint folder. Float arrays go to safetensors, everything else to JSON. */
+export function checkpointToFiles(c: TrainCheckpoint): { json: string; tensors: Uint8Array } {
+  const tensors: TensorToWrite[] = [];
+  c.state.adapter.layers.forEach((w, k) => {
+    const r = c.lora.r;
+    const shapeA = [r, w.inFeatures];
+    const shapeB = [w.outFeatures, r];
+    tensors.push({ name: tensorName('adapter', w.layer, w.module, 'A'), shape: shapeA, data: w.A });
+    tensors.push({ name: tensorName('adapter', w.layer, w.module, 'B'), shape: shapeB, data: w.B });
+    // Moments follow adapter.variables(): A then B of each pair, pairs in adapter.layers order.
+    tensors.push({ name: tensorName('m', w.layer, w.module, 'A'), shape: shapeA, data: c.state.m[2 * k] });
+    tensors.push({ name: tensorName('m', w.layer, w.module, 'B'), shape: shapeB, data: c.state.m[2 * k + 1] });
+    tensors.push({ name: tensorName('v', w.layer, w.module, 'A'), shape: shapeA, data: c.state.v[2 * k] });
+    tensors.push({ name: tensorName('v', w.layer, w.module, 'B'), shape: shapeB, data: c.state.v[2 * k + 1] });
+  });
+  const { adapter, m, v, ...rest } = c.state;
+  const meta = {
+    ...c,
+    state: { ...rest, layers: adapter.layers.map((w) => ({ layer: w.layer, module: w.module, inFeatures: w.inFeatures, outFeatures: w.outFeatures })) },
+  };
+  return { json: JSON.stringify(meta, null, 1), tensors: writeSafetensors(tensors, { format: 'pt', content: CHECKPOINT_FORMAT }) };
+}
+
+/** Inverse of checkpointToFiles; `where` names the folder in errors. */
+export async function checkpointFromFiles(json: string, tensorBytes: Uint8Array, where: string): Promise<TrainCheckpoint> {
+  let meta: Omit<TrainCheckpoint, 'state'> & { state: Omit<TrainerState, 'adapter' | 'm' | 'v'> & { layers: { layer: number; module: LinearModule; inFeatures: number; outFeatures: number }[] } };
+  try {
+    meta = JSON.parse(json);
+  } catch (e) {
+    throw new CheckpointFormatError(`${where}/${CHECKPOINT_JSON_FILE}: not valid JSON (${(e as Error).message})`);
+  }
+  if (meta?.format !== CHECKPOINT_FORMAT) throw new CheckpointFormatError(`${where}/${CHECKPOINT_JSON_FILE}: field "format" should be "${CHECKPOINT_FORMAT}", found ${JSON.stringify(meta?.format)}`);
+  const layers = meta.state?.layers;
+  if (!Array.isArray(layers)) throw new CheckpointFormatError(`${where}/${CHECKPOINT_JSON_FILE}: field "state.layers" is missing`);
+  const src = bufferSource(tensorBytes);
+  const header = await readHeader(src, `${where}/${CHECKPOINT_TENSORS_FILE}`);
+  const read = (kind: 'adapter' | 'm' | 'v', l: (typeof layers)[number], which: 'A' | 'B') => {
+    if (!LINEAR_MODULES.includes(l.module)) throw new CheckpointFormatError(`${where}/${CHECKPOINT_JSON_FILE}: unknown module "${l.module}" in state.layers`);
+    return readTensorF32(src, header, tensorName(kind, l.layer, l.module, which));
+  };
+  const adapter: LoraWeights = { layers: [] };
+  const m: Float32Array[] = [];
+  const v: Float32Array[] = [];
+  for (const l of layers) {
+    adapter.layers.push({ ...l, A: await read('adapter', l, 'A'), B: await read('adapter', l, 'B') });
+    m.push(await read('m', l, 'A'), await read('m', l, 'B'));
+    v.push(await read('v', l, 'A'), await read('v', l, 'B'));
+  }
+  const { layers: _drop, ...rest } = meta.state;
+  return { ...meta, state: { ...rest, adapter, m, v } };
+}

@@ -1,0 +1,99 @@
+// Before training: how much memory and time the chosen settings will take on the detected backend.
+// A documented back-of-envelope model, not a measurement; the UI shows it next to the settings and
+// the live tokens/s replaces the throughput guess once training runs.
+//
+// Memory (bytes, float32 everywhere):
+//   base        = baseWeightBytes (as loaded: fp32 or NF4), or 4 x parameters
+//   trainable   = 16 x P   (P LoRA parameters: weights, gradient, AdamW m and v)
+//   activations = 4 x B x T x L x (6C + (H + 2Hkv)D + H*T + 3I + R*targets)   saved for the backward pass
+//   logits      = 4 x B x T x V x 3   (logits, log-softmax, their gradient)
+// Time:
+//   forward FLOPs/token = 2 x L x Nlin + 2 x C x V + 4 x L x T x H*D + 2 x P
+//   training FLOPs/token ~ 2 x forward  (the frozen base needs input gradients, not weight gradients)
+//   seconds = FLOPs / (GFLOP/s x 1e9), GFLOP/s from BACKEND_GFLOPS unless a measured rate is given.
+import { LINEAR_MODULES, linearShape, type LinearModule, type LlamaConfig } from '../model/config';
+
+/** Sustained GFLOP/s assumed per backend (DESIGN.md section 3: wasm SIMD measured 22-31 on 1024^2 matmuls; smaller shapes get less). */
+export const BACKEND_GFLOPS = {
+  wasm: 12,
+  cpu: 0.6,
+  /** A real GPU through WebGPU; tfjs reaches a few percent of peak on these shapes. */
+  webgpu: 300,
+  /** WebGPU on a software fallback adapter (SwiftShader). */
+  'webgpu-fallback': 0.4,
+} as const;
+
+export type EstimateBackend = keyof typeof BACKEND_GFLOPS;
+
+export interface EstimateInput {
+  config: LlamaConfig;
+  rank: number;
+  targets: readonly LinearModule[];
+  batchSize: number;
+  seqLen: number;
+  gradAccum: number;
+  /** Training examples (one epoch = ceil(examples / (B x accum)) steps). */
+  examples: number;
+  /** Optimizer steps of the whole run. */
+  steps: number;
+  backend: EstimateBackend;
+  /** Bytes of the frozen base as loaded (NF4 is smaller); default 4 bytes per parameter. */
+  baseWeightBytes?: number;
+  /** Measured throughput, replacing BACKEND_GFLOPS. */
+  gflops?: number;
+}
+
+export interface TrainEstimate {
+  loraParameters: number;
+  memory: { base: number; trainable: number; activations: number; logits: number; total: number };
+  flopsPerToken: number;
+  tokensPerStep: number;
+  secondsPerStep: number;
+  stepsPerEpoch: number;
+  secondsPerEpoch: number;
+  secondsTotal: number;
+  gflops: number;
+}
+
+function linearParams(c: LlamaConfig): number {
+  return LINEAR_MODULES.reduce((a, m) => {
+    const { out, in: inF } = linearShape(c, m);
+    return a + out * inF;
+  }, 0);
+}
+
+export function estimateTraining(x: EstimateInput): TrainEstimate {
+  const c = x.config;
+  const { hiddenSize: C, intermediateSize: I, numLayers: L, numHeads: H, numKvHeads: Hkv, headDim: D, vocabSize: V } = c;
+  const B = x.batchSize;
+  const T = x.seqLen;
+  const R = x.rank;
+  const P = L * x.targets.reduce((a, m) => {
+    const { out, in: inF } = linearShape(c, m);
+    return a + R * (inF + out);
+  }, 0);
+  const nLin = linearParams(c);
+  const allParams = L * nLin + V * C * (c.tieWordEmbeddings ? 1 : 2) + (2 * L + 1) * C;
+  const base = x.baseWeightBytes ?? 4 * allParams;
+  const trainable = 16 * P;
+  const perTokenLayer = 6 * C + (H + 2 * Hkv) * D + H * T + 3 * I + R * x.targets.length;
+  const activations = 4 * B * T * L * perTokenLayer;
+  const logits = 4 * B * T * V * 3;
+  const forward = 2 * L * nLin + 2 * C * V + 4 * L * T * H * D + 2 * P;
+  const flopsPerToken = 2 * forward;
+  const tokensPerStep = B * T * x.gradAccum;
+  const gflops = x.gflops ?? BACKEND_GFLOPS[x.backend];
+  const secondsPerStep = (flopsPerToken * tokensPerStep) / (gflops * 1e9);
+  const stepsPerEpoch = Math.max(1, Math.ceil(x.examples / (B * x.gradAccum)));
+  return {
+    loraParameters: P,
+    memory: { base, trainable, activations, logits, total: base + trainable + activations + logits },
+    flopsPerToken,
+    tokensPerStep,
+    secondsPerStep,
+    stepsPerEpoch,
+    secondsPerEpoch: secondsPerStep * stepsPerEpoch,
+    secondsTotal: secondsPerStep * x.steps,
+    gflops,
+  };
+}
