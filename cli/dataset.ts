@@ -1,7 +1,8 @@
 // npm run dataset -- check <file.jsonl> [--model <folder|base URL>] [--format <name>] [--max-length N]
 //   [--overflow truncate|drop] [--train-on-prompt]
 // Runs the app's own dataset parser in Node. Prints one JSON line per bad line {"line":N,"error":"..."},
-// then the summary {"format","lines","valid","invalid","examples","tokens","truncated"}.
+// then the summary {"format","lines","valid","invalid","examples","tokens","truncated"} (tokens and
+// truncated only with --model).
 // Exit status: 0 all lines valid, 1 some lines invalid or none valid, 2 usage or unreadable file.
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -68,9 +69,10 @@ async function check(args: string[]): Promise<number> {
     previewCount: 0,
   });
   for (const e of s.errors) console.log(JSON.stringify({ line: e.line, error: e.error }));
-  const summary: Record<string, unknown> = { format: s.format, lines: s.lines, valid: s.valid, invalid: s.invalid };
-  if (tokenizer) Object.assign(summary, { examples: s.examples.length, tokens: s.tokens, trainedTokens: s.trainedTokens, truncated: s.truncated, dropped: s.dropped });
-  if (s.chatTemplate) summary.chatTemplate = s.chatTemplate.name;
+  // Exactly the summary: tokens and truncation only when a model is given. Without a model
+  // every valid line is one example; with one, examples are what survives the length policy.
+  const summary: Record<string, unknown> = { format: s.format, lines: s.lines, valid: s.valid, invalid: s.invalid, examples: tokenizer ? s.examples.length : s.valid };
+  if (tokenizer) Object.assign(summary, { tokens: s.tokens, truncated: s.truncated });
   console.log(JSON.stringify(summary));
   return s.invalid > 0 || s.valid === 0 ? 1 : 0;
 }
