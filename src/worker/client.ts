@@ -1,6 +1,6 @@
 // The page's handle on the engine worker: typed request methods returning promises, events routed
 // to per-request listeners, and worker errors rebuilt as named Error objects.
-import type { BackendName, FromWorker, ProgressEvent, Reply, Request } from './protocol';
+import type { BackendName, BasePrecision, FromWorker, ProgressEvent, Reply, Request } from './protocol';
 import type { StepReport } from '../train/trainer';
 import type { TrainSettings } from '../train/trainer';
 import type { LoraSpec } from '../adapters/lora-types';
@@ -82,8 +82,8 @@ export class EngineClient {
   init(force: BackendName | null) {
     return this.request({ type: 'init', force }, 'ready');
   }
-  loadModel(input: string, onProgress: (p: ProgressEvent) => void) {
-    return this.request({ type: 'load-model', input }, 'model-loaded', { onProgress });
+  loadModel(input: string, onProgress: (p: ProgressEvent) => void, precision: BasePrecision | 'auto' = 'auto') {
+    return this.request({ type: 'load-model', input, precision }, 'model-loaded', { onProgress });
   }
   parseDataset(file: Blob, fileName: string, maxLength: number, onProgress: (p: ProgressEvent) => void) {
     return this.request({ type: 'parse-dataset', file, fileName, maxLength }, 'dataset-parsed', { onProgress });

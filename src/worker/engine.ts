@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { parameterCount, parseConfig } from '../model/config';
 import { type ModelFileSet } from '../model/files';
-import { loadModel } from '../model/load';
+import { loadModelWithReport } from '../model/load';
+import { IdbQuantizedCache } from '../storage/quantized-cache';
 import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
@@ -18,7 +19,7 @@ import { parseDataset } from '../data/dataset';
 import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
 import { chooseBackend } from '../gpu/backend-choice';
 import { WASM_URLS } from '../gpu/wasm-urls';
-import type { AdapterSummary, BackendInfo, BackendName, DatasetReport, ModelSummary, ProgressEvent } from './protocol';
+import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from './protocol';
 
 export class EngineError extends Error {
   override name = 'EngineError';
@@ -42,7 +43,7 @@ export class Engine {
   }
 
   /** Loads from IndexedDB when stored, else downloads into it first. The previous model stays until the new one is ready. */
-  async loadModel(input: string, onProgress: (p: ProgressEvent) => void): Promise<ModelSummary> {
+  async loadModel(input: string, onProgress: (p: ProgressEvent) => void, precision: BasePrecision | 'auto' = 'auto'): Promise<ModelSummary> {
     const { source } = resolveModelSource(input);
     let files = await openStoredModel(source);
     const from: ModelSummary['from'] = files ? 'indexeddb' : 'network';
@@ -55,7 +56,12 @@ export class Engine {
     }
     const cfg = parseConfig(files.config);
     const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
-    const model = await loadModel(files, { onProgress: (p) => onProgress({ ...p, task: 'load' }) });
+    const { model, report } = await loadModelWithReport(files, {
+      precision,
+      // IndexedDB exists in workers and pages; absent (plain Node), NF4 loads simply quantize each time.
+      cache: typeof indexedDB === 'undefined' ? undefined : new IdbQuantizedCache(),
+      onProgress: (p) => onProgress({ ...p, task: 'load' }),
+    });
     // Swap only now: a failed load leaves the working model in place.
     this.disposeTraining();
     this.model?.dispose();
@@ -74,6 +80,11 @@ export class Engine {
       vocab: cfg.vocabSize,
       from,
       baseWeightBytes: bytes.linear + bytes.other,
+      basePrecision: report.precision,
+      linearPath: report.linearPath,
+      baseMemory: report.memory,
+      quantizedFromCache: report.cacheHits,
+      quantizedNow: report.quantized,
     };
     return this.summary;
   }
@@ -123,12 +134,17 @@ export class Engine {
     const tok = this.requireTokenizer();
     if (useAdapter && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
     const promptIds = tok.encode(prompt);
+    const soFar: number[] = [];
     const outputIds = await generate(model, promptIds, {
       maxNewTokens,
       temperature,
       seed,
       lora: useAdapter ? this.adapter : null,
-      onToken: (id) => onToken(id, tok.decode([...promptIds, id]).slice(tok.decode(promptIds).length)),
+      // Decode the whole sequence each time: byte-fallback tokens only form characters together.
+      onToken: (id) => {
+        soFar.push(id);
+        onToken(id, tok.decode([...promptIds, ...soFar]));
+      },
     });
     return { promptIds, outputIds, text: tok.decode([...promptIds, ...outputIds]) };
   }

@@ -24,7 +24,7 @@ async function handle(req: Request): Promise<void> {
       post({ type: 'ready', id, info: await engine.init(req.force, (message) => post({ type: 'gpu-error', message })) });
       return;
     case 'load-model':
-      post({ type: 'model-loaded', id, model: await engine.loadModel(req.input, progress) });
+      post({ type: 'model-loaded', id, model: await engine.loadModel(req.input, progress, req.precision ?? 'auto') });
       return;
     case 'parse-dataset':
       post({ type: 'dataset-parsed', id, report: await engine.parseDataset(req.file, req.fileName, req.maxLength, progress) });

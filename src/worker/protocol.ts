@@ -26,6 +26,24 @@ export interface ModelSummary {
   /** Where the weights came from this time. */
   from: 'network' | 'indexeddb';
   baseWeightBytes: number;
+  /** Storage of the frozen linear layers (embeddings, head and norms are always fp32). */
+  basePrecision: BasePrecision;
+  /** How the linear layers compute: 'dense' fp32, 'fused' NF4 WGSL kernels, 'gpu-dequant', 'js-dequant' (wasm/cpu). */
+  linearPath: string;
+  /** The base's memory in each precision, so the page can show both. */
+  baseMemory: BaseMemory;
+  /** NF4: projections read back from the IndexedDB cache vs quantized during this load. */
+  quantizedFromCache: number;
+  quantizedNow: number;
+}
+
+export type BasePrecision = 'fp32' | 'nf4';
+
+/** Bytes of the frozen base (same fields as src/model/load.ts BaseMemory). */
+export interface BaseMemory {
+  linearFp32Bytes: number;
+  linearNf4Bytes: number;
+  otherBytes: number;
 }
 
 /** What the page learns about a parsed dataset: everything but the tokenized examples, which stay in the worker. */
@@ -45,7 +63,7 @@ export type ProgressEvent =
 
 export type Request =
   | { type: 'init'; id: number; force: BackendName | null }
-  | { type: 'load-model'; id: number; input: string }
+  | { type: 'load-model'; id: number; input: string; precision?: BasePrecision | 'auto' }
   | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; maxLength: number }
   | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'> }
   | { type: 'stop'; id: number }
@@ -70,6 +88,7 @@ export type Reply =
 export type WorkerEvent =
   | { type: 'progress'; id: number; progress: ProgressEvent }
   | { type: 'train-step'; id: number; report: StepReport }
+  /** A generated token and the whole text so far (prompt included). */
   | { type: 'token'; id: number; tokenId: number; text: string }
   | { type: 'gpu-error'; message: string };
 
