@@ -20,10 +20,11 @@ export const createUseSlice: Slice<UseSlice> = (set, get) => ({
     set({ generation: { base: '', tuned: adapter ? '' : null, running: true }, useError: null });
     const opts = { maxNewTokens, temperature, seed: 1 };
     try {
-      const base = await client.generate(prompt, { ...opts, useAdapter: false });
+      // Text appears as it is generated; the final reply replaces it.
+      const base = await client.generate(prompt, { ...opts, useAdapter: false }, (_id, text) => set({ generation: { ...get().generation, base: text } }));
       set({ generation: { ...get().generation, base: base.text } });
       if (adapter) {
-        const tuned = await client.generate(prompt, { ...opts, useAdapter: true });
+        const tuned = await client.generate(prompt, { ...opts, useAdapter: true }, (_id, text) => set({ generation: { ...get().generation, tuned: text } }));
         set({ generation: { ...get().generation, tuned: tuned.text } });
       }
     } catch (e) {

@@ -4,6 +4,7 @@ import type { BackendName, BasePrecision, FromWorker, ProgressEvent, Reply, Requ
 import type { StepReport } from '../train/trainer';
 import type { TrainSettings } from '../train/trainer';
 import type { LoraSpec } from '../adapters/lora-types';
+import type { DatasetOptions } from '../data/prepare';
 
 /** An error raised in the worker, with its original name (e.g. ModelDownloadError, ShareLinkError). */
 export class WorkerError extends Error {
@@ -85,8 +86,8 @@ export class EngineClient {
   loadModel(input: string, onProgress: (p: ProgressEvent) => void, precision: BasePrecision | 'auto' = 'auto') {
     return this.request({ type: 'load-model', input, precision }, 'model-loaded', { onProgress });
   }
-  parseDataset(file: Blob, fileName: string, maxLength: number, onProgress: (p: ProgressEvent) => void) {
-    return this.request({ type: 'parse-dataset', file, fileName, maxLength }, 'dataset-parsed', { onProgress });
+  parseDataset(file: Blob, fileName: string, options: DatasetOptions, onProgress: (p: ProgressEvent) => void, validationFile: { file: Blob; fileName: string } | null = null) {
+    return this.request({ type: 'parse-dataset', file, fileName, options, validationFile }, 'dataset-parsed', { onProgress });
   }
   train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void) {
     return this.request({ type: 'train', settings, lora }, 'train-done', { onStep });

@@ -27,7 +27,7 @@ async function handle(req: Request): Promise<void> {
       post({ type: 'model-loaded', id, model: await engine.loadModel(req.input, progress, req.precision ?? 'auto') });
       return;
     case 'parse-dataset':
-      post({ type: 'dataset-parsed', id, report: await engine.parseDataset(req.file, req.fileName, req.maxLength, progress) });
+      post({ type: 'dataset-parsed', id, report: await engine.parseDataset(req.file, req.fileName, req.options, req.validationFile, progress) });
       return;
     case 'train': {
       const r = await engine.train(req.settings, req.lora, (report) => post({ type: 'train-step', id, report }));

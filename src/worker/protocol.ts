@@ -3,6 +3,7 @@
 // belong to. Errors cross as {name, message} and are rebuilt as named errors by the client.
 import type { LoraSpec } from '../adapters/lora-types';
 import type { DatasetSummary } from '../data/dataset';
+import type { DatasetExtras, DatasetOptions } from '../data/prepare';
 import type { TrainSettings, StepReport } from '../train/trainer';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
@@ -47,7 +48,7 @@ export interface BaseMemory {
 }
 
 /** What the page learns about a parsed dataset: everything but the tokenized examples, which stay in the worker. */
-export type DatasetReport = Omit<DatasetSummary, 'examples'> & { examples: number };
+export type DatasetReport = Omit<DatasetSummary, 'examples'> & { examples: number } & DatasetExtras;
 
 export interface AdapterSummary {
   spec: LoraSpec;
@@ -59,12 +60,12 @@ export interface AdapterSummary {
 export type ProgressEvent =
   | { status: 'progress'; task: 'download'; file: string; loaded: number; total: number | null; overallLoaded: number; overallTotal: number | null }
   | { status: 'progress'; task: 'load'; file: string; loaded: number; total: number }
-  | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number };
+  | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number; file?: string };
 
 export type Request =
   | { type: 'init'; id: number; force: BackendName | null }
   | { type: 'load-model'; id: number; input: string; precision?: BasePrecision | 'auto' }
-  | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; maxLength: number }
+  | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; options: DatasetOptions; validationFile: { file: File | Blob; fileName: string } | null }
   | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'> }
   | { type: 'stop'; id: number }
   | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean }
