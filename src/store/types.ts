@@ -2,7 +2,7 @@
 // file (engine, model, dataset, train, use) and reads the others only through get().
 import type { StateCreator } from 'zustand';
 import type { EngineClient } from '../worker/client';
-import type { AdapterSummary, BackendInfo, BackendName, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
+import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
 import type { StepReport, TrainSettings } from '../train/trainer';
 import type { LinearModule } from '../model/config';
 
@@ -25,6 +25,9 @@ export interface ModelSlice {
   modelProgress: ProgressEvent | null;
   modelError: UiError | null;
   storedModels: { source: string; bytes: number; complete: boolean }[];
+  /** Storage of the frozen linear layers for the next load ('auto': NF4 above a few MB). */
+  basePrecision: BasePrecision | 'auto';
+  setBasePrecision(v: BasePrecision | 'auto'): void;
   setModelInput(v: string): void;
   loadModel(input?: string): Promise<void>;
 }

@@ -15,7 +15,8 @@ import { type TokenizedExample } from '../train/batches';
 import { toPeftFiles } from '../adapters/peft';
 import { encodeShareLink, decodeShareFragment, ShareLinkError } from '../adapters/share-link';
 import type { LoraSpec } from '../adapters/lora-types';
-import { parseDataset } from '../data/dataset';
+import { prepareDataset, type DatasetOptions } from '../data/prepare';
+import { packExamples } from '../data/packing';
 import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
 import { chooseBackend } from '../gpu/backend-choice';
 import { WASM_URLS } from '../gpu/wasm-urls';
@@ -31,6 +32,9 @@ export class Engine {
   private files: ModelFileSet | null = null;
   private tokenizer: TextTokenizer | null = null;
   private examples: TokenizedExample[] = [];
+  /** Held-out examples for evaluation: a seeded share of the dataset file, or a second file. */
+  validation: TokenizedExample[] = [];
+  private datasetOptions: DatasetOptions | null = null;
   private adapter: LoraAdapter | null = null;
   private adapterOrigin: AdapterSummary['origin'] = 'trained';
   private trainer: Trainer | null = null;
@@ -69,6 +73,7 @@ export class Engine {
     this.files = files;
     this.tokenizer = tokenizer;
     this.examples = [];
+    this.validation = [];
     const bytes = model.baseWeightBytes();
     this.summary = {
       source: files.source,
@@ -89,19 +94,38 @@ export class Engine {
     return this.summary;
   }
 
-  async parseDataset(file: Blob, fileName: string, maxLength: number, onProgress: (p: ProgressEvent) => void): Promise<DatasetReport> {
+  /**
+   * Streams the file (File.stream, line by line: never one big string) through the dataset pipeline
+   * with the user's options; progress is posted at most every 50 ms. A file with no usable example
+   * leaves the previous dataset in place.
+   */
+  async parseDataset(file: Blob, fileName: string, options: DatasetOptions, validationFile: { file: Blob; fileName: string } | null, onProgress: (p: ProgressEvent) => void): Promise<DatasetReport> {
     const tokenizer = this.requireTokenizer();
-    const s = await parseDataset(file.stream(), {
-      fileName,
-      bytesTotal: file.size,
+    let lastPost = 0;
+    const p = await prepareDataset(
+      { stream: file.stream(), fileName, bytesTotal: file.size },
+      validationFile ? { stream: validationFile.file.stream(), fileName: validationFile.fileName, bytesTotal: validationFile.file.size } : null,
       tokenizer,
-      maxLength,
-      onProgress: (p) => onProgress({ status: 'progress', task: 'parse', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal ?? null, lines: p.lines }),
-    });
-    // Keep the previous dataset when the new file has nothing usable.
-    if (s.examples.length > 0) this.examples = s.examples;
-    const { examples, ...report } = s;
-    return { ...report, examples: examples.length };
+      options,
+      (q) => {
+        const now = performance.now();
+        if (now - lastPost < 50 && q.bytesDone !== q.bytesTotal) return;
+        lastPost = now;
+        onProgress({ status: 'progress', task: 'parse', bytesDone: q.bytesDone, bytesTotal: q.bytesTotal ?? null, lines: q.lines, file: q.file });
+      },
+    );
+    if (p.train.length > 0) {
+      this.examples = p.train;
+      this.validation = p.validation;
+      this.datasetOptions = options;
+    }
+    const { examples, ...report } = p.summary;
+    return { ...report, examples: examples.length, ...p.extras };
+  }
+
+  /** The rows the trainer walks: the training examples, or them packed into rows of seqLen + 1 tokens. */
+  private trainingRows(settings: TrainSettings): TokenizedExample[] {
+    return this.datasetOptions?.packing ? packExamples(this.examples, settings.seqLen + 1) : this.examples;
   }
 
   async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: import('../train/trainer').StepReport) => void): Promise<{ reason: 'completed' | 'stopped'; steps: number; adapter: AdapterSummary }> {
@@ -112,7 +136,7 @@ export class Engine {
     const adapter = LoraAdapter.create(model.config, spec, settings.seed);
     this.adapter = adapter;
     this.adapterOrigin = 'trained';
-    this.trainer = new Trainer(model, adapter, this.examples, settings);
+    this.trainer = new Trainer(model, adapter, this.trainingRows(settings), settings, this.validation);
     const trainer = this.trainer;
     const reason = await trainer.run(async (r) => {
       onStep(r);
