@@ -5,6 +5,7 @@ import type { EngineClient } from '../worker/client';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
 import type { StepReport, TrainSettings } from '../train/trainer';
 import type { LinearModule } from '../model/config';
+import type { DatasetOptions } from '../data/prepare';
 
 export interface UiError {
   title: string;
@@ -37,7 +38,15 @@ export interface DatasetSlice {
   datasetBusy: boolean;
   datasetProgress: ProgressEvent | null;
   datasetError: UiError | null;
+  /** The user's dataset options; changing one re-reads the current file with it. */
+  datasetOptions: DatasetOptions;
+  /** The file behind `dataset`, kept so an option change can re-read it. */
+  datasetFile: { file: Blob; fileName: string } | null;
+  /** An optional second file used as the validation set instead of a percentage. */
+  validationFile: { file: Blob; fileName: string } | null;
   loadDataset(file: Blob, fileName: string): Promise<void>;
+  setDatasetOptions(p: Partial<DatasetOptions>): Promise<void>;
+  setValidationFile(f: { file: Blob; fileName: string } | null): Promise<void>;
 }
 
 export interface LoraForm {
