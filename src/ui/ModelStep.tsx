@@ -27,6 +27,48 @@ function ModelProgress() {
   return null;
 }
 
+const PATH_WORDS: Record<string, string> = {
+  dense: 'fp32 matmuls',
+  fused: 'fused NF4 WGSL kernels',
+  'gpu-dequant': 'NF4 decoded on the GPU, then matmul',
+  'js-dequant': 'NF4 decoded per layer, then matmul',
+  custom: 'custom storage',
+};
+
+/** Base-precision choice for the next load, with what it means. */
+function PrecisionControl({ disabled }: { disabled: boolean }) {
+  const value = useApp((s) => s.basePrecision);
+  const setValue = useApp((s) => s.setBasePrecision);
+  return (
+    <div className="row">
+      <label>
+        Base precision
+        <select value={value} disabled={disabled} onChange={(e) => setValue(e.target.value as typeof value)} aria-describedby="base-precision-help">
+          <option value="auto">Automatic (NF4 above 4 MB)</option>
+          <option value="fp32">fp32</option>
+          <option value="nf4">NF4 4-bit</option>
+        </select>
+      </label>
+      <p id="base-precision-help" className="muted grow">
+        NF4 keeps the frozen linear weights in 4 bits (about 1/7 of fp32, QLoRA-style) so larger models fit; embeddings, head and norms stay fp32.
+      </p>
+    </div>
+  );
+}
+
+/** The loaded base's memory in both precisions, and which one is in use. */
+function BaseMemoryLine({ model }: { model: NonNullable<ReturnType<typeof useApp.getState>['model']> }) {
+  const m = model.baseMemory;
+  return (
+    <p aria-label="Base memory">
+      Base in <strong data-testid="base-precision">{model.basePrecision === 'nf4' ? 'NF4 4-bit' : 'fp32'}</strong> (
+      <span data-testid="linear-path">{PATH_WORDS[model.linearPath] ?? model.linearPath}</span>) · memory: fp32 {formatBytes(m.linearFp32Bytes + m.otherBytes)} · NF4{' '}
+      {formatBytes(m.linearNf4Bytes + m.otherBytes)} (linear layers {formatBytes(m.linearFp32Bytes)} → {formatBytes(m.linearNf4Bytes)}, other {formatBytes(m.otherBytes)})
+      {model.basePrecision === 'nf4' ? ` · ${model.quantizedFromCache > 0 ? `${model.quantizedFromCache} layers from the quantized cache` : `${model.quantizedNow} layers quantized now and cached`}` : ''}
+    </p>
+  );
+}
+
 export function ModelStep() {
   const input = useApp((s) => s.modelInput);
   const setInput = useApp((s) => s.setModelInput);
@@ -58,6 +100,7 @@ export function ModelStep() {
         </datalist>
         <button type="submit" disabled={busy || !backend}>{busy ? 'Loading…' : 'Load model'}</button>
       </form>
+      <PrecisionControl disabled={busy} />
       <details>
         <summary>Catalog</summary>
         <ul className="catalog">
@@ -78,6 +121,7 @@ export function ModelStep() {
           <p className="muted">
             {model.architecture} · {formatCount(model.parameters)} parameters · {model.layers} layers · hidden {model.hidden} · vocabulary {model.vocab} · base weights {formatBytes(model.baseWeightBytes)} in {backend?.backend ?? ''} memory
           </p>
+          <BaseMemoryLine model={model} />
         </div>
       ) : null}
       {stored.length > 0 ? (
