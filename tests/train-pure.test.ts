@@ -134,6 +134,7 @@ describe('checkpoint files', () => {
       step: 3,
       position: { epoch: 1, index: 2 },
       dropoutSeed: 77,
+      firstLoss: 2.5,
       adapter: {
         layers: [
           { layer: 0, module: 'q_proj', inFeatures: 3, outFeatures: 2, A: Float32Array.from([1, 2, 3, 4, 5, 6]), B: Float32Array.from([0.5, -1, 1e-30, 7]) },

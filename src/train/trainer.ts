@@ -36,6 +36,12 @@ export interface TrainSettings {
   sampleEvery: number;
   /** Hand a checkpoint to the driver every N steps (0: only when asked). */
   checkpointEvery: number;
+  /**
+   * Stop as diverged when a step's loss exceeds this multiple of the first step's loss (the base
+   * model's own loss, since B starts at zero); 0 stops on NaN/Inf only. A too-high learning rate often
+   * leaves the loss finite but far worse than the base model's, because RMSNorm rescales the blow-up.
+   */
+  divergenceFactor: number;
 }
 
 export const DEFAULT_TRAIN: TrainSettings = {
@@ -53,6 +59,7 @@ export const DEFAULT_TRAIN: TrainSettings = {
   evalEvery: 0,
   sampleEvery: 0,
   checkpointEvery: 0,
+  divergenceFactor: 3,
 };
 
 /** Optimizer steps a run takes: `steps`, or enough whole batches to cover `epochs` passes. */
@@ -92,6 +99,8 @@ export interface TrainerState {
   /** AdamW moments, in the order of adapter.variables(). */
   m: Float32Array[];
   v: Float32Array[];
+  /** Loss of the run's first step (the divergence check's reference); null before it. */
+  firstLoss: number | null;
 }
 
 /** What run() calls besides onStep; every hook is awaited, so a slow one pauses training. */
@@ -106,8 +115,12 @@ export interface RunHooks {
 
 export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
-  constructor(readonly step: number, readonly loss: number) {
-    super(`Training stopped at step ${step}: the loss became ${loss} (not finite). Lower the learning rate or check the data; the adapter keeps its last good weights.`);
+  constructor(readonly step: number, readonly loss: number, readonly firstLoss: number | null = null) {
+    super(
+      firstLoss === null
+        ? `Training stopped at step ${step}: the ${Number.isNaN(loss) ? 'loss or gradient became NaN' : `loss became ${loss}`} (not finite). Lower the learning rate or check the data; the adapter goes back to its last good checkpoint.`
+        : `Training stopped at step ${step}: the loss rose to ${loss.toFixed(3)}, ${(loss / firstLoss).toFixed(1)}x the first step's ${firstLoss.toFixed(3)} (diverging). Lower the learning rate; the adapter goes back to its last good checkpoint.`,
+    );
   }
 }
 
@@ -130,6 +143,7 @@ export class Trainer {
   readonly optimizer: AdamW;
   private position: DataPosition = { epoch: 0, index: 0 };
   private stopRequested = false;
+  private firstLoss: number | null = null;
   private readonly vars: tf.Variable[];
   /** Optimizer steps this run takes (settings.steps, or derived from settings.epochs). */
   readonly totalSteps: number;
@@ -151,7 +165,7 @@ export class Trainer {
   /** A copy of the run's state (weights, moments, data position, random state) for a checkpoint. */
   async state(): Promise<TrainerState> {
     const opt = await this.optimizer.state();
-    return { step: opt.step, position: { ...this.position }, dropoutSeed: this.adapter.dropoutSeed, adapter: await this.adapter.toWeights(), m: opt.m, v: opt.v };
+    return { step: opt.step, position: { ...this.position }, dropoutSeed: this.adapter.dropoutSeed, adapter: await this.adapter.toWeights(), m: opt.m, v: opt.v, firstLoss: this.firstLoss };
   }
 
   /** Puts the run back where `state` was taken; the next trainStep is the one that followed it. */
@@ -160,6 +174,7 @@ export class Trainer {
     this.optimizer.restore({ step: state.step, m: state.m, v: state.v });
     this.position = { ...state.position };
     this.adapter.setDropoutSeed(state.dropoutSeed);
+    this.firstLoss = state.firstLoss ?? null;
   }
 
   get step(): number {
@@ -192,7 +207,7 @@ export class Trainer {
     };
   }
 
-  /** One optimizer step. Throws TrainingDivergedError, leaving weights untouched, on a non-finite loss. */
+  /** One optimizer step. Throws TrainingDivergedError, leaving weights untouched, on a non-finite or runaway loss. */
   async trainStep(): Promise<StepReport> {
     const s = this.settings;
     const t0 = performance.now();
@@ -225,6 +240,11 @@ export class Trainer {
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       tf.dispose(mean);
       throw new TrainingDivergedError(this.optimizer.step + 1, Number.isFinite(loss) ? gradNorm : loss);
+    }
+    if (this.firstLoss === null) this.firstLoss = loss;
+    else if (s.divergenceFactor > 0 && loss > s.divergenceFactor * this.firstLoss) {
+      tf.dispose(mean);
+      throw new TrainingDivergedError(this.optimizer.step + 1, loss, this.firstLoss);
     }
     const clip = s.maxGradNorm > 0 && gradNorm > s.maxGradNorm ? s.maxGradNorm / (gradNorm + 1e-6) : 1;
     const clipped = clip === 1 ? mean : tf.tidy(() => mean.map((g) => tf.mul(g, clip)));
