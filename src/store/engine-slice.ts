@@ -15,6 +15,8 @@ export const createEngineSlice: Slice<EngineSlice> = (set, get) => ({
     set({ client: c });
     const { info } = await c.init(force);
     set({ backend: info });
+    // Ask the browser to keep stored models under storage pressure (granted silently or not at all).
+    void navigator.storage?.persist?.().catch(() => false);
     const stored = await listStoredModels().catch(() => []);
     set({ storedModels: stored });
     if (shareFragment) {

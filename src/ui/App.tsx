@@ -17,7 +17,7 @@ function BackendBadge() {
         Compute: <strong data-testid="backend-name">{name}</strong>
         {backend.adapterDescription && backend.backend === 'webgpu' ? <span> on {backend.adapterDescription}</span> : null}
       </p>
-      <p className="muted">{backend.reason}</p>
+      <p className="muted">{backend.reason.startsWith('forced') ? `Chosen in the address (?backend=${backend.backend}).` : `Chosen automatically: ${backend.reason}.`}</p>
       <p className="muted">
         Switch:{' '}
         <a href="?backend=webgpu">WebGPU</a> · <a href="?backend=wasm">WebAssembly</a> · <a href="?">automatic</a>
