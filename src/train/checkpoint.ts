@@ -38,6 +38,25 @@ export interface TrainCheckpoint {
   elapsedMs: number;
   state: TrainerState;
   history: TrainHistory;
+  /** examplesFingerprint of the training examples: resuming on other data is refused. */
+  dataFingerprint?: string;
+}
+
+/** FNV-1a over every example's tokens and loss mask: cheap, and changes when the data does. */
+export function examplesFingerprint(examples: { inputIds: number[]; lossMask: number[] }[]): string {
+  let h = 0x811c9dc5;
+  const mix = (x: number) => {
+    h ^= x & 0xffff;
+    h = Math.imul(h, 0x01000193);
+    h ^= x >>> 16;
+    h = Math.imul(h, 0x01000193);
+  };
+  mix(examples.length);
+  for (const e of examples) {
+    mix(e.inputIds.length);
+    for (let i = 0; i < e.inputIds.length; i++) mix(e.inputIds[i] * 2 + (e.lossMask[i] ? 1 : 0));
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
 }
 
 export class CheckpointFormatError extends Error {

@@ -1,0 +1,190 @@
+// npm run train -- --model <folder|base URL> --data <file.jsonl> --out <folder> [--steps N | --epochs E]
+//   [--seed S] [--rank R --alpha A --dropout P --rslora --targets q_proj,v_proj|qv|attention|all-linear]
+//   [--lr X --schedule cosine|linear|constant --warmup N --weight-decay W --max-grad-norm G]
+//   [--batch B --grad-accum K --max-len T] [--eval-every N --val-percent P] [--checkpoint-every N]
+//   [--resume <checkpoint folder>] [--stop-at K] [--skip-bad-lines] [--backend wasm|cpu]
+// The browser's trainer, in Node. stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens"}
+// and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state +
+// PEFT adapter) and, at the end, the PEFT adapter in <out>. Exit: 0 done or stopped, 1 bad input, 3 diverged.
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { initNodeBackend, openModelFiles } from './node-runtime';
+import { loadModel } from '../src/model/load';
+import { loadTokenizer } from '../src/tokenizer/tokenizer';
+import { parseDataset, splitTrainValidation } from '../src/data/dataset';
+import { LoraAdapter } from '../src/train/lora';
+import { DEFAULT_TRAIN, Trainer, TrainingDivergedError, type TrainSettings, type TrainerState } from '../src/train/trainer';
+import { parseTargets } from '../src/train/presets';
+import {
+  CHECKPOINT_FORMAT, CHECKPOINT_JSON_FILE, CHECKPOINT_TENSORS_FILE, checkpointFromFiles, checkpointToFiles, emptyHistory, examplesFingerprint, type TrainCheckpoint,
+} from '../src/train/checkpoint';
+import { toPeftFiles, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../src/adapters/peft';
+import type { LoraSpec, LoraWeights } from '../src/adapters/lora-types';
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+class BadDataError extends Error {
+  override name = 'BadDataError';
+}
+
+const KEEP_CHECKPOINTS = 3;
+
+function num(v: string | undefined, flag: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${flag}: expected a number, got "${v}"`);
+  return n;
+}
+
+async function writeAdapter(dir: string, spec: LoraSpec, weights: LoraWeights, fingerprint: string): Promise<void> {
+  const f = toPeftFiles(spec, weights, { trained_with: 'browser-finetune-studio cli', base_model_fingerprint: fingerprint });
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, ADAPTER_CONFIG_FILE), f.adapterConfigJson);
+  await writeFile(path.join(dir, ADAPTER_WEIGHTS_FILE), f.adapterSafetensors);
+}
+
+async function main(): Promise<number> {
+  const { values: v } = parseArgs({
+    options: {
+      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
+      steps: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' },
+      rank: { type: 'string' }, alpha: { type: 'string' }, dropout: { type: 'string' }, rslora: { type: 'boolean', default: false }, targets: { type: 'string' },
+      lr: { type: 'string' }, schedule: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' },
+      batch: { type: 'string' }, 'grad-accum': { type: 'string' }, 'max-len': { type: 'string' },
+      'eval-every': { type: 'string' }, 'val-percent': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+      resume: { type: 'string' }, 'stop-at': { type: 'string' }, 'skip-bad-lines': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
+    },
+  });
+  if (!v.model || !v.data || !v.out) throw new UsageError('--model <folder or base URL>, --data <file.jsonl> and --out <folder> are required');
+  if (v.steps && v.epochs) throw new UsageError('give --steps or --epochs, not both');
+  const backend = await initNodeBackend(v.backend === 'cpu' ? 'cpu' : 'wasm');
+  process.stderr.write(`backend: ${backend}\n`);
+
+  const resumed: TrainCheckpoint | null = v.resume
+    ? await checkpointFromFiles(await readFile(path.join(v.resume, CHECKPOINT_JSON_FILE), 'utf8'), new Uint8Array(await readFile(path.join(v.resume, CHECKPOINT_TENSORS_FILE))), v.resume)
+    : null;
+  const schedule = v.schedule ?? 'cosine';
+  if (!['cosine', 'linear', 'constant'].includes(schedule)) throw new UsageError(`--schedule: expected cosine, linear or constant, got "${schedule}"`);
+  const settings: TrainSettings = resumed
+    ? resumed.settings
+    : {
+        ...DEFAULT_TRAIN,
+        steps: Math.round(num(v.steps, 'steps', DEFAULT_TRAIN.steps)),
+        epochs: num(v.epochs, 'epochs', 0),
+        seed: Math.round(num(v.seed, 'seed', DEFAULT_TRAIN.seed)),
+        learningRate: num(v.lr, 'lr', DEFAULT_TRAIN.learningRate),
+        schedule: schedule as TrainSettings['schedule'],
+        warmupSteps: Math.round(num(v.warmup, 'warmup', DEFAULT_TRAIN.warmupSteps)),
+        maxGradNorm: num(v['max-grad-norm'], 'max-grad-norm', DEFAULT_TRAIN.maxGradNorm),
+        adamw: { ...DEFAULT_TRAIN.adamw, weightDecay: num(v['weight-decay'], 'weight-decay', DEFAULT_TRAIN.adamw.weightDecay) },
+        batchSize: Math.round(num(v.batch, 'batch', DEFAULT_TRAIN.batchSize)),
+        gradAccum: Math.round(num(v['grad-accum'], 'grad-accum', 1)),
+        seqLen: Math.round(num(v['max-len'], 'max-len', DEFAULT_TRAIN.seqLen)),
+        evalEvery: Math.round(num(v['eval-every'], 'eval-every', 0)),
+        checkpointEvery: Math.round(num(v['checkpoint-every'], 'checkpoint-every', 0)),
+      };
+  if (resumed && (v.steps || v.epochs || v.lr || v.rank || v.targets || v.batch || v.seed)) process.stderr.write('note: resuming uses the checkpoint\'s settings; training flags are ignored\n');
+
+  const files = await openModelFiles(v.model);
+  if (resumed && resumed.base.fingerprint !== files.fingerprint) {
+    throw new UsageError(`${v.resume}: the checkpoint was trained on ${resumed.base.source} (fingerprint ${resumed.base.fingerprint}), not on ${v.model} (${files.fingerprint})`);
+  }
+  const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
+  const model = await loadModel(files);
+
+  const summary = await parseDataset(Readable.toWeb(createReadStream(v.data)) as ReadableStream<Uint8Array>, {
+    fileName: path.basename(v.data), bytesTotal: (await stat(v.data)).size, tokenizer, maxLength: settings.seqLen + 1,
+  });
+  for (const e of summary.errors) process.stderr.write(`${v.data}:${e.line}: ${e.error}\n`);
+  if (summary.invalid > 0 && !v['skip-bad-lines']) throw new BadDataError(`${v.data}: ${summary.invalid} of ${summary.lines} lines are invalid (see above); fix them or pass --skip-bad-lines`);
+  if (summary.examples.length === 0) throw new BadDataError(`${v.data}: no usable training examples (${summary.lines} lines, ${summary.valid} valid)`);
+  const valPercent = num(v['val-percent'], 'val-percent', settings.evalEvery > 0 ? 10 : 0);
+  const { train, validation } = splitTrainValidation(summary.examples, valPercent, settings.seed);
+  const dataFingerprint = examplesFingerprint(train);
+  if (resumed?.dataFingerprint && resumed.dataFingerprint !== dataFingerprint) throw new BadDataError(`${v.data}: not the data the checkpoint in ${v.resume} was trained on (fingerprint ${dataFingerprint}, expected ${resumed.dataFingerprint})`);
+
+  const spec: LoraSpec = resumed
+    ? resumed.lora
+    : {
+        r: Math.round(num(v.rank, 'rank', 8)), alpha: num(v.alpha, 'alpha', 16), dropout: num(v.dropout, 'dropout', 0),
+        targetModules: parseTargets(v.targets ?? 'q_proj,v_proj'), useRslora: v.rslora ?? false, baseModel: v.model,
+      };
+  const adapter = LoraAdapter.create(model.config, spec, settings.seed);
+  const trainer = new Trainer(model, adapter, train, settings, validation);
+  if (resumed) trainer.restore(resumed.state);
+  const history = resumed?.history ?? emptyHistory();
+  const stopAt = v['stop-at'] ? Math.round(num(v['stop-at'], 'stop-at', 0)) : null;
+  const t0 = Date.now() - (resumed?.elapsedMs ?? 0);
+  const runId = resumed?.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await mkdir(v.out, { recursive: true });
+
+  let lastGood: string | null = resumed ? v.resume! : null;
+  const saveCheckpoint = async (state: TrainerState) => {
+    const c: TrainCheckpoint = {
+      format: CHECKPOINT_FORMAT, runId, savedAt: Date.now(), base: { source: files.source, fingerprint: files.fingerprint },
+      lora: spec, settings, totalSteps: trainer.totalSteps, elapsedMs: Date.now() - t0, state, history, dataFingerprint,
+    };
+    const dir = path.join(v.out!, `checkpoint-${state.step}`);
+    const f = checkpointToFiles(c);
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, CHECKPOINT_TENSORS_FILE), f.tensors);
+    await writeFile(path.join(dir, CHECKPOINT_JSON_FILE), f.json); // last: its presence marks a complete checkpoint
+    await writeAdapter(dir, spec, state.adapter, files.fingerprint);
+    lastGood = dir;
+    // Keep the newest few (and never the one we resumed from: it is the user's).
+    const all = (await readdir(v.out!)).filter((d) => /^checkpoint-\d+$/.test(d)).sort((a, b) => Number(a.split('-')[1]) - Number(b.split('-')[1]));
+    for (const old of all.slice(0, Math.max(0, all.length - KEEP_CHECKPOINTS))) {
+      if (path.resolve(v.out!, old) !== path.resolve(v.resume ?? '')) await rm(path.join(v.out!, old), { recursive: true, force: true });
+    }
+  };
+
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    interrupted = true;
+    trainer.requestStop();
+  });
+  const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+  let reason: 'completed' | 'stopped';
+  try {
+    reason = await trainer.run({
+      onStep: (r) => {
+        history.steps.push(r.step);
+        history.loss.push(r.loss);
+        history.lr.push(r.lr);
+        history.gradNorm.push(r.gradNorm);
+        history.tokensPerSec.push(r.tokensPerSec);
+        out({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens: r.tokens });
+        if (stopAt !== null && r.step >= stopAt) trainer.requestStop();
+      },
+      onEval: (e) => {
+        history.evalSteps.push(e.step);
+        history.evalLoss.push(e.loss);
+        out({ eval_loss: e.loss, eval_perplexity: e.perplexity, step: e.step });
+      },
+      onCheckpoint: saveCheckpoint,
+    });
+  } catch (e) {
+    if (e instanceof TrainingDivergedError) {
+      process.stderr.write(`${e.name}: ${e.message}\n${lastGood ? `Last good checkpoint: ${lastGood}` : 'No checkpoint was written before it (use --checkpoint-every N).'}\n`);
+      return 3;
+    }
+    throw e;
+  }
+  const state = await trainer.state();
+  if (reason === 'stopped' || state.step % (settings.checkpointEvery || Infinity) !== 0) await saveCheckpoint(state);
+  if (reason === 'completed') await writeAdapter(v.out, spec, state.adapter, files.fingerprint);
+  process.stderr.write(`${reason === 'completed' ? 'done' : interrupted ? 'interrupted' : 'stopped'} after step ${state.step} of ${trainer.totalSteps}; ${reason === 'completed' ? `adapter in ${v.out}, ` : ''}checkpoint in ${lastGood}\n`);
+  return reason === 'stopped' && interrupted ? 130 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`${e.name}: ${e.message}\n`);
+    process.exit(1);
+  },
+);
