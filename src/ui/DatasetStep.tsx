@@ -1,10 +1,12 @@
-// Step 2: drop or pick a JSONL file (or load an example). The worker streams and validates it;
-// this shows the counts, the bad lines with their numbers, and the first examples token by token
-// with the tokens that carry loss highlighted.
+// Step 2: drop or pick a JSONL file (or load an example) and choose how it is read. The worker
+// streams, validates and tokenizes it (the page never holds it as a string); a progress bar shows
+// lines and bytes, then DatasetReport shows counts, histogram, bad lines and the highlighted preview.
 import { useState } from 'react';
 import { useApp } from '../store/app-store';
 import { ErrorBox, Progress } from './common';
 import { formatBytes, formatCount } from './format';
+import { DatasetOptionsForm } from './DatasetOptionsForm';
+import { DatasetReportCard } from './DatasetReport';
 
 const EXAMPLES = [
   { file: 'stories-dragon.jsonl', label: 'Example: short stories about Zed the dragon ({"text"})' },
@@ -14,48 +16,9 @@ const EXAMPLES = [
 function DatasetProgress() {
   const p = useApp((s) => s.datasetProgress);
   if (!p || p.task !== 'parse') return null;
-  return <Progress label="Reading dataset" value={p.bytesDone} max={p.bytesTotal} detail={`${formatCount(p.lines)} lines · ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}`} />;
-}
-
-function Report() {
-  const d = useApp((s) => s.dataset);
-  if (!d) return null;
   return (
-    <div className="card" aria-label="Dataset summary">
-      <p>
-        <strong>{d.fileName}</strong> · format <strong>{d.format ?? 'unknown'}</strong>
-        {d.chatTemplate ? <> · template {d.chatTemplate.name}</> : null}
-      </p>
-      <dl className="stats">
-        <div><dt>Lines</dt><dd data-testid="dataset-lines">{d.lines}</dd></div>
-        <div><dt>Valid</dt><dd data-testid="dataset-valid">{d.valid}</dd></div>
-        <div><dt>Invalid</dt><dd data-testid="dataset-invalid">{d.invalid}</dd></div>
-        <div><dt>Examples</dt><dd>{d.examples}</dd></div>
-        <div><dt>Tokens</dt><dd>{formatCount(d.tokens)}</dd></div>
-        <div><dt>Truncated</dt><dd>{d.truncated}</dd></div>
-      </dl>
-      {d.errors.length > 0 ? (
-        <details open>
-          <summary>{d.invalid} invalid line{d.invalid === 1 ? '' : 's'} skipped{d.errors.length < d.invalid ? ` (first ${d.errors.length} shown)` : ''}</summary>
-          <ul className="line-errors" aria-label="Invalid lines">
-            {d.errors.map((e) => (
-              <li key={e.line}>Line {e.line}: {e.error}</li>
-            ))}
-          </ul>
-        </details>
-      ) : null}
-      {d.preview.length > 0 ? (
-        <details open>
-          <summary>What the model will see (highlighted tokens carry loss)</summary>
-          {d.preview.map((ex) => (
-            <p key={ex.line} className="tokens" aria-label={`Example from line ${ex.line}`}>
-              {ex.tokens.map((t, i) => (
-                <span key={i} className={t.loss ? 'tok loss' : 'tok'} title={`id ${t.id}${t.loss ? ' · trained' : ''}`}>{t.text}</span>
-              ))}
-            </p>
-          ))}
-        </details>
-      ) : null}
+    <div data-testid="dataset-progress" data-bytes={p.bytesDone} data-lines={p.lines}>
+      <Progress label="Reading dataset" value={p.bytesDone} max={p.bytesTotal} detail={`${p.file ? `${p.file}: ` : ''}${formatCount(p.lines)} lines · ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}`} />
     </div>
   );
 }
@@ -117,9 +80,10 @@ export function DatasetStep() {
           <button key={x.file} type="button" disabled={disabled} onClick={() => void loadExample(x.file)}>{x.label}</button>
         ))}
       </div>
+      <DatasetOptionsForm disabled={!model || busy} />
       <DatasetProgress />
       <ErrorBox error={error} />
-      <Report />
+      <DatasetReportCard />
     </section>
   );
 }
