@@ -1,0 +1,41 @@
+// NF4 base in the app, on WebGPU (SwiftShader here): choose "NF4 4-bit" as the base precision,
+// load stories260K, see the memory of both precisions and the fused WGSL path in use, train a
+// couple of LoRA steps through the fused kernels, then reload: the quantized base comes from
+// IndexedDB instead of being quantized again. Kept short: SwiftShader is slow.
+import { test, expect, loadModel, readNumber, EXAMPLE_DATASET } from './fixtures';
+
+const STEPS = 6;
+
+test('NF4 base chosen in the UI loads, trains on WebGPU through the fused kernels, and is cached', async ({ page, modelServer }) => {
+  test.setTimeout(8 * 60_000);
+  await page.goto('/?backend=webgpu');
+  await expect(page.getByTestId('backend-name')).toHaveText('WebGPU', { timeout: 60_000 });
+
+  await page.getByLabel('Base precision').selectOption({ label: 'NF4 4-bit' });
+  await loadModel(page, modelServer.url);
+  const memory = page.getByLabel('Base memory');
+  await expect(page.getByTestId('base-precision')).toHaveText('NF4 4-bit');
+  await expect(page.getByTestId('linear-path')).toHaveText('fused NF4 WGSL kernels');
+  // stories260K: 885 KB of linear weights in fp32, 124 KB as NF4; 133 KB of embeddings and norms.
+  await expect(memory).toContainText('linear layers 885 KB → 124 KB');
+  await expect(memory).toContainText('35 layers quantized now and cached');
+
+  await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
+  await expect(page.getByLabel('Dataset summary')).toContainText('stories-dragon.jsonl');
+  await page.getByLabel('Steps').fill(String(STEPS));
+  await page.getByLabel('Batch size').fill('4');
+  await page.getByLabel('Sequence length').fill('48');
+  await page.getByLabel('Learning rate').fill('0.01');
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText(`after ${STEPS} steps`, { timeout: 6 * 60_000 });
+  const first = await readNumber(page, 'train-first-loss');
+  const last = await readNumber(page, 'train-loss');
+  expect(Number.isFinite(first) && Number.isFinite(last)).toBe(true);
+  expect(last).toBeLessThan(first);
+
+  // The choice is remembered, and the second load reads the quantized projections from IndexedDB.
+  await page.reload();
+  await expect(page.getByLabel('Base precision')).toHaveValue('nf4');
+  await expect(page.getByLabel('Base memory')).toContainText('35 layers from the quantized cache', { timeout: 120_000 });
+  await expect(page.getByTestId('linear-path')).toHaveText('fused NF4 WGSL kernels');
+});
