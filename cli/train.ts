@@ -123,6 +123,7 @@ async function main(): Promise<number> {
   await mkdir(v.out, { recursive: true });
 
   let lastGood: string | null = resumed ? v.resume! : null;
+  const savedDirs: { step: number; dir: string }[] = resumed ? [{ step: resumed.state.step, dir: v.resume! }] : [];
   const saveCheckpoint = async (state: TrainerState) => {
     const c: TrainCheckpoint = {
       format: CHECKPOINT_FORMAT, runId, savedAt: Date.now(), base: { source: files.source, fingerprint: files.fingerprint },
@@ -135,6 +136,7 @@ async function main(): Promise<number> {
     await writeFile(path.join(dir, CHECKPOINT_JSON_FILE), f.json); // last: its presence marks a complete checkpoint
     await writeAdapter(dir, spec, state.adapter, files.fingerprint);
     lastGood = dir;
+    savedDirs.push({ step: state.step, dir });
     // Keep the newest few (and never the one we resumed from: it is the user's).
     const all = (await readdir(v.out!)).filter((d) => /^checkpoint-\d+$/.test(d)).sort((a, b) => Number(a.split('-')[1]) - Number(b.split('-')[1]));
     for (const old of all.slice(0, Math.max(0, all.length - KEEP_CHECKPOINTS))) {
@@ -169,7 +171,9 @@ async function main(): Promise<number> {
     });
   } catch (e) {
     if (e instanceof TrainingDivergedError) {
-      process.stderr.write(`${e.name}: ${e.message}\n${lastGood ? `Last good checkpoint: ${lastGood}` : 'No checkpoint was written before it (use --checkpoint-every N).'}\n`);
+      // Step d's runaway loss came from the weights after step d-1, so the last good checkpoint is at d-2 or before.
+      const good = [...savedDirs].reverse().find((c) => c.step <= e.step - 2);
+      process.stderr.write(`${e.name}: ${e.message}\n${good ? `Last good checkpoint: ${good.dir} (resume from it with a lower --lr)` : `No good checkpoint: the weights went bad right after step ${e.step - 1}; start again with a lower --lr.`}\n`);
       return 3;
     }
     throw e;

@@ -61,8 +61,10 @@ describe('npm run train', () => {
     const r = await train(['--data', data, '--out', path.join(dir, 'nan'), '--steps', '20', '--batch', '2', '--max-len', '24', '--checkpoint-every', '1', '--lr', '1e6', '--warmup', '0', '--schedule', 'constant']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/TrainingDivergedError: Training stopped at step 2/);
-    expect(r.stderr).toMatch(/Last good checkpoint: .*checkpoint-1/);
+    // Step 2's loss came from the weights after step 1: checkpoint-1 is not good, and there is none before it.
+    expect(r.stderr).toMatch(/No good checkpoint: the weights went bad right after step 1/);
     await access(path.join(dir, 'nan', 'checkpoint-1', 'trainer_state.json'));
+    await expect(access(path.join(dir, 'nan', 'adapter_model.safetensors'))).rejects.toThrow();
   });
 
   it('exits 1 on invalid lines, with file and line on stderr, before training', async () => {

@@ -11,6 +11,12 @@ export const DATABASES = {
   modelManifests: { dbName: 'studio-model-manifests-v1', storeName: 'manifests' },
   /** NF4-quantized linear weights (src/storage/quantized-cache.ts): key QuantizedTensorKey, value StoredNf4Weight. */
   quantizedWeights: { dbName: 'studio-quantized-weights-v1', storeName: 'nf4' },
+  /** One RunRecord per training run: key trainRunKey(runId). */
+  trainRuns: { dbName: 'studio-train-runs-v1', storeName: 'runs' },
+  /** The newest TrainCheckpoint of each run (structured clone, Float32Arrays inside): key trainRunKey(runId). */
+  trainCheckpoints: { dbName: 'studio-train-checkpoints-v1', storeName: 'checkpoints' },
+  /** The tokenized training and validation examples of each run, so it resumes without the file: key trainRunKey(runId). */
+  trainData: { dbName: 'studio-train-data-v1', storeName: 'data' },
 } as const;
 
 export type DatabasePurpose = keyof typeof DATABASES;
@@ -75,4 +81,8 @@ export function quantizedTensorKey(fingerprint: string, opts: { doubleQuant: boo
 /** Every quantized tensor of one model, under any quantization setting. */
 export function quantizedModelRange(fingerprint: string): IDBKeyRange {
   return IDBKeyRange.bound([fingerprint], [fingerprint, []]);
+}
+
+export function trainRunKey(runId: string): string {
+  return `run:${runId}`;
 }

@@ -1,0 +1,211 @@
+// One training run as the app drives it: a Trainer plus its checkpoints (every N steps, at pause and
+// stop, kept in memory as the last good state), sample generations from fixed prompts, and the run's
+// record for the history list. Storage is injected (IndexedDB in the worker), so this runs in Node too.
+import { type LlamaModel } from '../model/llama';
+import { generate } from '../model/generate';
+import type { LoraSpec } from '../adapters/lora-types';
+import { LoraAdapter } from './lora';
+import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState, type TrainSettings } from './trainer';
+import type { TokenizedExample } from './batches';
+import { CHECKPOINT_FORMAT, emptyHistory, examplesFingerprint, type TrainCheckpoint, type TrainHistory } from './checkpoint';
+
+export type RunStatus = 'running' | 'paused' | 'completed' | 'stopped' | 'diverged';
+
+/** What the run history lists: settings and outcome, no tensors. */
+export interface RunRecord {
+  runId: string;
+  createdAt: number;
+  updatedAt: number;
+  status: RunStatus;
+  base: { source: string; fingerprint: string };
+  lora: LoraSpec;
+  settings: TrainSettings;
+  totalSteps: number;
+  /** Steps done (at the last checkpoint when not running). */
+  step: number;
+  /** Step of the newest checkpoint, null before the first. */
+  checkpointStep: number | null;
+  finalLoss: number | null;
+  lastEvalLoss: number | null;
+  message: string | null;
+}
+
+export interface RunStore {
+  saveCheckpoint(c: TrainCheckpoint): Promise<void>;
+  saveRecord(r: RunRecord): Promise<void>;
+}
+
+export interface SampleReport {
+  step: number;
+  samples: { prompt: string; text: string }[];
+}
+
+export interface RunEvents {
+  onStep(r: StepReport): void;
+  onEval?(r: EvalReport): void;
+  onSample?(r: SampleReport): void;
+  onCheckpoint?(step: number): void;
+}
+
+export interface RunSetup {
+  model: LlamaModel;
+  base: { source: string; fingerprint: string };
+  lora: LoraSpec;
+  settings: TrainSettings;
+  train: TokenizedExample[];
+  validation: TokenizedExample[];
+  runId: string;
+  store: RunStore;
+  decode: (ids: number[]) => string;
+  /** Token ids of the sample prompts; default: samplePrompts(validation or train). */
+  prompts?: number[][];
+}
+
+/** Up to `n` prompts from the data: each example's prompt part (tokens without loss), or its first 6 tokens. */
+export function samplePrompts(examples: TokenizedExample[], n = 2): number[][] {
+  return examples.slice(0, n).map((e) => {
+    let k = 0;
+    while (k < e.inputIds.length && !e.lossMask[k]) k++;
+    return e.inputIds.slice(0, Math.max(k, Math.min(6, e.inputIds.length)));
+  });
+}
+
+export class TrainingRun {
+  readonly trainer: Trainer;
+  readonly adapter: LoraAdapter;
+  readonly history: TrainHistory;
+  private record: RunRecord;
+  /** Newest checkpoints (two at most) plus the run's starting state: divergence goes back to one of them. */
+  private saved: TrainerState[] = [];
+  private pauseRequested = false;
+  private elapsedBeforeMs: number;
+  private startedAt = 0;
+  private readonly prompts: number[][];
+  private readonly dataFingerprint: string;
+
+  constructor(private readonly s: RunSetup, resumeFrom: TrainCheckpoint | null = null) {
+    this.adapter = LoraAdapter.create(s.model.config, s.lora, s.settings.seed);
+    this.trainer = new Trainer(s.model, this.adapter, s.train, s.settings, s.validation);
+    this.history = resumeFrom ? structuredClone(resumeFrom.history) : emptyHistory();
+    this.elapsedBeforeMs = resumeFrom?.elapsedMs ?? 0;
+    this.dataFingerprint = examplesFingerprint(s.train);
+    if (resumeFrom) {
+      if (resumeFrom.dataFingerprint && resumeFrom.dataFingerprint !== this.dataFingerprint) throw new Error(`Run ${s.runId}: the stored training data does not match its checkpoint.`);
+      this.trainer.restore(resumeFrom.state);
+      this.saved = [resumeFrom.state];
+    }
+    this.prompts = s.prompts ?? samplePrompts(s.validation.length > 0 ? s.validation : s.train);
+    const now = Date.now();
+    this.record = {
+      runId: s.runId, createdAt: now, updatedAt: now, status: 'running', base: s.base, lora: s.lora, settings: s.settings,
+      totalSteps: this.trainer.totalSteps, step: this.trainer.step, checkpointStep: resumeFrom ? resumeFrom.state.step : null, finalLoss: null, lastEvalLoss: null, message: null,
+    };
+  }
+
+  /** Keeps createdAt and outcome fields of an existing record when resuming. */
+  adoptRecord(r: RunRecord): void {
+    this.record = { ...r, status: 'running', message: null };
+  }
+
+  get elapsedMs(): number {
+    return this.elapsedBeforeMs + (this.startedAt ? Date.now() - this.startedAt : 0);
+  }
+
+  pause(): void {
+    this.pauseRequested = true;
+    this.trainer.requestStop();
+  }
+
+  stop(): void {
+    this.trainer.requestStop();
+  }
+
+  private async checkpoint(state: TrainerState): Promise<void> {
+    const c: TrainCheckpoint = {
+      format: CHECKPOINT_FORMAT, runId: this.s.runId, savedAt: Date.now(), base: this.s.base, lora: this.s.lora, settings: this.s.settings,
+      totalSteps: this.trainer.totalSteps, elapsedMs: this.elapsedMs, state, history: structuredClone(this.history), dataFingerprint: this.dataFingerprint,
+    };
+    await this.s.store.saveCheckpoint(c);
+    this.saved = [...this.saved.filter((x) => x.step < state.step), state].slice(-3);
+    this.record.checkpointStep = state.step;
+    await this.saveRecord({});
+  }
+
+  private async saveRecord(p: Partial<RunRecord>): Promise<void> {
+    this.record = { ...this.record, ...p, step: this.trainer.step, updatedAt: Date.now(), finalLoss: this.history.loss.at(-1) ?? null, lastEvalLoss: this.history.evalLoss.at(-1) ?? null };
+    await this.s.store.saveRecord(this.record);
+  }
+
+  async samples(): Promise<SampleReport['samples']> {
+    const out = [];
+    for (const p of this.prompts) {
+      const ids = await generate(this.s.model, p, { maxNewTokens: 24, lora: this.adapter, stopIds: this.s.model.config.eosTokenIds });
+      out.push({ prompt: this.s.decode(p), text: this.s.decode([...p, ...ids]) });
+    }
+    return out;
+  }
+
+  /**
+   * Trains to the end, a pause or a stop. A pause or stop writes a checkpoint first. On divergence
+   * the adapter goes back to the last good checkpoint (the start when there is none) and the error is rethrown.
+   */
+  async run(ev: RunEvents): Promise<'completed' | 'stopped' | 'paused'> {
+    this.startedAt = Date.now();
+    if (this.saved.length === 0) this.saved = [await this.trainer.state()]; // the start: the base model's own behaviour
+    await this.saveRecord({ status: 'running' });
+    let reason: 'completed' | 'stopped';
+    try {
+      reason = await this.trainer.run({
+        onStep: async (r) => {
+          const h = this.history;
+          h.steps.push(r.step);
+          h.loss.push(r.loss);
+          h.lr.push(r.lr);
+          h.gradNorm.push(r.gradNorm);
+          h.tokensPerSec.push(r.tokensPerSec);
+          ev.onStep(r);
+          // Let queued messages (pause, stop) in between steps.
+          await new Promise((res) => setTimeout(res, 0));
+        },
+        onEval: (e) => {
+          this.history.evalSteps.push(e.step);
+          this.history.evalLoss.push(e.loss);
+          ev.onEval?.(e);
+        },
+        onSample: async (step) => {
+          if (ev.onSample) ev.onSample({ step, samples: await this.samples() });
+        },
+        onCheckpoint: async (state) => {
+          await this.checkpoint(state);
+          ev.onCheckpoint?.(state.step);
+        },
+      });
+    } catch (e) {
+      if (e instanceof TrainingDivergedError && this.saved.length > 0) {
+        // The weights after step d-1 produced step d's runaway loss, so the newest good state is at d-2 or before.
+        const good = [...this.saved].reverse().find((x) => x.step <= e.step - 2) ?? this.saved[0];
+        this.trainer.restore(good);
+        const h = this.history;
+        const keep = h.steps.findIndex((s) => s > good.step);
+        if (keep >= 0) for (const k of ['steps', 'loss', 'lr', 'gradNorm', 'tokensPerSec'] as const) h[k].length = keep;
+        const ek = h.evalSteps.findIndex((s) => s > good.step);
+        if (ek >= 0) for (const k of ['evalSteps', 'evalLoss'] as const) h[k].length = ek;
+        if (this.record.checkpointStep !== good.step) await this.checkpoint(good);
+        await this.saveRecord({ status: 'diverged', message: `${e.message} Restored the checkpoint of step ${good.step}.` });
+      }
+      throw e;
+    }
+    const state = await this.trainer.state();
+    const status: RunStatus = reason === 'completed' ? 'completed' : this.pauseRequested ? 'paused' : 'stopped';
+    if (this.record.checkpointStep !== state.step) {
+      await this.checkpoint(state);
+      ev.onCheckpoint?.(state.step);
+    }
+    await this.saveRecord({ status });
+    return status === 'paused' ? 'paused' : reason;
+  }
+
+  dispose(): void {
+    this.trainer.dispose();
+  }
+}
