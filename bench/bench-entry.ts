@@ -4,9 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { chooseBackend, type BackendName } from '../src/gpu/backend-choice';
 import { WASM_URLS } from '../src/gpu/wasm-urls';
 import { parseConfig, LINEAR_MODULES, linearShape, linearKey } from '../src/model/config';
-import { DenseLinear } from '../src/model/linear';
-import { loadModel, type LinearFactory } from '../src/model/load';
-import { createNf4Linear } from '../src/model/nf4-linear';
+import { loadModelWithReport, type LoadModelOptions } from '../src/model/load';
 import { bufferSource, writeSafetensors, type TensorToWrite } from '../src/model/safetensors';
 import { seededRandom } from '../src/model/sampling';
 import { LoraAdapter } from '../src/train/lora';
@@ -57,23 +55,23 @@ async function modelFiles(model: BenchOptions['model']): Promise<ModelFileSet> {
   return { source: 'synthetic', config: model, tokenizerJson: {}, tokenizerConfig: {}, shards: [{ name: 'model.safetensors', bytes: bufferSource(writeSafetensors(t)) }], fingerprint: '' };
 }
 
-function factoryFor(variant: Variant): LinearFactory {
+/** The app's own loader options per variant (no cache: every run quantizes). */
+function loadOptionsFor(variant: Variant): LoadModelOptions {
   switch (variant) {
     case 'fp32':
-      return (w, out, inF) => new DenseLinear(tf.tensor2d(w, [out, inF]));
+      return { precision: 'fp32' };
     case 'nf4-unfused':
-      return (w, out, inF) => createNf4Linear(w, out, inF, { mode: 'unfused' });
+      return { precision: 'nf4', nf4Mode: 'unfused' };
     case 'nf4-fused':
-      return (w, out, inF) => createNf4Linear(w, out, inF);
+      return { precision: 'nf4' };
   }
 }
 
 async function runBench(o: BenchOptions) {
   const choice = await chooseBackend({ force: o.backend === 'auto' ? undefined : o.backend, wasmPaths: WASM_URLS });
   const files = await modelFiles(o.model);
-  const model = await loadModel(files, { linearFactory: factoryFor(o.variant) });
+  const { model, report } = await loadModelWithReport(files, loadOptionsFor(o.variant));
   const cfg = model.config;
-  const firstLinear = model.weights.layers[0]!.linear.q_proj as { path?: string };
   const random = seededRandom(7);
   const examples: TokenizedExample[] = Array.from({ length: o.batch * 4 }, () => ({
     inputIds: Array.from({ length: o.seqLen + 1 }, () => Math.floor(random() * cfg.vocabSize)),
@@ -101,13 +99,12 @@ async function runBench(o: BenchOptions) {
   });
   const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number; numBytesInGPUAllocated?: number };
   const bytes = model.baseWeightBytes();
-  const linearFp32 = model.weights.layers.length * LINEAR_MODULES.reduce((a, m) => { const s = linearShape(cfg, m); return a + s.out * s.in * 4; }, 0);
   const result = {
     variant: o.variant,
     backend: choice.backend,
     backend_reason: choice.reason,
     adapter: choice.adapterDescription,
-    linear_path: firstLinear.path ?? 'dense',
+    linear_path: report.linearPath,
     model: `${files.source} C${cfg.hiddenSize} L${cfg.numLayers} H${cfg.numHeads}/${cfg.numKvHeads} I${cfg.intermediateSize} V${cfg.vocabSize}`,
     batch: o.batch,
     seq_len: o.seqLen,
@@ -117,7 +114,7 @@ async function runBench(o: BenchOptions) {
     loss: Math.round(loss * 1e4) / 1e4,
     base_weight_bytes: bytes.linear + bytes.other,
     base_linear_bytes: bytes.linear,
-    base_linear_fp32_bytes: linearFp32,
+    base_linear_fp32_bytes: report.memory.linearFp32Bytes,
     peak_gpu_bytes: prof.peakBytes,
     gpu_pool_bytes: mem.numBytesInGPUAllocated ?? null,
   };
