@@ -23,8 +23,9 @@ export const indexedDbRunStore: RunStore = {
 };
 
 export async function saveRunData(runId: string, data: RunData): Promise<void> {
-  // Plain arrays only: examples may carry extra fields (line numbers) that we do not need.
-  const strip = (es: TokenizedExample[]) => es.map((e) => ({ inputIds: e.inputIds, lossMask: e.lossMask }));
+  // Only what the trainer reads: examples may carry extra fields (line numbers) that we do not need.
+  const strip = (es: TokenizedExample[]) =>
+    es.map((e) => (e.positions ? { inputIds: e.inputIds, lossMask: e.lossMask, positions: e.positions, segments: e.segments } : { inputIds: e.inputIds, lossMask: e.lossMask }));
   await set(trainRunKey(runId), { train: strip(data.train), validation: strip(data.validation) }, storeFor('trainData'));
 }
 

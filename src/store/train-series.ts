@@ -1,6 +1,8 @@
 // Training curves outside React state: appended once per step, read by the charts through a
 // subscription, so a new point costs a chart update and never a re-render of the tree.
-export const trainingSeries: { steps: number[]; loss: number[]; tokensPerSec: number[] } = { steps: [], loss: [], tokensPerSec: [] };
+import type { TrainHistory } from '../train/checkpoint';
+
+export const trainingSeries: TrainHistory = { steps: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], evalSteps: [], evalLoss: [] };
 
 type SeriesListener = () => void;
 const listeners = new Set<SeriesListener>();
@@ -14,9 +16,8 @@ export function notifySeries(): void {
   listeners.forEach((l) => l());
 }
 
-export function resetSeries(): void {
-  trainingSeries.steps = [];
-  trainingSeries.loss = [];
-  trainingSeries.tokensPerSec = [];
+/** Replaces every curve (empty for a new run, a checkpoint's history for a resumed one). */
+export function resetSeries(from?: TrainHistory): void {
+  for (const k of Object.keys(trainingSeries) as (keyof TrainHistory)[]) trainingSeries[k] = from ? [...from[k]] : [];
   notifySeries();
 }

@@ -1,5 +1,11 @@
-// Train slice: LoRA and training settings, the run's progress and result.
-import { DEFAULT_TRAIN } from '../train/trainer';
+// Train slice: LoRA and training settings, the run's progress (steps, evaluation, samples,
+// checkpoints), pause / resume / stop, and the stored runs (IndexedDB) with their adapters.
+import { DEFAULT_TRAIN, type StepReport } from '../train/trainer';
+import type { EvalReport } from '../train/trainer';
+import type { SampleReport } from '../train/training-run';
+import { toPeftFiles } from '../adapters/peft';
+import { deleteRun, listRuns, loadCheckpoint } from '../storage/checkpoints';
+import { downloadBytes } from '../ui/download';
 import { notifySeries, resetSeries, trainingSeries } from './train-series';
 import { requireClient, toUiError, type LoraForm, type Slice, type TrainSlice } from './types';
 
@@ -11,41 +17,120 @@ export const DEFAULT_LORA_FORM: LoraForm = {
   useRslora: false,
 };
 
-export const createTrainSlice: Slice<TrainSlice> = (set, get) => ({
-  lora: DEFAULT_LORA_FORM,
-  train: { ...DEFAULT_TRAIN, steps: 30, batchSize: 4, seqLen: 64 },
-  training: false,
-  stopping: false,
-  trainError: null,
-  lastStep: null,
-  trainResult: null,
-  adapter: null,
+export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
+  const listeners = {
+    onStep: (step: StepReport) => {
+      trainingSeries.steps.push(step.step);
+      trainingSeries.loss.push(step.loss);
+      trainingSeries.lr.push(step.lr);
+      trainingSeries.gradNorm.push(step.gradNorm);
+      trainingSeries.tokensPerSec.push(step.tokensPerSec);
+      notifySeries();
+      set({ lastStep: step, totalSteps: step.totalSteps });
+    },
+    onEval: (e: EvalReport) => {
+      trainingSeries.evalSteps.push(e.step);
+      trainingSeries.evalLoss.push(e.loss);
+      notifySeries();
+      set({ lastEval: e });
+    },
+    onSample: (s: SampleReport) => set({ samples: [s, ...get().samples].slice(0, 20) }),
+    onCheckpoint: (step: number) => set({ lastCheckpointStep: step }),
+  };
 
-  setLora: (p) => set({ lora: { ...get().lora, ...p } }),
-  setTrain: (p) => set({ train: { ...get().train, ...p } }),
-
-  async startTraining() {
-    const { lora, train } = get();
-    set({ training: true, stopping: false, trainError: null, lastStep: null, trainResult: null, shareUrl: null });
-    resetSeries();
+  async function drive(call: () => Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: import('../worker/protocol').AdapterSummary; runId?: string }>) {
     try {
-      const r = await requireClient(get).train(train, lora, (step) => {
-        trainingSeries.steps.push(step.step);
-        trainingSeries.loss.push(step.loss);
-        trainingSeries.tokensPerSec.push(step.tokensPerSec);
-        notifySeries();
-        set({ lastStep: step });
-      });
+      const r = await call();
       set({ trainResult: { reason: r.reason, steps: r.steps }, adapter: r.adapter });
     } catch (e) {
       set({ trainError: toUiError('Training stopped with an error', e) });
+      // The adapter was put back at its last good checkpoint in the worker: it stays usable.
+      if (get().adapter === null && get().lastStep) set({ adapter: { spec: { ...get().lora, baseModel: get().model?.source ?? '' }, parameters: 0, origin: 'trained' } });
     } finally {
-      set({ training: false, stopping: false });
+      set({ training: false, stopping: false, pausing: false });
+      await get().refreshRuns();
     }
-  },
+  }
 
-  async stopTraining() {
-    set({ stopping: true });
-    await requireClient(get).stop();
-  },
-});
+  return {
+    lora: DEFAULT_LORA_FORM,
+    train: { ...DEFAULT_TRAIN, steps: 30, batchSize: 4, seqLen: 64, evalEvery: 10, sampleEvery: 10, checkpointEvery: 10 },
+    training: false,
+    stopping: false,
+    pausing: false,
+    trainError: null,
+    lastStep: null,
+    trainResult: null,
+    adapter: null,
+    currentRunId: null,
+    totalSteps: null,
+    lastEval: null,
+    samples: [],
+    lastCheckpointStep: null,
+    runs: [],
+
+    setLora: (p) => set({ lora: { ...get().lora, ...p } }),
+    setTrain: (p) => set({ train: { ...get().train, ...p } }),
+
+    async startTraining() {
+      const { lora, train } = get();
+      set({ training: true, stopping: false, pausing: false, trainError: null, lastStep: null, trainResult: null, shareUrl: null, lastEval: null, samples: [], lastCheckpointStep: null, totalSteps: null });
+      resetSeries();
+      await drive(async () => {
+        const r = await requireClient(get).train(train, lora, listeners.onStep, listeners);
+        set({ currentRunId: r.runId ?? null });
+        return r;
+      });
+    },
+
+    async resumeRun(runId) {
+      set({ training: true, stopping: false, pausing: false, trainError: null, trainResult: null, shareUrl: null, lastEval: null, samples: [], currentRunId: runId });
+      try {
+        const c = await loadCheckpoint(runId);
+        resetSeries(c.history);
+        const lastIdx = c.history.steps.length - 1;
+        set({
+          lora: { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targetModules: c.lora.targetModules, useRslora: c.lora.useRslora },
+          train: c.settings,
+          totalSteps: c.totalSteps,
+          lastCheckpointStep: c.state.step,
+          lastStep: lastIdx >= 0 ? { step: c.history.steps[lastIdx], loss: c.history.loss[lastIdx], lr: c.history.lr[lastIdx], gradNorm: c.history.gradNorm[lastIdx], tokens: 0, tokensPerSec: c.history.tokensPerSec[lastIdx], stepMs: 0, epoch: c.state.position.epoch, totalSteps: c.totalSteps } : null,
+        });
+      } catch (e) {
+        set({ training: false, trainError: toUiError('This run cannot be resumed', e) });
+        return;
+      }
+      await drive(() => requireClient(get).resumeRun(runId, listeners.onStep, listeners));
+    },
+
+    async stopTraining() {
+      set({ stopping: true });
+      await requireClient(get).stop();
+    },
+
+    async pauseTraining() {
+      set({ pausing: true });
+      await requireClient(get).pause();
+    },
+
+    async refreshRuns() {
+      set({ runs: await listRuns().catch(() => []) });
+    },
+
+    async downloadRunAdapter(runId) {
+      try {
+        const c = await loadCheckpoint(runId);
+        const f = toPeftFiles(c.lora, c.state.adapter, { trained_with: 'browser-finetune-studio', base_model_fingerprint: c.base.fingerprint, checkpoint_step: String(c.state.step) });
+        downloadBytes(new TextEncoder().encode(f.adapterConfigJson), 'adapter_config.json', 'application/json');
+        downloadBytes(f.adapterSafetensors, 'adapter_model.safetensors', 'application/octet-stream');
+      } catch (e) {
+        set({ trainError: toUiError('Could not export this run’s adapter', e) });
+      }
+    },
+
+    async deleteRun(runId) {
+      await deleteRun(runId);
+      await get().refreshRuns();
+    },
+  };
+};

@@ -3,7 +3,8 @@
 import type { StateCreator } from 'zustand';
 import type { EngineClient } from '../worker/client';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
-import type { StepReport, TrainSettings } from '../train/trainer';
+import type { EvalReport, StepReport, TrainSettings } from '../train/trainer';
+import type { RunRecord, SampleReport } from '../train/training-run';
 import type { LinearModule } from '../model/config';
 import type { DatasetOptions } from '../data/prepare';
 
@@ -64,12 +65,28 @@ export interface TrainSlice {
   stopping: boolean;
   trainError: UiError | null;
   lastStep: StepReport | null;
-  trainResult: { reason: 'completed' | 'stopped'; steps: number } | null;
+  trainResult: { reason: 'completed' | 'stopped' | 'paused'; steps: number } | null;
   adapter: AdapterSummary | null;
+  pausing: boolean;
+  /** The run being trained, or the last one trained in this page. */
+  currentRunId: string | null;
+  /** Steps of the current run (settings.steps, or derived from epochs). */
+  totalSteps: number | null;
+  lastEval: EvalReport | null;
+  /** Sample generations, newest first. */
+  samples: SampleReport[];
+  lastCheckpointStep: number | null;
+  /** Every stored run, newest first (IndexedDB). */
+  runs: RunRecord[];
   setLora(p: Partial<LoraForm>): void;
   setTrain(p: Partial<TrainSettings>): void;
   startTraining(): Promise<void>;
   stopTraining(): Promise<void>;
+  pauseTraining(): Promise<void>;
+  resumeRun(runId: string): Promise<void>;
+  refreshRuns(): Promise<void>;
+  downloadRunAdapter(runId: string): Promise<void>;
+  deleteRun(runId: string): Promise<void>;
 }
 
 export interface Generation {

@@ -1,7 +1,8 @@
 // The page's handle on the engine worker: typed request methods returning promises, events routed
 // to per-request listeners, and worker errors rebuilt as named Error objects.
 import type { BackendName, BasePrecision, FromWorker, ProgressEvent, Reply, Request } from './protocol';
-import type { StepReport } from '../train/trainer';
+import type { StepReport, EvalReport } from '../train/trainer';
+import type { SampleReport } from '../train/training-run';
 import type { TrainSettings } from '../train/trainer';
 import type { LoraSpec } from '../adapters/lora-types';
 import type { DatasetOptions } from '../data/prepare';
@@ -20,6 +21,9 @@ type ReplyOf<T extends Reply['type']> = Extract<Reply, { type: T }>;
 interface Listeners {
   onProgress?: (p: ProgressEvent) => void;
   onStep?: (r: StepReport) => void;
+  onEval?: (r: EvalReport) => void;
+  onSample?: (r: SampleReport) => void;
+  onCheckpoint?: (step: number) => void;
   onToken?: (tokenId: number, text: string) => void;
 }
 
@@ -55,6 +59,15 @@ export class EngineClient {
       case 'train-step':
         p.listeners.onStep?.(msg.report);
         return;
+      case 'train-eval':
+        p.listeners.onEval?.(msg.report);
+        return;
+      case 'train-sample':
+        p.listeners.onSample?.(msg.report);
+        return;
+      case 'train-checkpoint':
+        p.listeners.onCheckpoint?.(msg.step);
+        return;
       case 'token':
         p.listeners.onToken?.(msg.tokenId, msg.text);
         return;
@@ -89,8 +102,14 @@ export class EngineClient {
   parseDataset(file: Blob, fileName: string, options: DatasetOptions, onProgress: (p: ProgressEvent) => void, validationFile: { file: Blob; fileName: string } | null = null) {
     return this.request({ type: 'parse-dataset', file, fileName, options, validationFile }, 'dataset-parsed', { onProgress });
   }
-  train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void) {
-    return this.request({ type: 'train', settings, lora }, 'train-done', { onStep });
+  train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}) {
+    return this.request({ type: 'train', settings, lora }, 'train-done', { onStep, ...more });
+  }
+  resumeRun(runId: string, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}) {
+    return this.request({ type: 'resume-run', runId }, 'train-done', { onStep, ...more });
+  }
+  pause() {
+    return this.request({ type: 'pause' }, 'paused');
   }
   stop() {
     return this.request({ type: 'stop' }, 'stopped');

@@ -10,7 +10,9 @@ import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
-import { Trainer, type TrainSettings } from '../train/trainer';
+import { Trainer, type StepReport, type TrainSettings } from '../train/trainer';
+import { TrainingRun, type RunEvents } from '../train/training-run';
+import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
 import { toPeftFiles } from '../adapters/peft';
 import { encodeShareLink, decodeShareFragment, ShareLinkError } from '../adapters/share-link';
@@ -38,11 +40,18 @@ export class Engine {
   private adapter: LoraAdapter | null = null;
   private adapterOrigin: AdapterSummary['origin'] = 'trained';
   private trainer: Trainer | null = null;
+  private run: TrainingRun | null = null;
   private summary: ModelSummary | null = null;
 
   async init(force: BackendName | null, onGpuError?: (message: string) => void): Promise<BackendInfo> {
     const info = await chooseBackend({ force: force ?? undefined, onGpuError, wasmPaths: WASM_URLS });
     this.backend = info;
+    // A lost device (driver reset, GPU process crash) ends every later kernel: say so, and point at the checkpoint.
+    const device = info.backend === 'webgpu' ? (tf.backend() as unknown as { device?: { lost?: Promise<{ reason: string; message: string }> } }).device : undefined;
+    void device?.lost?.then((l) => {
+      this.run?.stop();
+      onGpuError?.(`The GPU device was lost (${l.reason || 'unknown'}: ${l.message}). Reload the page: the training run can resume from its last checkpoint.`);
+    });
     return info;
   }
 
@@ -128,29 +137,58 @@ export class Engine {
     return this.datasetOptions?.packing ? packExamples(this.examples, settings.seqLen + 1) : this.examples;
   }
 
-  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: import('../train/trainer').StepReport) => void): Promise<{ reason: 'completed' | 'stopped'; steps: number; adapter: AdapterSummary }> {
-    const model = this.requireModel();
+  /** A new run: its data goes to IndexedDB first, then checkpoints every settings.checkpointEvery steps and at pause/stop. */
+  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
+    this.requireModel();
     if (this.examples.length === 0) throw new EngineError('Load a dataset with at least one valid example before training.');
     this.disposeTraining();
+    const runId = `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+    const train = this.trainingRows(settings);
+    await saveRunData(runId, { train, validation: this.validation });
     const spec: LoraSpec = { ...lora, baseModel: this.files!.source };
-    const adapter = LoraAdapter.create(model.config, spec, settings.seed);
-    this.adapter = adapter;
+    return this.drive(new TrainingRun(this.runSetup(runId, spec, settings, train, this.validation)), onStep, events, runId);
+  }
+
+  /** Continues a stored run from its newest checkpoint, with its stored data; the same base model must be loaded. */
+  async resumeRun(runId: string, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
+    this.requireModel();
+    const [ckpt, data, record] = await Promise.all([loadCheckpoint(runId), loadRunData(runId), loadRunRecord(runId)]);
+    if (ckpt.base.fingerprint !== this.files!.fingerprint) {
+      throw new EngineError(`Run ${runId} was trained on ${ckpt.base.source} (fingerprint ${ckpt.base.fingerprint}); load that model to resume it (loaded: ${this.files!.source}, ${this.files!.fingerprint}).`);
+    }
+    this.disposeTraining();
+    const run = new TrainingRun(this.runSetup(runId, ckpt.lora, ckpt.settings, data.train, data.validation), ckpt);
+    if (record) run.adoptRecord(record);
+    return this.drive(run, onStep, events, runId);
+  }
+
+  private runSetup(runId: string, lora: LoraSpec, settings: TrainSettings, train: TokenizedExample[], validation: TokenizedExample[]) {
+    const tok = this.requireTokenizer();
+    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids) };
+  }
+
+  private async drive(run: TrainingRun, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'>, runId: string) {
+    this.run = run;
+    this.trainer = run.trainer;
+    this.adapter = run.adapter;
     this.adapterOrigin = 'trained';
-    this.trainer = new Trainer(model, adapter, this.trainingRows(settings), settings, this.validation);
-    const trainer = this.trainer;
-    const reason = await trainer.run(async (r) => {
-      onStep(r);
-      // Let queued messages (stop, status) in between steps.
-      await new Promise((res) => setTimeout(res, 0));
-    });
-    const steps = trainer.step;
-    trainer.dispose();
-    this.trainer = null;
-    return { reason, steps, adapter: this.adapterSummary()! };
+    try {
+      const reason = await run.run({ onStep, ...events });
+      return { reason, steps: run.trainer.step, adapter: this.adapterSummary()!, runId };
+    } finally {
+      // On divergence the adapter stays, back at its last good checkpoint, so it can still be exported.
+      run.dispose();
+      this.trainer = null;
+      this.run = null;
+    }
   }
 
   stop(): void {
-    this.trainer?.requestStop();
+    this.run?.stop();
+  }
+
+  pause(): void {
+    this.run?.pause();
   }
 
   async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {

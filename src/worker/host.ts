@@ -3,6 +3,8 @@
 // long task while one runs (a stop request always gets through).
 import { Engine } from './engine';
 import { assertNever, type FromWorker, type Request } from './protocol';
+import type { EvalReport } from '../train/trainer';
+import type { SampleReport } from '../train/training-run';
 
 interface WorkerScope {
   onmessage: ((e: MessageEvent<Request>) => void) | null;
@@ -14,6 +16,15 @@ let busy: string | null = null;
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(msg, transfer);
+}
+
+/** A training request's eval, sample and checkpoint events, posted under its id. */
+function runEvents(id: number) {
+  return {
+    onEval: (report: EvalReport) => post({ type: 'train-eval', id, report }),
+    onSample: (report: SampleReport) => post({ type: 'train-sample', id, report }),
+    onCheckpoint: (step: number) => post({ type: 'train-checkpoint', id, step }),
+  };
 }
 
 async function handle(req: Request): Promise<void> {
@@ -30,10 +41,19 @@ async function handle(req: Request): Promise<void> {
       post({ type: 'dataset-parsed', id, report: await engine.parseDataset(req.file, req.fileName, req.options, req.validationFile, progress) });
       return;
     case 'train': {
-      const r = await engine.train(req.settings, req.lora, (report) => post({ type: 'train-step', id, report }));
+      const r = await engine.train(req.settings, req.lora, (report) => post({ type: 'train-step', id, report }), runEvents(id));
       post({ type: 'train-done', id, ...r });
       return;
     }
+    case 'resume-run': {
+      const r = await engine.resumeRun(req.runId, (report) => post({ type: 'train-step', id, report }), runEvents(id));
+      post({ type: 'train-done', id, ...r });
+      return;
+    }
+    case 'pause':
+      engine.pause();
+      post({ type: 'paused', id });
+      return;
     case 'stop':
       engine.stop();
       post({ type: 'stopped', id });
@@ -61,7 +81,7 @@ async function handle(req: Request): Promise<void> {
 
 scope.onmessage = (e) => {
   const req = e.data;
-  const exclusive = req.type !== 'stop' && req.type !== 'share-link' && req.type !== 'export-adapter';
+  const exclusive = req.type !== 'stop' && req.type !== 'pause' && req.type !== 'share-link' && req.type !== 'export-adapter';
   if (exclusive && busy) {
     post({ type: 'error', id: req.id, error: { name: 'BusyError', message: `The engine is busy (${busy}); wait for it to finish or stop it.` } });
     return;

@@ -4,7 +4,8 @@
 import type { LoraSpec } from '../adapters/lora-types';
 import type { DatasetSummary } from '../data/dataset';
 import type { DatasetExtras, DatasetOptions } from '../data/prepare';
-import type { TrainSettings, StepReport } from '../train/trainer';
+import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
+import type { SampleReport } from '../train/training-run';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
@@ -68,6 +69,10 @@ export type Request =
   | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; options: DatasetOptions; validationFile: { file: File | Blob; fileName: string } | null }
   | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'> }
   | { type: 'stop'; id: number }
+  /** Stop after the current step with a checkpoint; the run stays resumable. */
+  | { type: 'pause'; id: number }
+  /** Continue a stored run (IndexedDB) from its newest checkpoint; the same base model must be loaded. */
+  | { type: 'resume-run'; id: number; runId: string }
   | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean }
   | { type: 'export-adapter'; id: number }
   | { type: 'share-link'; id: number; pageUrl: string }
@@ -77,8 +82,9 @@ export type Reply =
   | { type: 'ready'; id: number; info: BackendInfo }
   | { type: 'model-loaded'; id: number; model: ModelSummary }
   | { type: 'dataset-parsed'; id: number; report: DatasetReport }
-  | { type: 'train-done'; id: number; reason: 'completed' | 'stopped'; steps: number; adapter: AdapterSummary }
+  | { type: 'train-done'; id: number; reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId?: string }
   | { type: 'stopped'; id: number }
+  | { type: 'paused'; id: number }
   | { type: 'generated'; id: number; promptIds: number[]; outputIds: number[]; text: string }
   | { type: 'adapter-files'; id: number; adapterConfigJson: string; adapterSafetensors: Uint8Array }
   | { type: 'share-link'; id: number; url: string; bytes: number }
@@ -89,6 +95,9 @@ export type Reply =
 export type WorkerEvent =
   | { type: 'progress'; id: number; progress: ProgressEvent }
   | { type: 'train-step'; id: number; report: StepReport }
+  | { type: 'train-eval'; id: number; report: EvalReport }
+  | { type: 'train-sample'; id: number; report: SampleReport }
+  | { type: 'train-checkpoint'; id: number; step: number }
   /** A generated token and the whole text so far (prompt included). */
   | { type: 'token'; id: number; tokenId: number; text: string }
   | { type: 'gpu-error'; message: string };
