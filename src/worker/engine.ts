@@ -94,6 +94,7 @@ export class Engine {
       vocab: cfg.vocabSize,
       from,
       baseWeightBytes: bytes.linear + bytes.other,
+      config: cfg,
       basePrecision: report.precision,
       linearPath: report.linearPath,
       baseMemory: report.memory,

@@ -2,6 +2,7 @@
 // each payload tied to its `type`. Requests carry an id; replies and events name the request they
 // belong to. Errors cross as {name, message} and are rebuilt as named errors by the client.
 import type { LoraSpec } from '../adapters/lora-types';
+import type { LlamaConfig } from '../model/config';
 import type { DatasetSummary } from '../data/dataset';
 import type { DatasetExtras, DatasetOptions } from '../data/prepare';
 import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
@@ -28,6 +29,8 @@ export interface ModelSummary {
   /** Where the weights came from this time. */
   from: 'network' | 'indexeddb';
   baseWeightBytes: number;
+  /** The parsed config (shapes for the training estimate). */
+  config?: LlamaConfig;
   /** Storage of the frozen linear layers (embeddings, head and norms are always fp32). */
   basePrecision: BasePrecision;
   /** How the linear layers compute: 'dense' fp32, 'fused' NF4 WGSL kernels, 'gpu-dequant', 'js-dequant' (wasm/cpu). */
