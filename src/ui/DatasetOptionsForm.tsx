@@ -18,21 +18,20 @@ export function DatasetOptionsForm({ disabled }: { disabled: boolean }) {
   const validationFile = useApp((s) => s.validationFile);
   const setOptions = useApp((s) => s.setDatasetOptions);
   const setValidationFile = useApp((s) => s.setValidationFile);
-  const ids = { prompt: useId(), max: useId(), pack: useId(), val: useId() };
+  const ids = { prompt: useId(), max: useId(), pack: useId(), val: useId(), format: useId(), overflow: useId() };
   return (
     <fieldset disabled={disabled} className="settings" aria-label="Dataset options">
       <legend>How the data is read</legend>
       <div className="grid">
         <div className="field">
-          <label>
-            Dataset format
-            <select value={o.format ?? ''} onChange={(e) => void setOptions({ format: (e.target.value || null) as DatasetFormat | null })}>
-              <option value="">Detect from the file{detected && !o.format ? ` (${FORMAT_NAMES[detected]})` : ''}</option>
-              {DATASET_FORMATS.map((f) => (
-                <option key={f} value={f}>{FORMAT_NAMES[f]}</option>
-              ))}
-            </select>
-          </label>
+          {/* A label around a select would fold the option texts into its accessible name. */}
+          <label htmlFor={ids.format}>Dataset format</label>
+          <select id={ids.format} value={o.format ?? ''} onChange={(e) => void setOptions({ format: (e.target.value || null) as DatasetFormat | null })}>
+            <option value="">Detect from the file{detected && !o.format ? ` (${FORMAT_NAMES[detected]})` : ''}</option>
+            {DATASET_FORMATS.map((f) => (
+              <option key={f} value={f}>{FORMAT_NAMES[f]}</option>
+            ))}
+          </select>
           <span className="hint">{o.format ? `Forced: ${FORMAT_EXAMPLES[o.format]}` : 'Detected from the first lines.'}</span>
         </div>
         <div className="field">
@@ -50,13 +49,11 @@ export function DatasetOptionsForm({ disabled }: { disabled: boolean }) {
           <span id={ids.max} className="hint">Also sets the training sequence length (this minus one).</span>
         </div>
         <div className="field">
-          <label>
-            Longer examples
-            <select value={o.overflow} onChange={(e) => void setOptions({ overflow: e.target.value as 'truncate' | 'drop' })}>
-              <option value="truncate">Cut to the maximum</option>
-              <option value="drop">Leave out</option>
-            </select>
-          </label>
+          <label htmlFor={ids.overflow}>Longer examples</label>
+          <select id={ids.overflow} value={o.overflow} onChange={(e) => void setOptions({ overflow: e.target.value as 'truncate' | 'drop' })}>
+            <option value="truncate">Cut to the maximum</option>
+            <option value="drop">Leave out</option>
+          </select>
         </div>
         <div className="field">
           <label className="check">
