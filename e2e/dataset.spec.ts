@@ -100,6 +100,17 @@ test.describe('dataset step', () => {
     await expect(page.getByLabel('Dataset summary')).toContainText('2 examples in 1 rows of 64 tokens');
   });
 
+  test('packed rows train: two steps with packing on finish with a finite loss', async ({ page }) => {
+    await page.getByRole('button', { name: /Example: questions and answers/ }).click();
+    await expect(page.getByTestId('dataset-valid')).toHaveText('20');
+    await page.getByRole('switch', { name: 'Pack short examples together' }).check();
+    await expect.poll(() => readNumber(page, 'dataset-packed-rows')).toBeLessThan(18);
+    await page.getByLabel('Steps').fill('2');
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 2 steps', { timeout: 120_000 });
+    expect(Number.isFinite(await readNumber(page, 'train-loss'))).toBe(true);
+  });
+
   test('a chat file renders with the fallback template, and the UI names it', async ({ page }) => {
     await page.getByLabel('Dataset file (JSONL)').setInputFiles(fixture('mixed-chat.jsonl'));
     await expect(page.getByTestId('dataset-format')).toHaveText('messages');
