@@ -1,10 +1,16 @@
-// Step 3: LoRA and training settings, start/stop, live progress and the loss chart.
-import { useId } from 'react';
+// Step 3: LoRA and training settings (each with a one-line reason), the memory/time estimate, start /
+// pause / resume / stop, live progress, charts, sample generations, and the past runs.
+import { useEffect, useId } from 'react';
 import { useApp } from '../store/app-store';
 import { trainingSeries } from '../store/train-series';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
+import { TARGET_PRESETS, presetOf, type TargetPreset } from '../train/presets';
+import { estimateTraining, type EstimateBackend } from '../train/estimate';
+import { totalSteps } from '../train/trainer';
 import { ErrorBox } from './common';
-import { LossChart } from './LossChart';
+import { LossChart, MetricChart } from './LossChart';
+import { ResumeOffer, RunHistory } from './RunHistory';
+import { formatBytes } from './format';
 
 function NumberField({ label, value, onChange, min, max, step, hint }: { label: string; value: number; onChange: (v: number) => void; min: number; max?: number; step?: number; hint: string }) {
   const hintId = useId();
@@ -19,6 +25,51 @@ function NumberField({ label, value, onChange, min, max, step, hint }: { label: 
   );
 }
 
+function SelectField<T extends string>({ label, value, options, onChange, hint }: { label: string; value: T; options: { value: T; label: string }[]; onChange: (v: T) => void; hint: string }) {
+  const hintId = useId();
+  return (
+    <div className="field">
+      <label>
+        {label}
+        <select value={value} aria-describedby={hintId} onChange={(e) => onChange(e.target.value as T)}>
+          {options.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
+        </select>
+      </label>
+      <span id={hintId} className="hint">{hint}</span>
+    </div>
+  );
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  if (s < 120) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+function Estimate() {
+  const model = useApp((s) => s.model);
+  const backend = useApp((s) => s.backend);
+  const dataset = useApp((s) => s.dataset);
+  const lora = useApp((s) => s.lora);
+  const train = useApp((s) => s.train);
+  if (!model?.config || !backend || !dataset) return null;
+  const kind: EstimateBackend = backend.backend === 'webgpu' ? (/swiftshader|fallback/i.test(backend.adapterDescription ?? '') ? 'webgpu-fallback' : 'webgpu') : backend.backend;
+  const steps = totalSteps(train, dataset.examples);
+  const e = estimateTraining({
+    config: model.config, rank: lora.r, targets: lora.targetModules, batchSize: train.batchSize, seqLen: train.seqLen, gradAccum: train.gradAccum,
+    examples: dataset.examples, steps, backend: kind, baseWeightBytes: model.baseWeightBytes,
+  });
+  return (
+    <p className="muted" aria-label="Training estimate">
+      Estimate on {kind}: about <strong>{formatBytes(e.memory.total)}</strong> of memory (base {formatBytes(e.memory.base)}, adapter + optimizer {formatBytes(e.memory.trainable)}, activations {formatBytes(e.memory.activations + e.memory.logits)}),{' '}
+      {formatSeconds(e.secondsPerStep)} per step, <strong>{formatSeconds(e.secondsPerEpoch)} per epoch</strong> ({e.stepsPerEpoch} steps), {formatSeconds(e.secondsTotal)} for {steps} steps; {e.loraParameters.toLocaleString()} trainable parameters.
+      A rough model (assumes {e.gflops} GFLOP/s); the live tokens/s below is the truth.
+    </p>
+  );
+}
+
 function Settings({ disabled }: { disabled: boolean }) {
   const lora = useApp((s) => s.lora);
   const train = useApp((s) => s.train);
@@ -30,24 +81,47 @@ function Settings({ disabled }: { disabled: boolean }) {
     else set.delete(m);
     setLora({ targetModules: LINEAR_MODULES.filter((x) => set.has(x)) });
   };
+  const preset = presetOf(lora.targetModules) ?? 'custom';
+  const int = (f: (v: number) => void) => (v: number) => f(Math.round(v));
   return (
     <fieldset disabled={disabled} className="settings">
       <legend>Settings</legend>
       <div className="grid">
-        <NumberField label="Rank (r)" value={lora.r} min={1} max={256} onChange={(r) => setLora({ r })} hint="Capacity of the adapter; 4–16 is typical." />
-        <NumberField label="Alpha" value={lora.alpha} min={1} onChange={(alpha) => setLora({ alpha })} hint="Update scale is alpha / r." />
-        <NumberField label="Learning rate" value={train.learningRate} min={0} step={0.0001} onChange={(learningRate) => setTrain({ learningRate })} hint="Peak rate after warmup (AdamW, cosine decay)." />
-        <NumberField label="Steps" value={train.steps} min={1} onChange={(steps) => setTrain({ steps: Math.round(steps) })} hint="Optimizer steps to run." />
-        <NumberField label="Batch size" value={train.batchSize} min={1} max={64} onChange={(batchSize) => setTrain({ batchSize: Math.round(batchSize) })} hint="Sequences per step." />
-        <NumberField label="Sequence length" value={train.seqLen} min={8} max={2048} onChange={(seqLen) => setTrain({ seqLen: Math.round(seqLen) })} hint="Tokens per sequence; longer examples are cut." />
+        <NumberField label="Rank (r)" value={lora.r} min={1} max={256} onChange={int((r) => setLora({ r }))} hint="Capacity of the adapter; 4–16 is typical." />
+        <NumberField label="Alpha" value={lora.alpha} min={1} onChange={(alpha) => setLora({ alpha })} hint="Update scale is alpha / r (alpha / √r with rsLoRA)." />
+        <NumberField label="LoRA dropout" value={lora.dropout} min={0} max={0.9} step={0.05} onChange={(dropout) => setLora({ dropout })} hint="Drops inputs of the adapter while training; fights overfitting." />
+        <NumberField label="Learning rate" value={train.learningRate} min={0} step={0.0001} onChange={(learningRate) => setTrain({ learningRate })} hint="Peak rate after warmup (AdamW)." />
+        <SelectField label="Schedule" value={train.schedule} options={[{ value: 'cosine', label: 'Cosine' }, { value: 'linear', label: 'Linear' }, { value: 'constant', label: 'Constant' }]} onChange={(schedule) => setTrain({ schedule })} hint="How the rate decays after warmup." />
+        <NumberField label="Warmup" value={train.warmupSteps} min={0} onChange={int((warmupSteps) => setTrain({ warmupSteps }))} hint="Optimizer steps spent ramping the rate up from 0." />
+        <NumberField label="Steps" value={train.steps} min={1} onChange={int((steps) => setTrain({ steps }))} hint="Optimizer steps to run (when Epochs is 0)." />
+        <NumberField label="Epochs" value={train.epochs} min={0} step={0.5} onChange={(epochs) => setTrain({ epochs })} hint="Passes over the data; overrides the step count when above 0." />
+        <NumberField label="Batch size" value={train.batchSize} min={1} max={64} onChange={int((batchSize) => setTrain({ batchSize }))} hint="Sequences per micro-batch." />
+        <NumberField label="Gradient accumulation" value={train.gradAccum} min={1} max={64} onChange={int((gradAccum) => setTrain({ gradAccum }))} hint="Micro-batches averaged per update: a bigger batch in the same memory." />
+        <NumberField label="Sequence length" value={train.seqLen} min={8} max={2048} onChange={int((seqLen) => setTrain({ seqLen }))} hint="Tokens per sequence; longer examples are cut." />
+        <NumberField label="Weight decay" value={train.adamw.weightDecay} min={0} step={0.01} onChange={(weightDecay) => setTrain({ adamw: { ...train.adamw, weightDecay } })} hint="AdamW's decoupled shrinkage of the adapter weights." />
+        <NumberField label="Gradient clipping" value={train.maxGradNorm} min={0} step={0.1} onChange={(maxGradNorm) => setTrain({ maxGradNorm })} hint="Caps the global gradient norm (0: off)." />
+        <NumberField label="Seed" value={train.seed} min={0} onChange={int((seed) => setTrain({ seed }))} hint="Fixes initialisation, data order and dropout: same seed, same curve." />
+        <NumberField label="Evaluate every" value={train.evalEvery} min={0} onChange={int((evalEvery) => setTrain({ evalEvery }))} hint="Validation loss every N updates (0: never)." />
+        <NumberField label="Samples every" value={train.sampleEvery} min={0} onChange={int((sampleEvery) => setTrain({ sampleEvery }))} hint="Generate from fixed dataset openings every N updates." />
+        <NumberField label="Checkpoint every" value={train.checkpointEvery} min={0} onChange={int((checkpointEvery) => setTrain({ checkpointEvery }))} hint="Save a resumable checkpoint every N updates (and on pause/stop)." />
       </div>
       <div className="targets" role="group" aria-label="Target modules">
+        <SelectField<TargetPreset | 'custom'>
+          label="Target preset"
+          value={preset}
+          options={[...(Object.entries(TARGET_PRESETS) as [TargetPreset, (typeof TARGET_PRESETS)[TargetPreset]][]).map(([value, p]) => ({ value, label: p.label })), ...(preset === 'custom' ? [{ value: 'custom' as const, label: 'Custom' }] : [])]}
+          onChange={(p) => { if (p !== 'custom') setLora({ targetModules: [...TARGET_PRESETS[p].modules] }); }}
+          hint={preset === 'custom' ? 'Your own choice of layers.' : TARGET_PRESETS[preset].hint}
+        />
         <span>Target modules:</span>
         {LINEAR_MODULES.map((m) => (
           <label key={m} className="check">
             <input type="checkbox" checked={lora.targetModules.includes(m)} onChange={(e) => toggle(m, e.target.checked)} /> {m}
           </label>
         ))}
+        <label className="check">
+          <input type="checkbox" checked={lora.useRslora} onChange={(e) => setLora({ useRslora: e.target.checked })} /> rsLoRA (scale alpha / √r: steadier at high rank)
+        </label>
       </div>
     </fieldset>
   );
@@ -56,25 +130,61 @@ function Settings({ disabled }: { disabled: boolean }) {
 function Status() {
   const step = useApp((s) => s.lastStep);
   const train = useApp((s) => s.train);
+  const total = useApp((s) => s.totalSteps) ?? train.steps;
   const training = useApp((s) => s.training);
   const result = useApp((s) => s.trainResult);
+  const lastEval = useApp((s) => s.lastEval);
+  const ckpt = useApp((s) => s.lastCheckpointStep);
   if (!step && !training && !result) return null;
   // Read on every step render anyway; the series itself lives outside React state.
   const firstLoss = step ? trainingSeries.loss[0] : undefined;
+  const tokensPerStep = train.batchSize * train.seqLen * train.gradAccum;
+  const elapsedS = trainingSeries.tokensPerSec.reduce((a, tps) => a + (tps > 0 ? tokensPerStep / tps : 0), 0);
+  const recent = trainingSeries.tokensPerSec.slice(-10);
+  const secPerStep = recent.length ? recent.reduce((a, tps) => a + tokensPerStep / tps, 0) / recent.length : NaN;
+  const etaS = step ? (total - step.step) * secPerStep : NaN;
   return (
     <div className="train-status" aria-live="polite">
-      <progress aria-label="Training progress" value={step?.step ?? 0} max={train.steps} />
+      <progress aria-label="Training progress" value={step?.step ?? 0} max={total} />
       <dl className="stats">
-        <div><dt>Step</dt><dd data-testid="train-step">{step ? `${step.step} / ${train.steps}` : `0 / ${train.steps}`}</dd></div>
+        <div><dt>Step</dt><dd data-testid="train-step">{step ? `${step.step} / ${total}` : `0 / ${total}`}</dd></div>
+        <div><dt>Epoch</dt><dd>{step ? step.epoch.toFixed(2) : '…'}</dd></div>
         <div><dt>Loss</dt><dd data-testid="train-loss">{step ? step.loss.toFixed(4) : '…'}</dd></div>
         <div><dt>First loss</dt><dd data-testid="train-first-loss">{firstLoss !== undefined ? firstLoss.toFixed(4) : '…'}</dd></div>
+        <div><dt>Val loss</dt><dd data-testid="eval-loss">{lastEval ? lastEval.loss.toFixed(4) : '…'}</dd></div>
+        <div><dt>Val ppl</dt><dd>{lastEval ? lastEval.perplexity.toFixed(2) : '…'}</dd></div>
         <div><dt>Tokens/s</dt><dd>{step ? Math.round(step.tokensPerSec) : '…'}</dd></div>
         <div><dt>Grad norm</dt><dd>{step ? step.gradNorm.toFixed(3) : '…'}</dd></div>
         <div><dt>LR</dt><dd>{step ? step.lr.toExponential(2) : '…'}</dd></div>
+        <div><dt>Elapsed</dt><dd>{formatSeconds(elapsedS)}</dd></div>
+        <div><dt>ETA</dt><dd>{training && step ? formatSeconds(etaS) : '–'}</dd></div>
+        <div><dt>Checkpoint</dt><dd data-testid="train-checkpoint">{ckpt !== null ? `step ${ckpt}` : '–'}</dd></div>
       </dl>
       {training && !step ? <p className="muted">Compiling GPU kernels and running the first step…</p> : null}
-      {result ? <p role="status">Training {result.reason === 'completed' ? 'finished' : 'stopped'} after {result.steps} steps. Try the adapter below.</p> : null}
+      {result ? (
+        <p role="status">
+          {result.reason === 'paused'
+            ? `Training paused after ${result.steps} steps; a checkpoint is saved. Resume any time, even after a reload.`
+            : `Training ${result.reason === 'completed' ? 'finished' : 'stopped'} after ${result.steps} steps. Try the adapter below.`}
+        </p>
+      ) : null}
     </div>
+  );
+}
+
+function Samples() {
+  const samples = useApp((s) => s.samples);
+  if (samples.length === 0) return null;
+  return (
+    <section aria-label="Sample generations" className="samples">
+      <h3>Sample generations</h3>
+      {samples.map((s) => (
+        <div key={s.step}>
+          <p className="muted">After step {s.step}</p>
+          <ul>{s.samples.map((x, i) => <li key={i}><strong>{x.prompt}</strong>{x.text.slice(x.prompt.length)}</li>)}</ul>
+        </div>
+      ))}
+    </section>
   );
 }
 
@@ -82,23 +192,40 @@ export function TrainStep() {
   const dataset = useApp((s) => s.dataset);
   const training = useApp((s) => s.training);
   const stopping = useApp((s) => s.stopping);
+  const pausing = useApp((s) => s.pausing);
   const lora = useApp((s) => s.lora);
   const start = useApp((s) => s.startTraining);
   const stop = useApp((s) => s.stopTraining);
+  const pause = useApp((s) => s.pauseTraining);
+  const refreshRuns = useApp((s) => s.refreshRuns);
   const error = useApp((s) => s.trainError);
+  const model = useApp((s) => s.model);
   const ready = !!dataset && dataset.examples > 0;
+  useEffect(() => {
+    void refreshRuns();
+  }, [refreshRuns, model]);
   return (
     <section id="step-train" aria-labelledby="h-train" className={`step${ready ? '' : ' locked'}`}>
       <h2 id="h-train">3. Train</h2>
       <p className="muted">LoRA adapters over the frozen base model, trained in a background worker: the page stays responsive.{ready ? '' : ' Load a dataset first.'}</p>
+      <ResumeOffer />
       <Settings disabled={training} />
+      <Estimate />
       <div className="row">
         <button type="button" className="primary" disabled={!ready || training || lora.targetModules.length === 0} onClick={() => void start()}>Start training</button>
+        <button type="button" disabled={!training || pausing || stopping} onClick={() => void pause()}>{pausing ? 'Pausing…' : 'Pause'}</button>
         <button type="button" disabled={!training || stopping} onClick={() => void stop()}>{stopping ? 'Stopping…' : 'Stop'}</button>
       </div>
       <ErrorBox error={error} />
       <Status />
       <LossChart />
+      <div className="metric-charts" style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(240px, 1fr))', gap: 12 }}>
+        <MetricChart metric="lr" label="LR" color="#059669" />
+        <MetricChart metric="gradNorm" label="Gradient norm" color="#dc2626" />
+        <MetricChart metric="tokensPerSec" label="Tokens per second" color="#2563eb" />
+      </div>
+      <Samples />
+      <RunHistory />
     </section>
   );
 }
