@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { chooseBackend, type BackendName } from '../src/gpu/backend-choice';
 import { WASM_URLS } from '../src/gpu/wasm-urls';
+import { setNf4WordLoads } from '../src/gpu/nf4-matmul';
 import { parseConfig, LINEAR_MODULES, linearShape, linearKey } from '../src/model/config';
 import { loadModelWithReport, type LoadModelOptions } from '../src/model/load';
 import { bufferSource, writeSafetensors, type TensorToWrite } from '../src/model/safetensors';
@@ -12,7 +13,8 @@ import { DEFAULT_TRAIN, Trainer } from '../src/train/trainer';
 import type { TokenizedExample } from '../src/train/batches';
 import type { ModelFileSet } from '../src/model/files';
 
-export type Variant = 'fp32' | 'nf4-unfused' | 'nf4-fused';
+/** nf4-fused-elementwise: the fused kernel decoding B tiles one weight at a time (before word loads). */
+export type Variant = 'fp32' | 'nf4-unfused' | 'nf4-fused' | 'nf4-fused-elementwise';
 
 export interface BenchOptions {
   variant: Variant;
@@ -63,6 +65,7 @@ function loadOptionsFor(variant: Variant): LoadModelOptions {
     case 'nf4-unfused':
       return { precision: 'nf4', nf4Mode: 'unfused' };
     case 'nf4-fused':
+    case 'nf4-fused-elementwise':
       return { precision: 'nf4' };
   }
 }
@@ -70,6 +73,7 @@ function loadOptionsFor(variant: Variant): LoadModelOptions {
 async function runBench(o: BenchOptions) {
   const choice = await chooseBackend({ force: o.backend === 'auto' ? undefined : o.backend, wasmPaths: WASM_URLS });
   const files = await modelFiles(o.model);
+  setNf4WordLoads(o.variant !== 'nf4-fused-elementwise');
   const { model, report } = await loadModelWithReport(files, loadOptionsFor(o.variant));
   const cfg = model.config;
   const random = seededRandom(7);

@@ -2,7 +2,7 @@
 // stories260K files when asked), drives headless Chromium and prints one JSON line per variant.
 // Options (all optional):
 //   --backend auto|webgpu|wasm|cpu   (default auto: WebGPU only on a real, faster adapter)
-//   --variants fp32,nf4-unfused,nf4-fused
+//   --variants fp32,nf4-unfused,nf4-fused   (also nf4-fused-elementwise: the kernel before word loads)
 //   --model stories260K | synthetic:hidden=256,layers=8,heads=8,kv=8,inter=688,vocab=2048
 //   --batch 2 --seq 32 --steps 3 --warmup 1
 //   --chromium /usr/bin/chromium     (or CHROMIUM_PATH); --model-dir ../shared/models/stories260K

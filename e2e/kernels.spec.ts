@@ -14,6 +14,9 @@ const CASES: KernelCase[] = [
   { m: 5, out: 37, in: 70, doubleQuant: false },
   { m: 33, out: 20, in: 45, doubleQuant: false },
   { m: 7, out: 65, in: 19, doubleQuant: true },
+  // K % 8 == 0: the word-at-a-time B-tile decode, still off the tile sizes.
+  { m: 5, out: 37, in: 72, doubleQuant: false },
+  { m: 33, out: 41, in: 136, doubleQuant: true },
   { m: 6, out: 37, in: 70, doubleQuant: false, unfused: true },
 ];
 

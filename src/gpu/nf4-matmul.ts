@@ -26,6 +26,17 @@ const TILE = 32;
 const TILE_R = 16;
 const WG = 8;
 const PER_THREAD = TILE / WG; // 4
+// With K % 8 == 0 every run of 8 weights along K is one whole int32 of codes inside one 64-block:
+// each thread then fills its tile slots from one word load and one absmax load (8 weights) instead
+// of 8 of each. A B tile holds TILE * TILE_R / 8 = 64 such words: one per thread.
+const WORDS_PER_TILE = (TILE * TILE_R) / 8;
+if (WORDS_PER_TILE !== WG * WG) throw new Error('src/gpu/nf4-matmul.ts: one code word per thread per B tile expected');
+
+let wordLoads = true;
+/** Benchmarks only: false forces the element-wise B-tile decode (the kernel before word loads). */
+export function setNf4WordLoads(enabled: boolean): void {
+  wordLoads = enabled;
+}
 
 /** WGSL shared by all kernels: the level table and the decoder of one weight element. */
 function decodeSnippet(doubleQuant: boolean): string {
@@ -66,17 +77,61 @@ class Nf4TiledMatMulProgram implements WebGPUProgram {
     p: number,
     private readonly transposedW: boolean,
     private readonly doubleQuant: boolean,
+    /** K % 8 == 0: decode B tiles a code word at a time. */
+    private readonly wordAligned: boolean,
   ) {
     this.outputShape = [m, p];
     this.variableNames = doubleQuant ? ['a', 'codes', 'qabs', 'qscale'] : ['a', 'codes', 'absmax'];
     this.dispatch = [Math.ceil(p / TILE), Math.ceil(m / TILE), 1];
     // Only tile sizes are baked into the WGSL (M, R, P come from the shape uniforms).
-    this.shaderKey = `nf4mm_${transposedW ? 'fwd' : 'dx'}_${doubleQuant ? 'dq' : 'f32'}_${TILE}_${TILE_R}_${WG}`;
+    this.shaderKey = `nf4mm_${transposedW ? 'fwd' : 'dx'}_${doubleQuant ? 'dq' : 'f32'}_${wordAligned ? 'w8' : 'e1'}_${TILE}_${TILE_R}_${WG}`;
   }
 
   getUserCode(): string {
     // forward: B(r, p) = W(p, r) with K = R; gradient: B(r, p) = W(r, p) with K = P.
     const bAt = this.transposedW ? 'weightAt(gp, gr, R)' : 'weightAt(gr, gp, P)';
+    const elementwiseB = `
+        for (var i = li; i < ${TILE_R * TILE}; i = i + ${WG * WG}) {
+          let gr = r0 + i / ${TILE};
+          let gp = col0 + i % ${TILE};
+          var v = 0.0;
+          if (gr < R && gp < P) { v = ${bAt}; }
+          tileB[i] = v;
+        }`;
+    // One word per thread: 8 consecutive k of one weight row n. Forward: n = column p, k = rows
+    // r..r+7 of the tile; gradient: n = row r, k = columns p..p+7. K % 8 == 0 makes each run
+    // word-aligned and all-in or all-out of bounds.
+    const wordB = this.transposedW
+      ? `
+        {
+          let p = li / ${TILE_R / 8};
+          let rr = (li % ${TILE_R / 8}) * 8;
+          let gp = col0 + p;
+          let gr = r0 + rr;
+          if (gp < P && gr < R) {
+            let flat = gp * R + gr;
+            let word = bitcast<u32>(codes[flat >> 3u]);
+            let s = blockScale(flat >> 6u);
+            for (var j = 0; j < 8; j = j + 1) { tileB[(rr + j) * ${TILE} + p] = NF4_LEVEL[(word >> (u32(j) * 4u)) & 0xfu] * s; }
+          } else {
+            for (var j = 0; j < 8; j = j + 1) { tileB[(rr + j) * ${TILE} + p] = 0.0; }
+          }
+        }`
+      : `
+        {
+          let r = li / ${TILE / 8};
+          let pp = (li % ${TILE / 8}) * 8;
+          let gr = r0 + r;
+          let gp = col0 + pp;
+          if (gr < R && gp < P) {
+            let flat = gr * P + gp;
+            let word = bitcast<u32>(codes[flat >> 3u]);
+            let s = blockScale(flat >> 6u);
+            for (var j = 0; j < 8; j = j + 1) { tileB[r * ${TILE} + pp + j] = NF4_LEVEL[(word >> (u32(j) * 4u)) & 0xfu] * s; }
+          } else {
+            for (var j = 0; j < 8; j = j + 1) { tileB[r * ${TILE} + pp + j] = 0.0; }
+          }
+        }`;
     return `
     ${decodeSnippet(this.doubleQuant)}
     var<workgroup> tileA : array<f32, ${TILE * TILE_R}>; // [TILE][TILE_R]
@@ -100,13 +155,7 @@ class Nf4TiledMatMulProgram implements WebGPUProgram {
           if (gm < M && gr < R) { v = a[gm * R + gr]; }
           tileA[i] = v;
         }
-        for (var i = li; i < ${TILE_R * TILE}; i = i + ${WG * WG}) {
-          let gr = r0 + i / ${TILE};
-          let gp = col0 + i % ${TILE};
-          var v = 0.0;
-          if (gr < R && gp < P) { v = ${bAt}; }
-          tileB[i] = v;
-        }
+        ${this.wordAligned ? wordB : elementwiseB}
         workgroupBarrier();
         for (var r = 0; r < ${TILE_R}; r = r + 1) {
           var bv : array<f32, ${PER_THREAD}>;
@@ -180,8 +229,8 @@ export function registerNf4Kernels(): void {
       backendName: 'webgpu',
       kernelFunc: ({ inputs, backend, attrs }) => {
         const x = inputs.x!; // [M, K]
-        const { outFeatures } = attrs as unknown as Nf4KernelAttrs;
-        const program = new Nf4TiledMatMulProgram(x.shape[0]!, outFeatures, true, doubleQuant);
+        const { outFeatures, inFeatures } = attrs as unknown as Nf4KernelAttrs;
+        const program = new Nf4TiledMatMulProgram(x.shape[0]!, outFeatures, true, doubleQuant, wordLoads && inFeatures % 8 === 0);
         return (backend as WebGPUBackend).runWebGPUProgram(program, [x, ...quantInputs(inputs, doubleQuant)], 'float32'); // [M, N]
       },
     });
@@ -206,7 +255,7 @@ export function registerNf4Kernels(): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { doubleQuant, inFeatures } = attrs as unknown as Nf4KernelAttrs;
       const dy = inputs.dy!; // [M, N]
-      const program = new Nf4TiledMatMulProgram(dy.shape[0]!, inFeatures, false, doubleQuant);
+      const program = new Nf4TiledMatMulProgram(dy.shape[0]!, inFeatures, false, doubleQuant, wordLoads && inFeatures % 8 === 0);
       return (backend as WebGPUBackend).runWebGPUProgram(program, [dy, ...quantInputs(inputs, doubleQuant)], 'float32'); // [M, K]
     },
   });
