@@ -4,6 +4,7 @@ import { DEFAULT_TRAIN, type StepReport } from '../train/trainer';
 import type { EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
 import { toPeftFiles } from '../adapters/peft';
+import { loraParameterCount } from '../train/estimate';
 import { deleteRun, listRuns, loadCheckpoint } from '../storage/checkpoints';
 import { downloadBytes } from '../ui/download';
 import { notifySeries, resetSeries, trainingSeries } from './train-series';
@@ -45,7 +46,8 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
     } catch (e) {
       set({ trainError: toUiError('Training stopped with an error', e) });
       // The adapter was put back at its last good checkpoint in the worker: it stays usable.
-      if (get().adapter === null && get().lastStep) set({ adapter: { spec: { ...get().lora, baseModel: get().model?.source ?? '' }, parameters: 0, origin: 'trained' } });
+      const { lora, model } = get();
+      if (e instanceof Error && e.name === 'TrainingDivergedError' && model?.config) set({ adapter: { spec: { ...lora, baseModel: model.source }, parameters: loraParameterCount(model.config, lora.r, lora.targetModules), origin: 'trained' } });
     } finally {
       set({ training: false, stopping: false, pausing: false });
       await get().refreshRuns();

@@ -55,6 +55,14 @@ export interface TrainEstimate {
   gflops: number;
 }
 
+/** Trainable LoRA parameters: R x (in + out) for every targeted linear layer in every block. */
+export function loraParameterCount(c: LlamaConfig, rank: number, targets: readonly LinearModule[]): number {
+  return c.numLayers * targets.reduce((a, m) => {
+    const { out, in: inF } = linearShape(c, m);
+    return a + rank * (inF + out);
+  }, 0);
+}
+
 function linearParams(c: LlamaConfig): number {
   return LINEAR_MODULES.reduce((a, m) => {
     const { out, in: inF } = linearShape(c, m);
@@ -68,10 +76,7 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const B = x.batchSize;
   const T = x.seqLen;
   const R = x.rank;
-  const P = L * x.targets.reduce((a, m) => {
-    const { out, in: inF } = linearShape(c, m);
-    return a + R * (inF + out);
-  }, 0);
+  const P = loraParameterCount(c, R, x.targets);
   const nLin = linearParams(c);
   const allParams = L * nLin + V * C * (c.tieWordEmbeddings ? 1 : 2) + (2 * L + 1) * C;
   const base = x.baseWeightBytes ?? 4 * allParams;
