@@ -91,7 +91,7 @@ const TINY: LlamaConfig = {
 };
 
 describe('estimateTraining', () => {
-  const base: EstimateInput = { config: TINY, rank: 2, targets: ['q_proj', 'v_proj'], batchSize: 2, seqLen: 4, gradAccum: 1, examples: 10, steps: 20, backend: 'wasm' };
+  const base: EstimateInput = { config: TINY, rank: 2, targets: ['q_proj', 'v_proj'], batchSize: 2, seqLen: 4, gradAccum: 1, examples: 10, steps: 20, backend: 'wasm', layerOverheadS: 0 };
   it('follows the documented formula on a hand-computed config', () => {
     const e = estimateTraining(base);
     // q: 8->8, v: 8->4. P = L * R * ((8+8) + (8+4)) = 2 * 2 * 28.
@@ -107,6 +107,9 @@ describe('estimateTraining', () => {
     expect(e.stepsPerEpoch).toBe(5);
     expect(e.secondsPerStep).toBeCloseTo((2 * 2944 * 8) / 12e9, 15);
     expect(e.secondsTotal).toBeCloseTo(e.secondsPerStep * 20, 15);
+    // The fixed per-layer cost: accum x L x overhead on top.
+    const withOverhead = estimateTraining({ ...base, gradAccum: 3, layerOverheadS: 0.01 });
+    expect(withOverhead.secondsPerStep).toBeCloseTo(3 * 2 * 0.01 + (2 * 2944 * 24) / 12e9, 12);
   });
   it.each([
     { change: { rank: 4 }, field: 'trainable', factor: 2 },

@@ -10,7 +10,9 @@
 // Time:
 //   forward FLOPs/token = 2 x L x Nlin + 2 x C x V + 4 x L x T x H*D + 2 x P
 //   training FLOPs/token ~ 2 x forward  (the frozen base needs input gradients, not weight gradients)
-//   seconds = FLOPs / (GFLOP/s x 1e9), GFLOP/s from BACKEND_GFLOPS unless a measured rate is given.
+//   seconds/step = accum x (L x overhead + FLOPs per micro-batch / (GFLOP/s x 1e9)), GFLOP/s from
+//   BACKEND_GFLOPS unless a measured rate is given. The per-layer overhead (kernel launches, JS) is
+//   what dominates small models: stories260K on wasm measured 1,300-1,900 tokens/s where FLOPs alone say ~9,700.
 import { LINEAR_MODULES, linearShape, type LinearModule, type LlamaConfig } from '../model/config';
 
 /** Sustained GFLOP/s assumed per backend (DESIGN.md section 3: wasm SIMD measured 22-31 on 1024^2 matmuls; smaller shapes get less). */
@@ -24,6 +26,9 @@ export const BACKEND_GFLOPS = {
 } as const;
 
 export type EstimateBackend = keyof typeof BACKEND_GFLOPS;
+
+/** Seconds of fixed cost per transformer layer per micro-batch (forward + backward), fitted on stories260K (wasm: 5 layers, 0.13-0.2 s/step at B=4, T=64); the GPU values are guesses. */
+export const BACKEND_LAYER_OVERHEAD_S: Record<EstimateBackend, number> = { wasm: 0.025, cpu: 0.05, webgpu: 0.01, 'webgpu-fallback': 0.3 };
 
 export interface EstimateInput {
   config: LlamaConfig;
@@ -41,6 +46,8 @@ export interface EstimateInput {
   baseWeightBytes?: number;
   /** Measured throughput, replacing BACKEND_GFLOPS. */
   gflops?: number;
+  /** Replaces BACKEND_LAYER_OVERHEAD_S. */
+  layerOverheadS?: number;
 }
 
 export interface TrainEstimate {
@@ -88,7 +95,8 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const flopsPerToken = 2 * forward;
   const tokensPerStep = B * T * x.gradAccum;
   const gflops = x.gflops ?? BACKEND_GFLOPS[x.backend];
-  const secondsPerStep = (flopsPerToken * tokensPerStep) / (gflops * 1e9);
+  const overhead = x.layerOverheadS ?? BACKEND_LAYER_OVERHEAD_S[x.backend];
+  const secondsPerStep = x.gradAccum * L * overhead + (flopsPerToken * tokensPerStep) / (gflops * 1e9);
   const stepsPerEpoch = Math.max(1, Math.ceil(x.examples / (B * x.gradAccum)));
   return {
     loraParameters: P,
