@@ -54,7 +54,7 @@ test.describe('bad input', () => {
   test('a valid share link opens; tampered, truncated and wrong-weights links are refused with a reason', async ({ page, modelServer, baseURL }) => {
     const good = await storiesLink(`${baseURL}/?backend=wasm`, modelServer.url);
     await page.goto(good);
-    await expect(page.getByLabel('Adapter')).toContainText('Shared adapter: rank 4', { timeout: 60_000 });
+    await expect(page.getByLabel('Adapter', { exact: true })).toContainText('Shared adapter: rank 4', { timeout: 60_000 });
 
     const hashAt = good.indexOf('#adapter=') + '#adapter='.length;
     const mid = hashAt + Math.floor((good.length - hashAt) / 2);
@@ -71,7 +71,7 @@ test.describe('bad input', () => {
       const alert = p.getByRole('alert');
       await expect(alert).toContainText('This share link could not be opened', { timeout: 60_000 });
       await expect(alert).toContainText(why);
-      await expect(p.getByLabel('Adapter')).toHaveCount(0);
+      await expect(p.getByLabel('Adapter', { exact: true })).toHaveCount(0);
       // The page keeps working: the model can still be loaded by hand.
       await loadModel(p, modelServer.url);
       await p.close();

@@ -73,7 +73,7 @@ for (const backend of ['webgpu', 'wasm'] as const) {
     const shared = new URL(link);
     shared.search = `?backend=${backend}`;
     await page2.goto(shared.toString());
-    await expect(page2.getByLabel('Adapter')).toContainText('Shared adapter', { timeout: 120_000 });
+    await expect(page2.getByLabel('Adapter', { exact: true })).toContainText('Shared adapter', { timeout: 120_000 });
     await page2.getByLabel('Prompt').fill('Zed');
     await page2.getByLabel('New tokens').fill('16');
     await page2.getByRole('button', { name: 'Generate' }).click();

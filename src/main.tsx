@@ -1,5 +1,6 @@
 // Page entry: mounts the app and starts the engine worker. `?backend=webgpu|wasm|cpu` forces a
-// backend; a `#adapter=...` fragment is a share link, opened once the engine is up.
+// backend; a `#adapter=...` (inline) or `#adapter-url=...` (hosted) fragment is a share link,
+// opened once the engine is up.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import 'uplot/dist/uPlot.min.css';
@@ -11,7 +12,7 @@ import type { BackendName } from './worker/protocol';
 const params = new URLSearchParams(location.search);
 const forced = params.get('backend');
 const force: BackendName | null = forced === 'webgpu' || forced === 'wasm' || forced === 'cpu' ? forced : null;
-const share = location.hash.includes('adapter=') ? location.hash : null;
+const share = /(^#|&)adapter(-url)?=/.test(location.hash) ? location.hash : null;
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

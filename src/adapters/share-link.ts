@@ -10,8 +10,12 @@ import type { LoraSpec, LoraWeights } from './lora-types';
 import { AdapterFormatError, readPeftSafetensors, toPeftFiles, validateLoraSpec } from './peft';
 
 export interface SharePayload {
-  /** Which base model the adapter belongs to: hub repo id or base URL, and modelFingerprint() of its weights. */
-  model: { source: string; fingerprint: string };
+  /**
+   * Which base model the adapter belongs to: hub repo id or base URL, modelFingerprint() of its
+   * weights, and the precision its frozen base was trained in (an NF4 base computes different logits
+   * than fp32, so the receiver loads the same one to reproduce the same greedy text).
+   */
+  model: { source: string; fingerprint: string; basePrecision?: 'fp32' | 'nf4' };
   spec: LoraSpec;
   weights: LoraWeights;
 }
@@ -98,6 +102,34 @@ export function encodeShareFrame(payload: SharePayload): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Hosted adapters: for adapters too large for a URL, the link names where the PEFT files are
+// (a folder URL or a Hugging Face repo id) instead of carrying them.
+
+const HOSTED_KEY = 'adapter-url';
+
+/** A link that opens the PEFT adapter hosted at `adapterLocation` (folder URL or hub repo id). */
+export function encodeHostedAdapterLink(pageUrl: string, adapterLocation: string): string {
+  const where = adapterLocation.trim();
+  if (!where) throw new ShareLinkError('Enter where the adapter files are: a folder URL or a Hugging Face repo id.');
+  return `${pageUrl.split('#')[0]!}#${HOSTED_KEY}=${encodeURIComponent(where)}`;
+}
+
+/** The hosted adapter's location when the fragment is a hosted-adapter link, else null. */
+export function hostedAdapterLocation(hash: string): string | null {
+  const fragment = hash.includes('#') ? hash.slice(hash.indexOf('#') + 1) : hash;
+  const param = fragment.split('&').find((p) => p.startsWith(`${HOSTED_KEY}=`));
+  if (param === undefined) return null;
+  let where: string;
+  try {
+    where = decodeURIComponent(param.slice(HOSTED_KEY.length + 1)).trim();
+  } catch {
+    throw corrupted('the hosted adapter address in it is not valid URL encoding');
+  }
+  if (!where) throw corrupted('the hosted adapter address in it is empty');
+  return where;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Decoding
 
 /**
@@ -148,14 +180,16 @@ export async function decodeShareFrame(frame: Uint8Array, model?: LlamaConfig): 
   } catch (e) {
     throw invalid(`its header is not valid JSON (${(e as Error).message})`);
   }
-  const h = (typeof header === 'object' && header !== null ? header : {}) as { model?: { source?: unknown; fingerprint?: unknown }; spec?: unknown };
+  const h = (typeof header === 'object' && header !== null ? header : {}) as { model?: { source?: unknown; fingerprint?: unknown; basePrecision?: unknown }; spec?: unknown };
   if (typeof h.model?.source !== 'string' || typeof h.model.fingerprint !== 'string') {
     throw invalid('its header does not name the base model (model.source and model.fingerprint)');
   }
   try {
     const spec = validateLoraSpec(h.spec, 'share link spec');
     const weights = await readPeftSafetensors(spec, body.subarray(4 + headerLen), model, 'shared adapter');
-    return { model: { source: h.model.source, fingerprint: h.model.fingerprint }, spec, weights };
+    const bp = h.model.basePrecision;
+    if (bp !== undefined && bp !== 'fp32' && bp !== 'nf4') throw invalid(`its base precision ${JSON.stringify(bp)} is not fp32 or nf4`);
+    return { model: { source: h.model.source, fingerprint: h.model.fingerprint, ...(bp ? { basePrecision: bp } : {}) }, spec, weights };
   } catch (e) {
     if (e instanceof AdapterFormatError) throw invalid(e.message);
     throw e;

@@ -108,6 +108,8 @@ export interface UseSlice {
   generate(): Promise<void>;
   downloadAdapter(): Promise<void>;
   makeShareLink(): Promise<string | null>;
+  /** A link that opens PEFT files hosted at a folder URL or hub repo (for adapters too large to travel in a URL). */
+  makeHostedLink(location: string): string | null;
 }
 
 export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice;

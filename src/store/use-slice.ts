@@ -1,5 +1,6 @@
 // Use slice: base-vs-tuned generation, adapter download and share links.
 import { downloadBytes } from '../ui/download';
+import { encodeHostedAdapterLink } from '../adapters/share-link';
 import { requireClient, toUiError, type Slice, type UseSlice } from './types';
 
 export const createUseSlice: Slice<UseSlice> = (set, get) => ({
@@ -52,6 +53,18 @@ export const createUseSlice: Slice<UseSlice> = (set, get) => ({
       return url;
     } catch (e) {
       set({ useError: toUiError('Could not make a share link', e) });
+      return null;
+    }
+  },
+
+  makeHostedLink(where) {
+    try {
+      const url = encodeHostedAdapterLink(`${location.origin}${location.pathname}`, where);
+      set({ shareUrl: url, useError: null });
+      void navigator.clipboard?.writeText(url).catch(() => undefined);
+      return url;
+    } catch (e) {
+      set({ useError: toUiError('Could not make a link to the hosted adapter', e) });
       return null;
     }
   },

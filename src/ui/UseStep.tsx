@@ -1,5 +1,6 @@
 // Step 4: generate with the base and the tuned model side by side, download the adapter in PEFT
 // format, and copy a share link that opens the same adapter in any browser.
+import { useState } from 'react';
 import { useApp } from '../store/app-store';
 import { ErrorBox } from './common';
 
@@ -19,6 +20,8 @@ export function UseStep() {
   const error = useApp((s) => s.useError);
   const training = useApp((s) => s.training);
   const opening = useApp((s) => s.shareOpening);
+  const makeHosted = useApp((s) => s.makeHostedLink);
+  const [hosted, setHosted] = useState('');
   return (
     <section id="step-use" aria-labelledby="h-use" className={`step${model ? '' : ' locked'}`}>
       <h2 id="h-use">4. Use &amp; share</h2>
@@ -66,9 +69,30 @@ export function UseStep() {
         <button type="button" disabled={!adapter || training} onClick={() => void download()}>Download adapter (PEFT)</button>
         <button type="button" disabled={!adapter || training} onClick={() => void share()}>Copy share link</button>
       </div>
+      <details>
+        <summary>Adapter too large for a link? Share a hosted copy</summary>
+        <p className="muted">
+          Download the adapter, put both files in a Hugging Face repo or a folder on any web server that allows cross-origin requests, then enter its address. The link then names that place instead of carrying the weights.
+        </p>
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            makeHosted(hosted);
+          }}
+        >
+          <label className="grow">
+            Hosted adapter location
+            <input type="text" value={hosted} onChange={(e) => setHosted(e.target.value)} placeholder="org/my-adapter or https://…/adapter-folder" spellCheck={false} />
+          </label>
+          <button type="submit">Make hosted link</button>
+        </form>
+      </details>
       {shareUrl ? (
         <label className="field">
-          Share link ({Math.round(shareUrl.length / 1024)} KB; the adapter travels in the link and is never uploaded)
+          {shareUrl.includes('#adapter-url=')
+            ? 'Share link (opens the hosted adapter files)'
+            : `Share link (${Math.round(shareUrl.length / 1024)} KB; the adapter travels in the link and is never uploaded)`}
           <input type="text" readOnly value={shareUrl} onFocus={(e) => e.target.select()} />
         </label>
       ) : null}

@@ -14,8 +14,9 @@ import { Trainer, type StepReport, type TrainSettings } from '../train/trainer';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
-import { toPeftFiles } from '../adapters/peft';
-import { encodeShareLink, decodeShareFragment, ShareLinkError } from '../adapters/share-link';
+import { fromPeftFiles, toPeftFiles } from '../adapters/peft';
+import { encodeShareLink, decodeShareFragment, hostedAdapterLocation, ShareLinkError } from '../adapters/share-link';
+import { fetchHostedAdapter } from '../adapters/hosted-adapter';
 import type { LoraSpec } from '../adapters/lora-types';
 import { prepareDataset, type DatasetOptions } from '../data/prepare';
 import { packExamples } from '../data/packing';
@@ -214,27 +215,42 @@ export class Engine {
 
   async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
     const adapter = this.requireAdapter();
-    return toPeftFiles(adapter.spec, await adapter.toWeights(), { trained_with: 'browser-finetune-studio', base_model_fingerprint: this.files!.fingerprint });
+    return toPeftFiles(adapter.spec, await adapter.toWeights(), {
+      trained_with: 'browser-finetune-studio',
+      base_model_fingerprint: this.files!.fingerprint,
+      base_precision: this.summary!.basePrecision,
+    });
   }
 
   async shareLink(pageUrl: string): Promise<{ url: string; bytes: number }> {
     const adapter = this.requireAdapter();
     const url = await encodeShareLink(pageUrl, {
-      model: { source: this.files!.source, fingerprint: this.files!.fingerprint },
+      model: { source: this.files!.source, fingerprint: this.files!.fingerprint, basePrecision: this.summary!.basePrecision },
       spec: adapter.spec,
       weights: await adapter.toWeights(),
     });
     return { url, bytes: url.length };
   }
 
-  /** Opens a share link: decodes and validates it first, then loads its base model, then applies the adapter. */
+  /**
+   * Opens a share link: decodes and validates it first (an inline adapter, or PEFT files hosted at
+   * a URL or hub repo), then loads its base model in the precision it was trained on, checks the
+   * weights are the same ones, then applies the adapter.
+   */
   async openShare(fragment: string, onProgress: (p: ProgressEvent) => void): Promise<{ model: ModelSummary; adapter: AdapterSummary }> {
-    const payload = await decodeShareFragment(fragment);
-    if (!this.summary || this.summary.source !== payload.model.source) await this.loadModel(payload.model.source, onProgress);
-    if (this.summary!.fingerprint !== payload.model.fingerprint) {
-      throw new ShareLinkError(`This adapter was trained on a different version of ${payload.model.source} (fingerprint ${payload.model.fingerprint}, loaded ${this.summary!.fingerprint}).`);
+    const location = hostedAdapterLocation(fragment);
+    const shared = location ? await fetchHostedAdapter(location) : await decodeShareFragment(fragment);
+    const { source, fingerprint, basePrecision } = shared.model;
+    if (!this.summary || this.summary.source !== source || (basePrecision && this.summary.basePrecision !== basePrecision)) {
+      await this.loadModel(source, onProgress, basePrecision ?? 'auto');
     }
-    const adapter = LoraAdapter.fromWeights(this.requireModel().config, payload.spec, payload.weights);
+    if (fingerprint && this.summary!.fingerprint !== fingerprint) {
+      throw new ShareLinkError(`This adapter was trained on a different version of ${source} (fingerprint ${fingerprint}, loaded ${this.summary!.fingerprint}).`);
+    }
+    const model = this.requireModel();
+    // Hosted files are checked against the base's shapes once the base is known.
+    const weights = 'weights' in shared ? shared.weights : (await fromPeftFiles(shared.configJson, shared.safetensors, model.config)).weights;
+    const adapter = LoraAdapter.fromWeights(model.config, shared.spec, weights);
     this.disposeTraining();
     this.adapter = adapter;
     this.adapterOrigin = 'shared';

@@ -1,0 +1,55 @@
+// Hosted adapters: PEFT files served from another origin open through a `#adapter-url=` link, and
+// the browser's tuned greedy text equals what `npm run generate -- --adapter` prints in Node for the
+// same files. A missing hosted adapter gets a clear message.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test, expect, STORIES_DIR } from './fixtures';
+import { startModelServer } from './model-server';
+import { toPeftFiles } from '../src/adapters/peft';
+import { syntheticLoraWeights } from '../src/adapters/synthetic-adapter';
+import { parseConfig } from '../src/model/config';
+import { modelFingerprint } from '../src/model/fingerprint';
+import { bufferSource } from '../src/model/safetensors';
+import type { LoraSpec } from '../src/adapters/lora-types';
+
+test('a hosted PEFT adapter opens from a link and generates what the Node CLI generates', async ({ page, modelServer, baseURL }) => {
+  test.setTimeout(5 * 60_000);
+  const configText = await readFile(path.join(STORIES_DIR, 'config.json'), 'utf8');
+  const weights = new Uint8Array(await readFile(path.join(STORIES_DIR, 'model.safetensors')));
+  const fingerprint = await modelFingerprint(configText, [{ name: 'model.safetensors', bytes: bufferSource(weights) }]);
+  const spec: LoraSpec = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'], useRslora: false, baseModel: modelServer.url };
+  const files = toPeftFiles(spec, syntheticLoraWeights(parseConfig(JSON.parse(configText)), spec, 9, 0.2), { base_model_fingerprint: fingerprint, base_precision: 'fp32' });
+  const dir = await mkdtemp(path.join(tmpdir(), 'adapter-'));
+  await writeFile(path.join(dir, 'adapter_config.json'), files.adapterConfigJson);
+  await writeFile(path.join(dir, 'adapter_model.safetensors'), files.adapterSafetensors);
+  const host = await startModelServer({ root: dir });
+  try {
+    const cli = JSON.parse(
+      execFileSync('npx', ['tsx', 'cli/generate.ts', '--model', STORIES_DIR, '--adapter', dir, '--prompt', 'Zed', '--max-new-tokens', '16', '--greedy'], { encoding: 'utf8' }),
+    ) as { text: string };
+
+    await page.goto(`/?backend=wasm#adapter-url=${encodeURIComponent(host.url)}`);
+    await expect(page.getByLabel('Adapter', { exact: true })).toContainText('Shared adapter: rank 4', { timeout: 60_000 });
+    await page.getByLabel('Prompt').fill('Zed');
+    await page.getByLabel('New tokens').fill('16');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 60_000 });
+    await expect(page.getByLabel('Tuned model output')).toHaveText(cli.text);
+    expect(cli.text).not.toBe(await page.getByLabel('Base model output').textContent());
+
+    // The page makes the same kind of link from a location typed in.
+    await page.getByText('Adapter too large for a link? Share a hosted copy').click();
+    await page.getByLabel('Hosted adapter location').fill(host.url);
+    await page.getByRole('button', { name: 'Make hosted link' }).click();
+    await expect(page.getByLabel(/^Share link/)).toHaveValue(`${baseURL}/#adapter-url=${encodeURIComponent(host.url)}`);
+
+    const missing = await page.context().newPage();
+    await missing.goto(`/?backend=wasm#adapter-url=${encodeURIComponent(host.url + '/nothing')}`);
+    await expect(missing.getByRole('alert')).toContainText('This share link could not be opened', { timeout: 60_000 });
+    await expect(missing.getByRole('alert')).toContainText('HTTP 404');
+  } finally {
+    await host.close();
+  }
+});
