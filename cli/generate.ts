@@ -1,5 +1,6 @@
 // npm run generate -- --model <folder|base URL> --prompt "<text>" [--adapter <folder>]
 //   [--max-new-tokens N] [--greedy | --temperature T --seed S] [--top-p P] [--backend wasm|cpu]
+//   [--precision fp32|nf4|auto] (frozen base precision; fp32 by default so references match exactly)
 // Prints one JSON line: {"prompt_ids": [...], "output_ids": [...], "text": "..."} (output_ids: new tokens only).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,13 +24,16 @@ async function main(): Promise<void> {
       'top-p': { type: 'string', default: '1' },
       seed: { type: 'string', default: '0' },
       backend: { type: 'string', default: 'wasm' },
+      precision: { type: 'string', default: 'fp32' },
     },
   });
   if (!values.model) throw new Error('--model <folder or base URL> is required');
   const backend = await initNodeBackend(values.backend === 'cpu' ? 'cpu' : 'wasm');
   const files = await openModelFiles(values.model);
   const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
-  const model = await loadModel(files);
+  const precision = values.precision;
+  if (precision !== 'fp32' && precision !== 'nf4' && precision !== 'auto') throw new Error(`--precision must be fp32, nf4 or auto, got ${precision}`);
+  const model = await loadModel(files, { precision });
   let adapter: LoraAdapter | null = null;
   if (values.adapter) {
     const cfgText = await readFile(path.join(values.adapter, 'adapter_config.json'), 'utf8');

@@ -8,6 +8,7 @@ import {
 } from './chunk-store';
 import { DEFAULT_DOWNLOAD, DownloadRun, type DownloadOptions } from './download-run';
 import { resolveModelSource, storedIdentity } from './model-source';
+import { IdbQuantizedCache } from './quantized-cache';
 
 export { DEFAULT_DOWNLOAD, ModelDownloadError, parseContentRange, StorageQuotaError } from './download-run';
 export type { DownloadFailure, DownloadOptions, DownloadProgress } from './download-run';
@@ -55,8 +56,12 @@ export async function listStoredModels(): Promise<StoredModelSummary[]> {
     .sort((a, b) => b.savedAt - a.savedAt);
 }
 
+/** Deletes a model's files and the NF4 projections quantized from them. */
 export async function deleteStoredModel(source: string): Promise<void> {
-  await deleteModelData(storedIdentity(source));
+  const identity = storedIdentity(source);
+  const fingerprint = (await readManifest(identity))?.fingerprint;
+  await deleteModelData(identity);
+  if (fingerprint) await new IdbQuantizedCache().deleteModel(fingerprint);
 }
 
 async function openFromManifest(m: ModelManifest): Promise<ModelFileSet> {

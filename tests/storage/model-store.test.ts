@@ -13,6 +13,8 @@ import { bufferSource, readHeader, readTensorF32, writeSafetensors, type ByteSou
 import {
   deleteStoredModel, downloadModel, listStoredModels, ModelDownloadError, openStoredModel, StorageQuotaError, type DownloadProgress,
 } from '../../src/storage/model-store';
+import { IdbQuantizedCache } from '../../src/storage/quantized-cache';
+import { quantizeNf4 } from '../../src/model/nf4';
 
 const ROOT = '/work/shared/models/stories260K';
 const WEIGHTS = new Uint8Array(readFileSync(join(ROOT, 'model.safetensors')));
@@ -114,6 +116,17 @@ describe('downloadModel from a range-capable server', () => {
     await deleteStoredModel(s.url);
     expect(await openStoredModel(s.url)).toBeNull();
     expect((await listStoredModels()).map((m) => m.source)).not.toContain(s.url);
+  });
+
+  it('deleting a model also drops the NF4 projections quantized from it', async () => {
+    const s = await serve();
+    const files = await downloadModel(s.url, opts);
+    const cache = new IdbQuantizedCache();
+    const q = quantizeNf4(new Float32Array(64).fill(0.5), 1, 64);
+    await cache.put(files.fingerprint, { doubleQuant: false }, 'model.layers.0.self_attn.q_proj.weight', q);
+    expect(await cache.get(files.fingerprint, { doubleQuant: false }, 'model.layers.0.self_attn.q_proj.weight')).not.toBeNull();
+    await deleteStoredModel(s.url);
+    expect(await cache.get(files.fingerprint, { doubleQuant: false }, 'model.layers.0.self_attn.q_proj.weight')).toBeNull();
   });
 
   it('returns null for a model never downloaded', async () => {
