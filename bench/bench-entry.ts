@@ -7,7 +7,7 @@ import { setNf4WordLoads } from '../src/gpu/nf4-matmul';
 import { parseConfig, LINEAR_MODULES, linearShape, linearKey } from '../src/model/config';
 import { loadModelWithReport, type LoadModelOptions } from '../src/model/load';
 import { bufferSource, writeSafetensors, type TensorToWrite } from '../src/model/safetensors';
-import { seededRandom } from '../src/model/sampling';
+import { seededRandom } from '../src/util/random';
 import { LoraAdapter } from '../src/train/lora';
 import { DEFAULT_TRAIN, Trainer } from '../src/train/trainer';
 import type { TokenizedExample } from '../src/train/batches';

@@ -2,18 +2,7 @@
 // A uniform like PEFT's kaiming init, B small as after a few hundred training steps. Not for training.
 import { linearShape, type LlamaConfig } from '../model/config';
 import type { LoraLayerWeights, LoraSpec, LoraWeights } from './lora-types';
-
-/** mulberry32: a tiny seeded PRNG, so a failing test reproduces. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../util/random';
 
 export function syntheticLoraWeights(model: LlamaConfig, spec: LoraSpec, seed = 1, bScale = 0.01): LoraWeights {
   const rand = seededRandom(seed);

@@ -6,6 +6,7 @@ import { DatasetFileError, readLines, streamFromBytes, type LineProgress } from 
 import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detectFormat, parseJsonLine, shapeOf, validateRecord, type DatasetFormat } from './formats';
 import { chatTemplateFor, displayToken, fitLength, renderExample, type OverflowPolicy, type TrainingExample } from './render';
 import { LengthTally, type LengthHistogram } from './histogram';
+import { permutation } from '../util/random';
 
 export interface ParseDatasetOptions {
   fileName: string;
@@ -197,18 +198,6 @@ export function parseDatasetText(text: string, opts: ParseDatasetOptions): Promi
   return parseDataset(streamFromBytes(text), { bytesTotal: new TextEncoder().encode(text).length, ...opts });
 }
 
-/** mulberry32: a tiny seeded PRNG, so a split is the same on every machine for the same seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Holds out `percent` of the examples for validation, chosen by a seeded shuffle; both parts keep
  * file order. With percent > 0 and at least two examples, each side gets at least one.
@@ -217,12 +206,7 @@ export function splitTrainValidation<E>(examples: E[], percent: number, seed: nu
   const n = examples.length;
   if (!(percent > 0) || n < 2) return { train: examples.slice(), validation: [] };
   const k = Math.min(n - 1, Math.max(1, Math.round((n * Math.min(percent, 100)) / 100)));
-  const idx = Array.from({ length: n }, (_, i) => i);
-  const rand = mulberry32(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
+  const idx = permutation(n, seed);
   const held = new Uint8Array(n);
   for (let i = 0; i < k; i++) held[idx[i]] = 1;
   const train: E[] = [];

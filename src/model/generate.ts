@@ -1,7 +1,8 @@
 // Autoregressive generation with a KV cache: one forward over the prompt, then one token at a time.
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaModel, type LoraHook, newKvCache, disposeKvCache } from './llama';
-import { sampleToken, seededRandom, type SamplingOptions } from './sampling';
+import { sampleToken, type SamplingOptions } from './sampling';
+import { seededRandom } from '../util/random';
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;

@@ -1,18 +1,6 @@
 // Picking the next token from logits: greedy (argmax, lowest id on ties, as the references do) or
 // temperature / top-p sampling from a seeded generator so a run can be repeated exactly.
 
-/** Mulberry32: tiny, fast, seedable; good enough for sampling and data order. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function argmax(logits: Float32Array): number {
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;

@@ -1,7 +1,7 @@
 // Turns tokenized examples into fixed-shape next-token batches. Every batch is [B, T] so the GPU
 // buffer pool (keyed by exact size) reuses buffers step after step; short rows are padded with
 // weight 0. Data order is a seeded permutation per epoch, so a run is reproducible and resumable.
-import { seededRandom } from '../model/sampling';
+import { permutation } from '../util/random';
 
 export interface TokenizedExample {
   inputIds: number[];
@@ -54,16 +54,6 @@ export function makeBatch(rows: TokenizedExample[], seqLen: number, padId = 0): 
   return batch;
 }
 
-/** A seeded permutation of 0..n-1 (Fisher-Yates). */
-export function permutation(n: number, seed: number): number[] {
-  const random = seededRandom(seed);
-  const p = [...Array(n).keys()];
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [p[i], p[j]] = [p[j], p[i]];
-  }
-  return p;
-}
 
 /** Where the data stream stands: epoch and index into that epoch's permutation. */
 export interface DataPosition {

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaConfig, type LinearModule, linearShape } from '../model/config';
 import { type LoraHook } from '../model/llama';
-import { seededRandom } from '../model/sampling';
+import { seededRandom } from '../util/random';
 import { type LoraSpec, type LoraWeights, loraScale } from '../adapters/lora-types';
 
 interface Pair {
