@@ -28,7 +28,7 @@ export interface DatasetOptions {
 export const DEFAULT_DATASET_OPTIONS: DatasetOptions = {
   format: null,
   trainOnPrompt: false, // learn the answers, not the questions (TRL's completion-only default)
-  maxLength: 65, // the default training sequence length 64, plus one target
+  maxLength: 129, // the default training sequence length 128, plus one target
   overflow: 'truncate', // keep the start of long examples rather than losing them
   packing: false, // off: one example per row is easiest to reason about
   validationPercent: 10, // enough to see overfitting on small sets

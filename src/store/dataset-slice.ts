@@ -34,7 +34,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => ({
   datasetBusy: false,
   datasetProgress: null,
   datasetError: null,
-  datasetOptions: DEFAULT_DATASET_OPTIONS, // maxLength 65 = the train slice's default seqLen 64 + 1
+  datasetOptions: DEFAULT_DATASET_OPTIONS, // maxLength 129 = the train slice's default seqLen 128 + 1
   datasetFile: null,
   validationFile: null,
 

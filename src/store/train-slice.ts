@@ -56,7 +56,7 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
 
   return {
     lora: DEFAULT_LORA_FORM,
-    train: { ...DEFAULT_TRAIN, steps: 30, batchSize: 4, seqLen: 64, evalEvery: 10, sampleEvery: 10, checkpointEvery: 10 },
+    train: { ...DEFAULT_TRAIN, steps: 30, batchSize: 4, seqLen: 128, evalEvery: 10, sampleEvery: 10, checkpointEvery: 10 },
     training: false,
     stopping: false,
     pausing: false,
