@@ -3,10 +3,8 @@
 // differences of the forward pass, no tensor leaks per step, and the adapter survives PEFT export.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initNodeBackend, openModelFiles } from '../cli/node-runtime';
-import { loadModel } from '../src/model/load';
 import { generate } from '../src/model/generate';
-import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
+import type { TextTokenizer } from '../src/tokenizer/tokenizer';
 import type { LlamaModel } from '../src/model/llama';
 import { LoraAdapter } from '../src/train/lora';
 import { Trainer, DEFAULT_TRAIN } from '../src/train/trainer';
@@ -14,8 +12,8 @@ import { makeBatch, type TokenizedExample } from '../src/train/batches';
 import { maskedCrossEntropy } from '../src/train/loss';
 import { toPeftFiles, fromPeftFiles } from '../src/adapters/peft';
 import type { LoraSpec } from '../src/adapters/lora-types';
+import { loadStories, textExamples } from './stories-fixture';
 
-const STORIES = new URL('../../shared/models/stories260K/', import.meta.url).pathname;
 const TEXTS = [
   'Zed the purple dragon liked to fly over the green hill.',
   'Zed the purple dragon found a shiny red ball in the park.',
@@ -32,14 +30,8 @@ describe('LoRA training on stories260K', () => {
   let tok: TextTokenizer;
   let examples: TokenizedExample[];
   beforeAll(async () => {
-    await initNodeBackend('wasm');
-    const files = await openModelFiles(STORIES);
-    tok = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
-    model = await loadModel(files);
-    examples = TEXTS.map((t) => {
-      const ids = [...tok.encode(t), tok.eosTokenId!];
-      return { inputIds: ids, lossMask: ids.map((_, i) => (i === 0 ? 0 : 1)) };
-    });
+    ({ model, tokenizer: tok } = await loadStories());
+    examples = textExamples(tok, TEXTS);
   });
 
   it('lowers the loss, changes generation, leaks no tensors, and round-trips through PEFT files', async () => {

@@ -13,8 +13,8 @@ import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
 import { maskedCrossEntropy } from '../src/train/loss';
 import { LoraAdapter } from '../src/train/lora';
 import { DEFAULT_TRAIN, Trainer } from '../src/train/trainer';
+import { textExamples, STORIES } from './stories-fixture';
 
-const STORIES = new URL('../../shared/models/stories260K/', import.meta.url).pathname;
 // Written for this check (not from any training set), as in bench/nf4-quality.ts.
 const HELD_OUT =
   'Tom had a small red boat. Every day he took the boat to the pond near his house. One day the wind was very strong and the boat went far away. Tom was sad. His sister Sue saw him and said, "Do not be sad, Tom. We can find it together." They walked around the pond and found the boat under a big tree. Tom smiled and gave Sue a hug.';
@@ -99,10 +99,7 @@ describe('stories260K over an NF4 base', () => {
       'Zed the purple dragon was happy and sang a song with Lily.',
       'Zed the purple dragon ate a big cake and said thank you.',
     ];
-    const examples = texts.map((t) => {
-      const e = [...tok.encode(t), tok.eosTokenId!];
-      return { inputIds: e, lossMask: e.map((_, i) => (i === 0 ? 0 : 1)) };
-    });
+    const examples = textExamples(tok, texts);
     const adapter = LoraAdapter.create(model.config, { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: 'stories260K' }, 1);
     const trainer = new Trainer(model, adapter, examples, { ...DEFAULT_TRAIN, steps: 30, batchSize: 4, seqLen: 24, learningRate: 1e-2, warmupSteps: 2 });
     const losses: number[] = [];

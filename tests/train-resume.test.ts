@@ -4,17 +4,14 @@
 // no tensor leaks with eval and checkpoints on; a huge learning rate ends in TrainingDivergedError.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initNodeBackend, openModelFiles } from '../cli/node-runtime';
-import { loadModel } from '../src/model/load';
-import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import type { LlamaModel } from '../src/model/llama';
 import { LoraAdapter } from '../src/train/lora';
 import { Trainer, DEFAULT_TRAIN, TrainingDivergedError, type TrainSettings, type EvalReport, type TrainerState } from '../src/train/trainer';
 import type { TokenizedExample } from '../src/train/batches';
 import { checkpointFromFiles, checkpointToFiles, CHECKPOINT_FORMAT, emptyHistory } from '../src/train/checkpoint';
 import type { LoraSpec } from '../src/adapters/lora-types';
+import { loadStories, textExamples } from './stories-fixture';
 
-const STORIES = new URL('../../shared/models/stories260K/', import.meta.url).pathname;
 const TEXTS = [
   'Zed the purple dragon liked to fly over the green hill.',
   'Zed the purple dragon found a shiny red ball in the park.',
@@ -30,14 +27,9 @@ describe('reproducible and resumable training on stories260K', () => {
   let model: LlamaModel;
   let examples: TokenizedExample[];
   beforeAll(async () => {
-    await initNodeBackend('wasm');
-    const files = await openModelFiles(STORIES);
-    const tok = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
-    model = await loadModel(files);
-    examples = TEXTS.map((t) => {
-      const ids = [...tok.encode(t), tok.eosTokenId!];
-      return { inputIds: ids, lossMask: ids.map((_, i) => (i === 0 ? 0 : 1)) };
-    });
+    const s = await loadStories();
+    model = s.model;
+    examples = textExamples(s.tokenizer, TEXTS);
   });
 
   async function runLosses(settings: TrainSettings, spec = SPEC): Promise<number[]> {

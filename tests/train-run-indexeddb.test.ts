@@ -4,17 +4,15 @@
 // good checkpoint; the run list shows settings, status and final losses.
 import 'fake-indexeddb/auto';
 import { describe, it, expect, beforeAll } from 'vitest';
-import { initNodeBackend, openModelFiles } from '../cli/node-runtime';
-import { loadModel } from '../src/model/load';
-import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
+import type { TextTokenizer } from '../src/tokenizer/tokenizer';
 import type { LlamaModel } from '../src/model/llama';
 import { DEFAULT_TRAIN, TrainingDivergedError, type TrainSettings } from '../src/train/trainer';
 import type { TokenizedExample } from '../src/train/batches';
 import { TrainingRun, type SampleReport } from '../src/train/training-run';
 import { indexedDbRunStore, isResumable, listRuns, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../src/storage/checkpoints';
 import type { LoraSpec } from '../src/adapters/lora-types';
+import { loadStories, textExamples } from './stories-fixture';
 
-const STORIES = new URL('../../shared/models/stories260K/', import.meta.url).pathname;
 const SPEC: LoraSpec = { r: 4, alpha: 8, dropout: 0.1, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: 'stories260K' };
 const SETTINGS: TrainSettings = { ...DEFAULT_TRAIN, steps: 9, batchSize: 2, seqLen: 24, learningRate: 1e-2, warmupSteps: 2, seed: 11, checkpointEvery: 4, evalEvery: 3, sampleEvery: 9 };
 const BASE = { source: 'stories260K', fingerprint: 'f' };
@@ -25,16 +23,9 @@ describe('TrainingRun with IndexedDB checkpoints', () => {
   let train: TokenizedExample[];
   let validation: TokenizedExample[];
   beforeAll(async () => {
-    await initNodeBackend('wasm');
-    const files = await openModelFiles(STORIES);
-    tok = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
-    model = await loadModel(files);
-    const ex = (t: string) => {
-      const ids = [...tok.encode(t), tok.eosTokenId!];
-      return { inputIds: ids, lossMask: ids.map((_, i) => (i < 3 ? 0 : 1)) };
-    };
-    train = ['Zed the dragon liked to fly.', 'Zed the dragon found a ball.', 'Zed the dragon sang a song.', 'Zed the dragon ate a cake.', 'Lily met Zed in the park.'].map(ex);
-    validation = ['Zed the dragon was happy.'].map(ex);
+    ({ model, tokenizer: tok } = await loadStories());
+    train = textExamples(tok, ['Zed the dragon liked to fly.', 'Zed the dragon found a ball.', 'Zed the dragon sang a song.', 'Zed the dragon ate a cake.', 'Lily met Zed in the park.'], 3);
+    validation = textExamples(tok, ['Zed the dragon was happy.'], 3);
   });
 
   const setup = (runId: string, settings = SETTINGS) => ({ model, base: BASE, lora: SPEC, settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids) });
