@@ -10,7 +10,7 @@ import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
-import { Trainer, type StepReport, type TrainSettings } from '../train/trainer';
+import { type StepReport, type TrainSettings } from '../train/trainer';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
@@ -40,7 +40,6 @@ export class Engine {
   private datasetOptions: DatasetOptions | null = null;
   private adapter: LoraAdapter | null = null;
   private adapterOrigin: AdapterSummary['origin'] = 'trained';
-  private trainer: Trainer | null = null;
   private run: TrainingRun | null = null;
   private summary: ModelSummary | null = null;
 
@@ -171,7 +170,6 @@ export class Engine {
 
   private async drive(run: TrainingRun, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'>, runId: string) {
     this.run = run;
-    this.trainer = run.trainer;
     this.adapter = run.adapter;
     this.adapterOrigin = 'trained';
     try {
@@ -180,7 +178,6 @@ export class Engine {
     } finally {
       // On divergence the adapter stays, back at its last good checkpoint, so it can still be exported.
       run.dispose();
-      this.trainer = null;
       this.run = null;
     }
   }
@@ -261,9 +258,8 @@ export class Engine {
     return this.adapter ? { spec: this.adapter.spec, parameters: this.adapter.parameterCount(), origin: this.adapterOrigin } : null;
   }
 
+  /** Drops the current adapter (a run in progress owns its trainer and disposes it when it ends). */
   private disposeTraining(): void {
-    this.trainer?.dispose();
-    this.trainer = null;
     this.adapter?.dispose();
     this.adapter = null;
   }
@@ -281,9 +277,5 @@ export class Engine {
   private requireAdapter(): LoraAdapter {
     if (!this.adapter) throw new EngineError('There is no adapter yet: train one first.');
     return this.adapter;
-  }
-
-  memory(): tf.MemoryInfo {
-    return tf.memory();
   }
 }
