@@ -2,6 +2,7 @@
 // storage of the frozen weight (fp32 today, NF4 4-bit next) is invisible to the forward pass,
 // the LoRA path and autograd. y = x · Wᵀ with W stored [out, in] as in Hugging Face checkpoints.
 import * as tf from '@tensorflow/tfjs';
+import { frozenMatMul, nativeTransposes } from './matmul';
 
 export interface FrozenLinear {
   readonly inFeatures: number;
@@ -15,18 +16,30 @@ export interface FrozenLinear {
   dispose(): void;
 }
 
+/**
+ * An fp32 weight, held in one layout chosen for the backend: [out, in] where transposed products
+ * are native (WebGPU), [in, out] elsewhere so the forward product needs no transpose (matmul.ts).
+ */
 export class DenseLinear implements FrozenLinear {
   readonly precision = 'fp32' as const;
   readonly inFeatures: number;
   readonly outFeatures: number;
+  /** [out, in] or, when `transposed`, [in, out]. */
+  private readonly stored: tf.Tensor2D;
+  private readonly transposed: boolean;
 
-  /** weight [out, in] */
-  constructor(readonly weight: tf.Tensor2D) {
+  /** weight [out, in]; owned (and possibly replaced by its transpose) from here on. */
+  constructor(weight: tf.Tensor2D) {
     [this.outFeatures, this.inFeatures] = weight.shape;
+    this.transposed = !nativeTransposes();
+    if (this.transposed) {
+      this.stored = tf.transpose(weight); // [in, out]
+      weight.dispose();
+    } else this.stored = weight;
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(x, this.weight, false, true); // [N, out]
+    return this.transposed ? frozenMatMul(x, this.stored) : tf.matMul(x, this.stored, false, true); // [N, out]
   }
 
   get weightBytes(): number {
@@ -34,6 +47,6 @@ export class DenseLinear implements FrozenLinear {
   }
 
   dispose(): void {
-    this.weight.dispose();
+    this.stored.dispose();
   }
 }

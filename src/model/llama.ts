@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaConfig, type LinearModule, LINEAR_MODULES } from './config';
 import { type FrozenLinear } from './linear';
+import { frozenMatMul, nativeTransposes } from './matmul';
 
 export interface LayerWeights {
   inputNorm: tf.Tensor1D; // [C]
@@ -58,17 +59,24 @@ interface Rope {
 
 export class LlamaModel {
   private ropeCache = new Map<string, Rope>();
+  /**
+   * The output head transposed [C, V], off WebGPU only: the head is the widest product of a small
+   * model and tfjs-wasm runs it ~10x faster untransposed (matmul.ts). Costs V*C floats more.
+   */
+  private readonly lmHeadT: tf.Tensor2D | null;
 
   constructor(
     readonly config: LlamaConfig,
     readonly weights: LlamaWeights,
-  ) {}
+  ) {
+    this.lmHeadT = nativeTransposes() ? null : tf.keep(tf.transpose(weights.lmHead));
+  }
 
   /** Bytes held by the frozen base in backend memory (linear layers as stored, plus fp32 rest). */
   baseWeightBytes(): { linear: number; other: number } {
     const w = this.weights;
     let linear = 0;
-    let other = w.embed.size * 4 + w.finalNorm.size * 4 + (w.lmHead === w.embed ? 0 : w.lmHead.size * 4);
+    let other = w.embed.size * 4 + w.finalNorm.size * 4 + (w.lmHead === w.embed ? 0 : w.lmHead.size * 4) + (this.lmHeadT?.size ?? 0) * 4;
     for (const l of w.layers) {
       other += (l.inputNorm.size + l.postNorm.size) * 4;
       for (const m of LINEAR_MODULES) linear += l.linear[m].weightBytes;
@@ -105,7 +113,7 @@ export class LlamaModel {
         x = tf.add(x, this.mlp(i, h2, lora));
       }
       const hf = rmsNorm(x, this.weights.finalNorm, cfg.rmsNormEps); // [B*T, C]
-      const out = tf.matMul(hf, this.weights.lmHead, false, true) as tf.Tensor2D; // [B*T, V]
+      const out = this.lmHeadT ? frozenMatMul(hf, this.lmHeadT, this.weights.lmHead) : (tf.matMul(hf, this.weights.lmHead, false, true) as tf.Tensor2D); // [B*T, V]
       for (const c of newCache) { tf.keep(c.k); tf.keep(c.v); }
       return out;
     });
@@ -205,6 +213,7 @@ export class LlamaModel {
     const w = this.weights;
     w.embed.dispose();
     if (w.lmHead !== w.embed) w.lmHead.dispose();
+    this.lmHeadT?.dispose();
     w.finalNorm.dispose();
     for (const l of w.layers) {
       l.inputNorm.dispose();

@@ -14,6 +14,7 @@
 //                  float32, which cannot hold a 32-bit packed word exactly.
 import * as tf from '@tensorflow/tfjs';
 import type { FrozenLinear } from './linear';
+import { nativeTransposes } from './matmul';
 import { type Nf4Weight, dequantizeNf4, nf4Bytes, quantizeNf4 } from './nf4';
 import {
   NF4_DEQUANTIZE,
@@ -98,7 +99,8 @@ export class Nf4Linear implements FrozenLinear {
 
   private unfused(x: tf.Tensor2D, save: tf.GradSaveFunc): { value: tf.Tensor; gradFunc: (dy: tf.Tensor) => tf.Tensor } {
     const w = this.dequantized(); // [out, in]
-    const value = tf.matMul(x, w, false, true); // [N, out]
+    // Off WebGPU a transposed operand is ~10x slower (see matmul.ts): transpose W once instead.
+    const value = nativeTransposes() ? tf.matMul(x, w, false, true) : tf.tidy(() => tf.matMul(x, tf.transpose(w))); // [N, out]
     w.dispose();
     save([]);
     return {

@@ -2,6 +2,7 @@
 // B [out, R], with PEFT's initialisation (A Kaiming-uniform with a = sqrt(5), B zeros), so the
 // adapted model starts exactly equal to the base. Implements the forward pass's LoraHook.
 import * as tf from '@tensorflow/tfjs';
+import { matMulBT } from '../model/matmul';
 import { type LlamaConfig, type LinearModule, linearShape } from '../model/config';
 import { type LoraHook } from '../model/llama';
 import { seededRandom } from '../util/random';
@@ -70,8 +71,8 @@ export class LoraAdapter implements LoraHook {
     const p = this.pairs.get(`${layer}.${module}`);
     if (!p) return null;
     const xin = this.training && this.spec.dropout > 0 ? tf.dropout(x, this.spec.dropout, undefined, this.dropoutCounter++) : x;
-    const down = tf.matMul(xin, p.A, false, true); // [N, R]
-    return tf.mul(tf.matMul(down, p.B, false, true), this.scale) as tf.Tensor2D; // [N, out]
+    const down = matMulBT(xin as tf.Tensor2D, p.A); // [N, R]
+    return tf.mul(matMulBT(down, p.B), this.scale) as tf.Tensor2D; // [N, out]
   }
 
   /** Seeds the dropout masks so a resumed run draws the same masks. */
