@@ -1,25 +1,30 @@
 // The training step on WebGPU equals the cpu backend's: loss, every LoRA gradient and the first
-// optimizer steps on stories260K, computed in the same headless Chromium.
+// optimizer steps on stories260K, computed in the same headless Chromium, over an fp32 base and
+// over an NF4 base (fused WGSL kernels on WebGPU, JS dequantization on cpu).
 import { test, expect } from './fixtures';
 
-type Result = { backend: string; loss: number; grads: Record<string, number[]>; trainLosses: number[] };
+type Result = { backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; trainLosses: number[] };
 
-test('one LoRA training step on WebGPU matches the cpu backend', async ({ page, modelServer }) => {
-  test.setTimeout(8 * 60_000);
-  await page.goto('/tests/browser/engine.html');
-  await page.waitForFunction(() => 'engineChecks' in window);
-  const run = (backend: string) =>
-    page.evaluate(([b, url]) => (window as unknown as { engineChecks: { stepOn(b: string, u: string): Promise<Result> } }).engineChecks.stepOn(b, url), [backend, modelServer.url] as const);
-  const gpu = await run('webgpu');
-  const cpu = await run('cpu');
-  expect(gpu.backend).toBe('webgpu');
-  expect(cpu.backend).toBe('cpu');
-  expect(Math.abs(gpu.loss - cpu.loss)).toBeLessThan(1e-4);
-  expect(Object.keys(gpu.grads).sort()).toEqual(Object.keys(cpu.grads).sort());
-  for (const [name, g] of Object.entries(cpu.grads)) {
-    const scale = Math.max(...g.map(Math.abs));
-    const diff = Math.max(...g.map((x, i) => Math.abs(x - gpu.grads[name][i])));
-    expect(diff / scale, name).toBeLessThan(1e-3);
-  }
-  gpu.trainLosses.forEach((l, i) => expect(Math.abs(l - cpu.trainLosses[i])).toBeLessThan(1e-3));
-});
+for (const precision of ['fp32', 'nf4'] as const) {
+  test(`one LoRA training step on WebGPU matches the cpu backend (${precision} base)`, async ({ page, modelServer }) => {
+    test.setTimeout(8 * 60_000);
+    await page.goto('/tests/browser/engine.html');
+    await page.waitForFunction(() => 'engineChecks' in window);
+    const run = (backend: string) =>
+      page.evaluate(([b, url, p]) => (window as unknown as { engineChecks: { stepOn(b: string, u: string, p: string): Promise<Result> } }).engineChecks.stepOn(b, url, p), [backend, modelServer.url, precision] as const);
+    const gpu = await run('webgpu');
+    const cpu = await run('cpu');
+    expect(gpu.backend).toBe('webgpu');
+    expect(cpu.backend).toBe('cpu');
+    // NF4: the fused WGSL kernels on WebGPU against the JS dequantization on cpu, same codes.
+    expect([gpu.linearPath, cpu.linearPath]).toEqual(precision === 'nf4' ? ['fused', 'js-dequant'] : ['dense', 'dense']);
+    expect(Math.abs(gpu.loss - cpu.loss)).toBeLessThan(1e-4);
+    expect(Object.keys(gpu.grads).sort()).toEqual(Object.keys(cpu.grads).sort());
+    for (const [name, g] of Object.entries(cpu.grads)) {
+      const scale = Math.max(...g.map(Math.abs));
+      const diff = Math.max(...g.map((x, i) => Math.abs(x - gpu.grads[name][i])));
+      expect(diff / scale, name).toBeLessThan(1e-3);
+    }
+    gpu.trainLosses.forEach((l, i) => expect(Math.abs(l - cpu.trainLosses[i])).toBeLessThan(1e-3));
+  });
+}

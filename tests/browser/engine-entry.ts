@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { chooseBackend, type BackendName } from '../../src/gpu/backend-choice';
 import { WASM_URLS } from '../../src/gpu/wasm-urls';
-import { loadModel } from '../../src/model/load';
+import { loadModelWithReport } from '../../src/model/load';
 import { bufferSource } from '../../src/model/safetensors';
 import { LoraAdapter } from '../../src/train/lora';
 import { makeBatch } from '../../src/train/batches';
@@ -12,7 +12,7 @@ import { maskedCrossEntropy } from '../../src/train/loss';
 import { Trainer, DEFAULT_TRAIN } from '../../src/train/trainer';
 import { loadTokenizer } from '../../src/tokenizer/tokenizer';
 
-async function stepOn(backend: BackendName, modelUrl: string): Promise<{ backend: string; loss: number; grads: Record<string, number[]>; trainLosses: number[] }> {
+async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' | 'nf4' = 'fp32'): Promise<{ backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; trainLosses: number[] }> {
   await chooseBackend({ force: backend, wasmPaths: WASM_URLS });
   const get = async (f: string) => new Uint8Array(await (await fetch(`${modelUrl}/${f}`)).arrayBuffer());
   const text = async (f: string) => new TextDecoder().decode(await get(f));
@@ -25,7 +25,7 @@ async function stepOn(backend: BackendName, modelUrl: string): Promise<{ backend
     fingerprint: 'test',
   };
   const tok = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
-  const model = await loadModel(files);
+  const { model, report } = await loadModelWithReport(files, { precision });
   const examples = ['Zed the purple dragon liked to fly.', 'Lily saw a big red ball in the park.'].map((t) => {
     const ids = [...tok.encode(t), 2];
     return { inputIds: ids, lossMask: ids.map((_, i) => (i ? 1 : 0)) };
@@ -50,7 +50,7 @@ async function stepOn(backend: BackendName, modelUrl: string): Promise<{ backend
   trainer.dispose();
   adapter.dispose();
   model.dispose();
-  return { backend: tf.getBackend(), loss, grads: out, trainLosses };
+  return { backend: tf.getBackend(), linearPath: report.linearPath, loss, grads: out, trainLosses };
 }
 
 (window as unknown as { engineChecks: unknown }).engineChecks = { stepOn };
