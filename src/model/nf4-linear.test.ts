@@ -5,16 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Nf4InputShapeError, Nf4Linear, createNf4Linear } from './nf4-linear';
 import { dequantizeNf4, nf4Bytes, quantizeNf4 } from './nf4';
-
-function randoms(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
+import { uniformValues as randoms } from '../util/random';
 
 function maxRelErr(a: tf.Tensor, b: tf.Tensor): number {
   const av = a.dataSync();

@@ -23,3 +23,11 @@ export function permutation(n: number, seed: number): number[] {
   }
   return p;
 }
+
+/** `n` values uniform in [-1, 1) from `seed`: reproducible test and benchmark data. */
+export function uniformValues(n: number, seed: number): Float32Array {
+  const random = seededRandom(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = 2 * random() - 1;
+  return out;
+}

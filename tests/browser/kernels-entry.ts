@@ -5,16 +5,7 @@ import { chooseBackend, type BackendChoice, type BackendName } from '../../src/g
 import { WASM_URLS } from '../../src/gpu/wasm-urls';
 import { createNf4LinearFromQuantized } from '../../src/model/nf4-linear';
 import { dequantizeNf4, quantizeNf4 } from '../../src/model/nf4';
-
-function randoms(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
+import { uniformValues as randoms } from '../../src/util/random';
 
 /** max |a - b| / max |b| */
 async function relErr(a: tf.Tensor, b: tf.Tensor): Promise<number> {
