@@ -6,17 +6,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Nf4InputShapeError, Nf4Linear, createNf4Linear } from './nf4-linear';
 import { dequantizeNf4, nf4Bytes, quantizeNf4 } from './nf4';
 import { uniformValues as randoms } from '../util/random';
+import { maxRelativeError } from '../util/compare';
 
 function maxRelErr(a: tf.Tensor, b: tf.Tensor): number {
-  const av = a.dataSync();
-  const bv = b.dataSync();
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < av.length; i++) {
-    num = Math.max(num, Math.abs(av[i] - bv[i]));
-    den = Math.max(den, Math.abs(bv[i]));
-  }
-  return num / den;
+  return maxRelativeError(a.dataSync(), b.dataSync());
 }
 
 beforeAll(async () => {

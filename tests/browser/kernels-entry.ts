@@ -6,17 +6,12 @@ import { WASM_URLS } from '../../src/gpu/wasm-urls';
 import { createNf4LinearFromQuantized } from '../../src/model/nf4-linear';
 import { dequantizeNf4, quantizeNf4 } from '../../src/model/nf4';
 import { uniformValues as randoms } from '../../src/util/random';
+import { maxRelativeError } from '../../src/util/compare';
 
 /** max |a - b| / max |b| */
 async function relErr(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   const [av, bv] = await Promise.all([a.data(), b.data()]);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < av.length; i++) {
-    num = Math.max(num, Math.abs(av[i] - bv[i]));
-    den = Math.max(den, Math.abs(bv[i]));
-  }
-  return num / den;
+  return maxRelativeError(av, bv);
 }
 
 export interface KernelCase {

@@ -1,0 +1,12 @@
+// Comparing computed values with a reference, as the kernel and backend checks do.
+
+/** max |a - b| / max |b|: the error relative to the reference's scale (b is the reference). */
+export function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
