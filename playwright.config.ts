@@ -12,6 +12,9 @@ export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu',
 ];
 
+// E2E_PORT lets several checkouts run their journeys at once on one machine.
+const PORT = Number(process.env.E2E_PORT ?? 5173);
+
 export default defineConfig({
   testDir: 'e2e',
   testMatch: '**/*.spec.ts',
@@ -20,12 +23,12 @@ export default defineConfig({
   workers: 1,
   reporter: [['list']],
   use: {
-    baseURL: 'http://127.0.0.1:5173',
+    baseURL: `http://127.0.0.1:${PORT}`,
     browserName: 'chromium',
     launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS },
     acceptDownloads: true,
   },
   webServer: [
-    { command: 'npx vite preview --port 5173 --strictPort --host 127.0.0.1', url: 'http://127.0.0.1:5173', reuseExistingServer: false, timeout: 60_000 },
+    { command: `npx vite preview --port ${PORT} --strictPort --host 127.0.0.1`, url: `http://127.0.0.1:${PORT}`, reuseExistingServer: false, timeout: 60_000 },
   ],
 });
