@@ -11,6 +11,7 @@ import { generate } from '../model/generate';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
 import { stopTokenIds } from '../tokenizer/stop-tokens';
+import { readHubToken } from '../storage/hub-token';
 import { type StepReport, type TrainSettings } from '../train/trainer';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
@@ -63,6 +64,7 @@ export class Engine {
     const from: ModelSummary['from'] = files ? 'indexeddb' : 'network';
     if (!files) {
       files = await downloadModel(input, {
+        hubToken: await readHubToken(),
         onProgress: (p) => {
           if (p.status === 'progress') onProgress({ ...p, task: 'download' });
         },
