@@ -16,7 +16,7 @@ import { type StepReport, type TrainSettings } from '../train/trainer';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
-import { fromPeftFiles, toPeftFiles } from '../adapters/peft';
+import { familyProvenance, fromPeftFiles, toPeftFiles } from '../adapters/peft';
 import { encodeShareLink, decodeShareFragment, hostedAdapterLocation, ShareLinkError } from '../adapters/share-link';
 import { fetchHostedAdapter } from '../adapters/hosted-adapter';
 import type { LoraSpec } from '../adapters/lora-types';
@@ -219,6 +219,7 @@ export class Engine {
     const adapter = this.requireAdapter();
     return toPeftFiles(adapter.spec, await adapter.toWeights(), {
       trained_with: 'browser-finetune-studio',
+      ...familyProvenance(this.requireModel().config),
       base_model_fingerprint: this.files!.fingerprint,
       base_precision: this.summary!.basePrecision,
     });
