@@ -12,6 +12,7 @@ import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
 import { stopTokenIds } from '../tokenizer/stop-tokens';
 import { readHubToken } from '../storage/hub-token';
+import { chatPromptIds } from '../data/chat-prompt';
 import { type StepReport, type TrainSettings } from '../train/trainer';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
@@ -98,6 +99,7 @@ export class Engine {
       from,
       baseWeightBytes: bytes.linear + bytes.other,
       config: cfg,
+      hasChatTemplate: tokenizer.chatTemplate !== null,
       basePrecision: report.precision,
       linearPath: report.linearPath,
       baseMemory: report.memory,
@@ -193,11 +195,13 @@ export class Engine {
     this.run?.pause();
   }
 
-  async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {
+  async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {
     const model = this.requireModel();
     const tok = this.requireTokenizer();
     if (useAdapter && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
-    const promptIds = tok.encode(prompt);
+    // A chat turn shows only the reply: the rendered template around the prompt is not the person's text.
+    const promptIds = chat ? chatPromptIds(tok, prompt) : tok.encode(prompt);
+    const shown = chat ? [] : promptIds;
     const soFar: number[] = [];
     const outputIds = await generate(model, promptIds, {
       maxNewTokens,
@@ -209,10 +213,10 @@ export class Engine {
       // Decode the whole sequence each time: byte-fallback tokens only form characters together.
       onToken: (id) => {
         soFar.push(id);
-        onToken(id, tok.decode([...promptIds, ...soFar]));
+        onToken(id, tok.decode([...shown, ...soFar]));
       },
     });
-    return { promptIds, outputIds, text: tok.decode([...promptIds, ...outputIds]) };
+    return { promptIds, outputIds, text: tok.decode([...shown, ...outputIds]) };
   }
 
   async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
