@@ -43,7 +43,7 @@ export interface TrainCheckpoint {
 }
 
 /** FNV-1a over every example's tokens and loss mask: cheap, and changes when the data does. */
-export function examplesFingerprint(examples: { inputIds: number[]; lossMask: number[] }[]): string {
+export function examplesFingerprint(examples: { inputIds: number[]; lossMask: number[]; rejected?: { inputIds: number[]; lossMask: number[] } }[]): string {
   let h = 0x811c9dc5;
   const mix = (x: number) => {
     h ^= x & 0xffff;
@@ -55,6 +55,11 @@ export function examplesFingerprint(examples: { inputIds: number[]; lossMask: nu
   for (const e of examples) {
     mix(e.inputIds.length);
     for (let i = 0; i < e.inputIds.length; i++) mix(e.inputIds[i] * 2 + (e.lossMask[i] ? 1 : 0));
+    // A pair's rejected answer (only pairs have one, so other data keeps its fingerprint).
+    if (e.rejected) {
+      mix(-1 - e.rejected.inputIds.length);
+      for (let i = 0; i < e.rejected.inputIds.length; i++) mix(e.rejected.inputIds[i] * 2 + (e.rejected.lossMask[i] ? 1 : 0));
+    }
   }
   return (h >>> 0).toString(16).padStart(8, '0');
 }
