@@ -3,6 +3,7 @@
 //   [--lr X --schedule cosine|linear|constant --warmup N --weight-decay W --max-grad-norm G]
 //   [--batch B --grad-accum K --max-len T] [--eval-every N --val-percent P] [--checkpoint-every N]
 //   [--resume <checkpoint folder>] [--stop-at K] [--skip-bad-lines] [--backend wasm|cpu]
+//   [--objective sft|dpo] [--beta B] (DPO: preference pairs; steps also print rewards_chosen/rejected, margin, accuracy)
 // The browser's trainer, in Node. stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens"}
 // and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state +
 // PEFT adapter) and, at the end, the PEFT adapter in <out>. Exit: 0 done or stopped, 1 bad input, 3 diverged.
@@ -23,6 +24,7 @@ import {
 } from '../src/train/checkpoint';
 import { toPeftFiles, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../src/adapters/peft';
 import type { LoraSpec, LoraWeights } from '../src/adapters/lora-types';
+import type { DpoMetrics } from '../src/train/dpo';
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -47,6 +49,11 @@ async function writeAdapter(dir: string, spec: LoraSpec, weights: LoraWeights, f
   await writeFile(path.join(dir, ADAPTER_WEIGHTS_FILE), f.adapterSafetensors);
 }
 
+/** TRL's names for the DPO metrics (rewards/chosen ...), as JSON fields. */
+function dpoFields(m: DpoMetrics, prefix = ''): Record<string, number> {
+  return { [`${prefix}rewards_chosen`]: m.rewardChosen, [`${prefix}rewards_rejected`]: m.rewardRejected, [`${prefix}rewards_margin`]: m.margin, [`${prefix}rewards_accuracy`]: m.accuracy };
+}
+
 async function main(): Promise<number> {
   const { values: v } = parseArgs({
     options: {
@@ -56,6 +63,7 @@ async function main(): Promise<number> {
       lr: { type: 'string' }, schedule: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' },
       batch: { type: 'string' }, 'grad-accum': { type: 'string' }, 'max-len': { type: 'string' },
       'eval-every': { type: 'string' }, 'val-percent': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+      objective: { type: 'string' }, beta: { type: 'string' },
       resume: { type: 'string' }, 'stop-at': { type: 'string' }, 'skip-bad-lines': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
     },
   });
@@ -69,6 +77,11 @@ async function main(): Promise<number> {
     : null;
   const schedule = v.schedule ?? 'cosine';
   if (!['cosine', 'linear', 'constant'].includes(schedule)) throw new UsageError(`--schedule: expected cosine, linear or constant, got "${schedule}"`);
+  const objective = v.objective ?? 'sft';
+  if (objective !== 'sft' && objective !== 'dpo') throw new UsageError(`--objective: expected sft or dpo, got "${objective}"`);
+  if (v.beta !== undefined && objective !== 'dpo') throw new UsageError('--beta applies to --objective dpo only');
+  const beta = num(v.beta, 'beta', DEFAULT_TRAIN.dpoBeta ?? 0.1);
+  if (!(beta > 0)) throw new UsageError(`--beta: expected a positive number, got "${v.beta}"`);
   const settings: TrainSettings = resumed
     ? resumed.settings
     : {
@@ -86,6 +99,8 @@ async function main(): Promise<number> {
         seqLen: Math.round(num(v['max-len'], 'max-len', DEFAULT_TRAIN.seqLen)),
         evalEvery: Math.round(num(v['eval-every'], 'eval-every', 0)),
         checkpointEvery: Math.round(num(v['checkpoint-every'], 'checkpoint-every', 0)),
+        objective,
+        dpoBeta: beta,
       };
   if (resumed && (v.steps || v.epochs || v.lr || v.rank || v.targets || v.batch || v.seed)) process.stderr.write('note: resuming uses the checkpoint\'s settings; training flags are ignored\n');
 
@@ -159,13 +174,15 @@ async function main(): Promise<number> {
         history.lr.push(r.lr);
         history.gradNorm.push(r.gradNorm);
         history.tokensPerSec.push(r.tokensPerSec);
-        out({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens: r.tokens });
+        if (r.dpo) (history.dpoTrain ??= []).push({ step: r.step, ...r.dpo });
+        out({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens: r.tokens, ...(r.dpo ? dpoFields(r.dpo) : {}) });
         if (stopAt !== null && r.step >= stopAt) trainer.requestStop();
       },
       onEval: (e) => {
         history.evalSteps.push(e.step);
         history.evalLoss.push(e.loss);
-        out({ eval_loss: e.loss, eval_perplexity: e.perplexity, step: e.step });
+        if (e.dpo) (history.dpoEval ??= []).push({ step: e.step, ...e.dpo });
+        out(e.dpo ? { eval_loss: e.loss, ...dpoFields(e.dpo, 'eval_'), step: e.step } : { eval_loss: e.loss, eval_perplexity: e.perplexity, step: e.step });
       },
       onCheckpoint: saveCheckpoint,
     });

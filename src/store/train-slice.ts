@@ -26,12 +26,14 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
       trainingSeries.lr.push(step.lr);
       trainingSeries.gradNorm.push(step.gradNorm);
       trainingSeries.tokensPerSec.push(step.tokensPerSec);
+      if (step.dpo) trainingSeries.dpoTrain?.push({ step: step.step, ...step.dpo });
       notifySeries();
       set({ lastStep: step, totalSteps: step.totalSteps });
     },
     onEval: (e: EvalReport) => {
       trainingSeries.evalSteps.push(e.step);
       trainingSeries.evalLoss.push(e.loss);
+      if (e.dpo) trainingSeries.dpoEval?.push({ step: e.step, ...e.dpo });
       notifySeries();
       set({ lastEval: e });
     },

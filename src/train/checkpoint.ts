@@ -5,6 +5,7 @@ import type { LoraSpec, LoraWeights } from '../adapters/lora-types';
 import { bufferSource, readHeader, readTensorF32, writeSafetensors, type TensorToWrite } from '../model/safetensors';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
 import type { TrainerState, TrainSettings } from './trainer';
+import type { DpoMetrics } from './dpo';
 
 export const CHECKPOINT_FORMAT = 'studio-train-checkpoint-v1';
 export const CHECKPOINT_JSON_FILE = 'trainer_state.json';
@@ -19,7 +20,13 @@ export interface TrainHistory {
   tokensPerSec: number[];
   evalSteps: number[];
   evalLoss: number[];
+  /** DPO runs: reward metrics per step and per evaluation (absent for supervised runs). */
+  dpoTrain?: DpoPoint[];
+  dpoEval?: DpoPoint[];
 }
+
+/** One point of the DPO reward charts. */
+export type DpoPoint = DpoMetrics & { step: number };
 
 export function emptyHistory(): TrainHistory {
   return { steps: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], evalSteps: [], evalLoss: [] };

@@ -163,6 +163,7 @@ export class TrainingRun {
           h.lr.push(r.lr);
           h.gradNorm.push(r.gradNorm);
           h.tokensPerSec.push(r.tokensPerSec);
+          if (r.dpo) (h.dpoTrain ??= []).push({ step: r.step, ...r.dpo });
           ev.onStep(r);
           // Let queued messages (pause, stop) in between steps.
           await new Promise((res) => setTimeout(res, 0));
@@ -170,6 +171,7 @@ export class TrainingRun {
         onEval: (e) => {
           this.history.evalSteps.push(e.step);
           this.history.evalLoss.push(e.loss);
+          if (e.dpo) (this.history.dpoEval ??= []).push({ step: e.step, ...e.dpo });
           ev.onEval?.(e);
         },
         onSample: async (step) => {
@@ -190,6 +192,8 @@ export class TrainingRun {
         if (keep >= 0) for (const k of ['steps', 'loss', 'lr', 'gradNorm', 'tokensPerSec'] as const) h[k].length = keep;
         const ek = h.evalSteps.findIndex((s) => s > good.step);
         if (ek >= 0) for (const k of ['evalSteps', 'evalLoss'] as const) h[k].length = ek;
+        if (h.dpoTrain) h.dpoTrain = h.dpoTrain.filter((p) => p.step <= good.step);
+        if (h.dpoEval) h.dpoEval = h.dpoEval.filter((p) => p.step <= good.step);
         if (this.record.checkpointStep !== good.step) await this.checkpoint(good);
         await this.saveRecord({ status: 'diverged', message: `${e.message} Restored the checkpoint of step ${good.step}.` });
       }

@@ -135,6 +135,7 @@ export class Engine {
 
   /** The rows the trainer walks: the training examples, or them packed into rows of seqLen + 1 tokens. */
   private trainingRows(settings: TrainSettings): TokenizedExample[] {
+    if (settings.objective === 'dpo' && this.datasetOptions?.packing) throw new EngineError('DPO compares whole answers, so its pairs cannot be packed: turn packing off in the Dataset step.');
     return this.datasetOptions?.packing ? packExamples(this.examples, settings.seqLen + 1) : this.examples;
   }
 
