@@ -4,13 +4,24 @@
 // It owns no I/O: the worker, Node CLI, tests and benchmarks drive it step by step.
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaModel } from '../model/llama';
-import { type LoraAdapter } from './lora';
+import { LoraAdapter } from './lora';
+import { SoftPromptAdapter } from './soft-prompt';
+import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
 import { maskedCrossEntropy } from './loss';
 import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
 import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
 import type { LoraWeights } from '../adapters/lora-types';
 import { learningRate } from './schedule';
 import { DEFAULT_DPO, DpoTally, asPairs, dpoLoss, pairBatch, sequenceLogProbs, type DpoMetrics } from './dpo';
+
+/** What a run trains: LoRA matrices (over an fp32 or NF4 base) or a soft prompt (prompt / prefix tuning). */
+export type TrainableAdapter = LoraAdapter | SoftPromptAdapter;
+
+/** Logits [B*T, V] of ids [B, T] through the base with `adapter` applied (null: the base alone). */
+export function adaptedLogits(model: LlamaModel, ids: tf.Tensor2D, adapter: TrainableAdapter | null, packing?: Batch['packing']): tf.Tensor2D {
+  if (adapter instanceof SoftPromptAdapter) return adapter.logits(model, ids, packing);
+  return model.forward(ids, { lora: adapter, packing });
+}
 
 /** What the run optimizes: next-token loss on the answers, or DPO's preference loss on pairs. */
 export type Objective = 'sft' | 'dpo';
@@ -110,7 +121,10 @@ export interface TrainerState {
   position: DataPosition;
   /** The dropout seed counter (the only random state that moves during training). */
   dropoutSeed: number;
+  /** LoRA runs' matrices (empty layers for soft-prompt runs). */
   adapter: LoraWeights;
+  /** Soft-prompt runs: prompt_embeddings. */
+  soft?: SoftPromptWeights;
   /** AdamW moments, in the order of adapter.variables(). */
   m: Float32Array[];
   v: Float32Array[];
@@ -165,7 +179,7 @@ export class Trainer {
 
   constructor(
     readonly model: LlamaModel,
-    readonly adapter: LoraAdapter,
+    readonly adapter: TrainableAdapter,
     readonly examples: TokenizedExample[],
     readonly settings: TrainSettings,
     readonly validation: TokenizedExample[] = [],
@@ -184,12 +198,18 @@ export class Trainer {
   /** A copy of the run's state (weights, moments, data position, random state) for a checkpoint. */
   async state(): Promise<TrainerState> {
     const opt = await this.optimizer.state();
-    return { step: opt.step, position: { ...this.position }, dropoutSeed: this.adapter.dropoutSeed, adapter: await this.adapter.toWeights(), m: opt.m, v: opt.v, firstLoss: this.firstLoss };
+    const a = this.adapter;
+    const weights = a instanceof SoftPromptAdapter ? { adapter: { layers: [] }, soft: await a.toWeights() } : { adapter: await a.toWeights() };
+    return { step: opt.step, position: { ...this.position }, dropoutSeed: a.dropoutSeed, ...weights, m: opt.m, v: opt.v, firstLoss: this.firstLoss };
   }
 
   /** Puts the run back where `state` was taken; the next trainStep is the one that followed it. */
   restore(state: TrainerState): void {
-    this.adapter.assignWeights(state.adapter);
+    const a = this.adapter;
+    if (a instanceof SoftPromptAdapter) {
+      if (!state.soft) throw new Error('restore: this checkpoint holds LoRA weights, not a soft prompt');
+      a.assignWeights(state.soft);
+    } else a.assignWeights(state.adapter);
     this.optimizer.restore({ step: state.step, m: state.m, v: state.v });
     this.position = { ...state.position };
     this.adapter.setDropoutSeed(state.dropoutSeed);
@@ -224,9 +244,9 @@ export class Trainer {
   }
 
   /** Summed answer log-probs per row [R], with the adapter or (null) without it: the DPO reference. */
-  private sequenceLogps(b: Batch, lora: LoraAdapter | null): tf.Tensor1D {
+  private sequenceLogps(b: Batch, adapter: TrainableAdapter | null): tf.Tensor1D {
     const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-    const logits = this.model.forward(ids, { lora }); // [R*T, V]
+    const logits = adaptedLogits(this.model, ids, adapter); // [R*T, V]
     return sequenceLogProbs(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights), b.batchSize);
   }
 
@@ -261,7 +281,7 @@ export class Trainer {
   private lossFn(b: Batch): () => tf.Scalar {
     return () => {
       const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-      const logits = this.model.forward(ids, { lora: this.adapter, packing: b.packing }); // [B*T, V]
+      const logits = adaptedLogits(this.model, ids, this.adapter, b.packing); // [B*T, V]
       return maskedCrossEntropy(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights));
     };
   }
