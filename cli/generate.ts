@@ -1,4 +1,4 @@
-// npm run generate -- --model <folder|base URL> --prompt "<text>" [--adapter <folder>]
+// npm run generate -- --model <folder|base URL> --prompt "<text>" [--adapter <folder>] (PEFT LORA, PROMPT_TUNING or PREFIX_TUNING)
 //   [--max-new-tokens N] [--greedy | --temperature T --seed S] [--top-p P] [--backend wasm|cpu]
 //   [--precision fp32|nf4|auto] (frozen base precision; fp32 by default so references match exactly)
 // Prints one JSON line: {"prompt_ids": [...], "output_ids": [...], "text": "..."} (output_ids: new tokens only).
@@ -9,8 +9,9 @@ import { initNodeBackend, openModelFiles } from './node-runtime';
 import { loadModel } from '../src/model/load';
 import { generate } from '../src/model/generate';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
-import { fromPeftFiles } from '../src/adapters/peft';
+import { fromAnyPeftFiles } from '../src/adapters/any-peft';
 import { LoraAdapter } from '../src/train/lora';
+import { SoftPromptAdapter } from '../src/train/soft-prompt';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -35,11 +36,13 @@ async function main(): Promise<void> {
   if (precision !== 'fp32' && precision !== 'nf4' && precision !== 'auto') throw new Error(`--precision must be fp32, nf4 or auto, got ${precision}`);
   const model = await loadModel(files, { precision });
   let adapter: LoraAdapter | null = null;
+  let soft: SoftPromptAdapter | null = null;
   if (values.adapter) {
     const cfgText = await readFile(path.join(values.adapter, 'adapter_config.json'), 'utf8');
     const st = new Uint8Array(await readFile(path.join(values.adapter, 'adapter_model.safetensors')));
-    const { spec, weights } = await fromPeftFiles(cfgText, st, model.config);
-    adapter = LoraAdapter.fromWeights(model.config, spec, weights);
+    const a = await fromAnyPeftFiles(cfgText, st, model.config);
+    if (a.type === 'lora') adapter = LoraAdapter.fromWeights(model.config, a.spec, a.weights);
+    else soft = SoftPromptAdapter.fromWeights(model.config, a.spec, a.weights);
   }
   const temperature = values.greedy || values.temperature === undefined ? 0 : Number(values.temperature);
   const promptIds = tokenizer.encode(values.prompt ?? '');
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
     topP: Number(values['top-p']),
     seed: Number(values.seed),
     lora: adapter,
+    soft: soft?.hook(),
   });
   const text = tokenizer.decode([...promptIds, ...outputIds]);
   process.stderr.write(`backend: ${backend}\n`);

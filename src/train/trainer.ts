@@ -243,6 +243,15 @@ export class Trainer {
     return this.dpo ? pairBatch(rows, this.settings.seqLen) : makeBatch(rows, this.settings.seqLen);
   }
 
+  /**
+   * The loss a runaway is measured against: the first step's. DPO's first loss is ln 2 when the adapter
+   * starts equal to the base (LoRA) but can be far lower for a soft prompt that starts random, so
+   * there it is at least ln 2 (the loss of a policy that ranks pairs like the reference does).
+   */
+  private divergenceReference(first: number): number {
+    return this.dpo ? Math.max(first, Math.LN2) : first;
+  }
+
   /** Summed answer log-probs per row [R], with the adapter or (null) without it: the DPO reference. */
   private sequenceLogps(b: Batch, adapter: TrainableAdapter | null): tf.Tensor1D {
     const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
@@ -327,9 +336,9 @@ export class Trainer {
       throw new TrainingDivergedError(this.optimizer.step + 1, Number.isFinite(loss) ? gradNorm : loss);
     }
     if (this.firstLoss === null) this.firstLoss = loss;
-    else if (s.divergenceFactor > 0 && loss > s.divergenceFactor * this.firstLoss) {
+    else if (s.divergenceFactor > 0 && loss > s.divergenceFactor * this.divergenceReference(this.firstLoss)) {
       tf.dispose(mean);
-      throw new TrainingDivergedError(this.optimizer.step + 1, loss, this.firstLoss);
+      throw new TrainingDivergedError(this.optimizer.step + 1, loss, this.divergenceReference(this.firstLoss));
     }
     const clip = s.maxGradNorm > 0 && gradNorm > s.maxGradNorm ? s.maxGradNorm / (gradNorm + 1e-6) : 1;
     const clipped = clip === 1 ? mean : tf.tidy(() => mean.map((g) => tf.mul(g, clip)));
