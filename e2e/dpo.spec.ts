@@ -12,7 +12,7 @@ test('DPO on the shipped preference set charts rewards, margin and accuracy live
   await loadModel(page, modelServer.url);
   await page.getByLabel('Dataset file (JSONL)').setInputFiles(PREFERENCES);
   await expect(page.getByLabel('Dataset summary')).toContainText('stories-preference.jsonl');
-  await page.getByRole('combobox', { name: /^Objective/ }).selectOption({ label: 'Preference (DPO)' });
+  await page.getByLabel('Objective', { exact: true }).selectOption({ label: 'Preference (DPO)' });
   await expect(page.getByLabel('DPO beta')).toHaveValue('0.1');
   for (const [label, value] of Object.entries({ Steps: '8', 'Batch size': '4', 'Sequence length': '56', 'Learning rate': '0.004', Warmup: '0', 'Evaluate every': '4', 'Samples every': '0' })) await page.getByLabel(label).fill(value);
   await page.getByRole('button', { name: 'Start training' }).click();

@@ -47,7 +47,8 @@ describe('hosted adapter links', () => {
 
   it.each([
     ['a missing weights file', { 'adapter_config.json': '{}' }, /HTTP 404/],
-    ['a config that is not PEFT LoRA', { 'adapter_config.json': '{"peft_type":"PREFIX_TUNING"}', 'adapter_model.safetensors': new Uint8Array(16) }, /not a valid PEFT LoRA adapter/],
+    ['a config of a PEFT type this app does not read', { 'adapter_config.json': '{"peft_type":"IA3"}', 'adapter_model.safetensors': new Uint8Array(16) }, /not a valid PEFT adapter: .*"IA3"/],
+    ['a prefix-tuning config without its base model', { 'adapter_config.json': '{"peft_type":"PREFIX_TUNING"}', 'adapter_model.safetensors': new Uint8Array(16) }, /base_model_name_or_path/],
   ])('gives a ShareLinkError for %s', async (_name, files, message) => {
     await expect(fetchHostedAdapter('https://host.example/a', fakeFetch(files))).rejects.toThrow(message);
   });

@@ -10,7 +10,10 @@ import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
-import { type StepReport, type TrainSettings } from '../train/trainer';
+import { SoftPromptAdapter } from '../train/soft-prompt';
+import { type StepReport, type TrainSettings, type TrainableAdapter } from '../train/trainer';
+import { toPromptPeftFiles, fromPromptPeftFiles } from '../adapters/peft-prompt';
+import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
@@ -38,7 +41,7 @@ export class Engine {
   /** Held-out examples for evaluation: a seeded share of the dataset file, or a second file. */
   validation: TokenizedExample[] = [];
   private datasetOptions: DatasetOptions | null = null;
-  private adapter: LoraAdapter | null = null;
+  private adapter: TrainableAdapter | null = null;
   private adapterOrigin: AdapterSummary['origin'] = 'trained';
   private run: TrainingRun | null = null;
   private summary: ModelSummary | null = null;
@@ -140,7 +143,7 @@ export class Engine {
   }
 
   /** A new run: its data goes to IndexedDB first, then checkpoints every settings.checkpointEvery steps and at pause/stop. */
-  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
+  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}, softForm: Omit<SoftPromptSpec, 'baseModel'> | null = null): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
     this.requireModel();
     if (this.examples.length === 0) throw new EngineError('Load a dataset with at least one valid example before training.');
     this.disposeTraining();
@@ -148,7 +151,8 @@ export class Engine {
     const train = this.trainingRows(settings);
     await saveRunData(runId, { train, validation: this.validation });
     const spec: LoraSpec = { ...lora, baseModel: this.files!.source };
-    return this.drive(new TrainingRun(this.runSetup(runId, spec, settings, train, this.validation)), onStep, events, runId);
+    const soft: SoftPromptSpec | undefined = softForm ? { ...softForm, baseModel: this.files!.source } : undefined;
+    return this.drive(new TrainingRun(this.runSetup(runId, spec, settings, train, this.validation, soft)), onStep, events, runId);
   }
 
   /** Continues a stored run from its newest checkpoint, with its stored data; the same base model must be loaded. */
@@ -159,14 +163,16 @@ export class Engine {
       throw new EngineError(`Run ${runId} was trained on ${ckpt.base.source} (fingerprint ${ckpt.base.fingerprint}); load that model to resume it (loaded: ${this.files!.source}, ${this.files!.fingerprint}).`);
     }
     this.disposeTraining();
-    const run = new TrainingRun(this.runSetup(runId, ckpt.lora, ckpt.settings, data.train, data.validation), ckpt);
+    const run = new TrainingRun(this.runSetup(runId, ckpt.lora, ckpt.settings, data.train, data.validation, ckpt.soft), ckpt);
     if (record) run.adoptRecord(record);
     return this.drive(run, onStep, events, runId);
   }
 
-  private runSetup(runId: string, lora: LoraSpec, settings: TrainSettings, train: TokenizedExample[], validation: TokenizedExample[]) {
+  private runSetup(runId: string, lora: LoraSpec, settings: TrainSettings, train: TokenizedExample[], validation: TokenizedExample[], soft?: SoftPromptSpec) {
     const tok = this.requireTokenizer();
-    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids) };
+    if (soft && this.datasetOptions?.packing) throw new EngineError('Soft prompts go before each example, so prompt and prefix tuning cannot pack rows: turn packing off in the Dataset step.');
+    const softInit = soft?.init === 'text' && soft.initText ? { softInitIds: tok.encode(soft.initText) } : {};
+    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids) };
   }
 
   private async drive(run: TrainingRun, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'>, runId: string) {
@@ -201,7 +207,7 @@ export class Engine {
       maxNewTokens,
       temperature,
       seed,
-      lora: useAdapter ? this.adapter : null,
+      ...(useAdapter && this.adapter instanceof SoftPromptAdapter ? { soft: this.adapter.hook() } : { lora: useAdapter ? (this.adapter as LoraAdapter | null) : null }),
       // Decode the whole sequence each time: byte-fallback tokens only form characters together.
       onToken: (id) => {
         soFar.push(id);
@@ -213,20 +219,15 @@ export class Engine {
 
   async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
     const adapter = this.requireAdapter();
-    return toPeftFiles(adapter.spec, await adapter.toWeights(), {
-      trained_with: 'browser-finetune-studio',
-      base_model_fingerprint: this.files!.fingerprint,
-      base_precision: this.summary!.basePrecision,
-    });
+    const provenance = { trained_with: 'browser-finetune-studio', base_model_fingerprint: this.files!.fingerprint, base_precision: this.summary!.basePrecision };
+    if (adapter instanceof SoftPromptAdapter) return toPromptPeftFiles(adapter.spec, this.requireModel().config, await adapter.toWeights(), provenance);
+    return toPeftFiles(adapter.spec, await adapter.toWeights(), provenance);
   }
 
   async shareLink(pageUrl: string): Promise<{ url: string; bytes: number }> {
     const adapter = this.requireAdapter();
-    const url = await encodeShareLink(pageUrl, {
-      model: { source: this.files!.source, fingerprint: this.files!.fingerprint, basePrecision: this.summary!.basePrecision },
-      spec: adapter.spec,
-      weights: await adapter.toWeights(),
-    });
+    const model = { source: this.files!.source, fingerprint: this.files!.fingerprint, basePrecision: this.summary!.basePrecision };
+    const url = await encodeShareLink(pageUrl, adapter instanceof SoftPromptAdapter ? { model, soft: adapter.spec, softWeights: await adapter.toWeights() } : { model, spec: adapter.spec, weights: await adapter.toWeights() });
     return { url, bytes: url.length };
   }
 
@@ -247,8 +248,16 @@ export class Engine {
     }
     const model = this.requireModel();
     // Hosted files are checked against the base's shapes once the base is known.
-    const weights = 'weights' in shared ? shared.weights : (await fromPeftFiles(shared.configJson, shared.safetensors, model.config)).weights;
-    const adapter = LoraAdapter.fromWeights(model.config, shared.spec, weights);
+    let adapter: TrainableAdapter;
+    if ('softWeights' in shared) adapter = SoftPromptAdapter.fromWeights(model.config, shared.soft, shared.softWeights);
+    else if ('configJson' in shared && shared.soft) {
+      const read = await fromPromptPeftFiles(shared.configJson, shared.safetensors, model.config);
+      adapter = SoftPromptAdapter.fromWeights(model.config, read.spec, read.weights);
+    } else {
+      const spec = shared.spec!;
+      const weights = 'weights' in shared ? shared.weights : (await fromPeftFiles(shared.configJson, shared.safetensors, model.config)).weights;
+      adapter = LoraAdapter.fromWeights(model.config, spec, weights);
+    }
     this.disposeTraining();
     this.adapter = adapter;
     this.adapterOrigin = 'shared';
@@ -256,7 +265,10 @@ export class Engine {
   }
 
   private adapterSummary(): AdapterSummary | null {
-    return this.adapter ? { spec: this.adapter.spec, parameters: this.adapter.parameterCount(), origin: this.adapterOrigin } : null;
+    const a = this.adapter;
+    if (!a) return null;
+    if (a instanceof SoftPromptAdapter) return { spec: { r: 1, alpha: 1, dropout: 0, targetModules: [], useRslora: false, baseModel: a.spec.baseModel }, soft: a.spec, parameters: a.parameterCount(), origin: this.adapterOrigin };
+    return { spec: a.spec, parameters: a.parameterCount(), origin: this.adapterOrigin };
   }
 
   /** Drops the current adapter (a run in progress owns its trainer and disposes it when it ends). */
@@ -275,7 +287,7 @@ export class Engine {
     return this.tokenizer;
   }
 
-  private requireAdapter(): LoraAdapter {
+  private requireAdapter(): TrainableAdapter {
     if (!this.adapter) throw new EngineError('There is no adapter yet: train one first.');
     return this.adapter;
   }
