@@ -15,6 +15,8 @@ import { dpoLoss, pairBatch, sequenceLogProbs } from '../src/train/dpo';
 import { parseDatasetText, splitTrainValidation } from '../src/data/dataset';
 import type { LoraSpec } from '../src/adapters/lora-types';
 import { loadStories } from './stories-fixture';
+import { loadModel } from '../src/model/load';
+import type { ModelFileSet } from '../src/model/files';
 
 const SPEC: LoraSpec = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: 'stories260K' };
 const PREFERENCES = readFileSync(new URL('../public/examples/stories-preference.jsonl', import.meta.url), 'utf8');
@@ -44,10 +46,11 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 describe('DPO on stories260K', () => {
   let model: LlamaModel;
+  let files: ModelFileSet;
   let tok: TextTokenizer;
   let pairs: TokenizedExample[];
   beforeAll(async () => {
-    ({ model, tokenizer: tok } = await loadStories());
+    ({ model, files, tokenizer: tok } = await loadStories());
     const s = await parseDatasetText(PREFERENCES, { fileName: 'stories-preference.jsonl', tokenizer: tok, maxLength: SEQ + 1 });
     expect(s.invalid).toBe(0);
     pairs = s.examples;
@@ -61,6 +64,20 @@ describe('DPO on stories260K', () => {
     expect(r.dpo).toMatchObject({ rewardChosen: 0, rewardRejected: 0, margin: 0, accuracy: 0, pairs: 4 });
     trainer.dispose();
     adapter.dispose();
+  });
+
+  it('trains over the NF4 base too: ln 2 at step 0, then the loss falls and pairs rank right', async () => {
+    const nf4 = await loadModel(files, { precision: 'nf4' });
+    const adapter = LoraAdapter.create(nf4.config, SPEC, 4);
+    const trainer = new Trainer(nf4, adapter, pairs, settings({ steps: 6, learningRate: 4e-3 }));
+    const reports = [];
+    for (let i = 0; i < 6; i++) reports.push(await trainer.trainStep());
+    expect(reports[0].loss).toBeCloseTo(Math.LN2, 6);
+    expect(reports[5].loss).toBeLessThan(Math.LN2 - 0.1);
+    expect(reports[5].dpo!.accuracy).toBeGreaterThanOrEqual(0.75);
+    trainer.dispose();
+    adapter.dispose();
+    nf4.dispose();
   });
 
   it('loss and LoRA gradient equal a plain computation from separately computed sequence log-probs', async () => {
