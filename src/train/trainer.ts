@@ -4,8 +4,8 @@
 // It owns no I/O: the worker, Node CLI, tests and benchmarks drive it step by step.
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaModel } from '../model/llama';
-import { LoraAdapter } from './lora';
 import { SoftPromptAdapter } from './soft-prompt';
+import { adaptedLogits, type TrainableAdapter } from './trainable';
 import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
 import { maskedCrossEntropy } from './loss';
 import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
@@ -13,15 +13,6 @@ import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExamp
 import type { LoraWeights } from '../adapters/lora-types';
 import { learningRate } from './schedule';
 import { DEFAULT_DPO, DpoTally, asPairs, dpoLoss, pairBatch, sequenceLogProbs, type DpoMetrics } from './dpo';
-
-/** What a run trains: LoRA matrices (over an fp32 or NF4 base) or a soft prompt (prompt / prefix tuning). */
-export type TrainableAdapter = LoraAdapter | SoftPromptAdapter;
-
-/** Logits [B*T, V] of ids [B, T] through the base with `adapter` applied (null: the base alone). */
-export function adaptedLogits(model: LlamaModel, ids: tf.Tensor2D, adapter: TrainableAdapter | null, packing?: Batch['packing']): tf.Tensor2D {
-  if (adapter instanceof SoftPromptAdapter) return adapter.logits(model, ids, packing);
-  return model.forward(ids, { lora: adapter, packing });
-}
 
 /** What the run optimizes: next-token loss on the answers, or DPO's preference loss on pairs. */
 export type Objective = 'sft' | 'dpo';

@@ -7,7 +7,8 @@ import type { LoraSpec } from '../adapters/lora-types';
 import { LoraAdapter } from './lora';
 import { SoftPromptAdapter } from './soft-prompt';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
-import { Trainer, TrainingDivergedError, type TrainableAdapter, type EvalReport, type StepReport, type TrainerState, type TrainSettings } from './trainer';
+import { type TrainableAdapter } from './trainable';
+import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState, type TrainSettings } from './trainer';
 import type { TokenizedExample } from './batches';
 import { CHECKPOINT_FORMAT, emptyHistory, examplesFingerprint, type TrainCheckpoint, type TrainHistory } from './checkpoint';
 
