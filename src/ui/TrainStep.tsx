@@ -154,7 +154,7 @@ function Status() {
         <div><dt>Loss</dt><dd data-testid="train-loss">{step ? step.loss.toFixed(4) : '…'}</dd></div>
         <div><dt>First loss</dt><dd data-testid="train-first-loss">{firstLoss !== undefined ? firstLoss.toFixed(4) : '…'}</dd></div>
         <div><dt>Val loss</dt><dd data-testid="eval-loss">{lastEval ? lastEval.loss.toFixed(4) : '…'}</dd></div>
-        <div><dt>Val ppl</dt><dd>{lastEval ? lastEval.perplexity.toFixed(2) : '…'}</dd></div>
+        <div><dt>Val ppl</dt><dd>{lastEval && Number.isFinite(lastEval.perplexity) ? lastEval.perplexity.toFixed(2) : '–'}</dd></div>
         <div><dt>Tokens/s</dt><dd>{step ? Math.round(step.tokensPerSec) : '…'}</dd></div>
         <div><dt>Grad norm</dt><dd>{step ? step.gradNorm.toFixed(3) : '…'}</dd></div>
         <div><dt>LR</dt><dd>{step ? step.lr.toExponential(2) : '…'}</dd></div>
