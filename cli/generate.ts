@@ -1,4 +1,4 @@
-// npm run generate -- --model <folder|base URL> --prompt "<text>" [--adapter <folder>]
+// npm run generate -- --model <folder|base URL> --prompt "<text>" [--adapter <folder>] (PEFT LORA, PROMPT_TUNING or PREFIX_TUNING)
 //   [--max-new-tokens N] [--greedy | --temperature T --seed S] [--top-p P] [--backend wasm|cpu]
 //   [--precision fp32|nf4|auto] (frozen base precision; fp32 by default so references match exactly)
 //   [--ignore-eos] (always produce --max-new-tokens; by default generation stops on every eos id and the chat template's end of turn)
@@ -10,9 +10,10 @@ import { initNodeBackend, openModelFiles } from './node-runtime';
 import { loadModel } from '../src/model/load';
 import { generate } from '../src/model/generate';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
-import { fromPeftFiles } from '../src/adapters/peft';
+import { fromAnyPeftFiles } from '../src/adapters/any-peft';
 import { LoraAdapter } from '../src/train/lora';
 import { stopTokenIds } from '../src/tokenizer/stop-tokens';
+import { SoftPromptAdapter } from '../src/train/soft-prompt';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -38,11 +39,13 @@ async function main(): Promise<void> {
   if (precision !== 'fp32' && precision !== 'nf4' && precision !== 'auto') throw new Error(`--precision must be fp32, nf4 or auto, got ${precision}`);
   const model = await loadModel(files, { precision });
   let adapter: LoraAdapter | null = null;
+  let soft: SoftPromptAdapter | null = null;
   if (values.adapter) {
     const cfgText = await readFile(path.join(values.adapter, 'adapter_config.json'), 'utf8');
     const st = new Uint8Array(await readFile(path.join(values.adapter, 'adapter_model.safetensors')));
-    const { spec, weights } = await fromPeftFiles(cfgText, st, model.config);
-    adapter = LoraAdapter.fromWeights(model.config, spec, weights);
+    const a = await fromAnyPeftFiles(cfgText, st, model.config);
+    if (a.type === 'lora') adapter = LoraAdapter.fromWeights(model.config, a.spec, a.weights);
+    else soft = SoftPromptAdapter.fromWeights(model.config, a.spec, a.weights);
   }
   const temperature = values.greedy || values.temperature === undefined ? 0 : Number(values.temperature);
   const promptIds = tokenizer.encode(values.prompt ?? '');
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
     seed: Number(values.seed),
     lora: adapter,
     stopIds: values['ignore-eos'] ? [] : stopTokenIds(model.config.eosTokenIds, tokenizer),
+    soft: soft?.hook(),
   });
   const text = tokenizer.decode([...promptIds, ...outputIds]);
   process.stderr.write(`backend: ${backend}\n`);

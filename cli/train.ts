@@ -3,6 +3,8 @@
 //   [--lr X --schedule cosine|linear|constant --warmup N --weight-decay W --max-grad-norm G]
 //   [--batch B --grad-accum K --max-len T] [--eval-every N --val-percent P] [--checkpoint-every N]
 //   [--resume <checkpoint folder>] [--stop-at K] [--skip-bad-lines] [--backend wasm|cpu]
+//   [--objective sft|dpo] [--beta B] (DPO: preference pairs; steps also print rewards_chosen/rejected, margin, accuracy)
+//   [--method lora|prompt-tuning|prefix-tuning] [--virtual-tokens N] [--init-text "..."] (soft prompts: PEFT PROMPT_TUNING / PREFIX_TUNING files)
 // The browser's trainer, in Node. stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens"}
 // and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state +
 // PEFT adapter) and, at the end, the PEFT adapter in <out>. Exit: 0 done or stopped, 1 bad input, 3 diverged.
@@ -16,6 +18,10 @@ import { loadModel } from '../src/model/load';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { parseDataset, splitTrainValidation } from '../src/data/dataset';
 import { LoraAdapter } from '../src/train/lora';
+import { SoftPromptAdapter } from '../src/train/soft-prompt';
+import { toPromptPeftFiles } from '../src/adapters/peft-prompt';
+import type { SoftPromptSpec } from '../src/adapters/soft-prompt-types';
+import type { ModelConfig } from '../src/model/config';
 import { DEFAULT_TRAIN, Trainer, TrainingDivergedError, type TrainSettings, type TrainerState } from '../src/train/trainer';
 import { parseTargets } from '../src/train/presets';
 import {
@@ -23,7 +29,8 @@ import {
 } from '../src/train/checkpoint';
 import { parseConfig } from '../src/model/config';
 import { toPeftFiles, familyProvenance, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../src/adapters/peft';
-import type { LoraSpec, LoraWeights } from '../src/adapters/lora-types';
+import type { LoraSpec } from '../src/adapters/lora-types';
+import type { DpoMetrics } from '../src/train/dpo';
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -41,11 +48,18 @@ function num(v: string | undefined, flag: string, fallback: number): number {
   return n;
 }
 
-async function writeAdapter(dir: string, spec: LoraSpec, weights: LoraWeights, fingerprint: string, provenance: Record<string, string>): Promise<void> {
-  const f = toPeftFiles(spec, weights, { trained_with: 'browser-finetune-studio cli', base_model_fingerprint: fingerprint, ...provenance });
+/** The PEFT files of a LoRA run, or of a soft-prompt run when `soft` is given. */
+async function writeAdapter(dir: string, spec: LoraSpec, state: TrainerState, fingerprint: string, soft: { spec: SoftPromptSpec; config: ModelConfig } | null, family: Record<string, string>): Promise<void> {
+  const provenance = { trained_with: 'browser-finetune-studio cli', base_model_fingerprint: fingerprint, ...family };
+  const f = soft && state.soft ? toPromptPeftFiles(soft.spec, soft.config, state.soft, provenance) : toPeftFiles(spec, state.adapter, provenance);
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, ADAPTER_CONFIG_FILE), f.adapterConfigJson);
   await writeFile(path.join(dir, ADAPTER_WEIGHTS_FILE), f.adapterSafetensors);
+}
+
+/** TRL's names for the DPO metrics (rewards/chosen ...), as JSON fields. */
+function dpoFields(m: DpoMetrics, prefix = ''): Record<string, number> {
+  return { [`${prefix}rewards_chosen`]: m.rewardChosen, [`${prefix}rewards_rejected`]: m.rewardRejected, [`${prefix}rewards_margin`]: m.margin, [`${prefix}rewards_accuracy`]: m.accuracy };
 }
 
 async function main(): Promise<number> {
@@ -57,6 +71,8 @@ async function main(): Promise<number> {
       lr: { type: 'string' }, schedule: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' },
       batch: { type: 'string' }, 'grad-accum': { type: 'string' }, 'max-len': { type: 'string' },
       'eval-every': { type: 'string' }, 'val-percent': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+      objective: { type: 'string' }, beta: { type: 'string' },
+      method: { type: 'string' }, 'virtual-tokens': { type: 'string' }, 'init-text': { type: 'string' },
       resume: { type: 'string' }, 'stop-at': { type: 'string' }, 'skip-bad-lines': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
     },
   });
@@ -70,6 +86,11 @@ async function main(): Promise<number> {
     : null;
   const schedule = v.schedule ?? 'cosine';
   if (!['cosine', 'linear', 'constant'].includes(schedule)) throw new UsageError(`--schedule: expected cosine, linear or constant, got "${schedule}"`);
+  const objective = v.objective ?? 'sft';
+  if (objective !== 'sft' && objective !== 'dpo') throw new UsageError(`--objective: expected sft or dpo, got "${objective}"`);
+  if (v.beta !== undefined && objective !== 'dpo') throw new UsageError('--beta applies to --objective dpo only');
+  const beta = num(v.beta, 'beta', DEFAULT_TRAIN.dpoBeta ?? 0.1);
+  if (!(beta > 0)) throw new UsageError(`--beta: expected a positive number, got "${v.beta}"`);
   const settings: TrainSettings = resumed
     ? resumed.settings
     : {
@@ -87,6 +108,8 @@ async function main(): Promise<number> {
         seqLen: Math.round(num(v['max-len'], 'max-len', DEFAULT_TRAIN.seqLen)),
         evalEvery: Math.round(num(v['eval-every'], 'eval-every', 0)),
         checkpointEvery: Math.round(num(v['checkpoint-every'], 'checkpoint-every', 0)),
+        objective,
+        dpoBeta: beta,
       };
   if (resumed && (v.steps || v.epochs || v.lr || v.rank || v.targets || v.batch || v.seed)) process.stderr.write('note: resuming uses the checkpoint\'s settings; training flags are ignored\n');
 
@@ -114,7 +137,21 @@ async function main(): Promise<number> {
         r: Math.round(num(v.rank, 'rank', 8)), alpha: num(v.alpha, 'alpha', 16), dropout: num(v.dropout, 'dropout', 0),
         targetModules: parseTargets(v.targets ?? 'q_proj,v_proj'), useRslora: v.rslora ?? false, baseModel: v.model,
       };
-  const adapter = LoraAdapter.create(model.config, spec, settings.seed);
+  const method = resumed ? (resumed.soft?.kind ?? 'lora') : (v.method ?? 'lora');
+  if (method === 'full') throw new UsageError('--method full: full fine-tuning is not available in this build yet; use lora, prompt-tuning or prefix-tuning');
+  if (!['lora', 'prompt-tuning', 'prefix-tuning'].includes(method)) throw new UsageError(`--method: expected lora, prompt-tuning or prefix-tuning, got "${method}"`);
+  if (method === 'lora' && (v['virtual-tokens'] || v['init-text'])) throw new UsageError('--virtual-tokens and --init-text apply to --method prompt-tuning or prefix-tuning');
+  if (method === 'prefix-tuning' && v['init-text']) throw new UsageError('--init-text applies to prompt tuning only (prefix tuning starts random, as in PEFT)');
+  const softSpec: SoftPromptSpec | null = resumed?.soft
+    ?? (method === 'lora' ? null : {
+      kind: method as SoftPromptSpec['kind'], numVirtualTokens: Math.round(num(v['virtual-tokens'], 'virtual-tokens', 8)),
+      init: v['init-text'] ? 'text' : 'random', initText: v['init-text'] ?? null, baseModel: v.model,
+    });
+  if (softSpec && !(softSpec.numVirtualTokens >= 1)) throw new UsageError(`--virtual-tokens: expected a positive integer, got "${v['virtual-tokens']}"`);
+  const soft = softSpec ? { spec: softSpec, config: model.config } : null;
+  const adapter = softSpec
+    ? SoftPromptAdapter.create(model, softSpec, settings.seed, softSpec.initText ? tokenizer.encode(softSpec.initText) : undefined)
+    : LoraAdapter.create(model.config, spec, settings.seed);
   const trainer = new Trainer(model, adapter, train, settings, validation);
   if (resumed) trainer.restore(resumed.state);
   const history = resumed?.history ?? emptyHistory();
@@ -128,14 +165,14 @@ async function main(): Promise<number> {
   const saveCheckpoint = async (state: TrainerState) => {
     const c: TrainCheckpoint = {
       format: CHECKPOINT_FORMAT, runId, savedAt: Date.now(), base: { source: files.source, fingerprint: files.fingerprint },
-      lora: spec, settings, totalSteps: trainer.totalSteps, elapsedMs: Date.now() - t0, state, history, dataFingerprint,
+      lora: spec, ...(softSpec ? { soft: softSpec } : {}), settings, totalSteps: trainer.totalSteps, elapsedMs: Date.now() - t0, state, history, dataFingerprint,
     };
     const dir = path.join(v.out!, `checkpoint-${state.step}`);
     const f = checkpointToFiles(c);
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, CHECKPOINT_TENSORS_FILE), f.tensors);
     await writeFile(path.join(dir, CHECKPOINT_JSON_FILE), f.json); // last: its presence marks a complete checkpoint
-    await writeAdapter(dir, spec, state.adapter, files.fingerprint, familyProvenance(parseConfig(files.config)));
+    await writeAdapter(dir, spec, state, files.fingerprint, soft, familyProvenance(parseConfig(files.config)));
     lastGood = dir;
     savedDirs.push({ step: state.step, dir });
     // Keep the newest few (and never the one we resumed from: it is the user's).
@@ -160,13 +197,15 @@ async function main(): Promise<number> {
         history.lr.push(r.lr);
         history.gradNorm.push(r.gradNorm);
         history.tokensPerSec.push(r.tokensPerSec);
-        out({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens: r.tokens });
+        if (r.dpo) (history.dpoTrain ??= []).push({ step: r.step, ...r.dpo });
+        out({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens: r.tokens, ...(r.dpo ? dpoFields(r.dpo) : {}) });
         if (stopAt !== null && r.step >= stopAt) trainer.requestStop();
       },
       onEval: (e) => {
         history.evalSteps.push(e.step);
         history.evalLoss.push(e.loss);
-        out({ eval_loss: e.loss, eval_perplexity: e.perplexity, step: e.step });
+        if (e.dpo) (history.dpoEval ??= []).push({ step: e.step, ...e.dpo });
+        out(e.dpo ? { eval_loss: e.loss, ...dpoFields(e.dpo, 'eval_'), step: e.step } : { eval_loss: e.loss, eval_perplexity: e.perplexity, step: e.step });
       },
       onCheckpoint: saveCheckpoint,
     });
@@ -181,7 +220,7 @@ async function main(): Promise<number> {
   }
   const state = await trainer.state();
   if (reason === 'stopped' || state.step % (settings.checkpointEvery || Infinity) !== 0) await saveCheckpoint(state);
-  if (reason === 'completed') await writeAdapter(v.out, spec, state.adapter, files.fingerprint, familyProvenance(parseConfig(files.config)));
+  if (reason === 'completed') await writeAdapter(v.out, spec, state, files.fingerprint, soft, familyProvenance(parseConfig(files.config)));
   process.stderr.write(`${reason === 'completed' ? 'done' : interrupted ? 'interrupted' : 'stopped'} after step ${state.step} of ${trainer.totalSteps}; ${reason === 'completed' ? `adapter in ${v.out}, ` : ''}checkpoint in ${lastGood}\n`);
   return reason === 'stopped' && interrupted ? 130 : 0;
 }

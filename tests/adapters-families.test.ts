@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { parseConfig, LINEAR_MODULES, type LlamaConfig } from '../src/model/config';
 import { familyProvenance, fromPeftFiles, toPeftFiles, AdapterFormatError } from '../src/adapters/peft';
 import { bufferSource, readHeader } from '../src/model/safetensors';
-import { decodeShareFragment, encodeShareLink } from '../src/adapters/share-link';
+import { decodeShareFragment, encodeShareLink, type LoraSharePayload } from '../src/adapters/share-link';
 import { syntheticLoraWeights } from '../src/adapters/synthetic-adapter';
 import type { LoraSpec } from '../src/adapters/lora-types';
 import { FAMILY_MODELS, modelDir } from './families-fixture';
@@ -45,7 +45,7 @@ describe.each(FAMILY_MODELS)('%s adapters', (name) => {
     const f = await family(name);
     const { spec: s, weights } = await fromPeftFiles(f.peftConfig, f.peftWeights, f.config);
     const url = await encodeShareLink('https://studio.example/', { model: { source: `https://models.example/${name}`, fingerprint: 'f'.repeat(64) }, spec: s, weights });
-    const decoded = await decodeShareFragment(new URL(url).hash, f.config);
+    const decoded = (await decodeShareFragment(new URL(url).hash, f.config)) as LoraSharePayload;
     expect(decoded.model.source).toBe(`https://models.example/${name}`);
     expect(decoded.weights.layers.map((l) => [l.layer, l.module, Buffer.from(l.A.buffer).toString('base64'), Buffer.from(l.B.buffer).toString('base64')])).toEqual(
       weights.layers.map((l) => [l.layer, l.module, Buffer.from(l.A.buffer).toString('base64'), Buffer.from(l.B.buffer).toString('base64')]),

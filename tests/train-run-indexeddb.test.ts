@@ -11,6 +11,7 @@ import type { TokenizedExample } from '../src/train/batches';
 import { TrainingRun, type SampleReport } from '../src/train/training-run';
 import { indexedDbRunStore, isResumable, listRuns, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../src/storage/checkpoints';
 import type { LoraSpec } from '../src/adapters/lora-types';
+import type { LoraAdapter } from '../src/train/lora';
 import { loadStories, textExamples } from './stories-fixture';
 
 const SPEC: LoraSpec = { r: 4, alpha: 8, dropout: 0.1, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: 'stories260K' };
@@ -84,7 +85,7 @@ describe('TrainingRun with IndexedDB checkpoints', () => {
     expect(ckpt.state.step).toBe(Math.max(0, d - 2));
     expect(run.trainer.step).toBe(ckpt.state.step);
     expect(ckpt.history.steps.at(-1) ?? 0).toBe(ckpt.state.step);
-    const now = await run.adapter.toWeights();
+    const now = await (run.adapter as LoraAdapter).toWeights();
     expect(Array.from(now.layers[0].B)).toEqual(Array.from(ckpt.state.adapter.layers[0].B));
     const rec = await loadRunRecord('diverge');
     expect(rec!.status).toBe('diverged');

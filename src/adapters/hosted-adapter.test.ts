@@ -6,6 +6,8 @@ import { toPeftFiles } from './peft';
 import { syntheticLoraWeights } from './synthetic-adapter';
 import { parseConfig } from '../model/config';
 import type { LoraSpec } from './lora-types';
+import { fromPromptPeftFiles, toPromptPeftFiles } from './peft-prompt';
+import { softPromptWidth, type SoftPromptSpec } from './soft-prompt-types';
 
 const config = parseConfig({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 32 });
 const spec: LoraSpec = { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: 'org/base' };
@@ -47,9 +49,34 @@ describe('hosted adapter links', () => {
 
   it.each([
     ['a missing weights file', { 'adapter_config.json': '{}' }, /HTTP 404/],
-    ['a config that is not PEFT LoRA', { 'adapter_config.json': '{"peft_type":"PREFIX_TUNING"}', 'adapter_model.safetensors': new Uint8Array(16) }, /not a valid PEFT LoRA adapter/],
+    ['a config of a PEFT type this app does not read', { 'adapter_config.json': '{"peft_type":"IA3"}', 'adapter_model.safetensors': new Uint8Array(16) }, /not a valid PEFT adapter: .*"IA3"/],
+    ['a prefix-tuning config without its base model', { 'adapter_config.json': '{"peft_type":"PREFIX_TUNING"}', 'adapter_model.safetensors': new Uint8Array(16) }, /base_model_name_or_path/],
   ])('gives a ShareLinkError for %s', async (_name, files, message) => {
     await expect(fetchHostedAdapter('https://host.example/a', fakeFetch(files))).rejects.toThrow(message);
+  });
+});
+
+describe('soft prompts travel by hosted and inline links', () => {
+  const soft: SoftPromptSpec = { kind: 'prefix-tuning', numVirtualTokens: 3, init: 'random', initText: null, baseModel: 'org/base' };
+  const values = Float32Array.from({ length: 3 * softPromptWidth(config, 'prefix-tuning') }, (_, i) => Math.sin(i) * 1e-3);
+
+  it('a hosted PREFIX_TUNING adapter names its base and reads back bit for bit', async () => {
+    const files = toPromptPeftFiles(soft, config, { values }, { base_model_fingerprint: 'f00d', base_precision: 'fp32' });
+    const h = await fetchHostedAdapter('https://host.example/p', fakeFetch({ 'adapter_config.json': files.adapterConfigJson, 'adapter_model.safetensors': files.adapterSafetensors }));
+    expect(h.model).toEqual({ source: 'org/base', fingerprint: 'f00d', basePrecision: 'fp32' });
+    expect(h.soft).toBe(true);
+    expect(h.spec).toBeUndefined();
+    const read = await fromPromptPeftFiles(h.configJson, h.safetensors, config);
+    expect([...new Uint32Array(read.weights.values.buffer, read.weights.values.byteOffset, read.weights.values.length)]).toEqual([...new Uint32Array(values.buffer)]);
+  });
+
+  it('an inline link carries the soft prompt and its kind, and refuses one of the wrong width', async () => {
+    const link = encodeShareLink('https://s/', { model: { source: 'org/base', fingerprint: 'f' }, soft, softWeights: { values } });
+    const back = await decodeShareFragment(new URL(link).hash, config);
+    expect('soft' in back && back.soft).toEqual(soft);
+    expect('softWeights' in back && [...back.softWeights.values]).toEqual([...values]);
+    const wrong = parseConfig({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 16, intermediate_size: 24, num_hidden_layers: 3, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 32 });
+    await expect(decodeShareFragment(new URL(link).hash, wrong)).rejects.toThrow(/"prompt_embeddings" has shape \[3, 32\], expected \[3, 48\]/);
   });
 });
 

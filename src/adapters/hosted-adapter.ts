@@ -6,6 +6,7 @@ import { resolveModelSource } from '../storage/model-source';
 import { bufferSource, readHeader } from '../model/safetensors';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterFormatError, loraSpecFromPeftConfig } from './peft';
 import { ShareLinkError } from './share-link';
+import { peftTypeOf } from './peft-prompt';
 import type { LoraSpec } from './lora-types';
 
 /** Largest adapter file fetched for a link: bounds memory against a hostile or mistaken URL. */
@@ -15,7 +16,10 @@ export interface HostedAdapter {
   /** Base URL the two files were read from. */
   baseUrl: string;
   model: { source: string; fingerprint: string | null; basePrecision?: 'fp32' | 'nf4' };
-  spec: LoraSpec;
+  /** LoRA adapters: the spec (absent for soft prompts). */
+  spec?: LoraSpec;
+  /** PROMPT_TUNING / PREFIX_TUNING adapters: read fully by fromPromptPeftFiles once the base is loaded. */
+  soft?: true;
   configJson: string;
   safetensors: Uint8Array;
 }
@@ -43,18 +47,22 @@ export async function fetchHostedAdapter(location: string, fetchImpl: typeof fet
   const configJson = await (await get(ADAPTER_CONFIG_FILE)).text();
   const safetensors = new Uint8Array(await (await get(ADAPTER_WEIGHTS_FILE)).arrayBuffer());
   try {
-    const spec = loraSpecFromPeftConfig(configJson);
+    const type = peftTypeOf(configJson);
+    const soft = type === 'PROMPT_TUNING' || type === 'PREFIX_TUNING';
+    const spec = soft ? null : loraSpecFromPeftConfig(configJson);
+    const baseModel = soft ? (JSON.parse(configJson) as { base_model_name_or_path?: unknown }).base_model_name_or_path : spec!.baseModel;
+    if (typeof baseModel !== 'string' || !baseModel) throw new AdapterFormatError(`${ADAPTER_CONFIG_FILE}: "base_model_name_or_path" is missing`);
     const meta = (await readHeader(bufferSource(safetensors), ADAPTER_WEIGHTS_FILE)).metadata;
     const bp = meta.base_precision;
     return {
       baseUrl,
-      model: { source: spec.baseModel, fingerprint: meta.base_model_fingerprint ?? null, ...(bp === 'fp32' || bp === 'nf4' ? { basePrecision: bp } : {}) },
-      spec,
+      model: { source: baseModel, fingerprint: meta.base_model_fingerprint ?? null, ...(bp === 'fp32' || bp === 'nf4' ? { basePrecision: bp } : {}) },
+      ...(spec ? { spec } : { soft: true as const }),
       configJson,
       safetensors,
     };
   } catch (e) {
-    if (e instanceof AdapterFormatError || (e as Error).name === 'SafetensorsError') throw new ShareLinkError(`The shared adapter at ${baseUrl} is not a valid PEFT LoRA adapter: ${(e as Error).message}`);
+    if (e instanceof AdapterFormatError || (e as Error).name === 'SafetensorsError') throw new ShareLinkError(`The shared adapter at ${baseUrl} is not a valid PEFT adapter: ${(e as Error).message}`);
     throw e;
   }
 }

@@ -123,7 +123,7 @@ export function loraSpecFromPeftConfig(configJson: string, fileName = ADAPTER_CO
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AdapterFormatError(`${fileName} is not a JSON object`);
   const c = raw as Record<string, unknown>;
   const field = (k: string): string => `${fileName}: "${k}"`;
-  if (c.peft_type !== 'LORA') throw new AdapterFormatError(`${field('peft_type')} is ${JSON.stringify(c.peft_type)}, expected "LORA" (only LoRA adapters are supported)`);
+  if (c.peft_type !== 'LORA') throw new AdapterFormatError(`${field('peft_type')} is ${JSON.stringify(c.peft_type)}, expected "LORA" (the adapter types this app reads are LORA, PROMPT_TUNING and PREFIX_TUNING)`);
   if (c.task_type != null && c.task_type !== 'CAUSAL_LM') throw new AdapterFormatError(`${field('task_type')} is ${JSON.stringify(c.task_type)}, expected "CAUSAL_LM"`);
   const r = c.r;
   if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 4096) throw new AdapterFormatError(`${field('r')} must be an integer from 1 to 4096, found ${JSON.stringify(r)}`);

@@ -4,7 +4,7 @@ import { parseConfig, type LinearModule } from '../model/config';
 import type { LoraSpec } from './lora-types';
 import {
   base64UrlDecode, base64UrlEncode, crc32, decodeShareFragment, encodeShareLink,
-  MAX_DECODED_BYTES, MAX_SHARE_URL_CHARS, ShareLinkError, ShareLinkTooLargeError, shareLinkFitsInUrl, type SharePayload,
+  MAX_DECODED_BYTES, MAX_SHARE_URL_CHARS, ShareLinkError, ShareLinkTooLargeError, shareLinkFitsInUrl, type LoraSharePayload as SharePayload,
 } from './share-link';
 import { syntheticLoraWeights } from './synthetic-adapter';
 
@@ -30,7 +30,7 @@ describe('share link round trip', () => {
       const link = encodeShareLink('http://localhost:5173/app?x=1#old-fragment', payload);
       expect(link.startsWith('http://localhost:5173/app?x=1#adapter=')).toBe(true);
       expect(link).toMatch(/^[^#]+#adapter=[A-Za-z0-9_-]+$/);
-      const back = await decodeShareFragment(fragmentOf(link), STORIES);
+      const back = (await decodeShareFragment(fragmentOf(link), STORIES)) as SharePayload;
       expect(back.model).toEqual(payload.model);
       expect(back.spec).toEqual(payload.spec);
       expect(back.weights.layers).toHaveLength(payload.weights.layers.length);
@@ -48,7 +48,7 @@ describe('share link round trip', () => {
     const body = link.slice(link.indexOf('=') + 1);
     const wrapped = body.replace(/(.{76})/g, '$1\n');
     for (const form of [link, `adapter=${body}`, `#view=chat&adapter=${body}`, `#adapter=${wrapped}`]) {
-      const back = await decodeShareFragment(form);
+      const back = (await decodeShareFragment(form)) as SharePayload;
       expect(back.model.fingerprint).toBe('0123456789abcdef');
     }
   });

@@ -8,8 +8,21 @@ import { Inflate, deflateSync } from 'fflate';
 import type { LlamaConfig } from '../model/config';
 import type { LoraSpec, LoraWeights } from './lora-types';
 import { AdapterFormatError, readPeftSafetensors, toPeftFiles, validateLoraSpec } from './peft';
+import { bufferSource, readHeader, readTensorF32, writeSafetensors } from '../model/safetensors';
+import { PROMPT_EMBEDDINGS_KEY } from './peft-prompt';
+import { softPromptWidth, type SoftPromptSpec, type SoftPromptWeights } from './soft-prompt-types';
 
-export interface SharePayload {
+/** What a link carries: a LoRA adapter, or (header field "soft") a prompt- or prefix-tuning soft prompt. */
+export type SharePayload = LoraSharePayload | SoftPromptSharePayload;
+
+export interface SoftPromptSharePayload {
+  model: LoraSharePayload['model'];
+  soft: SoftPromptSpec;
+  /** prompt_embeddings [N, W], carried as a one-tensor safetensors file like the LoRA matrices. */
+  softWeights: SoftPromptWeights;
+}
+
+export interface LoraSharePayload {
   /**
    * Which base model the adapter belongs to: hub repo id or base URL, modelFingerprint() of its
    * weights, and the precision its frozen base was trained in (an NF4 base computes different logits
@@ -76,8 +89,11 @@ export function shareLinkFitsInUrl(urlChars: number): boolean {
 
 /** The binary frame inside the fragment (before base64url). Exposed for size measurements and tests. */
 export function encodeShareFrame(payload: SharePayload): Uint8Array {
-  const { adapterSafetensors } = toPeftFiles(payload.spec, payload.weights);
-  const header = new TextEncoder().encode(JSON.stringify({ model: payload.model, spec: payload.spec }));
+  const soft = 'soft' in payload ? payload : null;
+  const adapterSafetensors = soft
+    ? writeSafetensors([{ name: PROMPT_EMBEDDINGS_KEY, shape: [soft.soft.numVirtualTokens, soft.softWeights.values.length / soft.soft.numVirtualTokens], data: soft.softWeights.values }], { format: 'pt' })
+    : toPeftFiles((payload as LoraSharePayload).spec, (payload as LoraSharePayload).weights).adapterSafetensors;
+  const header = new TextEncoder().encode(JSON.stringify(soft ? { model: payload.model, soft: soft.soft } : { model: payload.model, spec: (payload as LoraSharePayload).spec }));
   const body = new Uint8Array(4 + header.length + adapterSafetensors.length);
   new DataView(body.buffer).setUint32(0, header.length, true);
   body.set(header, 4);
@@ -180,20 +196,50 @@ export async function decodeShareFrame(frame: Uint8Array, model?: LlamaConfig): 
   } catch (e) {
     throw invalid(`its header is not valid JSON (${(e as Error).message})`);
   }
-  const h = (typeof header === 'object' && header !== null ? header : {}) as { model?: { source?: unknown; fingerprint?: unknown; basePrecision?: unknown }; spec?: unknown };
+  const h = (typeof header === 'object' && header !== null ? header : {}) as { model?: { source?: unknown; fingerprint?: unknown; basePrecision?: unknown }; spec?: unknown; soft?: unknown };
   if (typeof h.model?.source !== 'string' || typeof h.model.fingerprint !== 'string') {
     throw invalid('its header does not name the base model (model.source and model.fingerprint)');
   }
   try {
-    const spec = validateLoraSpec(h.spec, 'share link spec');
-    const weights = await readPeftSafetensors(spec, body.subarray(4 + headerLen), model, 'shared adapter');
     const bp = h.model.basePrecision;
     if (bp !== undefined && bp !== 'fp32' && bp !== 'nf4') throw invalid(`its base precision ${JSON.stringify(bp)} is not fp32 or nf4`);
-    return { model: { source: h.model.source, fingerprint: h.model.fingerprint, ...(bp ? { basePrecision: bp } : {}) }, spec, weights };
+    const base: LoraSharePayload['model'] = { source: h.model.source, fingerprint: h.model.fingerprint, ...(bp ? { basePrecision: bp as 'fp32' | 'nf4' } : {}) };
+    if (h.soft !== undefined) {
+      const soft = validateSoftPromptSpec(h.soft);
+      return { model: base, soft, softWeights: await readSoftPrompt(soft, body.subarray(4 + headerLen), model) };
+    }
+    const spec = validateLoraSpec(h.spec, 'share link spec');
+    const weights = await readPeftSafetensors(spec, body.subarray(4 + headerLen), model, 'shared adapter');
+    return { model: base, spec, weights };
   } catch (e) {
     if (e instanceof AdapterFormatError) throw invalid(e.message);
     throw e;
   }
+}
+
+/** A soft-prompt spec from a link header (untrusted): throws AdapterFormatError naming the field. */
+function validateSoftPromptSpec(v: unknown): SoftPromptSpec {
+  const s = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
+  if (s.kind !== 'prompt-tuning' && s.kind !== 'prefix-tuning') throw new AdapterFormatError(`soft.kind must be "prompt-tuning" or "prefix-tuning", found ${JSON.stringify(s.kind)}`);
+  const N = s.numVirtualTokens;
+  if (typeof N !== 'number' || !Number.isInteger(N) || N < 1 || N > 4096) throw new AdapterFormatError(`soft.numVirtualTokens must be an integer from 1 to 4096, found ${JSON.stringify(N)}`);
+  if (s.init !== 'random' && s.init !== 'text') throw new AdapterFormatError(`soft.init must be "random" or "text", found ${JSON.stringify(s.init)}`);
+  if (s.initText !== null && typeof s.initText !== 'string') throw new AdapterFormatError('soft.initText must be a string or null');
+  if (typeof s.baseModel !== 'string') throw new AdapterFormatError('soft.baseModel must be a string');
+  return { kind: s.kind, numVirtualTokens: N, init: s.init, initText: s.initText as string | null, baseModel: s.baseModel };
+}
+
+/** prompt_embeddings out of a link's safetensors bytes: [N, W], W checked against `model` when given. */
+async function readSoftPrompt(spec: SoftPromptSpec, bytes: Uint8Array, model?: LlamaConfig): Promise<SoftPromptWeights> {
+  const src = bufferSource(bytes);
+  const header = await readHeader(src, 'shared soft prompt');
+  const info = header.tensors.get(PROMPT_EMBEDDINGS_KEY);
+  if (!info || header.tensors.size !== 1) throw new AdapterFormatError(`the soft prompt must be the one tensor "${PROMPT_EMBEDDINGS_KEY}"`);
+  const W = model ? softPromptWidth(model, spec.kind) : info.shape[1];
+  if (info.shape.length !== 2 || info.shape[0] !== spec.numVirtualTokens || info.shape[1] !== W) throw new AdapterFormatError(`"${PROMPT_EMBEDDINGS_KEY}" has shape [${info.shape.join(', ')}], expected [${spec.numVirtualTokens}, ${W}]`);
+  const values = await readTensorF32(src, header, PROMPT_EMBEDDINGS_KEY);
+  if (!values.every(Number.isFinite)) throw new AdapterFormatError(`"${PROMPT_EMBEDDINGS_KEY}" holds non-finite values`);
+  return { values };
 }
 
 const invalid = (detail: string): ShareLinkError => new ShareLinkError(`This share link holds an invalid adapter: ${detail}.`);

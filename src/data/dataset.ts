@@ -5,6 +5,7 @@ import type { TextTokenizer } from '../tokenizer/tokenizer';
 import { DatasetFileError, readLines, streamFromBytes, type LineProgress } from './jsonl';
 import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detectFormat, parseJsonLine, shapeOf, validateRecord, type DatasetFormat } from './formats';
 import { chatTemplateFor, displayToken, fitLength, renderExample, type OverflowPolicy, type TrainingExample } from './render';
+import { fitPairLength, renderPreference } from './preference';
 import { LengthTally, type LengthHistogram } from './histogram';
 import { permutation } from '../util/random';
 
@@ -127,15 +128,20 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
     try {
       const rec = validateRecord(p.value, format, p.line);
       if (tok) {
-        const rendered = renderExample(rec, tok, p.line, { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate });
+        const ropts = { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate };
+        // A preference pair keeps its rejected answer beside the chosen one (the example itself).
+        const rendered = rec.format === 'preference' ? renderPreference(rec, tok, p.line, ropts) : renderExample(rec, tok, p.line, ropts);
         tally.add(rendered.inputIds.length);
-        const { example, truncated } = fitLength(rendered, opts.maxLength, overflow);
+        const { example, truncated } = rendered.rejected ? fitPairLength({ ...rendered, rejected: rendered.rejected }, opts.maxLength, overflow) : fitLength(rendered, opts.maxLength, overflow);
         if (truncated) s.truncated++;
         if (!example) s.dropped++;
         else {
-          s.examples.push({ line: example.line, inputIds: example.inputIds, lossMask: example.lossMask });
-          s.tokens += example.inputIds.length;
-          for (const m of example.lossMask) s.trainedTokens += m;
+          const rejected = example.rejected;
+          s.examples.push(rejected ? { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, rejected } : { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask });
+          for (const side of rejected ? [example, rejected] : [example]) {
+            s.tokens += side.inputIds.length;
+            for (const m of side.lossMask) s.trainedTokens += m;
+          }
           if (s.preview.length < previewCount) {
             s.preview.push({
               line: example.line,

@@ -1,8 +1,9 @@
 // Dataset line formats: what each JSONL shape looks like, how a file's format is detected from its
 // first lines, and per-line validation that says exactly what is wrong (line, field, reason).
 // Records come out normalized (ShareGPT turns become {role, content}) so rendering sees one shape.
+import { validatePreference, type PreferenceRecord } from './preference';
 
-export const DATASET_FORMATS = ['text', 'prompt-completion', 'alpaca', 'messages', 'sharegpt'] as const;
+export const DATASET_FORMATS = ['text', 'prompt-completion', 'alpaca', 'messages', 'sharegpt', 'preference'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
 
 export function isDatasetFormat(s: string): s is DatasetFormat {
@@ -16,6 +17,7 @@ export const FORMAT_EXAMPLES: Record<DatasetFormat, string> = {
   alpaca: '{"instruction": "...", "input": "...", "output": "...", "system": "..."?}',
   messages: '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}',
   sharegpt: '{"conversations": [{"from": "human", "value": "..."}, {"from": "gpt", "value": "..."}]}',
+  preference: '{"prompt": "...", "chosen": "...", "rejected": "..."} (or chosen/rejected as message lists)',
 };
 
 export type ChatRole = 'system' | 'user' | 'assistant';
@@ -28,7 +30,8 @@ export type DatasetRecord =
   | { format: 'text'; text: string }
   | { format: 'prompt-completion'; prompt: string; completion: string }
   | { format: 'alpaca'; instruction: string; input: string; output: string; system?: string }
-  | { format: 'messages' | 'sharegpt'; messages: ChatMessage[] };
+  | { format: 'messages' | 'sharegpt'; messages: ChatMessage[] }
+  | PreferenceRecord;
 
 /** One bad line: its 1-based number, the field at fault when there is one, and why. */
 export class DatasetLineError extends Error {
@@ -51,11 +54,11 @@ export function parseJsonLine(text: string, line: number): unknown {
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function typeName(v: unknown): string {
+export function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   return typeof v;
@@ -67,6 +70,8 @@ function typeName(v: unknown): string {
  */
 export function shapeOf(v: unknown): DatasetFormat | null {
   if (!isObject(v)) return null;
+  // A preference pair may carry a prompt (prompt-completion's key): chosen/rejected decide first.
+  if ('chosen' in v || 'rejected' in v) return 'preference';
   if ('messages' in v) return 'messages';
   if ('conversations' in v) return 'sharegpt';
   if ('instruction' in v || 'output' in v) return 'alpaca';
@@ -112,7 +117,7 @@ function requireString(obj: Record<string, unknown>, field: string, line: number
 }
 
 const SHAREGPT_ROLES: Record<string, ChatRole> = { human: 'user', gpt: 'assistant', system: 'system' };
-const MESSAGE_ROLES: Record<string, ChatRole> = { user: 'user', assistant: 'assistant', system: 'system' };
+export const MESSAGE_ROLES: Record<string, ChatRole> = { user: 'user', assistant: 'assistant', system: 'system' };
 
 function validateTurns(obj: Record<string, unknown>, line: number, listField: 'messages' | 'conversations'): ChatMessage[] {
   const [roleField, contentField, roles] = listField === 'messages' ? (['role', 'content', MESSAGE_ROLES] as const) : (['from', 'value', SHAREGPT_ROLES] as const);
@@ -169,6 +174,8 @@ export function validateRecord(value: unknown, format: DatasetFormat, line: numb
       return { format, messages: validateTurns(value, line, 'messages') };
     case 'sharegpt':
       return { format, messages: validateTurns(value, line, 'conversations') };
+    case 'preference':
+      return validatePreference(value, line);
     default:
       return assertNever(format);
   }

@@ -5,6 +5,7 @@ import { Template } from '@huggingface/jinja';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
 import { DatasetLineError, type ChatMessage, type DatasetRecord } from './formats';
 import { endOfTurnToken } from '../tokenizer/stop-tokens';
+import { preferenceSide } from './preference';
 
 export interface TrainingExample {
   /** 1-based line of the dataset file this example came from. */
@@ -12,6 +13,8 @@ export interface TrainingExample {
   inputIds: number[]; // [T]
   /** lossMask[t] = 1 when token t is a training target (predicted from tokens 0..t-1). Same length as inputIds. */
   lossMask: number[]; // [T]
+  /** Preference pairs only (src/data/preference.ts): this example is the chosen answer, this the rejected one. */
+  rejected?: { inputIds: number[]; lossMask: number[] };
 }
 
 export interface RenderOptions {
@@ -143,6 +146,9 @@ function renderRecordText(rec: DatasetRecord, tokenizer: TextTokenizer, line: nu
     case 'messages':
     case 'sharegpt':
       return renderChat(rec.messages, tokenizer, line, opts);
+    case 'preference':
+      // Outside DPO a pair is its chosen answer (supervised tuning on the better answers).
+      return renderRecordText(preferenceSide(rec, 'chosen'), tokenizer, line, opts);
   }
 }
 

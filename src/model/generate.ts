@@ -1,6 +1,6 @@
 // Autoregressive generation with a KV cache: one forward over the prompt, then one token at a time.
 import * as tf from '@tensorflow/tfjs';
-import { type LlamaModel, type LoraHook, newKvCache, disposeKvCache } from './llama';
+import { type KvPrefix, type LlamaModel, type LoraHook, newKvCache, disposeKvCache } from './llama';
 import { sampleToken, type SamplingOptions } from './sampling';
 import { seededRandom } from '../util/random';
 
@@ -10,13 +10,26 @@ export interface GenerateOptions extends SamplingOptions {
   /** Ids that end generation (not included in the output). Empty: always produce maxNewTokens. */
   stopIds?: number[];
   lora?: LoraHook | null;
+  /** A soft prompt (prompt or prefix tuning, src/train/soft-prompt.ts) in place before the prompt. */
+  soft?: SoftPromptHook | null;
   /** Called with each new token as it is produced; return false to stop early. */
   onToken?: (id: number) => boolean | void;
 }
 
+/**
+ * What generation needs of a soft prompt: N virtual input embeddings [N, C] put before the first
+ * forward's tokens (then kept in the cache like them), or a key/value prefix every forward attends to.
+ */
+export interface SoftPromptHook {
+  length: number; // N
+  embeddings?: () => tf.Tensor2D; // [N, C]
+  prefix?: KvPrefix;
+}
+
 export async function generate(model: LlamaModel, promptIds: number[], opts: GenerateOptions): Promise<number[]> {
   if (promptIds.length === 0) throw new Error('generate: the prompt must hold at least one token (e.g. BOS)');
-  const room = model.config.maxPositions - promptIds.length;
+  const soft = opts.soft ?? null;
+  const room = model.config.maxPositions - promptIds.length - (soft?.length ?? 0);
   const maxNew = Math.max(0, Math.min(opts.maxNewTokens, room));
   const random = seededRandom(opts.seed ?? 0);
   const cache = newKvCache(model.config);
@@ -25,7 +38,15 @@ export async function generate(model: LlamaModel, promptIds: number[], opts: Gen
     let input = promptIds;
     while (out.length < maxNew) {
       const ids = tf.tensor2d(input, [1, input.length], 'int32');
-      const logits = model.forward(ids, { lora: opts.lora, cache }); // [T, V]
+      const fwd = { lora: opts.lora, cache, prefix: soft?.prefix };
+      const virtual = soft?.embeddings && out.length === 0 ? soft.embeddings : null;
+      const logits = virtual
+        ? tf.tidy(() => {
+            const x = tf.concat([virtual().expandDims(0), model.embed(ids)], 1) as tf.Tensor3D; // [1, N+T, C]
+            const h = model.forwardHiddenFromEmbeddings(x, fwd); // [N+T, C]: the cache now holds N+T positions
+            return model.logitsFrom(h.slice([soft!.length, 0], [input.length, -1])); // [T, V]
+          })
+        : model.forward(ids, fwd); // [T, V]
       ids.dispose();
       const last = tf.tidy(() => logits.slice([input.length - 1, 0], [1, -1]));
       logits.dispose();

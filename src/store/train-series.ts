@@ -2,7 +2,7 @@
 // subscription, so a new point costs a chart update and never a re-render of the tree.
 import type { TrainHistory } from '../train/checkpoint';
 
-export const trainingSeries: TrainHistory = { steps: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], evalSteps: [], evalLoss: [] };
+export const trainingSeries: TrainHistory = { steps: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], evalSteps: [], evalLoss: [], dpoTrain: [], dpoEval: [] };
 
 type SeriesListener = () => void;
 const listeners = new Set<SeriesListener>();
@@ -18,6 +18,10 @@ export function notifySeries(): void {
 
 /** Replaces every curve (empty for a new run, a checkpoint's history for a resumed one). */
 export function resetSeries(from?: TrainHistory): void {
-  for (const k of Object.keys(trainingSeries) as (keyof TrainHistory)[]) trainingSeries[k] = from ? [...from[k]] : [];
+  const curves = ['steps', 'loss', 'lr', 'gradNorm', 'tokensPerSec', 'evalSteps', 'evalLoss'] as const;
+  for (const k of curves) trainingSeries[k] = from ? [...from[k]] : [];
+  // DPO reward points (absent in supervised runs' histories).
+  trainingSeries.dpoTrain = [...(from?.dpoTrain ?? [])];
+  trainingSeries.dpoEval = [...(from?.dpoEval ?? [])];
   notifySeries();
 }

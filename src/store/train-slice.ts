@@ -4,6 +4,7 @@ import { DEFAULT_TRAIN, type StepReport } from '../train/trainer';
 import type { EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
 import { toPeftFiles } from '../adapters/peft';
+import { toPromptPeftFiles } from '../adapters/peft-prompt';
 import { loraParameterCount } from '../train/estimate';
 import { deleteRun, listRuns, loadCheckpoint } from '../storage/checkpoints';
 import { downloadBytes } from '../ui/download';
@@ -26,12 +27,14 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
       trainingSeries.lr.push(step.lr);
       trainingSeries.gradNorm.push(step.gradNorm);
       trainingSeries.tokensPerSec.push(step.tokensPerSec);
+      if (step.dpo) trainingSeries.dpoTrain?.push({ step: step.step, ...step.dpo });
       notifySeries();
       set({ lastStep: step, totalSteps: step.totalSteps });
     },
     onEval: (e: EvalReport) => {
       trainingSeries.evalSteps.push(e.step);
       trainingSeries.evalLoss.push(e.loss);
+      if (e.dpo) trainingSeries.dpoEval?.push({ step: e.step, ...e.dpo });
       notifySeries();
       set({ lastEval: e });
     },
@@ -73,13 +76,15 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
 
     setLora: (p) => set({ lora: { ...get().lora, ...p } }),
     setTrain: (p) => set({ train: { ...get().train, ...p } }),
+    softPrompt: null,
+    setSoftPrompt: (softPrompt) => set({ softPrompt }),
 
     async startTraining() {
-      const { lora, train } = get();
+      const { lora, train, softPrompt } = get();
       set({ training: true, stopping: false, pausing: false, trainError: null, lastStep: null, trainResult: null, shareUrl: null, lastEval: null, samples: [], lastCheckpointStep: null, totalSteps: null });
       resetSeries();
       await drive(async () => {
-        const r = await requireClient(get).train(train, lora, listeners.onStep, listeners);
+        const r = await requireClient(get).train(train, lora, listeners.onStep, listeners, softPrompt);
         set({ currentRunId: r.runId ?? null });
         return r;
       });
@@ -94,6 +99,7 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
         set({
           lora: { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targetModules: c.lora.targetModules, useRslora: c.lora.useRslora },
           train: c.settings,
+          softPrompt: c.soft ? { kind: c.soft.kind, numVirtualTokens: c.soft.numVirtualTokens, init: c.soft.init, initText: c.soft.initText } : null,
           totalSteps: c.totalSteps,
           lastCheckpointStep: c.state.step,
           lastStep: lastIdx >= 0 ? { step: c.history.steps[lastIdx], loss: c.history.loss[lastIdx], lr: c.history.lr[lastIdx], gradNorm: c.history.gradNorm[lastIdx], tokens: 0, tokensPerSec: c.history.tokensPerSec[lastIdx], stepMs: 0, epoch: c.state.position.epoch, totalSteps: c.totalSteps } : null,
@@ -122,7 +128,10 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
     async downloadRunAdapter(runId) {
       try {
         const c = await loadCheckpoint(runId);
-        const f = toPeftFiles(c.lora, c.state.adapter, { trained_with: 'browser-finetune-studio', base_model_fingerprint: c.base.fingerprint, checkpoint_step: String(c.state.step) });
+        const provenance = { trained_with: 'browser-finetune-studio', base_model_fingerprint: c.base.fingerprint, checkpoint_step: String(c.state.step) };
+        const config = get().model?.config;
+        if (c.soft && (!c.state.soft || !config)) throw new Error('Load the base model this run was trained on to export its soft prompt.');
+        const f = c.soft && c.state.soft && config ? toPromptPeftFiles(c.soft, config, c.state.soft, provenance) : toPeftFiles(c.lora, c.state.adapter, provenance);
         downloadBytes(new TextEncoder().encode(f.adapterConfigJson), 'adapter_config.json', 'application/json');
         downloadBytes(f.adapterSafetensors, 'adapter_model.safetensors', 'application/octet-stream');
       } catch (e) {

@@ -4,6 +4,7 @@ import type { StateCreator } from 'zustand';
 import type { EngineClient } from '../worker/client';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
 import type { EvalReport, StepReport, TrainSettings } from '../train/trainer';
+import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { RunRecord, SampleReport } from '../train/training-run';
 import type { LinearModule } from '../model/config';
 import type { DatasetOptions } from '../data/prepare';
@@ -80,6 +81,9 @@ export interface TrainSlice {
   runs: RunRecord[];
   setLora(p: Partial<LoraForm>): void;
   setTrain(p: Partial<TrainSettings>): void;
+  /** Prompt or prefix tuning instead of LoRA (null: LoRA). */
+  softPrompt: Omit<SoftPromptSpec, 'baseModel'> | null;
+  setSoftPrompt(p: Omit<SoftPromptSpec, 'baseModel'> | null): void;
   startTraining(): Promise<void>;
   stopTraining(): Promise<void>;
   pauseTraining(): Promise<void>;

@@ -10,6 +10,8 @@ export interface TokenizedExample {
   /** Packed rows only (src/data/packing.ts): each token's position within its example, and its example's id. */
   positions?: number[];
   segments?: number[];
+  /** Preference pairs (DPO): this example is the chosen answer, `rejected` the worse answer to the same prompt. */
+  rejected?: TokenizedExample;
 }
 
 export interface Batch {

@@ -5,6 +5,8 @@ import type { LoraSpec, LoraWeights } from '../adapters/lora-types';
 import { bufferSource, readHeader, readTensorF32, writeSafetensors, type TensorToWrite } from '../model/safetensors';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
 import type { TrainerState, TrainSettings } from './trainer';
+import type { DpoMetrics } from './dpo';
+import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 
 export const CHECKPOINT_FORMAT = 'studio-train-checkpoint-v1';
 export const CHECKPOINT_JSON_FILE = 'trainer_state.json';
@@ -19,7 +21,13 @@ export interface TrainHistory {
   tokensPerSec: number[];
   evalSteps: number[];
   evalLoss: number[];
+  /** DPO runs: reward metrics per step and per evaluation (absent for supervised runs). */
+  dpoTrain?: DpoPoint[];
+  dpoEval?: DpoPoint[];
 }
+
+/** One point of the DPO reward charts. */
+export type DpoPoint = DpoMetrics & { step: number };
 
 export function emptyHistory(): TrainHistory {
   return { steps: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], evalSteps: [], evalLoss: [] };
@@ -31,7 +39,10 @@ export interface TrainCheckpoint {
   /** Milliseconds since the epoch. */
   savedAt: number;
   base: { source: string; fingerprint: string };
+  /** The LoRA configuration (for soft-prompt runs: the form's LoRA settings, unused). */
   lora: LoraSpec;
+  /** Present for prompt / prefix tuning runs: what they train instead of LoRA. */
+  soft?: SoftPromptSpec;
   settings: TrainSettings;
   totalSteps: number;
   /** Elapsed training time before this checkpoint, so the resumed run's clock continues. */
@@ -43,7 +54,7 @@ export interface TrainCheckpoint {
 }
 
 /** FNV-1a over every example's tokens and loss mask: cheap, and changes when the data does. */
-export function examplesFingerprint(examples: { inputIds: number[]; lossMask: number[] }[]): string {
+export function examplesFingerprint(examples: { inputIds: number[]; lossMask: number[]; rejected?: { inputIds: number[]; lossMask: number[] } }[]): string {
   let h = 0x811c9dc5;
   const mix = (x: number) => {
     h ^= x & 0xffff;
@@ -55,6 +66,11 @@ export function examplesFingerprint(examples: { inputIds: number[]; lossMask: nu
   for (const e of examples) {
     mix(e.inputIds.length);
     for (let i = 0; i < e.inputIds.length; i++) mix(e.inputIds[i] * 2 + (e.lossMask[i] ? 1 : 0));
+    // A pair's rejected answer (only pairs have one, so other data keeps its fingerprint).
+    if (e.rejected) {
+      mix(-1 - e.rejected.inputIds.length);
+      for (let i = 0; i < e.rejected.inputIds.length; i++) mix(e.rejected.inputIds[i] * 2 + (e.rejected.lossMask[i] ? 1 : 0));
+    }
   }
   return (h >>> 0).toString(16).padStart(8, '0');
 }
@@ -80,7 +96,13 @@ export function checkpointToFiles(c: TrainCheckpoint): { json: string; tensors: 
     tensors.push({ name: tensorName('v', w.layer, w.module, 'A'), shape: shapeA, data: c.state.v[2 * k] });
     tensors.push({ name: tensorName('v', w.layer, w.module, 'B'), shape: shapeB, data: c.state.v[2 * k + 1] });
   });
-  const { adapter, m, v, ...rest } = c.state;
+  if (c.state.soft) {
+    const shape = [c.soft?.numVirtualTokens ?? 1, c.state.soft.values.length / (c.soft?.numVirtualTokens ?? 1)];
+    tensors.push({ name: 'soft.prompt', shape, data: c.state.soft.values });
+    tensors.push({ name: 'm.soft.prompt', shape, data: c.state.m[0] });
+    tensors.push({ name: 'v.soft.prompt', shape, data: c.state.v[0] });
+  }
+  const { adapter, m, v, soft: _soft, ...rest } = c.state;
   const meta = {
     ...c,
     state: { ...rest, layers: adapter.layers.map((w) => ({ layer: w.layer, module: w.module, inFeatures: w.inFeatures, outFeatures: w.outFeatures })) },
@@ -108,6 +130,11 @@ export async function checkpointFromFiles(json: string, tensorBytes: Uint8Array,
   const adapter: LoraWeights = { layers: [] };
   const m: Float32Array[] = [];
   const v: Float32Array[] = [];
+  if (meta.soft) {
+    const name = (k: string) => readTensorF32(src, header, k);
+    const { layers: _l, ...restSoft } = meta.state;
+    return { ...meta, state: { ...restSoft, adapter, soft: { values: await name('soft.prompt') }, m: [await name('m.soft.prompt')], v: [await name('v.soft.prompt')] } };
+  }
   for (const l of layers) {
     adapter.layers.push({ ...l, A: await read('adapter', l, 'A'), B: await read('adapter', l, 'B') });
     m.push(await read('m', l, 'A'), await read('m', l, 'B'));

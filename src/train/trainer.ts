@@ -1,14 +1,21 @@
-// The LoRA training loop: fixed-shape batches, masked cross-entropy, gradients through the frozen
-// base by tfjs autograd, global-norm clipping, AdamW under a warmup + decay schedule.
+// The LoRA training loop: fixed-shape batches, masked cross-entropy (or DPO's preference loss on
+// pairs, src/train/dpo.ts), gradients through the frozen base by tfjs autograd, global-norm
+// clipping, AdamW under a warmup + decay schedule.
 // It owns no I/O: the worker, Node CLI, tests and benchmarks drive it step by step.
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaModel } from '../model/llama';
-import { type LoraAdapter } from './lora';
+import { SoftPromptAdapter } from './soft-prompt';
+import { adaptedLogits, type TrainableAdapter } from './trainable';
+import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
 import { maskedCrossEntropy } from './loss';
 import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
 import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
 import type { LoraWeights } from '../adapters/lora-types';
 import { learningRate } from './schedule';
+import { DEFAULT_DPO, DpoTally, asPairs, dpoLoss, pairBatch, sequenceLogProbs, type DpoMetrics } from './dpo';
+
+/** What the run optimizes: next-token loss on the answers, or DPO's preference loss on pairs. */
+export type Objective = 'sft' | 'dpo';
 
 export interface TrainSettings {
   /** Optimizer steps to run (used when `epochs` is 0). */
@@ -42,6 +49,10 @@ export interface TrainSettings {
    * leaves the loss finite but far worse than the base model's, because RMSNorm rescales the blow-up.
    */
   divergenceFactor: number;
+  /** 'sft' (supervised next-token loss) or 'dpo' (preference pairs); absent in older checkpoints, meaning 'sft'. */
+  objective?: Objective;
+  /** DPO's beta (only with objective 'dpo'). */
+  dpoBeta?: number;
 }
 
 export const DEFAULT_TRAIN: TrainSettings = {
@@ -60,6 +71,8 @@ export const DEFAULT_TRAIN: TrainSettings = {
   sampleEvery: 0,
   checkpointEvery: 0,
   divergenceFactor: 3,
+  objective: 'sft',
+  dpoBeta: DEFAULT_DPO.beta, // TRL's default
 };
 
 /** Optimizer steps a run takes: `steps`, or enough whole batches to cover `epochs` passes. */
@@ -80,13 +93,17 @@ export interface StepReport {
   epoch: number;
   /** Steps this run will take in all. */
   totalSteps: number;
+  /** DPO runs: rewards, margin and accuracy of this step's pairs. */
+  dpo?: DpoMetrics;
 }
 
 export interface EvalReport {
   step: number;
   loss: number;
-  /** exp(loss): the validation perplexity. */
+  /** exp(loss): the validation perplexity (NaN for DPO, whose loss is not a per-token likelihood). */
   perplexity: number;
+  /** DPO runs: rewards, margin and accuracy on the validation pairs. */
+  dpo?: DpoMetrics;
 }
 
 /** Everything besides the frozen base that decides what the next step does: a resumed run continues exactly. */
@@ -95,7 +112,10 @@ export interface TrainerState {
   position: DataPosition;
   /** The dropout seed counter (the only random state that moves during training). */
   dropoutSeed: number;
+  /** LoRA runs' matrices (empty layers for soft-prompt runs). */
   adapter: LoraWeights;
+  /** Soft-prompt runs: prompt_embeddings. */
+  soft?: SoftPromptWeights;
   /** AdamW moments, in the order of adapter.variables(). */
   m: Float32Array[];
   v: Float32Array[];
@@ -150,12 +170,16 @@ export class Trainer {
 
   constructor(
     readonly model: LlamaModel,
-    readonly adapter: LoraAdapter,
+    readonly adapter: TrainableAdapter,
     readonly examples: TokenizedExample[],
     readonly settings: TrainSettings,
     readonly validation: TokenizedExample[] = [],
   ) {
     if (examples.length === 0) throw new Error('The dataset has no usable training examples.');
+    if (this.dpo) {
+      asPairs(examples);
+      asPairs(validation, 'validation');
+    }
     this.vars = adapter.variables();
     this.optimizer = new AdamW(this.vars, settings.adamw);
     adapter.setDropoutSeed(settings.seed);
@@ -165,12 +189,18 @@ export class Trainer {
   /** A copy of the run's state (weights, moments, data position, random state) for a checkpoint. */
   async state(): Promise<TrainerState> {
     const opt = await this.optimizer.state();
-    return { step: opt.step, position: { ...this.position }, dropoutSeed: this.adapter.dropoutSeed, adapter: await this.adapter.toWeights(), m: opt.m, v: opt.v, firstLoss: this.firstLoss };
+    const a = this.adapter;
+    const weights = a instanceof SoftPromptAdapter ? { adapter: { layers: [] }, soft: await a.toWeights() } : { adapter: await a.toWeights() };
+    return { step: opt.step, position: { ...this.position }, dropoutSeed: a.dropoutSeed, ...weights, m: opt.m, v: opt.v, firstLoss: this.firstLoss };
   }
 
   /** Puts the run back where `state` was taken; the next trainStep is the one that followed it. */
   restore(state: TrainerState): void {
-    this.adapter.assignWeights(state.adapter);
+    const a = this.adapter;
+    if (a instanceof SoftPromptAdapter) {
+      if (!state.soft) throw new Error('restore: this checkpoint holds LoRA weights, not a soft prompt');
+      a.assignWeights(state.soft);
+    } else a.assignWeights(state.adapter);
     this.optimizer.restore({ step: state.step, m: state.m, v: state.v });
     this.position = { ...state.position };
     this.adapter.setDropoutSeed(state.dropoutSeed);
@@ -193,16 +223,65 @@ export class Trainer {
     return this.stopRequested;
   }
 
+  private get dpo(): boolean {
+    return this.settings.objective === 'dpo';
+  }
+
+  /** [B, T] rows, or for DPO [2B, T]: the B chosen answers, then their B rejected answers. */
   private nextBatch(): Batch {
     const { rows, pos } = nextRows(this.examples, this.settings.batchSize, this.position, this.settings.seed);
     this.position = pos;
-    return makeBatch(rows, this.settings.seqLen);
+    return this.dpo ? pairBatch(rows, this.settings.seqLen) : makeBatch(rows, this.settings.seqLen);
+  }
+
+  /**
+   * The loss a runaway is measured against: the first step's. DPO's first loss is ln 2 when the adapter
+   * starts equal to the base (LoRA) but can be far lower for a soft prompt that starts random, so
+   * there it is at least ln 2 (the loss of a policy that ranks pairs like the reference does).
+   */
+  private divergenceReference(first: number): number {
+    return this.dpo ? Math.max(first, Math.LN2) : first;
+  }
+
+  /** Summed answer log-probs per row [R], with the adapter or (null) without it: the DPO reference. */
+  private sequenceLogps(b: Batch, adapter: TrainableAdapter | null): tf.Tensor1D {
+    const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
+    const logits = adaptedLogits(this.model, ids, adapter); // [R*T, V]
+    return sequenceLogProbs(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights), b.batchSize);
+  }
+
+  /**
+   * The DPO loss of a pair batch. The reference log-probs come first, outside the gradient (the
+   * base alone); `rewards` receives each call's [2, P] chosen/rejected rewards, kept for the metrics.
+   */
+  private dpoLossFn(b: Batch, rewards: tf.Tensor[], count?: number): { f: () => tf.Scalar; dispose: () => void } {
+    const reference = tf.tidy(() => this.sequenceLogps(b, null)); // [2P]
+    const beta = this.settings.dpoBeta ?? DEFAULT_DPO.beta;
+    return {
+      f: () => {
+        const { loss, chosen, rejected } = dpoLoss(this.sequenceLogps(b, this.adapter), reference, beta, count);
+        rewards.push(tf.keep(tf.stack([chosen, rejected]))); // [2, P]
+        return loss;
+      },
+      dispose: () => reference.dispose(),
+    };
+  }
+
+  /** Adds kept [2, P] reward tensors to a tally (only the first `count` pairs of each) and frees them. */
+  private async tallyRewards(rewards: tf.Tensor[], tally: DpoTally, count?: number): Promise<void> {
+    for (const r of rewards) {
+      const d = await r.data();
+      const P = r.shape[1] as number;
+      tally.add(d.subarray(0, P), d.subarray(P), count ?? P);
+    }
+    tf.dispose(rewards);
+    rewards.length = 0;
   }
 
   private lossFn(b: Batch): () => tf.Scalar {
     return () => {
       const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-      const logits = this.model.forward(ids, { lora: this.adapter, packing: b.packing }); // [B*T, V]
+      const logits = adaptedLogits(this.model, ids, this.adapter, b.packing); // [B*T, V]
       return maskedCrossEntropy(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights));
     };
   }
@@ -220,12 +299,18 @@ export class Trainer {
     this.adapter.training = true;
     const losses: tf.Scalar[] = [];
     const gradLists: tf.Tensor[][] = [];
+    const rewards: tf.Tensor[] = [];
     for (let k = 0; k < s.gradAccum; k++) {
-      const { value, grads } = tf.variableGrads(this.lossFn(this.nextBatch()), this.vars);
+      const batch = this.nextBatch();
+      const dpo = this.dpo ? this.dpoLossFn(batch, rewards) : null;
+      const { value, grads } = tf.variableGrads(dpo ? dpo.f : this.lossFn(batch), this.vars);
+      dpo?.dispose();
       losses.push(value);
       gradLists.push(this.vars.map((v) => grads[v.name]));
     }
     this.adapter.training = false;
+    const tally = new DpoTally();
+    await this.tallyRewards(rewards, tally);
     // Mean over micro-batches, then the global norm (before clipping) for reporting and clipping.
     const { mean, norm, lossT } = tf.tidy(() => {
       const mean = this.vars.map((_, i) => tf.div(addAll(gradLists.map((g) => g[i])), s.gradAccum));
@@ -242,9 +327,9 @@ export class Trainer {
       throw new TrainingDivergedError(this.optimizer.step + 1, Number.isFinite(loss) ? gradNorm : loss);
     }
     if (this.firstLoss === null) this.firstLoss = loss;
-    else if (s.divergenceFactor > 0 && loss > s.divergenceFactor * this.firstLoss) {
+    else if (s.divergenceFactor > 0 && loss > s.divergenceFactor * this.divergenceReference(this.firstLoss)) {
       tf.dispose(mean);
-      throw new TrainingDivergedError(this.optimizer.step + 1, loss, this.firstLoss);
+      throw new TrainingDivergedError(this.optimizer.step + 1, loss, this.divergenceReference(this.firstLoss));
     }
     const clip = s.maxGradNorm > 0 && gradNorm > s.maxGradNorm ? s.maxGradNorm / (gradNorm + 1e-6) : 1;
     const clipped = clip === 1 ? mean : tf.tidy(() => mean.map((g) => tf.mul(g, clip)));
@@ -252,8 +337,10 @@ export class Trainer {
     tf.dispose(mean);
     if (clipped !== mean) tf.dispose(clipped);
     const stepMs = performance.now() - t0;
-    const tokens = s.batchSize * s.seqLen * s.gradAccum;
-    return { step: this.optimizer.step, loss, lr, gradNorm, tokens, tokensPerSec: (tokens / stepMs) * 1000, stepMs, epoch: this.epoch, totalSteps: this.totalSteps };
+    const tokens = (this.dpo ? 2 : 1) * s.batchSize * s.seqLen * s.gradAccum;
+    const report: StepReport = { step: this.optimizer.step, loss, lr, gradNorm, tokens, tokensPerSec: (tokens / stepMs) * 1000, stepMs, epoch: this.epoch, totalSteps: this.totalSteps };
+    if (this.dpo) report.dpo = tally.metrics();
+    return report;
   }
 
   /** Mean masked loss over `examples` (the validation set by default), without gradients. */
@@ -275,8 +362,32 @@ export class Trainer {
     return tokens > 0 ? weighted / tokens : NaN;
   }
 
-  /** Validation loss and perplexity at the current step. */
+  /** Mean DPO loss and the reward metrics over preference pairs (the validation pairs by default), without gradients. */
+  async evaluateDpo(pairs: TokenizedExample[] = this.validation): Promise<{ loss: number; metrics: DpoMetrics }> {
+    const B = this.settings.batchSize;
+    const tally = new DpoTally();
+    let sum = 0;
+    for (let i = 0; i < pairs.length; i += B) {
+      const rows = pairs.slice(i, i + B);
+      const count = rows.length;
+      while (rows.length < B) rows.push({ inputIds: [], lossMask: [], rejected: { inputIds: [], lossMask: [] } }); // keep [2B, T] fixed
+      const rewards: tf.Tensor[] = [];
+      const { f, dispose } = this.dpoLossFn(pairBatch(rows, this.settings.seqLen), rewards, count);
+      const l = tf.tidy(f);
+      dispose();
+      sum += (await l.data())[0] * count;
+      l.dispose();
+      await this.tallyRewards(rewards, tally, count);
+    }
+    return { loss: pairs.length > 0 ? sum / pairs.length : NaN, metrics: tally.metrics() };
+  }
+
+  /** Validation loss and perplexity at the current step (for DPO: the preference loss and reward metrics). */
   async evaluateReport(): Promise<EvalReport> {
+    if (this.dpo) {
+      const { loss, metrics } = await this.evaluateDpo();
+      return { step: this.step, loss, perplexity: NaN, dpo: metrics };
+    }
     const loss = await this.evaluate();
     return { step: this.step, loss, perplexity: Math.exp(loss) };
   }

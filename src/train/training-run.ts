@@ -5,6 +5,9 @@ import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
 import type { LoraSpec } from '../adapters/lora-types';
 import { LoraAdapter } from './lora';
+import { SoftPromptAdapter } from './soft-prompt';
+import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
+import { type TrainableAdapter } from './trainable';
 import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState, type TrainSettings } from './trainer';
 import type { TokenizedExample } from './batches';
 import { CHECKPOINT_FORMAT, emptyHistory, examplesFingerprint, type TrainCheckpoint, type TrainHistory } from './checkpoint';
@@ -19,6 +22,8 @@ export interface RunRecord {
   status: RunStatus;
   base: { source: string; fingerprint: string };
   lora: LoraSpec;
+  /** Prompt / prefix tuning runs: the soft prompt trained instead of LoRA. */
+  soft?: SoftPromptSpec;
   settings: TrainSettings;
   totalSteps: number;
   /** Steps done (at the last checkpoint when not running). */
@@ -51,6 +56,10 @@ export interface RunSetup {
   model: LlamaModel;
   base: { source: string; fingerprint: string };
   lora: LoraSpec;
+  /** Set for prompt or prefix tuning: trains this soft prompt instead of LoRA. */
+  soft?: SoftPromptSpec;
+  /** Token ids of soft.initText (text-initialised prompt tuning). */
+  softInitIds?: number[];
   settings: TrainSettings;
   train: TokenizedExample[];
   validation: TokenizedExample[];
@@ -72,7 +81,7 @@ export function samplePrompts(examples: TokenizedExample[], n = 2): number[][] {
 
 export class TrainingRun {
   readonly trainer: Trainer;
-  readonly adapter: LoraAdapter;
+  readonly adapter: TrainableAdapter;
   readonly history: TrainHistory;
   private record: RunRecord;
   /** Newest checkpoints (two at most) plus the run's starting state: divergence goes back to one of them. */
@@ -84,7 +93,7 @@ export class TrainingRun {
   private readonly dataFingerprint: string;
 
   constructor(private readonly s: RunSetup, resumeFrom: TrainCheckpoint | null = null) {
-    this.adapter = LoraAdapter.create(s.model.config, s.lora, s.settings.seed);
+    this.adapter = s.soft ? SoftPromptAdapter.create(s.model, s.soft, s.settings.seed, s.softInitIds) : LoraAdapter.create(s.model.config, s.lora, s.settings.seed);
     this.trainer = new Trainer(s.model, this.adapter, s.train, s.settings, s.validation);
     this.history = resumeFrom ? structuredClone(resumeFrom.history) : emptyHistory();
     this.elapsedBeforeMs = resumeFrom?.elapsedMs ?? 0;
@@ -97,7 +106,7 @@ export class TrainingRun {
     this.prompts = s.prompts ?? samplePrompts(s.validation.length > 0 ? s.validation : s.train);
     const now = Date.now();
     this.record = {
-      runId: s.runId, createdAt: now, updatedAt: now, status: 'running', base: s.base, lora: s.lora, settings: s.settings,
+      runId: s.runId, createdAt: now, updatedAt: now, status: 'running', base: s.base, lora: s.lora, ...(s.soft ? { soft: s.soft } : {}), settings: s.settings,
       totalSteps: this.trainer.totalSteps, step: this.trainer.step, checkpointStep: resumeFrom ? resumeFrom.state.step : null, finalLoss: null, lastEvalLoss: null, message: null,
     };
   }
@@ -122,7 +131,7 @@ export class TrainingRun {
 
   private async checkpoint(state: TrainerState): Promise<void> {
     const c: TrainCheckpoint = {
-      format: CHECKPOINT_FORMAT, runId: this.s.runId, savedAt: Date.now(), base: this.s.base, lora: this.s.lora, settings: this.s.settings,
+      format: CHECKPOINT_FORMAT, runId: this.s.runId, savedAt: Date.now(), base: this.s.base, lora: this.s.lora, ...(this.s.soft ? { soft: this.s.soft } : {}), settings: this.s.settings,
       totalSteps: this.trainer.totalSteps, elapsedMs: this.elapsedMs, state, history: structuredClone(this.history), dataFingerprint: this.dataFingerprint,
     };
     await this.s.store.saveCheckpoint(c);
@@ -139,7 +148,8 @@ export class TrainingRun {
   async samples(): Promise<SampleReport['samples']> {
     const out = [];
     for (const p of this.prompts) {
-      const ids = await generate(this.s.model, p, { maxNewTokens: 24, lora: this.adapter, stopIds: this.s.model.config.eosTokenIds });
+      const a = this.adapter;
+      const ids = await generate(this.s.model, p, { maxNewTokens: 24, ...(a instanceof SoftPromptAdapter ? { soft: a.hook() } : { lora: a }), stopIds: this.s.model.config.eosTokenIds });
       out.push({ prompt: this.s.decode(p), text: this.s.decode([...p, ...ids]) });
     }
     return out;
@@ -163,6 +173,7 @@ export class TrainingRun {
           h.lr.push(r.lr);
           h.gradNorm.push(r.gradNorm);
           h.tokensPerSec.push(r.tokensPerSec);
+          if (r.dpo) (h.dpoTrain ??= []).push({ step: r.step, ...r.dpo });
           ev.onStep(r);
           // Let queued messages (pause, stop) in between steps.
           await new Promise((res) => setTimeout(res, 0));
@@ -170,6 +181,7 @@ export class TrainingRun {
         onEval: (e) => {
           this.history.evalSteps.push(e.step);
           this.history.evalLoss.push(e.loss);
+          if (e.dpo) (this.history.dpoEval ??= []).push({ step: e.step, ...e.dpo });
           ev.onEval?.(e);
         },
         onSample: async (step) => {
@@ -190,6 +202,8 @@ export class TrainingRun {
         if (keep >= 0) for (const k of ['steps', 'loss', 'lr', 'gradNorm', 'tokensPerSec'] as const) h[k].length = keep;
         const ek = h.evalSteps.findIndex((s) => s > good.step);
         if (ek >= 0) for (const k of ['evalSteps', 'evalLoss'] as const) h[k].length = ek;
+        if (h.dpoTrain) h.dpoTrain = h.dpoTrain.filter((p) => p.step <= good.step);
+        if (h.dpoEval) h.dpoEval = h.dpoEval.filter((p) => p.step <= good.step);
         if (this.record.checkpointStep !== good.step) await this.checkpoint(good);
         await this.saveRecord({ status: 'diverged', message: `${e.message} Restored the checkpoint of step ${good.step}.` });
       }

@@ -10,6 +10,7 @@ const FORMAT_NAMES: Record<DatasetFormat, string> = {
   alpaca: 'Alpaca (instruction / input / output)',
   messages: 'Chat messages (OpenAI / TRL)',
   sharegpt: 'ShareGPT conversations',
+  preference: 'Preference pairs (prompt / chosen / rejected, for DPO)',
 };
 
 export function DatasetOptionsForm({ disabled }: { disabled: boolean }) {

@@ -11,6 +11,8 @@ import { ErrorBox } from './common';
 import { LossChart, MetricChart } from './LossChart';
 import { ResumeOffer, RunHistory } from './RunHistory';
 import { formatBytes } from './format';
+import { MethodPicker } from './MethodPicker';
+import { DpoChart } from './DpoChart';
 
 function NumberField({ label, value, onChange, min, max, step, hint }: { label: string; value: number; onChange: (v: number) => void; min: number; max?: number; step?: number; hint: string }) {
   const hintId = useId();
@@ -152,7 +154,7 @@ function Status() {
         <div><dt>Loss</dt><dd data-testid="train-loss">{step ? step.loss.toFixed(4) : '…'}</dd></div>
         <div><dt>First loss</dt><dd data-testid="train-first-loss">{firstLoss !== undefined ? firstLoss.toFixed(4) : '…'}</dd></div>
         <div><dt>Val loss</dt><dd data-testid="eval-loss">{lastEval ? lastEval.loss.toFixed(4) : '…'}</dd></div>
-        <div><dt>Val ppl</dt><dd>{lastEval ? lastEval.perplexity.toFixed(2) : '…'}</dd></div>
+        <div><dt>Val ppl</dt><dd>{lastEval && Number.isFinite(lastEval.perplexity) ? lastEval.perplexity.toFixed(2) : '–'}</dd></div>
         <div><dt>Tokens/s</dt><dd>{step ? Math.round(step.tokensPerSec) : '…'}</dd></div>
         <div><dt>Grad norm</dt><dd>{step ? step.gradNorm.toFixed(3) : '…'}</dd></div>
         <div><dt>LR</dt><dd>{step ? step.lr.toExponential(2) : '…'}</dd></div>
@@ -209,6 +211,7 @@ export function TrainStep() {
       <h2 id="h-train">3. Train</h2>
       <p className="muted">LoRA adapters over the frozen base model, trained in a background worker: the page stays responsive.{ready ? '' : ' Load a dataset first.'}</p>
       <ResumeOffer />
+      <MethodPicker disabled={training} />
       <Settings disabled={training} />
       <Estimate />
       <div className="row">
@@ -224,6 +227,7 @@ export function TrainStep() {
         <MetricChart metric="gradNorm" label="Gradient norm" color="#dc2626" />
         <MetricChart metric="tokensPerSec" label="Tokens per second" color="#2563eb" />
       </div>
+      <DpoChart />
       <Samples />
       <RunHistory />
     </section>

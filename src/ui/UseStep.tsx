@@ -29,7 +29,7 @@ export function UseStep() {
       {opening ? <p role="status">Opening the shared adapter: loading its base model…</p> : null}
       {adapter ? (
         <p className="card" aria-label="Adapter">
-          {adapter.origin === 'shared' ? 'Shared adapter' : 'Trained adapter'}: rank {adapter.spec.r}, alpha {adapter.spec.alpha}, on {adapter.spec.targetModules.join(', ')} · {adapter.parameters.toLocaleString()} parameters · base {adapter.spec.baseModel}
+          {adapter.origin === 'shared' ? 'Shared adapter' : 'Trained adapter'}: {adapter.soft ? `${adapter.soft.kind === 'prompt-tuning' ? 'prompt tuning' : 'prefix tuning'}, ${adapter.soft.numVirtualTokens} virtual tokens` : `rank ${adapter.spec.r}, alpha ${adapter.spec.alpha}, on ${adapter.spec.targetModules.join(', ')}`} · {adapter.parameters.toLocaleString()} parameters · base {adapter.spec.baseModel}
         </p>
       ) : (
         <p className="muted">Train an adapter (or open a share link) to compare it with the base model.</p>

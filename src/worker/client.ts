@@ -4,6 +4,7 @@ import type { BackendName, BasePrecision, FromWorker, ProgressEvent, Reply, Requ
 import type { StepReport, EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
 import type { TrainSettings } from '../train/trainer';
+import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { LoraSpec } from '../adapters/lora-types';
 import type { DatasetOptions } from '../data/prepare';
 
@@ -102,8 +103,8 @@ export class EngineClient {
   parseDataset(file: Blob, fileName: string, options: DatasetOptions, onProgress: (p: ProgressEvent) => void, validationFile: { file: Blob; fileName: string } | null = null) {
     return this.request({ type: 'parse-dataset', file, fileName, options, validationFile }, 'dataset-parsed', { onProgress });
   }
-  train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}) {
-    return this.request({ type: 'train', settings, lora }, 'train-done', { onStep, ...more });
+  train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}, soft: Omit<SoftPromptSpec, 'baseModel'> | null = null) {
+    return this.request({ type: 'train', settings, lora, soft }, 'train-done', { onStep, ...more });
   }
   resumeRun(runId: string, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}) {
     return this.request({ type: 'resume-run', runId }, 'train-done', { onStep, ...more });

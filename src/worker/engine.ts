@@ -13,7 +13,11 @@ import { LoraAdapter } from '../train/lora';
 import { stopTokenIds } from '../tokenizer/stop-tokens';
 import { readHubToken } from '../storage/hub-token';
 import { chatPromptIds } from '../data/chat-prompt';
+import { SoftPromptAdapter } from '../train/soft-prompt';
 import { type StepReport, type TrainSettings } from '../train/trainer';
+import { type TrainableAdapter } from '../train/trainable';
+import { toPromptPeftFiles, fromPromptPeftFiles } from '../adapters/peft-prompt';
+import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
@@ -41,7 +45,7 @@ export class Engine {
   /** Held-out examples for evaluation: a seeded share of the dataset file, or a second file. */
   validation: TokenizedExample[] = [];
   private datasetOptions: DatasetOptions | null = null;
-  private adapter: LoraAdapter | null = null;
+  private adapter: TrainableAdapter | null = null;
   private adapterOrigin: AdapterSummary['origin'] = 'trained';
   private run: TrainingRun | null = null;
   private summary: ModelSummary | null = null;
@@ -140,11 +144,12 @@ export class Engine {
 
   /** The rows the trainer walks: the training examples, or them packed into rows of seqLen + 1 tokens. */
   private trainingRows(settings: TrainSettings): TokenizedExample[] {
+    if (settings.objective === 'dpo' && this.datasetOptions?.packing) throw new EngineError('DPO compares whole answers, so its pairs cannot be packed: turn packing off in the Dataset step.');
     return this.datasetOptions?.packing ? packExamples(this.examples, settings.seqLen + 1) : this.examples;
   }
 
   /** A new run: its data goes to IndexedDB first, then checkpoints every settings.checkpointEvery steps and at pause/stop. */
-  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
+  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}, softForm: Omit<SoftPromptSpec, 'baseModel'> | null = null): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
     this.requireModel();
     if (this.examples.length === 0) throw new EngineError('Load a dataset with at least one valid example before training.');
     this.disposeTraining();
@@ -152,7 +157,8 @@ export class Engine {
     const train = this.trainingRows(settings);
     await saveRunData(runId, { train, validation: this.validation });
     const spec: LoraSpec = { ...lora, baseModel: this.files!.source };
-    return this.drive(new TrainingRun(this.runSetup(runId, spec, settings, train, this.validation)), onStep, events, runId);
+    const soft: SoftPromptSpec | undefined = softForm ? { ...softForm, baseModel: this.files!.source } : undefined;
+    return this.drive(new TrainingRun(this.runSetup(runId, spec, settings, train, this.validation, soft)), onStep, events, runId);
   }
 
   /** Continues a stored run from its newest checkpoint, with its stored data; the same base model must be loaded. */
@@ -163,14 +169,16 @@ export class Engine {
       throw new EngineError(`Run ${runId} was trained on ${ckpt.base.source} (fingerprint ${ckpt.base.fingerprint}); load that model to resume it (loaded: ${this.files!.source}, ${this.files!.fingerprint}).`);
     }
     this.disposeTraining();
-    const run = new TrainingRun(this.runSetup(runId, ckpt.lora, ckpt.settings, data.train, data.validation), ckpt);
+    const run = new TrainingRun(this.runSetup(runId, ckpt.lora, ckpt.settings, data.train, data.validation, ckpt.soft), ckpt);
     if (record) run.adoptRecord(record);
     return this.drive(run, onStep, events, runId);
   }
 
-  private runSetup(runId: string, lora: LoraSpec, settings: TrainSettings, train: TokenizedExample[], validation: TokenizedExample[]) {
+  private runSetup(runId: string, lora: LoraSpec, settings: TrainSettings, train: TokenizedExample[], validation: TokenizedExample[], soft?: SoftPromptSpec) {
     const tok = this.requireTokenizer();
-    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids) };
+    if (soft && this.datasetOptions?.packing) throw new EngineError('Soft prompts go before each example, so prompt and prefix tuning cannot pack rows: turn packing off in the Dataset step.');
+    const softInit = soft?.init === 'text' && soft.initText ? { softInitIds: tok.encode(soft.initText) } : {};
+    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids) };
   }
 
   private async drive(run: TrainingRun, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'>, runId: string) {
@@ -207,7 +215,7 @@ export class Engine {
       maxNewTokens,
       temperature,
       seed,
-      lora: useAdapter ? this.adapter : null,
+      ...(useAdapter && this.adapter instanceof SoftPromptAdapter ? { soft: this.adapter.hook() } : { lora: useAdapter ? (this.adapter as LoraAdapter | null) : null }),
       // Every eos id of the config (a list in Llama 3 / Gemma 3), the tokenizer's, and the template's end of turn.
       stopIds: stopTokenIds(model.config.eosTokenIds, tok),
       // Decode the whole sequence each time: byte-fallback tokens only form characters together.
@@ -221,21 +229,20 @@ export class Engine {
 
   async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
     const adapter = this.requireAdapter();
-    return toPeftFiles(adapter.spec, await adapter.toWeights(), {
+    const provenance = {
       trained_with: 'browser-finetune-studio',
       ...familyProvenance(this.requireModel().config),
       base_model_fingerprint: this.files!.fingerprint,
       base_precision: this.summary!.basePrecision,
-    });
+    };
+    if (adapter instanceof SoftPromptAdapter) return toPromptPeftFiles(adapter.spec, this.requireModel().config, await adapter.toWeights(), provenance);
+    return toPeftFiles(adapter.spec, await adapter.toWeights(), provenance);
   }
 
   async shareLink(pageUrl: string): Promise<{ url: string; bytes: number }> {
     const adapter = this.requireAdapter();
-    const url = await encodeShareLink(pageUrl, {
-      model: { source: this.files!.source, fingerprint: this.files!.fingerprint, basePrecision: this.summary!.basePrecision },
-      spec: adapter.spec,
-      weights: await adapter.toWeights(),
-    });
+    const model = { source: this.files!.source, fingerprint: this.files!.fingerprint, basePrecision: this.summary!.basePrecision };
+    const url = await encodeShareLink(pageUrl, adapter instanceof SoftPromptAdapter ? { model, soft: adapter.spec, softWeights: await adapter.toWeights() } : { model, spec: adapter.spec, weights: await adapter.toWeights() });
     return { url, bytes: url.length };
   }
 
@@ -256,8 +263,16 @@ export class Engine {
     }
     const model = this.requireModel();
     // Hosted files are checked against the base's shapes once the base is known.
-    const weights = 'weights' in shared ? shared.weights : (await fromPeftFiles(shared.configJson, shared.safetensors, model.config)).weights;
-    const adapter = LoraAdapter.fromWeights(model.config, shared.spec, weights);
+    let adapter: TrainableAdapter;
+    if ('softWeights' in shared) adapter = SoftPromptAdapter.fromWeights(model.config, shared.soft, shared.softWeights);
+    else if ('configJson' in shared && shared.soft) {
+      const read = await fromPromptPeftFiles(shared.configJson, shared.safetensors, model.config);
+      adapter = SoftPromptAdapter.fromWeights(model.config, read.spec, read.weights);
+    } else {
+      const spec = shared.spec!;
+      const weights = 'weights' in shared ? shared.weights : (await fromPeftFiles(shared.configJson, shared.safetensors, model.config)).weights;
+      adapter = LoraAdapter.fromWeights(model.config, spec, weights);
+    }
     this.disposeTraining();
     this.adapter = adapter;
     this.adapterOrigin = 'shared';
@@ -265,7 +280,10 @@ export class Engine {
   }
 
   private adapterSummary(): AdapterSummary | null {
-    return this.adapter ? { spec: this.adapter.spec, parameters: this.adapter.parameterCount(), origin: this.adapterOrigin } : null;
+    const a = this.adapter;
+    if (!a) return null;
+    if (a instanceof SoftPromptAdapter) return { spec: { r: 1, alpha: 1, dropout: 0, targetModules: [], useRslora: false, baseModel: a.spec.baseModel }, soft: a.spec, parameters: a.parameterCount(), origin: this.adapterOrigin };
+    return { spec: a.spec, parameters: a.parameterCount(), origin: this.adapterOrigin };
   }
 
   /** Drops the current adapter (a run in progress owns its trainer and disposes it when it ends). */
@@ -284,7 +302,7 @@ export class Engine {
     return this.tokenizer;
   }
 
-  private requireAdapter(): LoraAdapter {
+  private requireAdapter(): TrainableAdapter {
     if (!this.adapter) throw new EngineError('There is no adapter yet: train one first.');
     return this.adapter;
   }

@@ -7,6 +7,7 @@ import type { DatasetSummary } from '../data/dataset';
 import type { DatasetExtras, DatasetOptions } from '../data/prepare';
 import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
+import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
@@ -57,7 +58,10 @@ export interface BaseMemory {
 export type DatasetReport = Omit<DatasetSummary, 'examples'> & { examples: number } & DatasetExtras;
 
 export interface AdapterSummary {
+  /** The LoRA spec (for soft prompts: the LoRA form's, unused; see `soft`). */
   spec: LoraSpec;
+  /** Prompt / prefix tuning: the soft prompt this adapter is. */
+  soft?: SoftPromptSpec;
   parameters: number;
   /** 'trained' here, or opened from a share link. */
   origin: 'trained' | 'shared';
@@ -72,7 +76,7 @@ export type Request =
   | { type: 'init'; id: number; force: BackendName | null }
   | { type: 'load-model'; id: number; input: string; precision?: BasePrecision | 'auto' }
   | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; options: DatasetOptions; validationFile: { file: File | Blob; fileName: string } | null }
-  | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'> }
+  | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'>; soft?: Omit<SoftPromptSpec, 'baseModel'> | null }
   | { type: 'stop'; id: number }
   /** Stop after the current step with a checkpoint; the run stays resumable. */
   | { type: 'pause'; id: number }

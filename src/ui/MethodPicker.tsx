@@ -1,0 +1,117 @@
+// The training method and objective: what gets trained (LoRA over an fp32 or NF4 base, a soft prompt
+// by prompt or prefix tuning; full fine-tuning is listed but not available yet) and what for
+// (supervised next-token loss, or DPO on preference pairs), each with one line on when it is the right
+// choice and the trainable memory it needs. Mounted by TrainStep with one line.
+import { useId } from 'react';
+import { useApp } from '../store/app-store';
+import type { Objective } from '../train/trainer';
+import { DEFAULT_DPO } from '../train/dpo';
+import { parameterCount, type ModelConfig } from '../model/config';
+import { loraParameterCount } from '../train/estimate';
+import { softPromptWidth, type SoftPromptKind } from '../adapters/soft-prompt-types';
+import { formatBytes } from './format';
+
+type Method = 'lora' | SoftPromptKind | 'full';
+
+const OBJECTIVES: { value: Objective; label: string; hint: string }[] = [
+  { value: 'sft', label: 'Supervised (next-token loss)', hint: 'Teach answers by example: any dataset format; loss only on the answers.' },
+  {
+    value: 'dpo',
+    label: 'Preference (DPO)',
+    hint: 'Teach which of two answers is better: needs {"prompt","chosen","rejected"} pairs. Each step also runs the base alone (the reference): about 2x the activations and 3x the time of supervised tuning.',
+  },
+];
+
+/** Trainable values of a method: what its weights, gradients and two AdamW moments cost (4 fp32 copies). */
+function trainableValues(method: Method, cfg: ModelConfig, rank: number, targets: Parameters<typeof loraParameterCount>[2], virtualTokens: number): number {
+  if (method === 'lora') return loraParameterCount(cfg, rank, targets);
+  if (method === 'full') return parameterCount(cfg);
+  return virtualTokens * softPromptWidth(cfg, method);
+}
+
+const HINTS: Record<Method, string> = {
+  lora: 'Low-rank adapters on chosen layers, the base frozen: the usual choice; strong results for little memory.',
+  'prompt-tuning': 'Learns N virtual input tokens, every weight frozen: the fewest numbers (N x hidden); good for steering style or a task on larger models, weaker on tiny ones.',
+  'prefix-tuning': 'Learns N virtual keys and values in every layer: more capacity than prompt tuning (N x layers x 2 x kv width), still no weight changed.',
+  full: 'Every weight trained (fp32 master weights and AdamW moments): not available in this build yet.',
+};
+
+export function MethodPicker({ disabled }: { disabled: boolean }) {
+  const train = useApp((s) => s.train);
+  const setTrain = useApp((s) => s.setTrain);
+  const lora = useApp((s) => s.lora);
+  const soft = useApp((s) => s.softPrompt);
+  const setSoft = useApp((s) => s.setSoftPrompt);
+  const model = useApp((s) => s.model);
+  const dataset = useApp((s) => s.dataset);
+  const ids = { method: useId(), methodSelect: useId(), objectiveSelect: useId(), objective: useId(), beta: useId(), tokens: useId(), text: useId() };
+  const objective = train.objective ?? 'sft';
+  const o = OBJECTIVES.find((x) => x.value === objective)!;
+  const nf4 = model?.basePrecision === 'nf4';
+  const method: Method = soft ? soft.kind : 'lora';
+  const N = soft?.numVirtualTokens ?? 8;
+  const cfg = model?.config;
+  const memory = (m: Method) => (cfg ? ` · trainable ${formatBytes(4 * 4 * trainableValues(m, cfg, lora.r, lora.targetModules, N))}` : '');
+  const pick = (m: Method) => {
+    if (m === 'lora' || m === 'full') setSoft(null);
+    else setSoft({ kind: m, numVirtualTokens: N, init: m === 'prompt-tuning' ? (soft?.init ?? 'random') : 'random', initText: m === 'prompt-tuning' ? (soft?.initText ?? null) : null });
+  };
+  const pairsMissing = objective === 'dpo' && dataset !== null && dataset.format !== 'preference';
+  return (
+    <fieldset disabled={disabled} className="settings" aria-label="Training method">
+      <legend>Method and objective</legend>
+      <div className="grid">
+        <div className="field">
+          {/* Label beside (not around) the select: its option texts ("Prompt tuning") must not become the label's text. */}
+          <label htmlFor={ids.methodSelect}>Method</label>
+          <select id={ids.methodSelect} value={method} aria-describedby={ids.method} onChange={(e) => pick(e.target.value as Method)}>
+              <option value="lora">{nf4 ? 'QLoRA (LoRA over the NF4 base)' : 'LoRA'}</option>
+              <option value="prompt-tuning">Prompt tuning</option>
+              <option value="prefix-tuning">Prefix tuning</option>
+              <option value="full" disabled>Full fine-tuning (not available yet)</option>
+          </select>
+          <span id={ids.method} className="hint" data-testid="method-line">
+            {HINTS[method]}
+            {method === 'lora' && !nf4 ? ' For QLoRA, load the model with the NF4 base in step 1.' : ''}
+            {memory(method)}
+          </span>
+        </div>
+        {soft ? (
+          <div className="field">
+            <label>
+              Virtual tokens
+              <input type="number" min={1} max={512} value={N} aria-describedby={ids.tokens} onChange={(e) => { const v = Math.round(Number(e.target.value)); if (v >= 1) setSoft({ ...soft, numVirtualTokens: v }); }} />
+            </label>
+            <span id={ids.tokens} className="hint">How many learned tokens go before each input (PEFT's num_virtual_tokens); each takes one position of the context.</span>
+          </div>
+        ) : null}
+        {soft?.kind === 'prompt-tuning' ? (
+          <div className="field">
+            <label>
+              Initial text
+              <input type="text" value={soft.initText ?? ''} placeholder="(random start)" aria-describedby={ids.text} onChange={(e) => setSoft({ ...soft, init: e.target.value.trim() ? 'text' : 'random', initText: e.target.value.trim() ? e.target.value : null })} />
+            </label>
+            <span id={ids.text} className="hint">Start the virtual tokens as this text's embeddings (PEFT's TEXT init), e.g. a description of the task; empty starts random.</span>
+          </div>
+        ) : null}
+        <div className="field">
+          <label htmlFor={ids.objectiveSelect}>Objective</label>
+          <select id={ids.objectiveSelect} value={objective} aria-describedby={ids.objective} onChange={(e) => setTrain({ objective: e.target.value as Objective })}>
+            {OBJECTIVES.map((x) => <option key={x.value} value={x.value}>{x.label}</option>)}
+          </select>
+          <span id={ids.objective} className="hint">{o.hint}</span>
+        </div>
+        {objective === 'dpo' ? (
+          <div className="field">
+            <label>
+              DPO beta
+              <input type="number" min={0.001} step={0.01} value={train.dpoBeta ?? DEFAULT_DPO.beta} aria-describedby={ids.beta} onChange={(e) => { const v = Number(e.target.value); if (v > 0) setTrain({ dpoBeta: v }); }} />
+            </label>
+            <span id={ids.beta} className="hint">How far the tuned model may move from the base: smaller lets it move more (TRL's default 0.1).</span>
+          </div>
+        ) : null}
+      </div>
+      {pairsMissing ? <p role="alert" className="error">DPO needs a preference dataset (prompt / chosen / rejected lines); the loaded file is {dataset?.format ?? 'of unknown format'}.</p> : null}
+    </fieldset>
+  );
+}
