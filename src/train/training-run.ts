@@ -66,6 +66,8 @@ export interface RunSetup {
   runId: string;
   store: RunStore;
   decode: (ids: number[]) => string;
+  /** Where sample generations stop (every eos id and the chat template's end of turn); default: the config's eos ids. */
+  stopIds?: number[];
   /** Token ids of the sample prompts; default: samplePrompts(validation or train). */
   prompts?: number[][];
 }
@@ -149,7 +151,7 @@ export class TrainingRun {
     const out = [];
     for (const p of this.prompts) {
       const a = this.adapter;
-      const ids = await generate(this.s.model, p, { maxNewTokens: 24, ...(a instanceof SoftPromptAdapter ? { soft: a.hook() } : { lora: a }), stopIds: this.s.model.config.eosTokenIds });
+      const ids = await generate(this.s.model, p, { maxNewTokens: 24, ...(a instanceof SoftPromptAdapter ? { soft: a.hook() } : { lora: a }), stopIds: this.s.stopIds ?? this.s.model.config.eosTokenIds });
       out.push({ prompt: this.s.decode(p), text: this.s.decode([...p, ...ids]) });
     }
     return out;
