@@ -7,6 +7,7 @@ import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detec
 import { chatTemplateFor, displayToken, fitLength, renderExample, type OverflowPolicy, type TrainingExample } from './render';
 import { LengthTally, type LengthHistogram } from './histogram';
 import { permutation } from '../util/random';
+import type { PreflightCollector } from './preflight-collect';
 
 export interface ParseDatasetOptions {
   fileName: string;
@@ -30,6 +31,8 @@ export interface ParseDatasetOptions {
   previewCount?: number;
   /** Cooperative cancel: checked between lines. */
   signal?: AbortSignal;
+  /** Gathers the preflight checks' facts from each valid line (src/data/preflight-collect.ts). */
+  preflight?: PreflightCollector;
 }
 
 export interface DatasetLineIssue {
@@ -130,6 +133,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
         const rendered = renderExample(rec, tok, p.line, { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate });
         tally.add(rendered.inputIds.length);
         const { example, truncated } = fitLength(rendered, opts.maxLength, overflow);
+        opts.preflight?.add(rec, p.line, rendered, example);
         if (truncated) s.truncated++;
         if (!example) s.dropped++;
         else {
@@ -144,7 +148,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
             });
           }
         }
-      }
+      } else opts.preflight?.add(rec, p.line);
       s.valid++;
     } catch (e) {
       if (e instanceof DatasetLineError) fail(e);
