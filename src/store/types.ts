@@ -7,6 +7,7 @@ import type { EvalReport, StepReport, TrainSettings } from '../train/trainer';
 import type { RunRecord, SampleReport } from '../train/training-run';
 import type { LinearModule } from '../model/config';
 import type { DatasetOptions } from '../data/prepare';
+import type { EvalSlice } from './eval-slice';
 
 export interface UiError {
   title: string;
@@ -112,7 +113,7 @@ export interface UseSlice {
   makeHostedLink(location: string): string | null;
 }
 
-export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice;
+export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice & EvalSlice;
 
 export type Slice<T> = StateCreator<AppState, [], [], T>;
 

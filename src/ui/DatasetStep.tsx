@@ -7,6 +7,8 @@ import { ErrorBox, Progress } from './common';
 import { formatBytes, formatCount } from './format';
 import { DatasetOptionsForm } from './DatasetOptionsForm';
 import { DatasetReportCard } from './DatasetReport';
+import { DatasetChecks } from './PreflightPanel';
+import { StepBadge } from './StepBadge';
 
 const EXAMPLES = [
   { file: 'stories-dragon.jsonl', label: 'Example: short stories about Zed the dragon ({"text"})' },
@@ -39,8 +41,8 @@ export function DatasetStep() {
     await loadDataset(await r.blob(), file);
   };
   return (
-    <section id="step-dataset" aria-labelledby="h-dataset" className={`step${model ? '' : ' locked'}`}>
-      <h2 id="h-dataset">2. Dataset</h2>
+    <section id="step-dataset" tabIndex={-1} aria-labelledby="h-dataset" className={`step${model ? '' : ' locked'}`}>
+      <div className="step-head"><h2 id="h-dataset">2. Dataset</h2><StepBadge step="dataset" /></div>
       <p className="muted">
         A JSONL file, one JSON object per line: <code>{'{"text": …}'}</code>, <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca, OpenAI messages or ShareGPT.
         {model ? null : ' Load a model first: its tokenizer reads the data.'}
@@ -84,6 +86,7 @@ export function DatasetStep() {
       <DatasetProgress />
       <ErrorBox error={error} />
       <DatasetReportCard />
+      <DatasetChecks />
     </section>
   );
 }

@@ -3,6 +3,7 @@
 import { useApp } from '../store/app-store';
 import { ErrorBox, Progress } from './common';
 import { formatBytes, formatCount } from './format';
+import { StepBadge } from './StepBadge';
 
 /** Small Llama-family models in Hugging Face format that train comfortably in a browser. */
 export const CATALOG = [
@@ -79,8 +80,8 @@ export function ModelStep() {
   const stored = useApp((s) => s.storedModels);
   const backend = useApp((s) => s.backend);
   return (
-    <section id="step-model" aria-labelledby="h-model" className="step">
-      <h2 id="h-model">1. Model</h2>
+    <section id="step-model" tabIndex={-1} aria-labelledby="h-model" className="step">
+      <div className="step-head"><h2 id="h-model">1. Model</h2><StepBadge step="model" /></div>
       <p className="muted">A small Llama-family model (Hugging Face format). It is saved in this browser, so the next visit needs no download.</p>
       <form
         className="row"

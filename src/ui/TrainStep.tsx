@@ -1,5 +1,7 @@
-// Step 3: LoRA and training settings (each with a one-line reason), the memory/time estimate, start /
-// pause / resume / stop, live progress, charts, sample generations, and the past runs.
+// Step 3: a preset chosen from the data, the full LoRA and training settings folded under
+// "Advanced settings" (each with a one-line reason), the memory/time estimate, the preflight
+// findings (serious ones block Start until acknowledged), start / pause / resume / stop, live
+// progress, charts, sample generations, the Evaluate view, and the past runs to resume or compare.
 import { useEffect, useId } from 'react';
 import { useApp } from '../store/app-store';
 import { trainingSeries } from '../store/train-series';
@@ -11,6 +13,11 @@ import { ErrorBox } from './common';
 import { LossChart, MetricChart } from './LossChart';
 import { ResumeOffer, RunHistory } from './RunHistory';
 import { formatBytes } from './format';
+import { PresetPicker } from './PresetPicker';
+import { PreflightPanel, usePreflight } from './PreflightPanel';
+import { EvaluatePanel } from './EvaluatePanel';
+import { RunCompare } from './RunCompare';
+import { StepBadge } from './StepBadge';
 
 function NumberField({ label, value, onChange, min, max, step, hint }: { label: string; value: number; onChange: (v: number) => void; min: number; max?: number; step?: number; hint: string }) {
   const hintId = useId();
@@ -200,32 +207,44 @@ export function TrainStep() {
   const refreshRuns = useApp((s) => s.refreshRuns);
   const error = useApp((s) => s.trainError);
   const model = useApp((s) => s.model);
+  const { blocked } = usePreflight();
   const ready = !!dataset && dataset.examples > 0;
   useEffect(() => {
     void refreshRuns();
   }, [refreshRuns, model]);
   return (
-    <section id="step-train" aria-labelledby="h-train" className={`step${ready ? '' : ' locked'}`}>
-      <h2 id="h-train">3. Train</h2>
+    <section id="step-train" tabIndex={-1} aria-labelledby="h-train" className={`step${ready ? '' : ' locked'}`}>
+      <div className="step-head"><h2 id="h-train">3. Train</h2><StepBadge step="train" /></div>
       <p className="muted">LoRA adapters over the frozen base model, trained in a background worker: the page stays responsive.{ready ? '' : ' Load a dataset first.'}</p>
       <ResumeOffer />
-      <Settings disabled={training} />
+      <PresetPicker disabled={training} />
+      <details className="advanced">
+        <summary>Advanced settings</summary>
+        <Settings disabled={training} />
+      </details>
       <Estimate />
+      <PreflightPanel />
       <div className="row">
-        <button type="button" className="primary" disabled={!ready || training || lora.targetModules.length === 0} onClick={() => void start()}>Start training</button>
+        <button type="button" className="primary" disabled={!ready || training || blocked || lora.targetModules.length === 0} aria-describedby={blocked ? 'start-blocked' : undefined} onClick={() => void start()}>Start training</button>
         <button type="button" disabled={!training || pausing || stopping} onClick={() => void pause()}>{pausing ? 'Pausing…' : 'Pause'}</button>
         <button type="button" disabled={!training || stopping} onClick={() => void stop()}>{stopping ? 'Stopping…' : 'Stop'}</button>
       </div>
+      {blocked && !training ? <p id="start-blocked" className="error-inline">Start is blocked by the serious findings above: fix them, or tick the acknowledgement.</p> : null}
       <ErrorBox error={error} />
       <Status />
       <LossChart />
-      <div className="metric-charts" style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(240px, 1fr))', gap: 12 }}>
-        <MetricChart metric="lr" label="LR" color="#059669" />
-        <MetricChart metric="gradNorm" label="Gradient norm" color="#dc2626" />
-        <MetricChart metric="tokensPerSec" label="Tokens per second" color="#2563eb" />
-      </div>
+      <details className="more-charts">
+        <summary>Learning rate, gradient norm and speed charts</summary>
+        <div className="metric-charts">
+          <MetricChart metric="lr" label="LR" color="#059669" />
+          <MetricChart metric="gradNorm" label="Gradient norm" color="#dc2626" />
+          <MetricChart metric="tokensPerSec" label="Tokens per second" color="#2563eb" />
+        </div>
+      </details>
       <Samples />
+      <EvaluatePanel />
       <RunHistory />
+      <RunCompare />
     </section>
   );
 }

@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { useApp } from '../store/app-store';
 import { ErrorBox } from './common';
+import { StepBadge } from './StepBadge';
 
 export function UseStep() {
   const model = useApp((s) => s.model);
@@ -23,8 +24,8 @@ export function UseStep() {
   const makeHosted = useApp((s) => s.makeHostedLink);
   const [hosted, setHosted] = useState('');
   return (
-    <section id="step-use" aria-labelledby="h-use" className={`step${model ? '' : ' locked'}`}>
-      <h2 id="h-use">4. Use &amp; share</h2>
+    <section id="step-use" tabIndex={-1} aria-labelledby="h-use" className={`step${model ? '' : ' locked'}`}>
+      <div className="step-head"><h2 id="h-use">4. Use &amp; share</h2><StepBadge step="use" /></div>
       {opening ? <p role="status">Opening the shared adapter: loading its base model…</p> : null}
       {adapter ? (
         <p className="card" aria-label="Adapter">

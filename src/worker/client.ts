@@ -6,6 +6,7 @@ import type { SampleReport } from '../train/training-run';
 import type { TrainSettings } from '../train/trainer';
 import type { LoraSpec } from '../adapters/lora-types';
 import type { DatasetOptions } from '../data/prepare';
+import type { EvalOptions } from '../eval/evaluate';
 
 /** An error raised in the worker, with its original name (e.g. ModelDownloadError, ShareLinkError). */
 export class WorkerError extends Error {
@@ -125,5 +126,11 @@ export class EngineClient {
   }
   openShare(fragment: string, onProgress: (p: ProgressEvent) => void) {
     return this.request({ type: 'open-share', fragment }, 'share-opened', { onProgress });
+  }
+  evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void) {
+    return this.request({ type: 'evaluate', options }, 'evaluated', { onProgress });
+  }
+  evalGenerations(options: EvalOptions) {
+    return this.request({ type: 'eval-generations', options }, 'eval-generated');
   }
 }

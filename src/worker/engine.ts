@@ -23,6 +23,7 @@ import { packExamples } from '../data/packing';
 import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
 import { chooseBackend } from '../gpu/backend-choice';
 import { WASM_URLS } from '../gpu/wasm-urls';
+import { compareGenerations, evaluateAdapter, type EvalOptions, type EvalSummary, type GenerationRow } from '../eval/evaluate';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from './protocol';
 
 export class EngineError extends Error {
@@ -208,6 +209,18 @@ export class Engine {
       },
     });
     return { promptIds, outputIds, text: tok.decode([...promptIds, ...outputIds]) };
+  }
+
+  /** The Evaluate view's figures for the current adapter on the held-out examples (src/eval/evaluate.ts). */
+  async evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void): Promise<EvalSummary> {
+    return evaluateAdapter(this.requireModel(), this.requireTokenizer(), this.requireAdapter(), this.validation, options, (phase, done, total) =>
+      onProgress({ status: 'progress', task: 'evaluate', phase, done, total }),
+    );
+  }
+
+  /** Base and tuned generations on the validation prompts, the tuned ones at options.strength. */
+  async evalGenerations(options: EvalOptions): Promise<GenerationRow[]> {
+    return compareGenerations(this.requireModel(), this.requireTokenizer(), this.requireAdapter(), this.validation, options);
   }
 
   async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {

@@ -74,6 +74,12 @@ async function handle(req: Request): Promise<void> {
     case 'open-share':
       post({ type: 'share-opened', id, ...(await engine.openShare(req.fragment, progress)) });
       return;
+    case 'evaluate':
+      post({ type: 'evaluated', id, summary: await engine.evaluate(req.options, progress) });
+      return;
+    case 'eval-generations':
+      post({ type: 'eval-generated', id, rows: await engine.evalGenerations(req.options), strength: req.options.strength ?? 1 });
+      return;
     default:
       assertNever(req);
   }

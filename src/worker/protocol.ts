@@ -7,6 +7,7 @@ import type { DatasetSummary } from '../data/dataset';
 import type { DatasetExtras, DatasetOptions } from '../data/prepare';
 import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
+import type { EvalOptions, EvalPhase, EvalSummary, GenerationRow } from '../eval/evaluate';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
@@ -64,7 +65,8 @@ export interface AdapterSummary {
 export type ProgressEvent =
   | { status: 'progress'; task: 'download'; file: string; loaded: number; total: number | null; overallLoaded: number; overallTotal: number | null }
   | { status: 'progress'; task: 'load'; file: string; loaded: number; total: number }
-  | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number; file?: string };
+  | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number; file?: string }
+  | { status: 'progress'; task: 'evaluate'; phase: EvalPhase; done: number; total: number };
 
 export type Request =
   | { type: 'init'; id: number; force: BackendName | null }
@@ -79,7 +81,11 @@ export type Request =
   | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean }
   | { type: 'export-adapter'; id: number }
   | { type: 'share-link'; id: number; pageUrl: string }
-  | { type: 'open-share'; id: number; fragment: string };
+  | { type: 'open-share'; id: number; fragment: string }
+  /** The Evaluate view: held-out and general-text loss base vs tuned, and side-by-side generations. */
+  | { type: 'evaluate'; id: number; options: EvalOptions }
+  /** Generations only, the tuned column at options.strength (the adapter-strength slider). */
+  | { type: 'eval-generations'; id: number; options: EvalOptions };
 
 export type Reply =
   | { type: 'ready'; id: number; info: BackendInfo }
@@ -92,6 +98,8 @@ export type Reply =
   | { type: 'adapter-files'; id: number; adapterConfigJson: string; adapterSafetensors: Uint8Array }
   | { type: 'share-link'; id: number; url: string; bytes: number }
   | { type: 'share-opened'; id: number; model: ModelSummary; adapter: AdapterSummary }
+  | { type: 'evaluated'; id: number; summary: EvalSummary }
+  | { type: 'eval-generated'; id: number; rows: GenerationRow[]; strength: number }
   | { type: 'error'; id: number; error: { name: string; message: string } };
 
 /** Unsolicited events tied to a running request. */
