@@ -82,11 +82,20 @@ export const createEvalSlice: Slice<EvalSlice> = (set, get) => {
     },
 
     async setStrength(s) {
-      set({ strength: s, evalBusy: true, evalError: null });
+      // The worker takes one request at a time: a move while regenerating is picked up when it ends.
+      const wasBusy = get().evalBusy;
+      set({ strength: s, evalError: null });
+      if (wasBusy) return;
+      set({ evalBusy: true });
       try {
-        const r = await requireClient(get).evalGenerations(await options(s));
-        // A later slider move may have started meanwhile: keep only the answer for the current value.
-        if (get().strength === r.strength) set({ strengthRows: r.rows });
+        for (;;) {
+          const want = get().strength;
+          const r = await requireClient(get).evalGenerations(await options(want));
+          if (get().strength === want) {
+            set({ strengthRows: r.rows });
+            break;
+          }
+        }
       } catch (e) {
         set({ evalError: toUiError('Could not regenerate at this strength', e) });
       } finally {

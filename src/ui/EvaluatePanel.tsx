@@ -20,7 +20,7 @@ function Generations({ rows, strength }: { rows: GenerationRow[]; strength: numb
   return (
     <div className="generations">
       {rows.map((r, i) => (
-        <div key={r.index} className="gen-row" role="group" aria-label={`Validation prompt ${i + 1}`}>
+        <div key={r.index} className="gen-row" role="group" aria-label={`Held-out example ${i + 1}`}>
           <p className="gen-prompt"><span className="muted">{r.line ? `Line ${r.line}: ` : ''}</span><strong>{r.prompt}</strong>…</p>
           <div className="gen-cols">
             <figure><figcaption>Base</figcaption><output aria-label={`Base answer ${i + 1}`}>{r.base.text}</output><Scores s={r.base.scores} /></figure>
@@ -36,7 +36,6 @@ function Generations({ rows, strength }: { rows: GenerationRow[]; strength: numb
 function StrengthSlider() {
   const strength = useApp((s) => s.strength);
   const setStrength = useApp((s) => s.setStrength);
-  const busy = useApp((s) => s.evalBusy);
   const [value, setValue] = useState(strength);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
   useEffect(() => setValue(strength), [strength]);
@@ -50,7 +49,7 @@ function StrengthSlider() {
     <div className="strength">
       <label>
         Adapter strength
-        <input type="range" min={0} max={1.5} step={0.05} value={value} disabled={busy} aria-describedby="strength-hint" onChange={(e) => commit(Number(e.target.value))} />
+        <input type="range" min={0} max={1.5} step={0.05} value={value} aria-describedby="strength-hint" onChange={(e) => commit(Number(e.target.value))} />
       </label>
       <output aria-label="Adapter strength value">{value.toFixed(2)}</output>
       <span id="strength-hint" className="hint">0 is the base model exactly, 1 the adapter as trained; the tuned column regenerates.</span>
@@ -86,7 +85,7 @@ export function EvaluatePanel() {
       )}
       <div className="row">
         <label className="field small">
-          Validation prompts
+          Answers to compare
           <input type="number" min={1} max={16} value={prompts} onChange={(e) => setOpts({ evalPrompts: Math.min(16, Math.max(1, Math.round(Number(e.target.value) || 1))) })} />
         </label>
         <label className="field small">
@@ -106,8 +105,8 @@ export function EvaluatePanel() {
                 <caption>Held-out loss ({current.heldOut.examples} examples, {current.heldOut.base.tokens.toLocaleString()} tokens)</caption>
                 <thead><tr><th /><th>Loss</th><th>Perplexity</th></tr></thead>
                 <tbody>
-                  <tr><th>Base</th><td data-testid="eval-base-loss">{fmt(current.heldOut.base.loss)}</td><td>{fmt(current.heldOut.base.perplexity, 2)}</td></tr>
-                  <tr><th>Tuned</th><td data-testid="eval-tuned-loss">{fmt(current.heldOut.tuned.loss)}</td><td>{fmt(current.heldOut.tuned.perplexity, 2)}</td></tr>
+                  <tr><th>Base</th><td data-testid="eval-base-loss" data-value={current.heldOut.base.loss}>{fmt(current.heldOut.base.loss)}</td><td>{fmt(current.heldOut.base.perplexity, 2)}</td></tr>
+                  <tr><th>Tuned</th><td data-testid="eval-tuned-loss" data-value={current.heldOut.tuned.loss}>{fmt(current.heldOut.tuned.loss)}</td><td>{fmt(current.heldOut.tuned.perplexity, 2)}</td></tr>
                   <tr><th>Change</th><td>{signed(current.heldOut.tuned.loss - current.heldOut.base.loss)}</td><td>{signed(current.heldOut.tuned.perplexity - current.heldOut.base.perplexity, 2)}</td></tr>
                 </tbody>
               </table>
@@ -117,8 +116,8 @@ export function EvaluatePanel() {
                 <caption>Forgetting: loss on general text ({current.general.paragraphs} paragraphs)</caption>
                 <thead><tr><th /><th>Loss</th><th>Perplexity</th></tr></thead>
                 <tbody>
-                  <tr><th>Base</th><td data-testid="general-base-loss">{fmt(current.general.base.loss)}</td><td>{fmt(current.general.base.perplexity, 2)}</td></tr>
-                  <tr><th>Tuned</th><td data-testid="general-tuned-loss">{fmt(current.general.tuned.loss)}</td><td>{fmt(current.general.tuned.perplexity, 2)}</td></tr>
+                  <tr><th>Base</th><td data-testid="general-base-loss" data-value={current.general.base.loss}>{fmt(current.general.base.loss)}</td><td>{fmt(current.general.base.perplexity, 2)}</td></tr>
+                  <tr><th>Tuned</th><td data-testid="general-tuned-loss" data-value={current.general.tuned.loss}>{fmt(current.general.tuned.loss)}</td><td>{fmt(current.general.tuned.perplexity, 2)}</td></tr>
                   <tr><th>Change</th><td data-testid="general-change">{signed(current.general.change)} ({signed(current.general.changePercent, 1)}%)</td><td>{current.general.change > 0.05 * current.general.base.loss ? 'worse at ordinary text' : current.general.change > 0 ? 'about the same' : 'no loss'}</td></tr>
                 </tbody>
               </table>

@@ -11,7 +11,7 @@ import { ChartSaveButtons, saveChartPng, saveCsv } from './chart-export';
 const COLORS = ['#4f46e5', '#d97706', '#059669', '#dc2626', '#0891b2', '#7c3aed'];
 
 function label(r: RunRecord): string {
-  return `${new Date(r.createdAt).toLocaleString()} · r=${r.lora.r} · lr ${r.settings.learningRate} · ${r.totalSteps} steps`;
+  return `${new Date(r.createdAt).toLocaleString()} · r=${r.lora.r} · lr ${r.settings.learningRate} · ${r.totalSteps}-step run`;
 }
 
 /** One x axis (the union of steps) with each run's smoothed loss on it (null where a run has no step). */
