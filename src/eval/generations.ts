@@ -44,7 +44,16 @@ export function evalPrompts(examples: (TokenizedExample & { line?: number })[], 
     const e = examples[i];
     let k = 0;
     while (k < e.inputIds.length && !e.lossMask[k]) k++;
-    k = Math.max(k, Math.min(TEXT_PROMPT_TOKENS, e.inputIds.length - 1));
+    if (k < TEXT_PROMPT_TOKENS) {
+      // Plain text: a few tokens, moved on to the next word start so no word is cut in two.
+      k = Math.min(TEXT_PROMPT_TOKENS, e.inputIds.length - 1);
+      for (let j = k; j < Math.min(k + 8, e.inputIds.length - 1); j++) {
+        if (/^[▁Ġ ]/.test(tok.idToToken(e.inputIds[j]) ?? '')) {
+          k = j;
+          break;
+        }
+      }
+    }
     if (k <= 0 || k >= e.inputIds.length) continue;
     const promptIds = e.inputIds.slice(0, k);
     const refIds = e.inputIds.slice(k).filter((id) => !stopIds.has(id));

@@ -179,18 +179,28 @@ function Status() {
   );
 }
 
+function SampleList({ s }: { s: { step: number; samples: { prompt: string; text: string }[] } }) {
+  return (
+    <div>
+      <p className="muted">After step {s.step}</p>
+      <ul>{s.samples.map((x, i) => <li key={i}><strong>{x.prompt}</strong>{x.text.slice(x.prompt.length)}</li>)}</ul>
+    </div>
+  );
+}
+
 function Samples() {
   const samples = useApp((s) => s.samples);
   if (samples.length === 0) return null;
   return (
     <section aria-label="Sample generations" className="samples">
       <h3>Sample generations</h3>
-      {samples.map((s) => (
-        <div key={s.step}>
-          <p className="muted">After step {s.step}</p>
-          <ul>{s.samples.map((x, i) => <li key={i}><strong>{x.prompt}</strong>{x.text.slice(x.prompt.length)}</li>)}</ul>
-        </div>
-      ))}
+      {samples.slice(0, 1).map((s) => <SampleList key={s.step} s={s} />)}
+      {samples.length > 1 ? (
+        <details>
+          <summary>Earlier samples ({samples.length - 1})</summary>
+          {samples.slice(1).map((s) => <SampleList key={s.step} s={s} />)}
+        </details>
+      ) : null}
     </section>
   );
 }
