@@ -122,10 +122,53 @@ test('a serious finding blocks Start until acknowledged; Evaluate after the exam
 
   const shots = process.env.SCREENSHOTS_DIR;
   if (shots) {
+    await page.getByLabel('Prompt', { exact: true }).fill('Zed');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 120_000 });
     for (const width of [375, 768, 1280]) {
       await page.setViewportSize({ width, height: 900 });
       await page.waitForTimeout(300);
       writeFileSync(path.join(shots, `${width}.png`), await page.screenshot({ fullPage: true }));
     }
   }
+});
+
+/** Presses Tab until `target` has focus (it must be reachable in the tab order), then checks the focus is visible. */
+async function tabTo(page: Page, target: ReturnType<Page['getByRole']>, max = 80): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    if (await target.evaluate((el) => el === document.activeElement)) {
+      const outline = await target.evaluate((el) => getComputedStyle(el).outlineStyle);
+      expect(outline, 'focused control shows an outline').not.toBe('none');
+      return;
+    }
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`not reachable with Tab within ${max} presses: ${target.toString()}`);
+}
+
+test('keyboard alone: load the model, pick the example and a preset, train, evaluate', async ({ page, modelServer }) => {
+  test.setTimeout(4 * 60_000);
+  await page.goto('/?backend=wasm');
+  await expect(page.getByTestId('backend-name')).toHaveText('WebAssembly', { timeout: 60_000 });
+  await tabTo(page, page.getByLabel('Model URL or Hugging Face repo'));
+  await page.keyboard.type(modelServer.url);
+  await page.keyboard.press('Enter');
+  await expect(page.getByLabel('Loaded model')).toContainText('loaded from', { timeout: 120_000 });
+  await tabTo(page, page.getByRole('button', { name: /Example: short stories about Zed/ }));
+  await page.keyboard.press('Enter');
+  await expect(page.getByLabel('Dataset summary')).toContainText('stories-dragon.jsonl');
+  // The step bar moves focus into the step it names.
+  await page.keyboard.press('Shift+Tab');
+  await tabTo(page, page.getByRole('link', { name: /^3\. Train/ }), 200);
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#step-train')).toBeFocused();
+  await tabTo(page, page.getByRole('radio', { name: /Quick look/ }));
+  await page.keyboard.press('Space');
+  await expect(page.getByRole('radio', { name: /Quick look/ })).toBeChecked();
+  await tabTo(page, page.getByRole('button', { name: 'Start training' }));
+  await page.keyboard.press('Enter');
+  await settle(page, 12);
+  await tabTo(page, page.getByRole('button', { name: 'Evaluate base vs tuned' }));
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('table', { name: 'Held-out loss', exact: true })).toBeVisible({ timeout: 120_000 });
 });
