@@ -133,8 +133,8 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
         const rendered = renderExample(rec, tok, p.line, { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate });
         tally.add(rendered.inputIds.length);
         const { example, truncated } = fitLength(rendered, opts.maxLength, overflow);
-        opts.preflight?.add(rec, p.line, rendered, example);
         if (truncated) s.truncated++;
+        opts.preflight?.add(rec, p.line, rendered, example);
         if (!example) s.dropped++;
         else {
           s.examples.push({ line: example.line, inputIds: example.inputIds, lossMask: example.lossMask });

@@ -79,11 +79,29 @@ function recordContent(r: DatasetRecord): string {
     case 'messages':
     case 'sharegpt':
       return JSON.stringify(r.messages.map((m) => [m.role, m.content.trim()]));
+    default:
+      return JSON.stringify(r); // formats added later: exact content
+  }
+}
+
+function snippetText(r: DatasetRecord): string {
+  switch (r.format) {
+    case 'text':
+      return r.text;
+    case 'prompt-completion':
+      return `${r.prompt}|${r.completion}`;
+    case 'alpaca':
+      return `${r.instruction} → ${r.output}`;
+    case 'messages':
+    case 'sharegpt':
+      return r.messages.map((m) => `${m.role}: ${m.content}`).join(' / ');
+    default:
+      return JSON.stringify(r);
   }
 }
 
 function snippet(r: DatasetRecord, max = 90): string {
-  const s = r.format === 'text' ? r.text : r.format === 'prompt-completion' ? `${r.prompt}|${r.completion}` : r.format === 'alpaca' ? `${r.instruction} → ${r.output}` : r.messages.map((m) => `${m.role}: ${m.content}`).join(' / ');
+  const s = snippetText(r);
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }

@@ -1,12 +1,12 @@
 // The page: a header with the compute backend, then the four steps of the flow, each a section
 // that unlocks when the step before it is done.
 import { useApp } from '../store/app-store';
+import { useStepStates } from './StepBadge';
+import { STATUS_LABEL } from './step-states';
 import { ModelStep } from './ModelStep';
 import { DatasetStep } from './DatasetStep';
 import { TrainStep } from './TrainStep';
 import { UseStep } from './UseStep';
-import { useStepStates } from './StepBadge';
-import { STATUS_LABEL } from './step-states';
 
 function BackendBadge() {
   const backend = useApp((s) => s.backend);

@@ -3,12 +3,12 @@
 // lines and bytes, then DatasetReport shows counts, histogram, bad lines and the highlighted preview.
 import { useState } from 'react';
 import { useApp } from '../store/app-store';
+import { StepBadge } from './StepBadge';
 import { ErrorBox, Progress } from './common';
 import { formatBytes, formatCount } from './format';
 import { DatasetOptionsForm } from './DatasetOptionsForm';
 import { DatasetReportCard } from './DatasetReport';
 import { DatasetChecks } from './PreflightPanel';
-import { StepBadge } from './StepBadge';
 
 const EXAMPLES = [
   { file: 'stories-dragon.jsonl', label: 'Example: short stories about Zed the dragon ({"text"})' },
@@ -42,7 +42,8 @@ export function DatasetStep() {
   };
   return (
     <section id="step-dataset" tabIndex={-1} aria-labelledby="h-dataset" className={`step${model ? '' : ' locked'}`}>
-      <div className="step-head"><h2 id="h-dataset">2. Dataset</h2><StepBadge step="dataset" /></div>
+      <StepBadge step="dataset" />
+      <h2 id="h-dataset">2. Dataset</h2>
       <p className="muted">
         A JSONL file, one JSON object per line: <code>{'{"text": …}'}</code>, <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca, OpenAI messages or ShareGPT.
         {model ? null : ' Load a model first: its tokenizer reads the data.'}

@@ -1,9 +1,9 @@
 // Step 1: pick a model from the catalog or paste a URL; it streams into IndexedDB with progress and
 // loads from there on the next visit.
 import { useApp } from '../store/app-store';
+import { StepBadge } from './StepBadge';
 import { ErrorBox, Progress } from './common';
 import { formatBytes, formatCount } from './format';
-import { StepBadge } from './StepBadge';
 
 /** Small Llama-family models in Hugging Face format that train comfortably in a browser. */
 export const CATALOG = [
@@ -81,7 +81,8 @@ export function ModelStep() {
   const backend = useApp((s) => s.backend);
   return (
     <section id="step-model" tabIndex={-1} aria-labelledby="h-model" className="step">
-      <div className="step-head"><h2 id="h-model">1. Model</h2><StepBadge step="model" /></div>
+      <StepBadge step="model" />
+      <h2 id="h-model">1. Model</h2>
       <p className="muted">A small Llama-family model (Hugging Face format). It is saved in this browser, so the next visit needs no download.</p>
       <form
         className="row"

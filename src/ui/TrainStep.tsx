@@ -4,6 +4,11 @@
 // progress, charts, sample generations, the Evaluate view, and the past runs to resume or compare.
 import { useEffect, useId } from 'react';
 import { useApp } from '../store/app-store';
+import { StepBadge } from './StepBadge';
+import { PresetPicker } from './PresetPicker';
+import { PreflightPanel, usePreflight } from './PreflightPanel';
+import { EvaluatePanel } from './EvaluatePanel';
+import { RunCompare } from './RunCompare';
 import { trainingSeries } from '../store/train-series';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
 import { TARGET_PRESETS, presetOf, type TargetPreset } from '../train/presets';
@@ -13,11 +18,6 @@ import { ErrorBox } from './common';
 import { LossChart, MetricChart } from './LossChart';
 import { ResumeOffer, RunHistory } from './RunHistory';
 import { formatBytes } from './format';
-import { PresetPicker } from './PresetPicker';
-import { PreflightPanel, usePreflight } from './PreflightPanel';
-import { EvaluatePanel } from './EvaluatePanel';
-import { RunCompare } from './RunCompare';
-import { StepBadge } from './StepBadge';
 
 function NumberField({ label, value, onChange, min, max, step, hint }: { label: string; value: number; onChange: (v: number) => void; min: number; max?: number; step?: number; hint: string }) {
   const hintId = useId();
@@ -90,7 +90,12 @@ function Settings({ disabled }: { disabled: boolean }) {
   };
   const preset = presetOf(lora.targetModules) ?? 'custom';
   const int = (f: (v: number) => void) => (v: number) => f(Math.round(v));
+  // The preset chooser stays in view; the twenty fields fold under "Advanced settings".
   return (
+    <>
+    <PresetPicker disabled={disabled} />
+    <details className="advanced">
+    <summary>Advanced settings</summary>
     <fieldset disabled={disabled} className="settings">
       <legend>Settings</legend>
       <div className="grid">
@@ -131,6 +136,8 @@ function Settings({ disabled }: { disabled: boolean }) {
         </label>
       </div>
     </fieldset>
+    </details>
+    </>
   );
 }
 
@@ -224,14 +231,11 @@ export function TrainStep() {
   }, [refreshRuns, model]);
   return (
     <section id="step-train" tabIndex={-1} aria-labelledby="h-train" className={`step${ready ? '' : ' locked'}`}>
-      <div className="step-head"><h2 id="h-train">3. Train</h2><StepBadge step="train" /></div>
+      <StepBadge step="train" />
+      <h2 id="h-train">3. Train</h2>
       <p className="muted">LoRA adapters over the frozen base model, trained in a background worker: the page stays responsive.{ready ? '' : ' Load a dataset first.'}</p>
       <ResumeOffer />
-      <PresetPicker disabled={training} />
-      <details className="advanced">
-        <summary>Advanced settings</summary>
-        <Settings disabled={training} />
-      </details>
+      <Settings disabled={training} />
       <Estimate />
       <PreflightPanel />
       <div className="row">
@@ -243,14 +247,11 @@ export function TrainStep() {
       <ErrorBox error={error} />
       <Status />
       <LossChart />
-      <details className="more-charts">
-        <summary>Learning rate, gradient norm and speed charts</summary>
-        <div className="metric-charts">
-          <MetricChart metric="lr" label="LR" color="#059669" />
-          <MetricChart metric="gradNorm" label="Gradient norm" color="#dc2626" />
-          <MetricChart metric="tokensPerSec" label="Tokens per second" color="#2563eb" />
-        </div>
-      </details>
+      <div className="metric-charts" style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(240px, 1fr))', gap: 12 }}>
+        <MetricChart metric="lr" label="LR" color="#059669" />
+        <MetricChart metric="gradNorm" label="Gradient norm" color="#dc2626" />
+        <MetricChart metric="tokensPerSec" label="Tokens per second" color="#2563eb" />
+      </div>
       <Samples />
       <EvaluatePanel />
       <RunHistory />

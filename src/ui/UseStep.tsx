@@ -2,8 +2,8 @@
 // format, and copy a share link that opens the same adapter in any browser.
 import { useState } from 'react';
 import { useApp } from '../store/app-store';
-import { ErrorBox } from './common';
 import { StepBadge } from './StepBadge';
+import { ErrorBox } from './common';
 
 export function UseStep() {
   const model = useApp((s) => s.model);
@@ -25,7 +25,8 @@ export function UseStep() {
   const [hosted, setHosted] = useState('');
   return (
     <section id="step-use" tabIndex={-1} aria-labelledby="h-use" className={`step${model ? '' : ' locked'}`}>
-      <div className="step-head"><h2 id="h-use">4. Use &amp; share</h2><StepBadge step="use" /></div>
+      <StepBadge step="use" />
+      <h2 id="h-use">4. Use &amp; share</h2>
       {opening ? <p role="status">Opening the shared adapter: loading its base model…</p> : null}
       {adapter ? (
         <p className="card" aria-label="Adapter">
