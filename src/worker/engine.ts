@@ -2,6 +2,7 @@
 // and implements every request of the protocol as a plain async method. The worker host (host.ts)
 // only routes messages here, so tests and other hosts can drive the same engine directly.
 import * as tf from '@tensorflow/tfjs';
+import { compareGenerations, evaluateAdapter, type EvalOptions, type EvalSummary, type GenerationRow } from '../eval/evaluate';
 import { parameterCount, parseConfig } from '../model/config';
 import { type ModelFileSet } from '../model/files';
 import { loadModelWithReport } from '../model/load';
@@ -23,7 +24,6 @@ import { packExamples } from '../data/packing';
 import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
 import { chooseBackend } from '../gpu/backend-choice';
 import { WASM_URLS } from '../gpu/wasm-urls';
-import { compareGenerations, evaluateAdapter, type EvalOptions, type EvalSummary, type GenerationRow } from '../eval/evaluate';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from './protocol';
 
 export class EngineError extends Error {
@@ -191,6 +191,18 @@ export class Engine {
     this.run?.pause();
   }
 
+  /** The Evaluate view's figures for the current adapter on the held-out examples (src/eval/evaluate.ts). */
+  async evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void): Promise<EvalSummary> {
+    return evaluateAdapter(this.requireModel(), this.requireTokenizer(), this.requireAdapter(), this.validation, options, (phase, done, total) =>
+      onProgress({ status: 'progress', task: 'evaluate', phase, done, total }),
+    );
+  }
+
+  /** Base and tuned generations on the validation prompts, the tuned ones at options.strength. */
+  async evalGenerations(options: EvalOptions): Promise<GenerationRow[]> {
+    return compareGenerations(this.requireModel(), this.requireTokenizer(), this.requireAdapter(), this.validation, options);
+  }
+
   async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {
     const model = this.requireModel();
     const tok = this.requireTokenizer();
@@ -209,18 +221,6 @@ export class Engine {
       },
     });
     return { promptIds, outputIds, text: tok.decode([...promptIds, ...outputIds]) };
-  }
-
-  /** The Evaluate view's figures for the current adapter on the held-out examples (src/eval/evaluate.ts). */
-  async evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void): Promise<EvalSummary> {
-    return evaluateAdapter(this.requireModel(), this.requireTokenizer(), this.requireAdapter(), this.validation, options, (phase, done, total) =>
-      onProgress({ status: 'progress', task: 'evaluate', phase, done, total }),
-    );
-  }
-
-  /** Base and tuned generations on the validation prompts, the tuned ones at options.strength. */
-  async evalGenerations(options: EvalOptions): Promise<GenerationRow[]> {
-    return compareGenerations(this.requireModel(), this.requireTokenizer(), this.requireAdapter(), this.validation, options);
   }
 
   async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {

@@ -2,12 +2,12 @@
 // each payload tied to its `type`. Requests carry an id; replies and events name the request they
 // belong to. Errors cross as {name, message} and are rebuilt as named errors by the client.
 import type { LoraSpec } from '../adapters/lora-types';
+import type { EvalOptions, EvalPhase, EvalSummary, GenerationRow } from '../eval/evaluate';
 import type { LlamaConfig } from '../model/config';
 import type { DatasetSummary } from '../data/dataset';
 import type { DatasetExtras, DatasetOptions } from '../data/prepare';
 import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
-import type { EvalOptions, EvalPhase, EvalSummary, GenerationRow } from '../eval/evaluate';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
@@ -63,13 +63,17 @@ export interface AdapterSummary {
 }
 
 export type ProgressEvent =
+  | { status: 'progress'; task: 'evaluate'; phase: EvalPhase; done: number; total: number }
   | { status: 'progress'; task: 'download'; file: string; loaded: number; total: number | null; overallLoaded: number; overallTotal: number | null }
   | { status: 'progress'; task: 'load'; file: string; loaded: number; total: number }
-  | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number; file?: string }
-  | { status: 'progress'; task: 'evaluate'; phase: EvalPhase; done: number; total: number };
+  | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number; file?: string };
 
 export type Request =
   | { type: 'init'; id: number; force: BackendName | null }
+  /** The Evaluate view: held-out and general-text loss base vs tuned, and side-by-side generations. */
+  | { type: 'evaluate'; id: number; options: EvalOptions }
+  /** Generations only, the tuned column at options.strength (the adapter-strength slider). */
+  | { type: 'eval-generations'; id: number; options: EvalOptions }
   | { type: 'load-model'; id: number; input: string; precision?: BasePrecision | 'auto' }
   | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; options: DatasetOptions; validationFile: { file: File | Blob; fileName: string } | null }
   | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'> }
@@ -81,14 +85,12 @@ export type Request =
   | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean }
   | { type: 'export-adapter'; id: number }
   | { type: 'share-link'; id: number; pageUrl: string }
-  | { type: 'open-share'; id: number; fragment: string }
-  /** The Evaluate view: held-out and general-text loss base vs tuned, and side-by-side generations. */
-  | { type: 'evaluate'; id: number; options: EvalOptions }
-  /** Generations only, the tuned column at options.strength (the adapter-strength slider). */
-  | { type: 'eval-generations'; id: number; options: EvalOptions };
+  | { type: 'open-share'; id: number; fragment: string };
 
 export type Reply =
   | { type: 'ready'; id: number; info: BackendInfo }
+  | { type: 'evaluated'; id: number; summary: EvalSummary }
+  | { type: 'eval-generated'; id: number; rows: GenerationRow[]; strength: number }
   | { type: 'model-loaded'; id: number; model: ModelSummary }
   | { type: 'dataset-parsed'; id: number; report: DatasetReport }
   | { type: 'train-done'; id: number; reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId?: string }
@@ -98,8 +100,6 @@ export type Reply =
   | { type: 'adapter-files'; id: number; adapterConfigJson: string; adapterSafetensors: Uint8Array }
   | { type: 'share-link'; id: number; url: string; bytes: number }
   | { type: 'share-opened'; id: number; model: ModelSummary; adapter: AdapterSummary }
-  | { type: 'evaluated'; id: number; summary: EvalSummary }
-  | { type: 'eval-generated'; id: number; rows: GenerationRow[]; strength: number }
   | { type: 'error'; id: number; error: { name: string; message: string } };
 
 /** Unsolicited events tied to a running request. */
