@@ -183,14 +183,6 @@ export class Engine {
     }
   }
 
-  stop(): void {
-    this.run?.stop();
-  }
-
-  pause(): void {
-    this.run?.pause();
-  }
-
   /** The Evaluate view's figures for the current adapter on the held-out examples (src/eval/evaluate.ts). */
   async evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void): Promise<EvalSummary> {
     return evaluateAdapter(this.requireModel(), this.requireTokenizer(), this.requireAdapter(), this.validation, options, (phase, done, total) =>
@@ -201,6 +193,14 @@ export class Engine {
   /** Base and tuned generations on the validation prompts, the tuned ones at options.strength. */
   async evalGenerations(options: EvalOptions): Promise<GenerationRow[]> {
     return compareGenerations(this.requireModel(), this.requireTokenizer(), this.requireAdapter(), this.validation, options);
+  }
+
+  stop(): void {
+    this.run?.stop();
+  }
+
+  pause(): void {
+    this.run?.pause();
   }
 
   async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {
