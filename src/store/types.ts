@@ -1,13 +1,13 @@
 // The store's shape: one interface per slice, combined into AppState. Each slice lives in its own
 // file (engine, model, dataset, train, use) and reads the others only through get().
 import type { StateCreator } from 'zustand';
+import type { EvalSlice } from './eval-slice';
 import type { EngineClient } from '../worker/client';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
 import type { EvalReport, StepReport, TrainSettings } from '../train/trainer';
 import type { RunRecord, SampleReport } from '../train/training-run';
 import type { LinearModule } from '../model/config';
 import type { DatasetOptions } from '../data/prepare';
-import type { EvalSlice } from './eval-slice';
 
 export interface UiError {
   title: string;
