@@ -6,6 +6,7 @@
 // 375, 768 and 1280 px.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
@@ -95,6 +96,24 @@ test('a serious finding blocks Start until acknowledged; Evaluate after the exam
   await expect(slider).toBeFocused(); // regenerating never takes the keyboard away
   expect(await answers(page, 'Tuned', n)).toEqual(tunedTexts);
 
+  // Charts save as CSV (the curve's numbers) and PNG.
+  const lossChart = page.getByRole('figure', { name: 'Training loss chart' });
+  const csv = page.waitForEvent('download');
+  await lossChart.getByRole('button', { name: 'Save CSV' }).click();
+  const csvText = (await readFile((await (await csv).path())!)).toString('utf8').trim().split('\n');
+  expect(csvText[0]).toBe('step,loss,smoothed,validation_loss');
+  expect(csvText).toHaveLength(31);
+  const png = page.waitForEvent('download');
+  await lossChart.getByRole('button', { name: 'Save PNG' }).click();
+  expect([...(await readFile((await (await png).path())!)).subarray(1, 4)].map((b) => String.fromCharCode(b)).join('')).toBe('PNG');
+
+  // Compare runs: both runs of this page overlaid, with their final figures.
+  await page.getByText(/^Compare runs/).click();
+  for (const box of await page.getByRole('group', { name: 'Runs to overlay' }).getByRole('checkbox').all()) await box.check();
+  await expect(page.getByRole('figure', { name: 'Compared runs chart' })).toHaveAttribute('data-runs', '2');
+  await expect(page.getByRole('table', { name: 'Compared runs' }).getByRole('row')).toHaveCount(3);
+  await expect(page.getByRole('table', { name: 'Compared runs' })).toContainText('30 / 30');
+
   // npm run eval on the downloaded adapter, the same data and T: the same figures.
   const dir = mkdtempSync(path.join(tmpdir(), 'studio-quality-'));
   try {
@@ -122,7 +141,7 @@ test('a serious finding blocks Start until acknowledged; Evaluate after the exam
 
   const shots = process.env.SCREENSHOTS_DIR;
   if (shots) {
-    await page.getByLabel('Prompt', { exact: true }).fill('Zed');
+    await page.getByRole('textbox', { name: /^Prompt/ }).fill('Zed');
     await page.getByRole('button', { name: 'Generate' }).click();
     await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 120_000 });
     for (const width of [375, 768, 1280]) {
