@@ -10,7 +10,8 @@ import { requireClient, toUiError, type Slice, type UiError } from './types';
 
 export interface ComparedRun {
   runId: string;
-  history: TrainHistory;
+  /** Null while it is read from IndexedDB (the tick shows at once; the curve follows). */
+  history: TrainHistory | null;
 }
 
 export interface EvalSlice {
@@ -106,11 +107,12 @@ export const createEvalSlice: Slice<EvalSlice> = (set, get) => {
     async toggleComparedRun(runId, on) {
       const rest = get().comparedRuns.filter((r) => r.runId !== runId);
       if (!on) return set({ comparedRuns: rest });
+      set({ comparedRuns: [...rest, { runId, history: null }] });
       try {
         const c = await loadCheckpoint(runId);
-        set({ comparedRuns: [...rest, { runId, history: c.history }] });
+        set({ comparedRuns: get().comparedRuns.map((r) => (r.runId === runId ? { runId, history: c.history } : r)) });
       } catch (e) {
-        set({ evalError: toUiError('Could not read this run’s curves', e) });
+        set({ comparedRuns: get().comparedRuns.filter((r) => r.runId !== runId), evalError: toUiError('Could not read this run’s curves', e) });
       }
     },
   };

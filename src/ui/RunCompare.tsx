@@ -8,6 +8,8 @@ import type { RunRecord } from '../train/training-run';
 import { smooth } from './LossChart';
 import { ChartSaveButtons, saveChartPng, saveCsv } from './chart-export';
 
+type Loaded = ComparedRun & { history: NonNullable<ComparedRun['history']> };
+
 const COLORS = ['#4f46e5', '#d97706', '#059669', '#dc2626', '#0891b2', '#7c3aed'];
 
 function label(r: RunRecord): string {
@@ -15,7 +17,7 @@ function label(r: RunRecord): string {
 }
 
 /** One x axis (the union of steps) with each run's smoothed loss on it (null where a run has no step). */
-export function alignRuns(runs: ComparedRun[]): { x: number[]; ys: (number | null)[][] } {
+export function alignRuns(runs: Loaded[]): { x: number[]; ys: (number | null)[][] } {
   const x = [...new Set(runs.flatMap((r) => r.history.steps))].sort((a, b) => a - b);
   const ys = runs.map((r) => {
     const at = new Map(r.history.steps.map((s, i) => [s, smooth(r.history.loss)[i]]));
@@ -24,9 +26,11 @@ export function alignRuns(runs: ComparedRun[]): { x: number[]; ys: (number | nul
   return { x, ys };
 }
 
-function OverlayChart({ runs, names }: { runs: ComparedRun[]; names: string[] }) {
+function OverlayChart({ runs, names }: { runs: Loaded[]; names: string[] }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  // Rebuilt only when the set of runs (or their length) changes, not on every store update.
+  const key = runs.map((r) => `${r.runId}:${r.history.steps.length}`).join('|') + names.join('|');
   useEffect(() => {
     const el = box.current!;
     const { x, ys } = alignRuns(runs);
@@ -49,7 +53,9 @@ function OverlayChart({ runs, names }: { runs: ComparedRun[]; names: string[] })
       p.destroy();
       plot.current = null;
     };
-  }, [runs, names]);
+    // runs/names are read through `key`
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
   return (
     <figure aria-label="Compared runs chart" className="chart" data-runs={runs.length}>
       <div ref={box} />
@@ -71,7 +77,8 @@ export function RunCompare() {
   const toggle = useApp((s) => s.toggleComparedRun);
   const usable = runs.filter((r) => r.checkpointStep !== null);
   if (usable.length < 1) return null;
-  const picked = compared.filter((c) => usable.some((r) => r.runId === c.runId));
+  const ticked = compared.filter((c) => usable.some((r) => r.runId === c.runId));
+  const picked = ticked.filter((c): c is Loaded => c.history !== null);
   const records = picked.map((c) => usable.find((r) => r.runId === c.runId)!);
   return (
     <details className="compare-runs">
@@ -80,7 +87,7 @@ export function RunCompare() {
         <legend>Runs to overlay</legend>
         {usable.map((r) => (
           <label key={r.runId} className="check">
-            <input type="checkbox" checked={picked.some((c) => c.runId === r.runId)} onChange={(e) => void toggle(r.runId, e.target.checked)} /> {label(r)}
+            <input type="checkbox" checked={ticked.some((c) => c.runId === r.runId)} onChange={(e) => void toggle(r.runId, e.target.checked)} /> {label(r)}
           </label>
         ))}
       </fieldset>
