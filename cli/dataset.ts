@@ -1,7 +1,9 @@
 // npm run dataset -- check <file.jsonl> [--model <folder|base URL>] [--format <name>] [--max-length N]
-//   [--overflow truncate|drop] [--train-on-prompt]
+//   [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S]
+//   [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method lora|full|prompt|dpo]
 // Runs the app's own dataset parser in Node. Prints one JSON line per bad line {"line":N,"error":"..."},
-// then the summary {"format","lines","valid","invalid","examples","tokens","truncated"} (tokens and
+// then one per preflight finding {"warning":"<id>","severity","message","count","lines","example","fix"}
+// (src/data/preflight.ts; settings findings when --steps, --epochs or --lr is given), then the summary {"format","lines","valid","invalid","examples","tokens","truncated"} (tokens and
 // truncated only with --model).
 // Exit status: 0 all lines valid, 1 some lines invalid or none valid, 2 usage or unreadable file.
 import { createReadStream } from 'node:fs';
@@ -13,8 +15,26 @@ import { parseDataset } from '../src/data/dataset';
 import { DATASET_FORMATS, isDatasetFormat } from '../src/data/formats';
 import { DatasetFileError } from '../src/data/jsonl';
 import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
+import { splitTrainValidation } from '../src/data/dataset';
+import { PreflightCollector } from '../src/data/preflight-collect';
+import { dataFindings, settingsFindings, USUAL_LEARNING_RATES, type PreflightFinding, type TrainMethod } from '../src/data/preflight';
+import { DEFAULT_DATASET_OPTIONS } from '../src/data/prepare';
+import { DEFAULT_TRAIN, totalSteps } from '../src/train/trainer';
 
-const USAGE = `usage: npm run dataset -- check <file.jsonl> [--model <folder|base URL>] [--format ${DATASET_FORMATS.join('|')}] [--max-length N] [--overflow truncate|drop] [--train-on-prompt]`;
+const USAGE = `usage: npm run dataset -- check <file.jsonl> [--model <folder|base URL>] [--format ${DATASET_FORMATS.join('|')}] [--max-length N] [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S] [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method ${Object.keys(USUAL_LEARNING_RATES).join('|')}]`;
+
+/** A numeric option: undefined when absent, a UsageError naming the option when not a number in range. */
+function numberOption(values: Record<string, unknown>, name: string, check: (v: number) => boolean): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || !check(v)) throw new UsageError(`--${name}: "${String(raw)}" is not valid`);
+  return v;
+}
+
+function findingLine(f: PreflightFinding): Record<string, unknown> {
+  return { warning: f.id, severity: f.severity, message: f.message, count: f.count, lines: f.lines, ...(f.example ? { example: f.example } : {}), fix: f.fix };
+}
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -45,6 +65,14 @@ async function check(args: string[]): Promise<number> {
       'max-length': { type: 'string' },
       overflow: { type: 'string', default: 'truncate' },
       'train-on-prompt': { type: 'boolean', default: false },
+      'val-percent': { type: 'string' },
+      seed: { type: 'string' },
+      steps: { type: 'string' },
+      epochs: { type: 'string' },
+      batch: { type: 'string' },
+      'grad-accum': { type: 'string' },
+      lr: { type: 'string' },
+      method: { type: 'string' },
     },
   });
   const file = positionals[0];
@@ -54,7 +82,17 @@ async function check(args: string[]): Promise<number> {
   const maxLength = values['max-length'] === undefined ? undefined : Number(values['max-length']);
   if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength > 0)) throw new UsageError(`--max-length must be a positive integer, not "${values['max-length']}"`);
 
+  const valPercent = numberOption(values, 'val-percent', (v) => v >= 0 && v < 100) ?? DEFAULT_DATASET_OPTIONS.validationPercent;
+  const seed = numberOption(values, 'seed', Number.isInteger) ?? DEFAULT_DATASET_OPTIONS.seed;
+  const steps = numberOption(values, 'steps', (v) => Number.isInteger(v) && v > 0);
+  const epochs = numberOption(values, 'epochs', (v) => v > 0);
+  const batch = numberOption(values, 'batch', (v) => Number.isInteger(v) && v > 0) ?? DEFAULT_TRAIN.batchSize;
+  const gradAccum = numberOption(values, 'grad-accum', (v) => Number.isInteger(v) && v > 0) ?? DEFAULT_TRAIN.gradAccum;
+  const lr = numberOption(values, 'lr', (v) => v > 0);
+  if (values.method !== undefined && !(values.method in USUAL_LEARNING_RATES)) throw new UsageError(`--method must be one of ${Object.keys(USUAL_LEARNING_RATES).join(', ')}, not "${values.method}"`);
+
   const tokenizer = values.model ? await loadModelTokenizer(values.model) : undefined;
+  const collector = new PreflightCollector(tokenizer);
   const { size } = await stat(file);
   const stream = Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>;
   const s = await parseDataset(stream, {
@@ -67,8 +105,18 @@ async function check(args: string[]): Promise<number> {
     trainOnPrompt: values['train-on-prompt'],
     maxErrorsKept: Number.MAX_SAFE_INTEGER, // the CLI prints every bad line
     previewCount: 0,
+    preflight: collector,
   });
   for (const e of s.errors) console.log(JSON.stringify({ line: e.line, error: e.error }));
+  // The same split the trainer makes (seeded share of the examples), so cross-split duplicates are the real ones.
+  const lines = tokenizer ? s.examples.map((e) => e.line) : collector.facts.map((f) => f.line);
+  const { train, validation } = splitTrainValidation(lines, valPercent, seed);
+  const findings = dataFindings({ collector, tokenizer: tokenizer ?? null, padToken: tokenizer?.padToken ?? null, maxLength, validationLines: validation });
+  if (steps !== undefined || epochs !== undefined || lr !== undefined) {
+    const run = { steps: steps ?? DEFAULT_TRAIN.steps, epochs: epochs ?? 0, batchSize: batch, gradAccum };
+    findings.push(...settingsFindings({ trainExamples: train.length, steps: totalSteps(run, train.length), batchSize: batch, gradAccum, learningRate: lr ?? DEFAULT_TRAIN.learningRate, method: values.method as TrainMethod | undefined }));
+  }
+  for (const f of findings) console.log(JSON.stringify(findingLine(f)));
   // Exactly the issue's summary: tokens and truncation only when a model is given. Without a model
   // every valid line is one example; with one, examples are what survives the length policy.
   const summary: Record<string, unknown> = { format: s.format, lines: s.lines, valid: s.valid, invalid: s.invalid, examples: tokenizer ? s.examples.length : s.valid };

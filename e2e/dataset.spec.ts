@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
-import { test, expect, loadModel, readNumber } from './fixtures';
+import { test, expect, loadModel, openAdvanced, readNumber } from './fixtures';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../tests/fixtures/datasets');
 const fixture = (name: string) => path.join(FIXTURES, name);
@@ -105,6 +105,7 @@ test.describe('dataset step', () => {
     await expect(page.getByTestId('dataset-valid')).toHaveText('20');
     await page.getByRole('switch', { name: 'Pack short examples together' }).check();
     await expect.poll(() => readNumber(page, 'dataset-packed-rows')).toBeLessThan(18);
+    await openAdvanced(page);
     await page.getByLabel('Steps').fill('2');
     await page.getByRole('button', { name: 'Start training' }).click();
     await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 2 steps', { timeout: 120_000 });

@@ -27,6 +27,13 @@ export async function loadModel(page: Page, url: string): Promise<void> {
   await expect(page.getByLabel('Loaded model')).toContainText('loaded from', { timeout: 120_000 });
 }
 
+/** Opens the Train step's "Advanced settings" fold (closed by default) as a person would, once. */
+export async function openAdvanced(page: Page): Promise<void> {
+  const fold = page.locator('details.advanced');
+  if ((await fold.getAttribute('open')) === null) await fold.getByText('Advanced settings', { exact: true }).click();
+  await expect(page.getByLabel('Steps')).toBeVisible();
+}
+
 export async function readNumber(page: Page, testId: string): Promise<number> {
   return Number(await page.getByTestId(testId).textContent());
 }

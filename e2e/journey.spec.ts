@@ -3,7 +3,7 @@
 // compare base and tuned text, download the PEFT adapter, open the share link in a fresh browser
 // profile and get the same greedy text, then reload with the model server down.
 import { readFile } from 'node:fs/promises';
-import { test, expect, loadModel, readNumber, EXAMPLE_DATASET } from './fixtures';
+import { test, expect, loadModel, openAdvanced, readNumber, EXAMPLE_DATASET } from './fixtures';
 import { readHeader, bufferSource } from '../src/model/safetensors';
 
 const STEPS = 6;
@@ -27,6 +27,7 @@ for (const backend of ['webgpu', 'wasm'] as const) {
     await expect(page.getByLabel(/^Example from line/).first()).toBeVisible();
 
     // 3. Train a few steps; the chart gains a point per step and the loss falls.
+    await openAdvanced(page);
     await page.getByLabel('Steps').fill(String(STEPS));
     await page.getByLabel('Batch size').fill('4');
     await page.getByLabel('Sequence length').fill('48');

@@ -2,7 +2,7 @@
 // load stories260K, see the memory of both precisions and the fused WGSL path in use, train a
 // couple of LoRA steps through the fused kernels, then reload: the quantized base comes from
 // IndexedDB instead of being quantized again. Kept short: SwiftShader is slow.
-import { test, expect, loadModel, readNumber, EXAMPLE_DATASET } from './fixtures';
+import { test, expect, loadModel, openAdvanced, readNumber, EXAMPLE_DATASET } from './fixtures';
 
 const STEPS = 6;
 
@@ -22,6 +22,7 @@ test('NF4 base chosen in the UI loads, trains on WebGPU through the fused kernel
 
   await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
   await expect(page.getByLabel('Dataset summary')).toContainText('stories-dragon.jsonl');
+  await openAdvanced(page);
   await page.getByLabel('Steps').fill(String(STEPS));
   await page.getByLabel('Batch size').fill('4');
   await page.getByLabel('Sequence length').fill('48');

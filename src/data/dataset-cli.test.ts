@@ -15,9 +15,29 @@ describe('dataset check CLI', () => {
   it('lists each bad line then the summary with token counts, exit 1', () => {
     const r = run('check', 'tests/fixtures/datasets/mixed-quality.jsonl', '--model', MODEL, '--max-length', '12');
     expect(r.rc).toBe(1);
-    expect(r.out.slice(0, -1).map((o) => (o as { line: number }).line)).toEqual([4, 5, 6, 7, 8, 9, 11, 12]);
-    expect(r.out[1]).toEqual({ line: 5, error: 'missing field "text"' });
+    const errors = r.out.filter((o) => 'error' in (o as object));
+    expect(errors.map((o) => (o as { line: number }).line)).toEqual([4, 5, 6, 7, 8, 9, 11, 12]);
+    expect(errors[1]).toEqual({ line: 5, error: 'missing field "text"' });
+    // Beside the errors, the preflight finding: the 12-token limit cuts trained tokens and the EOS of three lines.
+    expect(r.out.filter((o) => 'warning' in (o as object))).toEqual([
+      expect.objectContaining({ warning: 'cut-by-max-length', severity: 'warning', count: 3, lines: [1, 2, 10], message: expect.stringContaining('3 of them lose their stop token') }),
+    ]);
     expect(r.out[r.out.length - 1]).toEqual({ format: 'text', lines: 12, valid: 4, invalid: 8, examples: 4, tokens: 42, truncated: 3 });
+  });
+
+  it('settings findings with --steps / --lr: JSON lines with a "warning" field, exit status unchanged', () => {
+    const r = run('check', 'public/examples/stories-dragon.jsonl', '--model', MODEL, '--steps', '2000', '--lr', '1');
+    expect(r.rc).toBe(0);
+    const warnings = r.out.filter((o) => 'warning' in (o as object)) as { warning: string; severity: string; fix: string }[];
+    expect(warnings.map((w) => [w.warning, w.severity])).toEqual([['too-few-examples', 'serious'], ['learning-rate', 'serious']]);
+    for (const w of warnings) expect(w.fix).toMatch(/\.$/);
+    // The defaults on the same file: nothing to report.
+    expect(run('check', 'public/examples/stories-dragon.jsonl', '--model', MODEL, '--steps', '30', '--lr', '3e-3').out.filter((o) => 'warning' in (o as object))).toEqual([]);
+  });
+
+  it('duplicates are found without a model too', () => {
+    const r = run('check', 'tests/fixtures/datasets/duplicates.jsonl', '--val-percent', '0');
+    expect(r.out.filter((o) => 'warning' in (o as object))).toEqual([expect.objectContaining({ warning: 'duplicates-in-train', lines: [3] })]);
   });
 
   it('a clean file exits 0 and, without a model, prints no token counts', () => {

@@ -8,6 +8,7 @@ import { chatTemplateFor, displayToken, fitLength, renderExample, type OverflowP
 import { fitPairLength, renderPreference } from './preference';
 import { LengthTally, type LengthHistogram } from './histogram';
 import { permutation } from '../util/random';
+import type { PreflightCollector } from './preflight-collect';
 
 export interface ParseDatasetOptions {
   fileName: string;
@@ -31,6 +32,8 @@ export interface ParseDatasetOptions {
   previewCount?: number;
   /** Cooperative cancel: checked between lines. */
   signal?: AbortSignal;
+  /** Gathers the preflight checks' facts from each valid line (src/data/preflight-collect.ts). */
+  preflight?: PreflightCollector;
 }
 
 export interface DatasetLineIssue {
@@ -134,6 +137,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
         tally.add(rendered.inputIds.length);
         const { example, truncated } = rendered.rejected ? fitPairLength({ ...rendered, rejected: rendered.rejected }, opts.maxLength, overflow) : fitLength(rendered, opts.maxLength, overflow);
         if (truncated) s.truncated++;
+        opts.preflight?.add(rec, p.line, rendered, example);
         if (!example) s.dropped++;
         else {
           const rejected = example.rejected;
@@ -150,7 +154,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
             });
           }
         }
-      }
+      } else opts.preflight?.add(rec, p.line);
       s.valid++;
     } catch (e) {
       if (e instanceof DatasetLineError) fail(e);

@@ -7,6 +7,8 @@ import type { DatasetFormat } from './formats';
 import type { LineProgress } from './jsonl';
 import { packExamples, packingStats, type PackingStats } from './packing';
 import type { OverflowPolicy, TrainingExample } from './render';
+import { PreflightCollector } from './preflight-collect';
+import { dataFindings, type PreflightFinding } from './preflight';
 
 /** What the user chooses in the dataset step. */
 export interface DatasetOptions {
@@ -52,6 +54,8 @@ export interface DatasetExtras {
   validation: ValidationReport;
   /** How the training examples pack into rows of maxLength tokens (computed whether or not packing is on). */
   packing: PackingStats & { rowLength: number; enabled: boolean };
+  /** What preflight found in the data (src/data/preflight.ts); the settings' findings are added by the page. */
+  preflight: PreflightFinding[];
 }
 
 export interface PreparedDataset {
@@ -74,7 +78,9 @@ export async function prepareDataset(
   options: DatasetOptions,
   onProgress?: (p: LineProgress & { file: string }) => void,
 ): Promise<PreparedDataset> {
-  const parseOpts = (input: PrepareInput, format: DatasetFormat | undefined) => ({
+  const collector = new PreflightCollector(tokenizer);
+  const validationCollector = validationFile ? new PreflightCollector(tokenizer) : undefined;
+  const parseOpts = (input: PrepareInput, format: DatasetFormat | undefined, preflight?: PreflightCollector) => ({
     fileName: input.fileName,
     bytesTotal: input.bytesTotal,
     format,
@@ -83,14 +89,15 @@ export async function prepareDataset(
     overflow: options.overflow,
     trainOnPrompt: options.trainOnPrompt,
     onProgress: (p: LineProgress) => onProgress?.({ ...p, file: input.fileName }),
+    preflight,
   });
-  const summary = await parseDataset(main.stream, parseOpts(main, options.format ?? undefined));
+  const summary = await parseDataset(main.stream, parseOpts(main, options.format ?? undefined, collector));
   let train: TrainingExample[];
   let validation: TrainingExample[];
   let report: ValidationReport;
   if (validationFile) {
     // The validation file must be in the training file's format (detected or forced).
-    const v = await parseDataset(validationFile.stream, parseOpts(validationFile, options.format ?? summary.format ?? undefined));
+    const v = await parseDataset(validationFile.stream, parseOpts(validationFile, options.format ?? summary.format ?? undefined, validationCollector));
     train = summary.examples;
     validation = v.examples;
     report = { source: 'file', examples: validation.length, fileName: validationFile.fileName, invalid: v.invalid, errors: v.errors.slice(0, 5) };
@@ -100,10 +107,18 @@ export async function prepareDataset(
   }
   const rows = packExamples(train, options.maxLength);
   const stats = packingStats(train, rows, options.maxLength);
+  const preflight = dataFindings({
+    collector,
+    tokenizer,
+    padToken: tokenizer.padToken ?? null,
+    maxLength: options.maxLength,
+    validationLines: validationFile ? undefined : validation.map((e) => e.line),
+    validationFile: validationCollector,
+  });
   return {
     summary,
     train,
     validation,
-    extras: { options, train: train.length, validation: report, packing: { ...stats, rowLength: options.maxLength, enabled: options.packing } },
+    extras: { options, train: train.length, validation: report, packing: { ...stats, rowLength: options.maxLength, enabled: options.packing }, preflight },
   };
 }

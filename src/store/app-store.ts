@@ -1,6 +1,7 @@
 // The one zustand store of the page, combined from typed slices (one file each). Only the store
 // talks to the worker client; components select narrow values and call named actions.
 import { create } from 'zustand';
+import { createEvalSlice } from './eval-slice';
 import { createEngineSlice } from './engine-slice';
 import { createModelSlice } from './model-slice';
 import { createDatasetSlice } from './dataset-slice';
@@ -10,6 +11,7 @@ import type { AppState } from './types';
 
 export const useApp = create<AppState>()((...a) => ({
   ...createEngineSlice(...a),
+  ...createEvalSlice(...a),
   ...createModelSlice(...a),
   ...createDatasetSlice(...a),
   ...createTrainSlice(...a),

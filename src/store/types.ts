@@ -1,6 +1,7 @@
 // The store's shape: one interface per slice, combined into AppState. Each slice lives in its own
 // file (engine, model, dataset, train, use) and reads the others only through get().
 import type { StateCreator } from 'zustand';
+import type { EvalSlice } from './eval-slice';
 import type { EngineClient } from '../worker/client';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
 import type { EvalReport, StepReport, TrainSettings } from '../train/trainer';
@@ -119,7 +120,7 @@ export interface UseSlice {
   makeHostedLink(location: string): string | null;
 }
 
-export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice;
+export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice & EvalSlice;
 
 export type Slice<T> = StateCreator<AppState, [], [], T>;
 

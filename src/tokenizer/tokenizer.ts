@@ -16,6 +16,8 @@ export interface TextTokenizer {
   readonly chatTemplate: string | null;
   readonly bosToken: string | null;
   readonly eosToken: string | null;
+  /** pad_token of tokenizer_config.json (preflight compares it with EOS); null when unset. */
+  readonly padToken?: string | null;
 }
 
 export class TokenizerLoadError extends Error {
@@ -62,5 +64,6 @@ export function loadTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown):
     chatTemplate,
     bosToken,
     eosToken,
+    padToken: tokenText(cfg.pad_token),
   };
 }

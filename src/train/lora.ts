@@ -23,6 +23,11 @@ export class LoraAdapter implements LoraHook {
   readonly scale: number;
   /** When true, dropout is applied on the LoRA input (training); false for evaluation and generation. */
   training = false;
+  /**
+   * Adapter strength: a multiplier on the update (0 = the base model exactly, 1 = the adapter as
+   * trained, above 1 = exaggerated), for the Evaluate view's slider. Never saved: exports use scale.
+   */
+  strength = 1;
   private dropoutCounter = 0;
   private readonly prefix = `lora${instances++}`;
 
@@ -69,10 +74,10 @@ export class LoraAdapter implements LoraHook {
 
   delta(layer: number, module: LinearModule, x: tf.Tensor2D): tf.Tensor2D | null {
     const p = this.pairs.get(`${layer}.${module}`);
-    if (!p) return null;
+    if (!p || this.strength === 0) return null;
     const xin = this.training && this.spec.dropout > 0 ? tf.dropout(x, this.spec.dropout, undefined, this.dropoutCounter++) : x;
     const down = matMulBT(xin as tf.Tensor2D, p.A); // [N, R]
-    return tf.mul(matMulBT(down, p.B), this.scale) as tf.Tensor2D; // [N, out]
+    return tf.mul(matMulBT(down, p.B), this.strength === 1 ? this.scale : this.scale * this.strength) as tf.Tensor2D; // [N, out]
   }
 
   /** Seeds the dropout masks so a resumed run draws the same masks. */

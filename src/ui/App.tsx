@@ -1,6 +1,8 @@
 // The page: a header with the compute backend, then the four steps of the flow, each a section
 // that unlocks when the step before it is done.
 import { useApp } from '../store/app-store';
+import { useStepStates } from './StepBadge';
+import { STATUS_LABEL } from './step-states';
 import { ModelStep } from './ModelStep';
 import { DatasetStep } from './DatasetStep';
 import { TrainStep } from './TrainStep';
@@ -28,22 +30,34 @@ function BackendBadge() {
 }
 
 function StepNav() {
-  const model = useApp((s) => s.model);
-  const dataset = useApp((s) => s.dataset);
-  const adapter = useApp((s) => s.adapter);
+  const states = useStepStates();
   const steps = [
-    { id: 'step-model', label: 'Model', done: !!model },
-    { id: 'step-dataset', label: 'Dataset', done: !!dataset },
-    { id: 'step-train', label: 'Train', done: !!adapter },
-    { id: 'step-use', label: 'Use & share', done: false },
+    { id: 'step-model', label: 'Model', state: states.model },
+    { id: 'step-dataset', label: 'Dataset', state: states.dataset },
+    { id: 'step-train', label: 'Train', state: states.train },
+    { id: 'step-use', label: 'Use & share', state: states.use },
   ];
   return (
     <nav aria-label="Workflow">
       <ol className="steps">
         {steps.map((s, i) => (
-          <li key={s.id} className={s.done ? 'done' : ''}>
-            <a href={`#${s.id}`} onClick={(e) => { e.preventDefault(); document.getElementById(s.id)?.scrollIntoView({ behavior: 'smooth' }); }}>
-              <span className="step-number">{s.done ? '✓' : i + 1}</span> {s.label}
+          <li key={s.id} className={s.state.status}>
+            <a
+              href={`#${s.id}`}
+              aria-label={`${i + 1}. ${s.label}: ${STATUS_LABEL[s.state.status]}, ${s.state.why}`}
+              onClick={(e) => {
+                e.preventDefault();
+                const el = document.getElementById(s.id);
+                el?.scrollIntoView({ behavior: 'smooth' });
+                // Keyboard users land in the step, not just scroll to it.
+                el?.focus({ preventScroll: true });
+              }}
+            >
+              <span className="step-number" aria-hidden="true">{s.state.status === 'done' ? '✓' : i + 1}</span>
+              <span className="step-text">
+                <span>{s.label}</span>
+                <span className="step-why">{STATUS_LABEL[s.state.status]}: {s.state.why}</span>
+              </span>
             </a>
           </li>
         ))}

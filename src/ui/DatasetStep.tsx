@@ -3,10 +3,12 @@
 // lines and bytes, then DatasetReport shows counts, histogram, bad lines and the highlighted preview.
 import { useState } from 'react';
 import { useApp } from '../store/app-store';
+import { StepBadge } from './StepBadge';
 import { ErrorBox, Progress } from './common';
 import { formatBytes, formatCount } from './format';
 import { DatasetOptionsForm } from './DatasetOptionsForm';
 import { DatasetReportCard } from './DatasetReport';
+import { DatasetChecks } from './PreflightPanel';
 
 const EXAMPLES = [
   { file: 'stories-dragon.jsonl', label: 'Example: short stories about Zed the dragon ({"text"})' },
@@ -39,7 +41,8 @@ export function DatasetStep() {
     await loadDataset(await r.blob(), file);
   };
   return (
-    <section id="step-dataset" aria-labelledby="h-dataset" className={`step${model ? '' : ' locked'}`}>
+    <section id="step-dataset" tabIndex={-1} aria-labelledby="h-dataset" className={`step${model ? '' : ' locked'}`}>
+      <StepBadge step="dataset" />
       <h2 id="h-dataset">2. Dataset</h2>
       <p className="muted">
         A JSONL file, one JSON object per line: <code>{'{"text": …}'}</code>, <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca, OpenAI messages or ShareGPT.
@@ -84,6 +87,7 @@ export function DatasetStep() {
       <DatasetProgress />
       <ErrorBox error={error} />
       <DatasetReportCard />
+      <DatasetChecks />
     </section>
   );
 }

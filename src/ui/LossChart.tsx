@@ -4,6 +4,7 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import { subscribeSeries, trainingSeries } from '../store/train-series';
+import { ChartSaveButtons, saveChartPng, saveCsv } from './chart-export';
 
 /** Exponential moving average, as TensorBoard's smoothing slider does (debiased). */
 export function smooth(values: number[], weight = 0.8): number[] {
@@ -24,32 +25,35 @@ function alignEval(steps: number[], evalSteps: number[], evalLoss: number[]): (n
 
 function usePlot(make: (el: HTMLDivElement) => uPlot, update: (plot: uPlot) => void, height: number) {
   const box = useRef<HTMLDivElement>(null);
+  const plotRef = useRef<uPlot | null>(null);
   useEffect(() => {
     const el = box.current!;
     const plot = make(el);
+    plotRef.current = plot;
     const run = () => update(plot);
     run();
     const unsubscribe = subscribeSeries(run);
-    const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(240, el.clientWidth), height }));
+    const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height }));
     resize.observe(el);
     return () => {
       unsubscribe();
       resize.disconnect();
       plot.destroy();
+      plotRef.current = null;
     };
     // make/update are stable per chart
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
-  return box;
+  return { box, plotRef };
 }
 
 export function LossChart() {
   const figure = useRef<HTMLElement>(null);
-  const box = usePlot(
+  const { box, plotRef } = usePlot(
     (el) =>
       new uPlot(
         {
-          width: Math.max(320, el.clientWidth),
+          width: Math.max(200, el.clientWidth),
           height: 260,
           scales: { x: { time: false } },
           axes: [{ label: 'step' }, { label: 'loss' }],
@@ -75,6 +79,14 @@ export function LossChart() {
     <figure ref={figure} aria-label="Training loss chart" data-points="0" data-eval-points="0" className="chart">
       <div ref={box} />
       <figcaption className="muted">Training loss per step (thin), smoothed (thick), and validation loss (dots).</figcaption>
+      <ChartSaveButtons
+        name="loss chart"
+        png={() => plotRef.current && saveChartPng(plotRef.current, 'training-loss.png')}
+        csv={() => {
+          const { steps, loss, evalSteps, evalLoss } = trainingSeries;
+          saveCsv(['step', 'loss', 'smoothed', 'validation_loss'], [steps, loss, smooth(loss), alignEval(steps, evalSteps, evalLoss)], 'training-loss.csv');
+        }}
+      />
     </figure>
   );
 }
@@ -82,11 +94,11 @@ export function LossChart() {
 type Metric = 'lr' | 'gradNorm' | 'tokensPerSec';
 
 export function MetricChart({ metric, label, color }: { metric: Metric; label: string; color: string }) {
-  const box = usePlot(
+  const { box, plotRef } = usePlot(
     (el) =>
       new uPlot(
         {
-          width: Math.max(240, el.clientWidth),
+          width: Math.max(200, el.clientWidth),
           height: 140,
           scales: { x: { time: false } },
           legend: { show: false },
@@ -103,6 +115,7 @@ export function MetricChart({ metric, label, color }: { metric: Metric; label: s
     <figure aria-label={`${label} chart`} className="chart small-chart">
       <figcaption className="muted">{label}</figcaption>
       <div ref={box} />
+      <ChartSaveButtons name={`${label} chart`} png={() => plotRef.current && saveChartPng(plotRef.current, `${metric}.png`)} csv={() => saveCsv(['step', metric], [trainingSeries.steps, trainingSeries[metric]], `${metric}.csv`)} />
     </figure>
   );
 }

@@ -1,6 +1,7 @@
 // Step 1: pick a model from the catalog or paste a URL; it streams into IndexedDB with progress and
 // loads from there on the next visit.
 import { useApp } from '../store/app-store';
+import { StepBadge } from './StepBadge';
 import { ErrorBox, Progress } from './common';
 import { formatBytes, formatCount } from './format';
 import { CATALOG } from '../catalog/catalog';
@@ -74,7 +75,8 @@ export function ModelStep() {
   const stored = useApp((s) => s.storedModels);
   const backend = useApp((s) => s.backend);
   return (
-    <section id="step-model" aria-labelledby="h-model" className="step">
+    <section id="step-model" tabIndex={-1} aria-labelledby="h-model" className="step">
+      <StepBadge step="model" />
       <h2 id="h-model">1. Model</h2>
       <p className="muted">A small model in Hugging Face format: Llama 3.x, SmolLM2, Mistral, Qwen2/2.5, Qwen3 or Gemma 3 (text). It is saved in this browser, so the next visit needs no download.</p>
       <form

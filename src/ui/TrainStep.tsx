@@ -1,7 +1,14 @@
-// Step 3: LoRA and training settings (each with a one-line reason), the memory/time estimate, start /
-// pause / resume / stop, live progress, charts, sample generations, and the past runs.
+// Step 3: a preset chosen from the data, the full LoRA and training settings folded under
+// "Advanced settings" (each with a one-line reason), the memory/time estimate, the preflight
+// findings (serious ones block Start until acknowledged), start / pause / resume / stop, live
+// progress, charts, sample generations, the Evaluate view, and the past runs to resume or compare.
 import { useEffect, useId } from 'react';
 import { useApp } from '../store/app-store';
+import { StepBadge } from './StepBadge';
+import { PresetPicker } from './PresetPicker';
+import { PreflightPanel, usePreflight } from './PreflightPanel';
+import { EvaluatePanel } from './EvaluatePanel';
+import { RunCompare } from './RunCompare';
 import { trainingSeries } from '../store/train-series';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
 import { TARGET_PRESETS, presetOf, type TargetPreset } from '../train/presets';
@@ -85,7 +92,12 @@ function Settings({ disabled }: { disabled: boolean }) {
   };
   const preset = presetOf(lora.targetModules) ?? 'custom';
   const int = (f: (v: number) => void) => (v: number) => f(Math.round(v));
+  // The preset chooser stays in view; the twenty fields fold under "Advanced settings".
   return (
+    <>
+    <PresetPicker disabled={disabled} />
+    <details className="advanced">
+    <summary>Advanced settings</summary>
     <fieldset disabled={disabled} className="settings">
       <legend>Settings</legend>
       <div className="grid">
@@ -126,6 +138,8 @@ function Settings({ disabled }: { disabled: boolean }) {
         </label>
       </div>
     </fieldset>
+    </details>
+    </>
   );
 }
 
@@ -174,18 +188,28 @@ function Status() {
   );
 }
 
+function SampleList({ s }: { s: { step: number; samples: { prompt: string; text: string }[] } }) {
+  return (
+    <div>
+      <p className="muted">After step {s.step}</p>
+      <ul>{s.samples.map((x, i) => <li key={i}><strong>{x.prompt}</strong>{x.text.slice(x.prompt.length)}</li>)}</ul>
+    </div>
+  );
+}
+
 function Samples() {
   const samples = useApp((s) => s.samples);
   if (samples.length === 0) return null;
   return (
     <section aria-label="Sample generations" className="samples">
       <h3>Sample generations</h3>
-      {samples.map((s) => (
-        <div key={s.step}>
-          <p className="muted">After step {s.step}</p>
-          <ul>{s.samples.map((x, i) => <li key={i}><strong>{x.prompt}</strong>{x.text.slice(x.prompt.length)}</li>)}</ul>
-        </div>
-      ))}
+      {samples.slice(0, 1).map((s) => <SampleList key={s.step} s={s} />)}
+      {samples.length > 1 ? (
+        <details>
+          <summary>Earlier samples ({samples.length - 1})</summary>
+          {samples.slice(1).map((s) => <SampleList key={s.step} s={s} />)}
+        </details>
+      ) : null}
     </section>
   );
 }
@@ -202,23 +226,27 @@ export function TrainStep() {
   const refreshRuns = useApp((s) => s.refreshRuns);
   const error = useApp((s) => s.trainError);
   const model = useApp((s) => s.model);
+  const { blocked } = usePreflight();
   const ready = !!dataset && dataset.examples > 0;
   useEffect(() => {
     void refreshRuns();
   }, [refreshRuns, model]);
   return (
-    <section id="step-train" aria-labelledby="h-train" className={`step${ready ? '' : ' locked'}`}>
+    <section id="step-train" tabIndex={-1} aria-labelledby="h-train" className={`step${ready ? '' : ' locked'}`}>
+      <StepBadge step="train" />
       <h2 id="h-train">3. Train</h2>
       <p className="muted">LoRA adapters over the frozen base model, trained in a background worker: the page stays responsive.{ready ? '' : ' Load a dataset first.'}</p>
       <ResumeOffer />
       <MethodPicker disabled={training} />
       <Settings disabled={training} />
       <Estimate />
+      <PreflightPanel />
       <div className="row">
-        <button type="button" className="primary" disabled={!ready || training || lora.targetModules.length === 0} onClick={() => void start()}>Start training</button>
+        <button type="button" className="primary" disabled={!ready || training || blocked || lora.targetModules.length === 0} aria-describedby={blocked ? 'start-blocked' : undefined} onClick={() => void start()}>Start training</button>
         <button type="button" disabled={!training || pausing || stopping} onClick={() => void pause()}>{pausing ? 'Pausing…' : 'Pause'}</button>
         <button type="button" disabled={!training || stopping} onClick={() => void stop()}>{stopping ? 'Stopping…' : 'Stop'}</button>
       </div>
+      {blocked && !training ? <p id="start-blocked" className="error-inline">Start is blocked by the serious findings above: fix them, or tick the acknowledgement.</p> : null}
       <ErrorBox error={error} />
       <Status />
       <LossChart />
@@ -229,7 +257,9 @@ export function TrainStep() {
       </div>
       <DpoChart />
       <Samples />
+      <EvaluatePanel />
       <RunHistory />
+      <RunCompare />
     </section>
   );
 }

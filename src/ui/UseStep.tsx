@@ -2,6 +2,7 @@
 // format, and copy a share link that opens the same adapter in any browser.
 import { useState } from 'react';
 import { useApp } from '../store/app-store';
+import { StepBadge } from './StepBadge';
 import { ErrorBox } from './common';
 import { ChatPromptToggle } from './ChatPromptToggle';
 
@@ -24,7 +25,8 @@ export function UseStep() {
   const makeHosted = useApp((s) => s.makeHostedLink);
   const [hosted, setHosted] = useState('');
   return (
-    <section id="step-use" aria-labelledby="h-use" className={`step${model ? '' : ' locked'}`}>
+    <section id="step-use" tabIndex={-1} aria-labelledby="h-use" className={`step${model ? '' : ' locked'}`}>
+      <StepBadge step="use" />
       <h2 id="h-use">4. Use &amp; share</h2>
       {opening ? <p role="status">Opening the shared adapter: loading its base model…</p> : null}
       {adapter ? (

@@ -2,6 +2,7 @@
 // to per-request listeners, and worker errors rebuilt as named Error objects.
 import type { BackendName, BasePrecision, FromWorker, ProgressEvent, Reply, Request } from './protocol';
 import type { StepReport, EvalReport } from '../train/trainer';
+import type { EvalOptions } from '../eval/evaluate';
 import type { SampleReport } from '../train/training-run';
 import type { TrainSettings } from '../train/trainer';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
@@ -96,6 +97,12 @@ export class EngineClient {
 
   init(force: BackendName | null) {
     return this.request({ type: 'init', force }, 'ready');
+  }
+  evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void) {
+    return this.request({ type: 'evaluate', options }, 'evaluated', { onProgress });
+  }
+  evalGenerations(options: EvalOptions) {
+    return this.request({ type: 'eval-generations', options }, 'eval-generated');
   }
   loadModel(input: string, onProgress: (p: ProgressEvent) => void, precision: BasePrecision | 'auto' = 'auto') {
     return this.request({ type: 'load-model', input, precision }, 'model-loaded', { onProgress });

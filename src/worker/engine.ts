@@ -2,6 +2,7 @@
 // and implements every request of the protocol as a plain async method. The worker host (host.ts)
 // only routes messages here, so tests and other hosts can drive the same engine directly.
 import * as tf from '@tensorflow/tfjs';
+import { compareGenerations, evaluateAdapter, type EvalOptions, type EvalSummary, type GenerationRow } from '../eval/evaluate';
 import { parameterCount, parseConfig } from '../model/config';
 import { type ModelFileSet } from '../model/files';
 import { loadModelWithReport } from '../model/load';
@@ -193,6 +194,26 @@ export class Engine {
       run.dispose();
       this.run = null;
     }
+  }
+
+  /** The Evaluate view's figures for the current adapter on the held-out examples (src/eval/evaluate.ts). */
+  async evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void): Promise<EvalSummary> {
+    return evaluateAdapter(this.model!, this.requireTokenizer(), this.requireLoraForEval(), this.validation, options, (phase, done, total) =>
+      onProgress({ status: 'progress', task: 'evaluate', phase, done, total }),
+    );
+  }
+
+  /** Base and tuned generations on the validation prompts, the tuned ones at options.strength. */
+  async evalGenerations(options: EvalOptions): Promise<GenerationRow[]> {
+    return compareGenerations(this.model!, this.requireTokenizer(), this.requireLoraForEval(), this.validation, options);
+  }
+
+  /** The Evaluate view scales and compares LoRA deltas; soft prompts are refused by name rather than mis-measured. */
+  private requireLoraForEval(): LoraAdapter {
+    this.requireModel();
+    const a = this.requireAdapter();
+    if (!(a instanceof LoraAdapter)) throw new Error('Evaluate compares LoRA adapters with their base; it does not measure prompt- or prefix-tuning runs yet (their loss and samples are in the Train step).');
+    return a;
   }
 
   stop(): void {

@@ -34,6 +34,12 @@ async function handle(req: Request): Promise<void> {
     case 'init':
       post({ type: 'ready', id, info: await engine.init(req.force, (message) => post({ type: 'gpu-error', message })) });
       return;
+    case 'evaluate':
+      post({ type: 'evaluated', id, summary: await engine.evaluate(req.options, progress) });
+      return;
+    case 'eval-generations':
+      post({ type: 'eval-generated', id, rows: await engine.evalGenerations(req.options), strength: req.options.strength ?? 1 });
+      return;
     case 'load-model':
       post({ type: 'model-loaded', id, model: await engine.loadModel(req.input, progress, req.precision ?? 'auto') });
       return;

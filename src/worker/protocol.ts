@@ -2,6 +2,7 @@
 // each payload tied to its `type`. Requests carry an id; replies and events name the request they
 // belong to. Errors cross as {name, message} and are rebuilt as named errors by the client.
 import type { LoraSpec } from '../adapters/lora-types';
+import type { EvalOptions, EvalPhase, EvalSummary, GenerationRow } from '../eval/evaluate';
 import type { LlamaConfig } from '../model/config';
 import type { DatasetSummary } from '../data/dataset';
 import type { DatasetExtras, DatasetOptions } from '../data/prepare';
@@ -68,12 +69,17 @@ export interface AdapterSummary {
 }
 
 export type ProgressEvent =
+  | { status: 'progress'; task: 'evaluate'; phase: EvalPhase; done: number; total: number }
   | { status: 'progress'; task: 'download'; file: string; loaded: number; total: number | null; overallLoaded: number; overallTotal: number | null }
   | { status: 'progress'; task: 'load'; file: string; loaded: number; total: number }
   | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number; file?: string };
 
 export type Request =
   | { type: 'init'; id: number; force: BackendName | null }
+  /** The Evaluate view: held-out and general-text loss base vs tuned, and side-by-side generations. */
+  | { type: 'evaluate'; id: number; options: EvalOptions }
+  /** Generations only, the tuned column at options.strength (the adapter-strength slider). */
+  | { type: 'eval-generations'; id: number; options: EvalOptions }
   | { type: 'load-model'; id: number; input: string; precision?: BasePrecision | 'auto' }
   | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; options: DatasetOptions; validationFile: { file: File | Blob; fileName: string } | null }
   | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'>; soft?: Omit<SoftPromptSpec, 'baseModel'> | null }
@@ -89,6 +95,8 @@ export type Request =
 
 export type Reply =
   | { type: 'ready'; id: number; info: BackendInfo }
+  | { type: 'evaluated'; id: number; summary: EvalSummary }
+  | { type: 'eval-generated'; id: number; rows: GenerationRow[]; strength: number }
   | { type: 'model-loaded'; id: number; model: ModelSummary }
   | { type: 'dataset-parsed'; id: number; report: DatasetReport }
   | { type: 'train-done'; id: number; reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId?: string }
