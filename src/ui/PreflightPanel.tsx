@@ -2,7 +2,7 @@
 // (computed here as the settings change), each with its lines, an example and the fix. Serious
 // findings block "Start training" until the person acknowledges them; nothing changes the data.
 import { useApp } from '../store/app-store';
-import { settingsFindings, seriousKey, type PreflightFinding } from '../data/preflight';
+import { settingsFindings, seriousKey, type PreflightFinding, type TrainMethod } from '../data/preflight';
 import { totalSteps } from '../train/trainer';
 
 const SEVERITY_LABEL = { serious: 'Serious', warning: 'Warning', info: 'Note' } as const;
@@ -12,10 +12,13 @@ export function usePreflight(): { findings: PreflightFinding[]; key: string; blo
   const dataset = useApp((s) => s.dataset);
   const train = useApp((s) => s.train);
   const ack = useApp((s) => s.preflightAck);
+  const soft = useApp((s) => s.softPrompt);
   if (!dataset) return { findings: [], key: '', blocked: false };
   const steps = totalSteps(train, dataset.train);
-  // The method picker (issue 11) may add other methods; LoRA's usual rates until then.
-  const findings = [...(dataset.preflight ?? []), ...settingsFindings({ trainExamples: dataset.train, steps, batchSize: train.batchSize, gradAccum: train.gradAccum, learningRate: train.learningRate, method: 'lora' })];
+  // The usual learning rates follow what is trained: a soft prompt or LoRA (DPO here trains one of
+  // those too, and the shipped tiny-model DPO example needs LoRA-like rates, so no 'dpo' range yet).
+  const method: TrainMethod = soft ? 'prompt' : 'lora';
+  const findings = [...(dataset.preflight ?? []), ...settingsFindings({ trainExamples: dataset.train, steps, batchSize: train.batchSize, gradAccum: train.gradAccum, learningRate: train.learningRate, method })];
   const key = seriousKey(findings);
   return { findings, key, blocked: key !== '' && ack !== key };
 }
