@@ -1,7 +1,7 @@
 // DPO in a real browser (wasm): pick the preference objective, drop the shipped preference set,
 // train a few steps, and watch the reward and accuracy charts fill while the loss starts at ln 2.
 import { fileURLToPath } from 'node:url';
-import { test, expect, loadModel, readNumber } from './fixtures';
+import { test, expect, loadModel, readNumber, openAdvanced } from './fixtures';
 
 const PREFERENCES = fileURLToPath(new URL('../public/examples/stories-preference.jsonl', import.meta.url));
 
@@ -14,6 +14,7 @@ test('DPO on the shipped preference set charts rewards, margin and accuracy live
   await expect(page.getByLabel('Dataset summary')).toContainText('stories-preference.jsonl');
   await page.getByLabel('Objective', { exact: true }).selectOption({ label: 'Preference (DPO)' });
   await expect(page.getByLabel('DPO beta')).toHaveValue('0.1');
+  await openAdvanced(page);
   for (const [label, value] of Object.entries({ Steps: '8', 'Batch size': '4', 'Sequence length': '56', 'Learning rate': '0.004', Warmup: '0', 'Evaluate every': '4', 'Samples every': '0' })) await page.getByLabel(label).fill(value);
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 8 steps', { timeout: 150_000 });

@@ -3,7 +3,7 @@
 // profile with the same greedy text (wasm); a couple of steps of Qwen3 on WebGPU (SwiftShader).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test, expect, loadModel, readNumber, EXAMPLE_DATASET } from './fixtures';
+import { test, expect, loadModel, readNumber, openAdvanced, EXAMPLE_DATASET } from './fixtures';
 import { startModelServer } from './model-server';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -27,6 +27,7 @@ for (const c of CASES) {
 
       await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
       expect(await readNumber(page, 'dataset-valid')).toBeGreaterThan(10);
+      await openAdvanced(page);
       await page.getByLabel('Steps').fill(String(c.steps));
       await page.getByLabel('Batch size').fill('2');
       await page.getByLabel('Sequence length').fill('32');

@@ -3,7 +3,7 @@
 // prompt_embeddings tensor in PEFT's [N, L*2*K*D] shape), and open the share link in a fresh
 // profile to get the same tuned text.
 import { readFile } from 'node:fs/promises';
-import { test, expect, loadModel, readNumber, EXAMPLE_DATASET } from './fixtures';
+import { test, expect, loadModel, readNumber, openAdvanced, EXAMPLE_DATASET } from './fixtures';
 import { readHeader, bufferSource } from '../src/model/safetensors';
 
 test('prefix tuning trains, generates, downloads PEFT files and shares by link', async ({ page, browser, modelServer }) => {
@@ -16,6 +16,7 @@ test('prefix tuning trains, generates, downloads PEFT files and shares by link',
   await page.getByLabel('Method', { exact: true }).selectOption({ label: 'Prefix tuning' });
   await expect(page.getByTestId('method-line')).toContainText('virtual keys and values');
   await page.getByLabel('Virtual tokens').fill('4');
+  await openAdvanced(page);
   for (const [label, value] of Object.entries({ Steps: '12', 'Batch size': '4', 'Sequence length': '40', 'Learning rate': '0.05', 'Evaluate every': '0', 'Samples every': '0' })) await page.getByLabel(label).fill(value);
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 12 steps', { timeout: 150_000 });
