@@ -23,6 +23,7 @@ import {
 } from '../src/train/checkpoint';
 import { toPeftFiles, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../src/adapters/peft';
 import type { LoraSpec, LoraWeights } from '../src/adapters/lora-types';
+import { writeRunRecord } from './run-record-files';
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -121,6 +122,8 @@ async function main(): Promise<number> {
   const t0 = Date.now() - (resumed?.elapsedMs ?? 0);
   const runId = resumed?.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await mkdir(v.out, { recursive: true });
+  // What `npm run export -- --format bundle --run <out>` needs to continue this run elsewhere.
+  await writeRunRecord(v.out, { dataFile: v.data, summary, train, validation, model: { source: files.source, fingerprint: files.fingerprint, config: model.config }, lora: spec, settings });
 
   let lastGood: string | null = resumed ? v.resume! : null;
   const savedDirs: { step: number; dir: string }[] = resumed ? [{ step: resumed.state.step, dir: v.resume! }] : [];
