@@ -2,6 +2,7 @@
 // files and safetensors weights (single or sharded) streamed chunk by chunk, each chunk persisted with
 // the manifest before the next is read, so any interruption resumes with an HTTP Range request.
 import { parseConfig } from '../model/config';
+import { accessDeniedHint, hubAuthHeaders, isHubHost } from './hub-auth';
 import type { ModelFileSet } from '../model/files';
 import {
   deleteFileChunks, putChunk, readWholeFile, recordBytes, storedBytes, writeManifest, type ModelManifest, type StoredFileRecord,
@@ -27,6 +28,8 @@ export interface DownloadOptions {
   /** Only used when a model's download starts from nothing; a resumed one keeps its first chunk size. */
   chunkBytes?: number;
   progressIntervalMs?: number;
+  /** Hugging Face access token, sent only to huggingface.co hosts (hub-auth.ts). */
+  hubToken?: string | null;
 }
 
 /** An HTTP status, 'unreachable' (no response at all), 'interrupted' (the body stopped), or 'invalid' content. */
@@ -177,7 +180,8 @@ export class DownloadRun {
     const url = this.url(file);
     this.opts.signal?.throwIfAborted();
     try {
-      return await this.fetchImpl(url, { ...init, signal: this.opts.signal });
+      const headers = { ...init.headers, ...hubAuthHeaders(url, this.opts.hubToken) };
+      return await this.fetchImpl(url, { ...init, headers, signal: this.opts.signal });
     } catch (e) {
       if (this.opts.signal?.aborted || isAbortError(e)) throw e;
       throw new ModelDownloadError(file, url, 'unreachable',
@@ -188,7 +192,7 @@ export class DownloadRun {
   private httpError(file: string, res: Response): ModelDownloadError {
     const url = this.url(file);
     const hint = res.status === 401 || res.status === 403
-      ? ' The repository may be gated or private: only public models can be loaded.'
+      ? accessDeniedHint(url, res.status, Boolean(this.opts.hubToken) && isHubHost(url))
       : res.status === 404 && file === CONFIG ? ' Is this a Hugging Face model repository (or the base URL of one)?' : '';
     return new ModelDownloadError(file, url, res.status, `Could not download ${file}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} from ${url}.${hint}`);
   }

@@ -17,6 +17,8 @@ export const DATABASES = {
   trainCheckpoints: { dbName: 'studio-train-checkpoints-v1', storeName: 'checkpoints' },
   /** The tokenized training and validation examples of each run, so it resumes without the file: key trainRunKey(runId). */
   trainData: { dbName: 'studio-train-data-v1', storeName: 'data' },
+  /** The Hugging Face access token (a string), alone in its database so nothing else ever reads or exports it: key HUB_TOKEN_KEY. */
+  hubToken: { dbName: 'studio-hub-token-v1', storeName: 'token' },
 } as const;
 
 export type DatabasePurpose = keyof typeof DATABASES;
@@ -86,3 +88,6 @@ export function quantizedModelRange(fingerprint: string): IDBKeyRange {
 export function trainRunKey(runId: string): string {
   return `run:${runId}`;
 }
+
+/** The one key of the hubToken store. */
+export const HUB_TOKEN_KEY = 'hf-token';

@@ -3,14 +3,9 @@
 import { useApp } from '../store/app-store';
 import { ErrorBox, Progress } from './common';
 import { formatBytes, formatCount } from './format';
-
-/** Small Llama-family models in Hugging Face format that train comfortably in a browser. */
-export const CATALOG = [
-  { id: 'HuggingFaceTB/SmolLM2-135M', note: '135M parameters, 270 MB (bf16)' },
-  { id: 'HuggingFaceTB/SmolLM2-135M-Instruct', note: '135M, instruction-tuned, has a chat template' },
-  { id: 'HuggingFaceTB/SmolLM2-360M', note: '360M parameters, 720 MB' },
-  { id: 'amd/AMD-Llama-135m', note: '135M Llama, 540 MB (fp32)' },
-];
+import { CATALOG } from '../catalog/catalog';
+import { ModelCatalog } from './ModelCatalog';
+import { HubTokenField } from './HubTokenField';
 
 function ModelProgress() {
   const p = useApp((s) => s.modelProgress);
@@ -81,7 +76,7 @@ export function ModelStep() {
   return (
     <section id="step-model" aria-labelledby="h-model" className="step">
       <h2 id="h-model">1. Model</h2>
-      <p className="muted">A small Llama-family model (Hugging Face format). It is saved in this browser, so the next visit needs no download.</p>
+      <p className="muted">A small model in Hugging Face format: Llama 3.x, SmolLM2, Mistral, Qwen2/2.5, Qwen3 or Gemma 3 (text). It is saved in this browser, so the next visit needs no download.</p>
       <form
         className="row"
         onSubmit={(e) => {
@@ -95,22 +90,14 @@ export function ModelStep() {
         </label>
         <datalist id="model-catalog">
           {CATALOG.map((m) => (
-            <option key={m.id} value={m.id}>{m.note}</option>
+            <option key={m.id} value={m.id}>{m.label}</option>
           ))}
         </datalist>
         <button type="submit" disabled={busy || !backend}>{busy ? 'Loading…' : 'Load model'}</button>
       </form>
       <PrecisionControl disabled={busy} />
-      <details>
-        <summary>Catalog</summary>
-        <ul className="catalog">
-          {CATALOG.map((m) => (
-            <li key={m.id}>
-              <button type="button" className="link" onClick={() => setInput(m.id)}>{m.id}</button> <span className="muted">{m.note}</span>
-            </li>
-          ))}
-        </ul>
-      </details>
+      <HubTokenField />
+      <ModelCatalog />
       <ModelProgress />
       <ErrorBox error={error} />
       {model ? (
@@ -119,7 +106,7 @@ export function ModelStep() {
             <strong>{model.source}</strong> loaded from {model.from === 'indexeddb' ? 'this browser (IndexedDB, no network)' : 'the network, now saved in this browser'}.
           </p>
           <p className="muted">
-            {model.architecture} · {formatCount(model.parameters)} parameters · {model.layers} layers · hidden {model.hidden} · vocabulary {model.vocab} · base weights {formatBytes(model.baseWeightBytes)} in {backend?.backend ?? ''} memory
+            {model.architecture}{model.config ? ` (${model.config.family} family)` : ""} · {formatCount(model.parameters)} parameters · {model.layers} layers · hidden {model.hidden} · vocabulary {model.vocab} · base weights {formatBytes(model.baseWeightBytes)} in {backend?.backend ?? ''} memory
           </p>
           <BaseMemoryLine model={model} />
         </div>
