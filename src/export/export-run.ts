@@ -14,17 +14,7 @@ import { writeWholeFile, type ExportSink } from './sink';
 import { type GgufWeightType } from './gguf/constants';
 import { ggufLoraParts, ggufModelParts, writeGgufLora, writeGgufModel, type GgufLoraType } from './gguf/model-file';
 import { ggufHeader } from './gguf/writer';
-
-export const EXPORT_FORMATS = ['gguf-adapter', 'gguf', 'gguf-merged', 'ollama', 'merged'] as const;
-export type ModelExportFormat = (typeof EXPORT_FORMATS)[number];
-
-export const FORMAT_LABELS: Record<ModelExportFormat, string> = {
-  'gguf-adapter': 'LoRA adapter as GGUF (llama.cpp --lora)',
-  gguf: 'Base model as GGUF',
-  'gguf-merged': 'Merged model as GGUF (base + adapter)',
-  ollama: 'Ollama folder (base GGUF + adapter GGUF + Modelfile)',
-  merged: 'Merged Hugging Face folder (transformers)',
-};
+import { type ModelExportFormat } from './formats';
 
 export interface ExportInput {
   files: ModelFileSet;

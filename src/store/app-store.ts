@@ -6,6 +6,7 @@ import { createModelSlice } from './model-slice';
 import { createDatasetSlice } from './dataset-slice';
 import { createTrainSlice } from './train-slice';
 import { createUseSlice } from './use-slice';
+import { createExportSlice } from './export-slice';
 import type { AppState } from './types';
 
 export const useApp = create<AppState>()((...a) => ({
@@ -14,4 +15,5 @@ export const useApp = create<AppState>()((...a) => ({
   ...createDatasetSlice(...a),
   ...createTrainSlice(...a),
   ...createUseSlice(...a),
+  ...createExportSlice(...a),
 }));

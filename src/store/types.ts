@@ -7,6 +7,8 @@ import type { EvalReport, StepReport, TrainSettings } from '../train/trainer';
 import type { RunRecord, SampleReport } from '../train/training-run';
 import type { LinearModule } from '../model/config';
 import type { DatasetOptions } from '../data/prepare';
+import type { ExportChoice } from '../worker/protocol';
+import type { PlannedFile } from '../export/export-run';
 
 export interface UiError {
   title: string;
@@ -112,7 +114,21 @@ export interface UseSlice {
   makeHostedLink(location: string): string | null;
 }
 
-export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice;
+export interface ExportSlice {
+  exportChoice: ExportChoice;
+  /** The files the chosen export writes, with exact sizes (null while asking or when impossible). */
+  exportPlan: PlannedFile[] | null;
+  exportProgress: { file: string; loaded: number; total: number } | null;
+  exportResult: { files: { name: string; bytes: number }[]; command?: string; where: string } | null;
+  exportError: UiError | null;
+  exporting: boolean;
+  setExportChoice(p: Partial<ExportChoice>): void;
+  planExport(): Promise<void>;
+  /** toFolder: stream into a folder picked with the File System Access API; else download each file. */
+  runExport(toFolder: boolean): Promise<void>;
+}
+
+export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice & ExportSlice;
 
 export type Slice<T> = StateCreator<AppState, [], [], T>;
 

@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { useApp } from '../store/app-store';
 import { ErrorBox } from './common';
+import { ExportPanel } from './ExportPanel';
 
 export function UseStep() {
   const model = useApp((s) => s.model);
@@ -97,6 +98,7 @@ export function UseStep() {
         </label>
       ) : null}
       <ErrorBox error={error} />
+      <ExportPanel />
     </section>
   );
 }

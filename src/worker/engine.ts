@@ -25,7 +25,14 @@ import { packExamples } from '../data/packing';
 import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
 import { chooseBackend } from '../gpu/backend-choice';
 import { WASM_URLS } from '../gpu/wasm-urls';
-import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from './protocol';
+import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ExportChoice, ModelSummary, ProgressEvent } from './protocol';
+import { planExport, runExport, type ExportInput, type ExportResult, type PlannedFile } from '../export/export-run';
+import type { ExportSink } from '../export/sink';
+
+/** A file-name stem from a model's source: the last path part of a URL or hub repo id. */
+export function exportName(source: string): string {
+  return source.replace(/\/+$/, '').split('/').pop() || 'model';
+}
 
 export class EngineError extends Error {
   override name = 'EngineError';
@@ -221,6 +228,24 @@ export class Engine {
       trained_with: 'browser-finetune-studio',
       base_model_fingerprint: this.files!.fingerprint,
       base_precision: this.summary!.basePrecision,
+    });
+  }
+
+  /** The base files, tokenizer and adapter as the exporter takes them (src/export/export-run.ts). */
+  private async exportInput(): Promise<ExportInput> {
+    if (!this.files || !this.tokenizer) throw new EngineError('Load a model before exporting');
+    const adapter = this.adapter ? { spec: this.adapter.spec, weights: await this.adapter.toWeights() } : null;
+    return { files: this.files, tokenizer: this.tokenizer, adapter, name: exportName(this.files.source) };
+  }
+
+  async planExport(choice: ExportChoice): Promise<PlannedFile[]> {
+    return planExport(await this.exportInput(), choice);
+  }
+
+  async exportModel(choice: ExportChoice, sink: ExportSink, onProgress: (p: ProgressEvent) => void): Promise<ExportResult> {
+    return runExport(sink, await this.exportInput(), {
+      ...choice,
+      onProgress: (p) => onProgress({ status: 'progress', task: 'export', file: p.file, loaded: p.bytesWritten, total: p.bytesTotal }),
     });
   }
 
