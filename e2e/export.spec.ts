@@ -1,10 +1,12 @@
 // The Use step's export panel (wasm): with an adapter opened from a hosted link, choosing "LoRA
 // adapter as GGUF" shows its exact size and downloads a GGUF adapter file with llama.cpp's keys;
-// the base model as Q8_0 GGUF downloads with its architecture and tokenizer sections.
+// the base model as Q8_0 GGUF downloads with its architecture and tokenizer sections. A run
+// trained in the page becomes a cluster bundle holding exactly the dataset's rows and its settings.
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test, expect, STORIES_DIR } from './fixtures';
+import { unzipSync, strFromU8 } from 'fflate';
+import { test, expect, loadModel, STORIES_DIR, EXAMPLE_DATASET } from './fixtures';
 import { startModelServer } from './model-server';
 import { toPeftFiles } from '../src/adapters/peft';
 import { syntheticLoraWeights } from '../src/adapters/synthetic-adapter';
@@ -54,4 +56,27 @@ test('exports the adapter and the base model as GGUF files from the Use step', a
   } finally {
     await host.close();
   }
+});
+
+test('a run trained in the page exports as a cluster bundle with its exact rows and settings', async ({ page, modelServer }) => {
+  test.setTimeout(4 * 60_000);
+  await page.goto('/?backend=wasm');
+  await loadModel(page, modelServer.url);
+  await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
+  await expect(page.getByLabel('Dataset summary')).toContainText('stories-dragon.jsonl');
+  for (const [label, value] of Object.entries({ Steps: '2', 'Batch size': '2', 'Sequence length': '32' })) await page.getByLabel(label).fill(value);
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toBeVisible({ timeout: 120_000 });
+  await page.getByLabel('Export format').selectOption({ label: 'Bundle to continue on a GPU cluster (zip: exact rows, adapter, axolotl + TRL configs)' });
+  await expect(page.getByLabel('Files to export')).toContainText('cluster-bundle.zip');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export (download)' }).click()]);
+  const zip = unzipSync(new Uint8Array(await readFile(await download.path())));
+  const rows = (f: string) => strFromU8(zip[f]!).split('\n').filter(Boolean);
+  const original = (await readFile(EXAMPLE_DATASET, 'utf8')).split(/\r?\n/).filter(Boolean);
+  expect([...rows('data/train.jsonl'), ...rows('data/validation.jsonl')].sort()).toEqual([...original].sort());
+  const yaml = strFromU8(zip['axolotl.yaml']!);
+  expect(yaml).toContain('max_steps: 2');
+  expect(yaml).toContain('micro_batch_size: 2');
+  expect(yaml).toContain('sequence_len: 32');
+  expect(zip['adapter/adapter_model.safetensors']!.byteLength).toBeGreaterThan(1000);
 });

@@ -11,3 +11,12 @@ export const FORMAT_LABELS: Record<ModelExportFormat, string> = {
   ollama: 'Ollama folder (base GGUF + adapter GGUF + Modelfile)',
   merged: 'Merged Hugging Face folder (transformers)',
 };
+
+/** Everything the Use step offers: the model formats plus the cluster bundle (src/export/bundle/). */
+export const PANEL_FORMATS = [...EXPORT_FORMATS, 'bundle'] as const;
+export type PanelFormat = (typeof PANEL_FORMATS)[number];
+
+export const PANEL_LABELS: Record<PanelFormat, string> = {
+  ...FORMAT_LABELS,
+  bundle: 'Bundle to continue on a GPU cluster (zip: exact rows, adapter, axolotl + TRL configs)',
+};

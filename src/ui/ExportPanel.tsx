@@ -1,17 +1,17 @@
 // "Take it anywhere": exports the base, the adapter or both merged as GGUF (llama.cpp, LM Studio),
-// an Ollama folder, or a merged Hugging Face folder. Shows each file's exact size before writing,
+// an Ollama folder, a merged Hugging Face folder, or a bundle that continues the run on a cluster. Shows each file's exact size before writing,
 // progress while the worker streams it, then where it went and the command to run (Ollama).
 import { useEffect } from 'react';
 import { useApp } from '../store/app-store';
 import { canPickFolder } from '../store/export-slice';
-import { EXPORT_FORMATS, FORMAT_LABELS, type ModelExportFormat } from '../export/formats';
+import { PANEL_FORMATS, PANEL_LABELS, type PanelFormat } from '../export/formats';
 import { type GgufWeightType } from '../export/gguf/constants';
 import { ErrorBox, Progress } from './common';
 import { formatBytes } from './format';
 
-const NEEDS_ADAPTER: Record<ModelExportFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': true, ollama: true, merged: true };
-const USES_TYPE: Record<ModelExportFormat, boolean> = { 'gguf-adapter': false, gguf: true, 'gguf-merged': true, ollama: true, merged: false };
-const USES_ADAPTER_TYPE: Record<ModelExportFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': false, ollama: true, merged: false };
+const NEEDS_ADAPTER: Record<PanelFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': true, ollama: true, merged: true, bundle: true };
+const USES_TYPE: Record<PanelFormat, boolean> = { 'gguf-adapter': false, gguf: true, 'gguf-merged': true, ollama: true, merged: false, bundle: false };
+const USES_ADAPTER_TYPE: Record<PanelFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': false, ollama: true, merged: false, bundle: false };
 const TYPES: { value: GgufWeightType; label: string }[] = [
   { value: 'f16', label: 'F16 (half the size of F32, near-lossless)' },
   { value: 'q8_0', label: 'Q8_0 (8-bit, about a quarter of F32)' },
@@ -44,9 +44,9 @@ export function ExportPanel() {
       <div className="row">
         <label className="field">
           Export format
-          <select value={choice.format} onChange={(e) => setChoice({ format: e.target.value as ModelExportFormat })}>
-            {EXPORT_FORMATS.map((f) => (
-              <option key={f} value={f} disabled={NEEDS_ADAPTER[f] && !adapter}>{FORMAT_LABELS[f]}</option>
+          <select value={choice.format} onChange={(e) => setChoice({ format: e.target.value as PanelFormat })}>
+            {PANEL_FORMATS.map((f) => (
+              <option key={f} value={f} disabled={NEEDS_ADAPTER[f] && !adapter}>{PANEL_LABELS[f]}</option>
             ))}
           </select>
         </label>

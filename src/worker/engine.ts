@@ -28,6 +28,8 @@ import { WASM_URLS } from '../gpu/wasm-urls';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ExportChoice, ModelSummary, ProgressEvent } from './protocol';
 import { planExport, runExport, type ExportInput, type ExportResult, type PlannedFile } from '../export/export-run';
 import type { ExportSink } from '../export/sink';
+import { bundleFileName, writeBundle, type BundleInput } from '../export/bundle/bundle';
+import { bundleInputFrom, type BundleSource } from './engine-bundle';
 
 /** A file-name stem from a model's source: the last path part of a URL or hub repo id. */
 export function exportName(source: string): string {
@@ -51,6 +53,8 @@ export class Engine {
   private adapterOrigin: AdapterSummary['origin'] = 'trained';
   private run: TrainingRun | null = null;
   private summary: ModelSummary | null = null;
+  /** What the cluster bundle needs: the parsed dataset file(s) and the last run's settings. */
+  private bundleSource: BundleSource = { dataset: null, run: null };
 
   async init(force: BackendName | null, onGpuError?: (message: string) => void): Promise<BackendInfo> {
     const info = await chooseBackend({ force: force ?? undefined, onGpuError, wasmPaths: WASM_URLS });
@@ -138,6 +142,8 @@ export class Engine {
       this.examples = p.train;
       this.validation = p.validation;
       this.datasetOptions = options;
+      const lines = (ex: TokenizedExample[]) => ex.map((x) => (x as { line?: number }).line ?? 0);
+      this.bundleSource.dataset = { file, validationFile: validationFile?.file ?? null, format: p.summary.format, chatTemplate: p.summary.chatTemplate ?? null, options, trainLines: lines(p.train), validationLines: lines(p.validation) };
     }
     const { examples, ...report } = p.summary;
     return { ...report, examples: examples.length, ...p.extras };
@@ -157,6 +163,7 @@ export class Engine {
     const train = this.trainingRows(settings);
     await saveRunData(runId, { train, validation: this.validation });
     const spec: LoraSpec = { ...lora, baseModel: this.files!.source };
+    this.bundleSource.run = { settings, spec };
     return this.drive(new TrainingRun(this.runSetup(runId, spec, settings, train, this.validation)), onStep, events, runId);
   }
 
@@ -238,13 +245,24 @@ export class Engine {
     return { files: this.files, tokenizer: this.tokenizer, adapter, name: exportName(this.files.source) };
   }
 
+  private async bundleInput(): Promise<BundleInput> {
+    const m = this.requireModel();
+    return bundleInputFrom(this.bundleSource, { source: this.files!.source, fingerprint: this.files!.fingerprint, config: m.config, basePrecision: this.summary!.basePrecision }, await this.exportAdapter(), exportName(this.files!.source));
+  }
+
   async planExport(choice: ExportChoice): Promise<PlannedFile[]> {
-    return planExport(await this.exportInput(), choice);
+    if (choice.format === 'bundle') {
+      const b = await this.bundleInput();
+      return [{ name: bundleFileName(b.name), bytes: b.trainJsonl.length + b.validationJsonl.length + b.adapterSafetensors.byteLength + 32 * 1024 }];
+    }
+    return planExport(await this.exportInput(), { ...choice, format: choice.format });
   }
 
   async exportModel(choice: ExportChoice, sink: ExportSink, onProgress: (p: ProgressEvent) => void): Promise<ExportResult> {
+    if (choice.format === 'bundle') return { files: [await writeBundle(sink, await this.bundleInput())] };
     return runExport(sink, await this.exportInput(), {
       ...choice,
+      format: choice.format,
       onProgress: (p) => onProgress({ status: 'progress', task: 'export', file: p.file, loaded: p.bytesWritten, total: p.bytesTotal }),
     });
   }

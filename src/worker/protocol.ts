@@ -8,12 +8,12 @@ import type { DatasetExtras, DatasetOptions } from '../data/prepare';
 import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
 import type { PlannedFile } from '../export/export-run';
-import type { ModelExportFormat } from '../export/formats';
+import type { PanelFormat } from '../export/formats';
 import type { GgufWeightType } from '../export/gguf/constants';
 
 /** What the Use step's export panel asks for. */
 export interface ExportChoice {
-  format: ModelExportFormat;
+  format: PanelFormat;
   /** GGUF weight matrices (base / merged). */
   type: GgufWeightType;
   /** LoRA GGUF tensors. */
