@@ -20,3 +20,6 @@ export const PANEL_LABELS: Record<PanelFormat, string> = {
   ...FORMAT_LABELS,
   bundle: 'Bundle to continue on a GPU cluster (zip: exact rows, adapter, axolotl + TRL configs)',
 };
+
+/** Formats that carry the trained adapter (all but the plain base GGUF). */
+export const NEEDS_ADAPTER: Record<PanelFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': true, ollama: true, merged: true, bundle: true };

@@ -2,6 +2,7 @@
 // worker for the exact file sizes, then streams the export into a folder the user picks (File
 // System Access API) or downloads each file as the worker finishes it.
 import { downloadBlob } from '../ui/download';
+import { NEEDS_ADAPTER } from '../export/formats';
 import { requireClient, toUiError, type ExportSlice, type Slice } from './types';
 
 interface DirectoryPickerWindow {
@@ -27,6 +28,11 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => ({
 
   async planExport() {
     const choice = get().exportChoice;
+    // Nothing to plan (and nothing to complain about) before there is an adapter to export.
+    if (!get().model || (NEEDS_ADAPTER[choice.format] && !get().adapter)) {
+      set({ exportPlan: null });
+      return;
+    }
     try {
       const { files } = await requireClient(get).planExport(choice);
       if (get().exportChoice === choice) set({ exportPlan: files, exportError: null });

@@ -4,12 +4,11 @@
 import { useEffect } from 'react';
 import { useApp } from '../store/app-store';
 import { canPickFolder } from '../store/export-slice';
-import { PANEL_FORMATS, PANEL_LABELS, type PanelFormat } from '../export/formats';
+import { NEEDS_ADAPTER, PANEL_FORMATS, PANEL_LABELS, type PanelFormat } from '../export/formats';
 import { type GgufWeightType } from '../export/gguf/constants';
 import { ErrorBox, Progress } from './common';
 import { formatBytes } from './format';
 
-const NEEDS_ADAPTER: Record<PanelFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': true, ollama: true, merged: true, bundle: true };
 const USES_TYPE: Record<PanelFormat, boolean> = { 'gguf-adapter': false, gguf: true, 'gguf-merged': true, ollama: true, merged: false, bundle: false };
 const USES_ADAPTER_TYPE: Record<PanelFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': false, ollama: true, merged: false, bundle: false };
 const TYPES: { value: GgufWeightType; label: string }[] = [
