@@ -65,6 +65,16 @@ describe('npm run export', () => {
     expect(await readFile(path.join(out, 'Modelfile'), 'utf8')).toContain('FROM ./stories260k-q8_0.gguf\nADAPTER ./stories260k-lora-f32.gguf');
   });
 
+  it('--format ollama-merged writes the merged GGUF and a Modelfile FROM it', async () => {
+    const out = path.join(dir, 'ollama-merged');
+    const r = await cli('cli/export.ts', ['--model', STORIES, '--adapter', path.join(dir, 'adapter'), '--format', 'ollama-merged', '--out', out]);
+    expect(r.code).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['Modelfile', 'stories260k-merged-f16.gguf']);
+    const mf = await readFile(path.join(out, 'Modelfile'), 'utf8');
+    expect(mf).toContain('FROM ./stories260k-merged-f16.gguf\n');
+    expect(mf).not.toContain('ADAPTER');
+  });
+
   it('--format merged writes a Hugging Face folder', async () => {
     const out = path.join(dir, 'merged');
     const r = await cli('cli/export.ts', ['--model', STORIES, '--adapter', path.join(dir, 'adapter'), '--format', 'merged', '--out', out]);

@@ -73,6 +73,7 @@ export async function planExport(input: ExportInput, opts: ExportOptions): Promi
     case 'gguf-adapter': return [{ name: names.adapter, bytes: loraSize() }];
     case 'gguf-merged': needAdapter(input, opts.format); return [{ name: names.merged, bytes: await ggufSize(tensors) }];
     case 'ollama': return [{ name: names.base, bytes: await ggufSize(tensors) }, { name: names.adapter, bytes: loraSize() }, { name: 'Modelfile', bytes: 1024 }];
+    case 'ollama-merged': needAdapter(input, opts.format); return [{ name: names.merged, bytes: await ggufSize(tensors) }, { name: 'Modelfile', bytes: 1024 }];
     case 'merged': {
       needAdapter(input, opts.format);
       const dtype = checkpointStorage(input.files.config, tensors);
@@ -120,6 +121,13 @@ export async function runExport(sink: ExportSink, input: ExportInput, opts: Expo
       needAdapter(input, opts.format);
       const files = [await base(names.base, tensors), await lora()];
       const mf = modelfile({ from: names.base, adapter: names.adapter, tokenizer: input.tokenizer });
+      files.push({ name: 'Modelfile', bytes: await writeWholeFile(sink, 'Modelfile', mf.text) });
+      return { files, command: ollamaCommand(input.name) };
+    }
+    case 'ollama-merged': {
+      const a = needAdapter(input, opts.format);
+      const files = [await base(names.merged, mergedTensors(tensors, a.spec, a.weights))];
+      const mf = modelfile({ from: names.merged, tokenizer: input.tokenizer });
       files.push({ name: 'Modelfile', bytes: await writeWholeFile(sink, 'Modelfile', mf.text) });
       return { files, command: ollamaCommand(input.name) };
     }

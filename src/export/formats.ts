@@ -1,7 +1,7 @@
 // The model export formats and their labels: a tiny module the page imports without pulling in
 // the exporters themselves (those run in the worker).
 
-export const EXPORT_FORMATS = ['gguf-adapter', 'gguf', 'gguf-merged', 'ollama', 'merged'] as const;
+export const EXPORT_FORMATS = ['gguf-adapter', 'gguf', 'gguf-merged', 'ollama', 'ollama-merged', 'merged'] as const;
 export type ModelExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const FORMAT_LABELS: Record<ModelExportFormat, string> = {
@@ -9,6 +9,7 @@ export const FORMAT_LABELS: Record<ModelExportFormat, string> = {
   gguf: 'Base model as GGUF',
   'gguf-merged': 'Merged model as GGUF (base + adapter)',
   ollama: 'Ollama folder (base GGUF + adapter GGUF + Modelfile)',
+  'ollama-merged': 'Ollama folder (merged GGUF + Modelfile)',
   merged: 'Merged Hugging Face folder (transformers)',
 };
 
@@ -22,4 +23,4 @@ export const PANEL_LABELS: Record<PanelFormat, string> = {
 };
 
 /** Formats that carry the trained adapter (all but the plain base GGUF). */
-export const NEEDS_ADAPTER: Record<PanelFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': true, ollama: true, merged: true, bundle: true };
+export const NEEDS_ADAPTER: Record<PanelFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': true, ollama: true, 'ollama-merged': true, merged: true, bundle: true };

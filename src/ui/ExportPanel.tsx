@@ -9,8 +9,8 @@ import { type GgufWeightType } from '../export/gguf/constants';
 import { ErrorBox, Progress } from './common';
 import { formatBytes } from './format';
 
-const USES_TYPE: Record<PanelFormat, boolean> = { 'gguf-adapter': false, gguf: true, 'gguf-merged': true, ollama: true, merged: false, bundle: false };
-const USES_ADAPTER_TYPE: Record<PanelFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': false, ollama: true, merged: false, bundle: false };
+const USES_TYPE: Record<PanelFormat, boolean> = { 'gguf-adapter': false, gguf: true, 'gguf-merged': true, ollama: true, 'ollama-merged': true, merged: false, bundle: false };
+const USES_ADAPTER_TYPE: Record<PanelFormat, boolean> = { 'gguf-adapter': true, gguf: false, 'gguf-merged': false, ollama: true, 'ollama-merged': false, merged: false, bundle: false };
 const TYPES: { value: GgufWeightType; label: string }[] = [
   { value: 'f16', label: 'F16 (half the size of F32, near-lossless)' },
   { value: 'q8_0', label: 'Q8_0 (8-bit, about a quarter of F32)' },
