@@ -80,3 +80,28 @@ test('a run trained in the page exports as a cluster bundle with its exact rows 
   expect(yaml).toContain('sequence_len: 32');
   expect(zip['adapter/adapter_model.safetensors']!.byteLength).toBeGreaterThan(1000);
 });
+
+test('"Export to a folder" streams the files into the picked folder (File System Access API)', async ({ page, modelServer }) => {
+  test.setTimeout(3 * 60_000);
+  // The picker needs a person; the origin-private file system is a real FileSystemDirectoryHandle.
+  await page.addInitScript(() => {
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = () => navigator.storage.getDirectory();
+  });
+  await page.goto('/?backend=wasm');
+  await loadModel(page, modelServer.url);
+  await page.getByLabel('Export format').selectOption({ label: 'Base model as GGUF' });
+  await page.getByLabel('GGUF tensor type').selectOption('f32');
+  await expect(page.getByLabel('Files to export')).toContainText('f32.gguf');
+  await page.getByRole('button', { name: 'Export to a folder…' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Exported' })).toContainText('to the folder');
+  const stored = await page.evaluate(async () => {
+    const dir = await navigator.storage.getDirectory();
+    const names: string[] = [];
+    for await (const [name] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) names.push(name);
+    const file = await (await dir.getFileHandle(names.find((n) => n.endsWith('.gguf'))!)).getFile();
+    return { names, size: file.size, head: new TextDecoder().decode(await file.slice(0, 4).arrayBuffer()) };
+  });
+  expect(stored.names).toEqual(['llama-f32.gguf']); // served from a bare host: named by model_type
+  expect(stored.head).toBe('GGUF');
+  expect(stored.size).toBe(1054528); // the same bytes `npm run export -- --format gguf --type f32` writes
+});

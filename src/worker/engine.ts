@@ -31,9 +31,10 @@ import type { ExportSink } from '../export/sink';
 import { bundleFileName, writeBundle, type BundleInput } from '../export/bundle/bundle';
 import { bundleInputFrom, type BundleSource } from './engine-bundle';
 
-/** A file-name stem from a model's source: the last path part of a URL or hub repo id. */
-export function exportName(source: string): string {
-  return source.replace(/\/+$/, '').split('/').pop() || 'model';
+/** A file-name stem from a model's source: the last path part of a URL or hub repo id (a bare host: the model type). */
+export function exportName(source: string, config: unknown): string {
+  const path = /^https?:\/\//.test(source) ? new URL(source).pathname : source;
+  return path.replace(/\/+$/, '').split('/').pop() || String((config as { model_type?: unknown } | null)?.model_type ?? 'model');
 }
 
 export class EngineError extends Error {
@@ -242,12 +243,12 @@ export class Engine {
   private async exportInput(): Promise<ExportInput> {
     if (!this.files || !this.tokenizer) throw new EngineError('Load a model before exporting');
     const adapter = this.adapter ? { spec: this.adapter.spec, weights: await this.adapter.toWeights() } : null;
-    return { files: this.files, tokenizer: this.tokenizer, adapter, name: exportName(this.files.source) };
+    return { files: this.files, tokenizer: this.tokenizer, adapter, name: exportName(this.files.source, this.files.config) };
   }
 
   private async bundleInput(): Promise<BundleInput> {
     const m = this.requireModel();
-    return bundleInputFrom(this.bundleSource, { source: this.files!.source, fingerprint: this.files!.fingerprint, config: m.config, basePrecision: this.summary!.basePrecision }, await this.exportAdapter(), exportName(this.files!.source));
+    return bundleInputFrom(this.bundleSource, { source: this.files!.source, fingerprint: this.files!.fingerprint, config: m.config, basePrecision: this.summary!.basePrecision }, await this.exportAdapter(), exportName(this.files!.source, this.files!.config));
   }
 
   async planExport(choice: ExportChoice): Promise<PlannedFile[]> {
