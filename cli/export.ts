@@ -12,6 +12,7 @@ import { NodeFolderSink } from './file-sink';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { fromPeftFiles, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../src/adapters/peft';
 import { bufferSource, readHeader } from '../src/model/safetensors';
+import { parseConfig } from '../src/model/config';
 import { runExport, type ExportResult } from '../src/export/export-run';
 import { EXPORT_FORMATS, type ModelExportFormat } from '../src/export/formats';
 import { ExportInputError } from '../src/export/model-tensors';
@@ -23,10 +24,12 @@ class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export async function readAdapterFolder(folder: string, baseFingerprint: string, ignoreFingerprint: boolean) {
+/** Reads a PEFT adapter folder, checked against the base: shapes and family (PEFT reader), and the fingerprint of the weights it was trained on. */
+export async function readAdapterFolder(folder: string, base: { fingerprint: string; config: unknown }, ignoreFingerprint: boolean) {
   const cfg = await readFile(path.join(folder, ADAPTER_CONFIG_FILE), 'utf8');
   const st = new Uint8Array(await readFile(path.join(folder, ADAPTER_WEIGHTS_FILE)));
-  const adapter = await fromPeftFiles(cfg, st);
+  const adapter = await fromPeftFiles(cfg, st, parseConfig(base.config));
+  const baseFingerprint = base.fingerprint;
   const trainedOn = (await readHeader(bufferSource(st))).metadata.base_model_fingerprint;
   if (trainedOn && trainedOn !== baseFingerprint && !ignoreFingerprint) {
     throw new ExportInputError(`The adapter in ${folder} was trained on a model with fingerprint ${trainedOn}, but --model has ${baseFingerprint}: export it with the model it was trained on (or pass --ignore-fingerprint if the weights are the same in another layout)`);
@@ -58,7 +61,7 @@ async function main(): Promise<number> {
   if (adapterType !== 'f32' && adapterType !== 'f16') throw new GgufExportError(`--adapter-type must be f32 or f16, got "${adapterType}"`);
   const files = await openModelFiles(v.model);
   const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
-  const adapter = v.adapter ? await readAdapterFolder(v.adapter, files.fingerprint, v['ignore-fingerprint']!) : null;
+  const adapter = v.adapter ? await readAdapterFolder(v.adapter, files, v['ignore-fingerprint']!) : null;
   const name = v.name ?? path.basename(v.model.replace(/\/+$/, ''));
   let last = 0;
   const result: ExportResult = await runExport(sink, { files, tokenizer, adapter, name }, {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { type ModelFileSet } from '../src/model/files';
 import { modelFingerprint } from '../src/model/fingerprint';
 import { bufferSource, type ByteSource } from '../src/model/safetensors';
+import { hubAuthHeaders } from '../src/storage/hub-auth';
 
 export async function initNodeBackend(name: 'wasm' | 'cpu' = 'wasm'): Promise<string> {
   if (name === 'wasm') {
@@ -39,6 +40,8 @@ async function fileSource(file: string): Promise<ByteSource> {
 export async function openModelFiles(where: string): Promise<ModelFileSet> {
   const isUrl = /^https?:\/\//.test(where);
   const base = where.replace(/\/+$/, '');
+  // Gated hub repos: HF_TOKEN from the environment, sent to huggingface.co hosts only.
+  const fetch = (url: string) => globalThis.fetch(url, { headers: hubAuthHeaders(url, process.env.HF_TOKEN) });
   const text = async (name: string, optional = false): Promise<string | null> => {
     if (isUrl) {
       const r = await fetch(`${base}/${name}`);

@@ -21,7 +21,8 @@ import { parseTargets } from '../src/train/presets';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_JSON_FILE, CHECKPOINT_TENSORS_FILE, checkpointFromFiles, checkpointToFiles, emptyHistory, examplesFingerprint, type TrainCheckpoint,
 } from '../src/train/checkpoint';
-import { toPeftFiles, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../src/adapters/peft';
+import { parseConfig } from '../src/model/config';
+import { toPeftFiles, familyProvenance, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../src/adapters/peft';
 import type { LoraSpec, LoraWeights } from '../src/adapters/lora-types';
 import { writeRunRecord } from './run-record-files';
 
@@ -41,8 +42,8 @@ function num(v: string | undefined, flag: string, fallback: number): number {
   return n;
 }
 
-async function writeAdapter(dir: string, spec: LoraSpec, weights: LoraWeights, fingerprint: string): Promise<void> {
-  const f = toPeftFiles(spec, weights, { trained_with: 'browser-finetune-studio cli', base_model_fingerprint: fingerprint });
+async function writeAdapter(dir: string, spec: LoraSpec, weights: LoraWeights, fingerprint: string, provenance: Record<string, string>): Promise<void> {
+  const f = toPeftFiles(spec, weights, { trained_with: 'browser-finetune-studio cli', base_model_fingerprint: fingerprint, ...provenance });
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, ADAPTER_CONFIG_FILE), f.adapterConfigJson);
   await writeFile(path.join(dir, ADAPTER_WEIGHTS_FILE), f.adapterSafetensors);
@@ -137,7 +138,7 @@ async function main(): Promise<number> {
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, CHECKPOINT_TENSORS_FILE), f.tensors);
     await writeFile(path.join(dir, CHECKPOINT_JSON_FILE), f.json); // last: its presence marks a complete checkpoint
-    await writeAdapter(dir, spec, state.adapter, files.fingerprint);
+    await writeAdapter(dir, spec, state.adapter, files.fingerprint, familyProvenance(parseConfig(files.config)));
     lastGood = dir;
     savedDirs.push({ step: state.step, dir });
     // Keep the newest few (and never the one we resumed from: it is the user's).
@@ -183,7 +184,7 @@ async function main(): Promise<number> {
   }
   const state = await trainer.state();
   if (reason === 'stopped' || state.step % (settings.checkpointEvery || Infinity) !== 0) await saveCheckpoint(state);
-  if (reason === 'completed') await writeAdapter(v.out, spec, state.adapter, files.fingerprint);
+  if (reason === 'completed') await writeAdapter(v.out, spec, state.adapter, files.fingerprint, familyProvenance(parseConfig(files.config)));
   process.stderr.write(`${reason === 'completed' ? 'done' : interrupted ? 'interrupted' : 'stopped'} after step ${state.step} of ${trainer.totalSteps}; ${reason === 'completed' ? `adapter in ${v.out}, ` : ''}checkpoint in ${lastGood}\n`);
   return reason === 'stopped' && interrupted ? 130 : 0;
 }

@@ -9,6 +9,7 @@ import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
 import { renderExample } from '../src/data/render';
 import { endOfTurnToken, stopTokenIds } from '../src/tokenizer/stop-tokens';
 import { parseConfig } from '../src/model/config';
+import { chatPromptIds, ChatTemplateError } from '../src/data/chat-prompt';
 
 const TOKENIZERS = new URL('../../shared/tokenizers/', import.meta.url).pathname;
 const read = (dir: string, f: string) => JSON.parse(readFileSync(`${TOKENIZERS}${dir}/${f}`, 'utf8')) as Record<string, unknown>;
@@ -47,6 +48,12 @@ describe('Qwen2.5-0.5B-Instruct (real tokenizer, 151,665 entries, real template)
     expect(ex.text).toBe('<|im_start|>system\nAnswer briefly.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\nBye!<|im_end|>\n');
     const trained = ex.inputIds.filter((_, t) => ex.lossMask[t] === 1);
     expect(trained).toEqual([...qwen.encode('Hello!', { addSpecialTokens: false }), Q.end, Q.nl, ...qwen.encode('Bye!', { addSpecialTokens: false }), Q.end, Q.nl]);
+  });
+
+  it('a Use-step prompt sent as a chat turn: default system, the user turn, then the open assistant turn', () => {
+    const user = qwen.encode('Hi', { addSpecialTokens: false });
+    expect(chatPromptIds(qwen, 'Hi')).toEqual([Q.start, Q.system, Q.nl, ...QWEN_DEFAULT_SYSTEM, Q.end, Q.nl, Q.start, Q.user, Q.nl, ...user, Q.end, Q.nl, Q.start, Q.assistant, Q.nl]);
+    expect(() => chatPromptIds({ ...qwen, chatTemplate: null }, 'Hi')).toThrow(ChatTemplateError);
   });
 
   it('stops on <|im_end|> and on every eos id of config / generation config', () => {

@@ -10,6 +10,7 @@ import { newKvCache, disposeKvCache } from '../src/model/llama';
 import { FAMILY_MODELS, modelDir, readReference, maxAbsDiff } from './families-fixture';
 import { toV5 } from './config-schemas';
 import { STORIES } from './stories-fixture';
+import { bufferSource, readHeader, readTensorF32, writeSafetensors, type TensorToWrite } from '../src/model/safetensors';
 
 beforeAll(async () => {
   await initNodeBackend('wasm');
@@ -38,6 +39,28 @@ describe('config schemas end to end', () => {
     const fromV4 = await run(v4);
     expect(await run(toV5(v4))).toEqual(fromV4);
     expect(await run(files.config)).not.toEqual(fromV4);
+  });
+});
+
+describe('Gemma3ForConditionalGeneration: the text model of a multimodal checkpoint', () => {
+  it.each(['model.language_model.', 'language_model.model.'])('loads its language-model tensors under %s and generates the reference ids', async (prefix) => {
+    const files = await openModelFiles(modelDir('tiny-gemma3'));
+    const shard = files.shards[0].bytes;
+    const header = await readHeader(shard);
+    const tensors: TensorToWrite[] = [{ name: 'model.vision_tower.patch_embedding.weight', shape: [2, 2], data: new Float32Array(4) }];
+    for (const [name, info] of header.tensors) tensors.push({ name: name.replace(/^model\./, prefix), shape: info.shape, data: await readTensorF32(shard, header, name) });
+    const text = files.config as Record<string, unknown>;
+    const config = { architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', text_config: { ...text, architectures: undefined }, vision_config: { model_type: 'siglip_vision_model' }, mm_tokens_per_image: 256 };
+    const model = await loadModel({ ...files, config, shards: [{ name: 'model.safetensors', bytes: bufferSource(writeSafetensors(tensors)) }] });
+    const ref = (await readReference('tiny-gemma3')).base[0];
+    expect(await generate(model, ref.prompt_ids, { maxNewTokens: ref.output_ids.length })).toEqual(ref.output_ids);
+    model.dispose();
+  });
+
+  it('a multimodal config whose checkpoint lacks the language-model tensors is refused naming what is missing', async () => {
+    const files = await openModelFiles(modelDir('tiny-gemma3'));
+    const config = { architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', text_config: files.config };
+    await expect(loadModel({ ...files, config })).rejects.toThrow(/no tensor "model.language_model.embed_tokens.weight" \(nor under language_model.model.\)/);
   });
 });
 

@@ -79,6 +79,15 @@ export function toPeftFiles(
   return { adapterConfigJson, adapterSafetensors };
 }
 
+/**
+ * Metadata naming the base's family and architecture, written into adapter_model.safetensors so an
+ * adapter is refused on a model of another family even where the shapes happen to agree
+ * (tiny Llama and Qwen2 models can share every projection shape; the weights would mean nothing).
+ */
+export function familyProvenance(model: Pick<LlamaConfig, 'family' | 'architecture'>): Record<string, string> {
+  return { base_model_family: model.family, base_architecture: model.architecture };
+}
+
 /** Checks a LoraSpec that came from outside (a share link header): throws AdapterFormatError naming the field. */
 export function validateLoraSpec(spec: unknown, where: string): LoraSpec {
   if (typeof spec !== 'object' || spec === null) throw new AdapterFormatError(`${where}: expected an object`);
@@ -164,6 +173,12 @@ export async function readPeftSafetensors(
   const header = await readHeader(source, fileName).catch((e: unknown) => {
     throw new AdapterFormatError(e instanceof SafetensorsError ? e.message : `${fileName}: not a valid safetensors file (${(e as Error).message})`);
   });
+  const family = header.metadata.base_model_family;
+  if (model && typeof family === 'string' && family !== model.family) {
+    throw new AdapterFormatError(
+      `${fileName}: this adapter was trained on a ${family}-family model (${header.metadata.base_architecture ?? 'architecture not recorded'}), but the loaded model is ${model.architecture} (${model.family} family): its weights only mean something on the family it was trained on`,
+    );
+  }
   const pairs = new Map<string, { layer: number; module: LinearModule; A?: string; B?: string }>();
   for (const [name, info] of header.tensors) {
     const where = `${fileName}: tensor "${name}"`;

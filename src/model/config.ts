@@ -162,7 +162,7 @@ export function parseConfig(json: unknown): ModelConfig {
   }
   const known = new Set([...SHARED_KEYS, ...family.keys]);
   for (const [k, v] of Object.entries(raw)) {
-    if (known.has(k) || INERT_KEYS.has(k) || (family.textConfigKey && k === 'model_type')) continue;
+    if (known.has(k) || INERT_KEYS.has(k)) continue;
     // An unknown option left at null / false / 0 / {} asks for nothing this engine lacks.
     if (v == null || v === false || v === 0 || (typeof v === 'object' && Object.keys(v as object).length === 0)) continue;
     throw new UnsupportedModelError(`config.json: "${k}" (${JSON.stringify(v).slice(0, 80)}) is not an option this engine understands for ${arch}; refusing rather than ignoring it`);

@@ -2,7 +2,7 @@
 // Llama: which architectures and model types it covers, the config keys it reads, transformers'
 // class defaults for keys a config omits, and a function turning its config into FamilyTraits.
 // Adding a family is adding an entry here plus its reference test, never a second forward pass.
-import type { ConfigReader, FamilyTraits, LayerType, LinearModule, Activation } from './config';
+import type { ConfigReader, FamilyTraits, LayerType, Activation } from './config';
 import { UnsupportedModelError } from './errors';
 import { parseRope, type RopeSpec } from './rope';
 
@@ -226,4 +226,3 @@ export function supportedList(): string {
   return `${FAMILIES.flatMap((f) => f.architectures).join(', ')} (Gemma3ForConditionalGeneration: its text model only). Not supported: Phi-3, LFM2, Qwen3.5 hybrids, mixture-of-experts and other multimodal models`;
 }
 
-export type { LinearModule };

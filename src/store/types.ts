@@ -105,6 +105,9 @@ export interface UseSlice {
   useError: UiError | null;
   shareUrl: string | null;
   shareOpening: boolean;
+  /** Send the prompt as one user turn through the model's chat template. */
+  chatPrompt: boolean;
+  setChatPrompt(v: boolean): void;
   setPrompt(v: string): void;
   setGenerationOptions(p: { maxNewTokens?: number; temperature?: number }): void;
   generate(): Promise<void>;

@@ -11,15 +11,17 @@ export const createUseSlice: Slice<UseSlice> = (set, get) => ({
   useError: null,
   shareUrl: null,
   shareOpening: false,
+  chatPrompt: false,
 
   setPrompt: (v) => set({ prompt: v }),
+  setChatPrompt: (v) => set({ chatPrompt: v }),
   setGenerationOptions: (p) => set({ ...p }),
 
   async generate() {
-    const { prompt, maxNewTokens, temperature, adapter } = get();
+    const { prompt, maxNewTokens, temperature, adapter, model } = get();
     const client = requireClient(get);
     set({ generation: { base: '', tuned: adapter ? '' : null, running: true }, useError: null });
-    const opts = { maxNewTokens, temperature, seed: 1 };
+    const opts = { maxNewTokens, temperature, seed: 1, chat: get().chatPrompt && model?.hasChatTemplate === true };
     try {
       // Text appears as it is generated; the final reply replaces it.
       const base = await client.generate(prompt, { ...opts, useAdapter: false }, (_id, text) => set({ generation: { ...get().generation, base: text } }));

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { useApp } from '../store/app-store';
 import { ErrorBox } from './common';
 import { ExportPanel } from './ExportPanel';
+import { ChatPromptToggle } from './ChatPromptToggle';
 
 export function UseStep() {
   const model = useApp((s) => s.model);
@@ -53,6 +54,7 @@ export function UseStep() {
             Temperature (0 = greedy)
             <input type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setOpts({ temperature: Math.max(0, Number(e.target.value) || 0) })} />
           </label>
+          <ChatPromptToggle />
           <button type="submit" className="primary" disabled={!model || gen.running || training}>{gen.running ? 'Generating…' : 'Generate'}</button>
         </div>
       </form>

@@ -118,7 +118,7 @@ export class EngineClient {
   stop() {
     return this.request({ type: 'stop' }, 'stopped');
   }
-  generate(prompt: string, opts: { maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean }, onToken?: (id: number, text: string) => void) {
+  generate(prompt: string, opts: { maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean; chat?: boolean }, onToken?: (id: number, text: string) => void) {
     return this.request({ type: 'generate', prompt, ...opts }, 'generated', { onToken });
   }
   exportAdapter() {

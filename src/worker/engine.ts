@@ -12,11 +12,12 @@ import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
 import { stopTokenIds } from '../tokenizer/stop-tokens';
 import { readHubToken } from '../storage/hub-token';
+import { chatPromptIds } from '../data/chat-prompt';
 import { type StepReport, type TrainSettings } from '../train/trainer';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
-import { fromPeftFiles, toPeftFiles } from '../adapters/peft';
+import { familyProvenance, fromPeftFiles, toPeftFiles } from '../adapters/peft';
 import { encodeShareLink, decodeShareFragment, hostedAdapterLocation, ShareLinkError } from '../adapters/share-link';
 import { fetchHostedAdapter } from '../adapters/hosted-adapter';
 import type { LoraSpec } from '../adapters/lora-types';
@@ -110,6 +111,7 @@ export class Engine {
       from,
       baseWeightBytes: bytes.linear + bytes.other,
       config: cfg,
+      hasChatTemplate: tokenizer.chatTemplate !== null,
       basePrecision: report.precision,
       linearPath: report.linearPath,
       baseMemory: report.memory,
@@ -208,11 +210,13 @@ export class Engine {
     this.run?.pause();
   }
 
-  async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {
+  async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {
     const model = this.requireModel();
     const tok = this.requireTokenizer();
     if (useAdapter && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
-    const promptIds = tok.encode(prompt);
+    // A chat turn shows only the reply: the rendered template around the prompt is not the person's text.
+    const promptIds = chat ? chatPromptIds(tok, prompt) : tok.encode(prompt);
+    const shown = chat ? [] : promptIds;
     const soFar: number[] = [];
     const outputIds = await generate(model, promptIds, {
       maxNewTokens,
@@ -224,16 +228,17 @@ export class Engine {
       // Decode the whole sequence each time: byte-fallback tokens only form characters together.
       onToken: (id) => {
         soFar.push(id);
-        onToken(id, tok.decode([...promptIds, ...soFar]));
+        onToken(id, tok.decode([...shown, ...soFar]));
       },
     });
-    return { promptIds, outputIds, text: tok.decode([...promptIds, ...outputIds]) };
+    return { promptIds, outputIds, text: tok.decode([...shown, ...outputIds]) };
   }
 
   async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
     const adapter = this.requireAdapter();
     return toPeftFiles(adapter.spec, await adapter.toWeights(), {
       trained_with: 'browser-finetune-studio',
+      ...familyProvenance(this.requireModel().config),
       base_model_fingerprint: this.files!.fingerprint,
       base_precision: this.summary!.basePrecision,
     });

@@ -60,7 +60,7 @@ async function handle(req: Request): Promise<void> {
       post({ type: 'stopped', id });
       return;
     case 'generate': {
-      const r = await engine.generate(req.prompt, req.maxNewTokens, req.temperature, req.seed, req.useAdapter, (tokenId, text) => post({ type: 'token', id, tokenId, text }));
+      const r = await engine.generate(req.prompt, req.maxNewTokens, req.temperature, req.seed, req.useAdapter, (tokenId, text) => post({ type: 'token', id, tokenId, text }), req.chat ?? false);
       post({ type: 'generated', id, ...r });
       return;
     }

@@ -43,6 +43,8 @@ export interface ModelSummary {
   baseWeightBytes: number;
   /** The parsed config (shapes for the training estimate). */
   config?: LlamaConfig;
+  /** Whether tokenizer_config.json has a chat template (prompts can be sent as a chat turn). */
+  hasChatTemplate?: boolean;
   /** Storage of the frozen linear layers (embeddings, head and norms are always fp32). */
   basePrecision: BasePrecision;
   /** How the linear layers compute: 'dense' fp32, 'fused' NF4 WGSL kernels, 'gpu-dequant', 'js-dequant' (wasm/cpu). */
@@ -89,7 +91,7 @@ export type Request =
   | { type: 'pause'; id: number }
   /** Continue a stored run (IndexedDB) from its newest checkpoint; the same base model must be loaded. */
   | { type: 'resume-run'; id: number; runId: string }
-  | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean }
+  | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean; /** Render the prompt as one user turn through the chat template. */ chat?: boolean }
   | { type: 'export-adapter'; id: number }
   | { type: 'share-link'; id: number; pageUrl: string }
   | { type: 'open-share'; id: number; fragment: string }
