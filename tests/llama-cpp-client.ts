@@ -4,6 +4,12 @@
 // build: 'never' makes a missing binary an error instead of a download or a cmake build.
 import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
 
+/**
+ * package.json installs only the linux-x64 CPU build (the other prebuilt binaries are stubbed to
+ * keep installs small), so llama.cpp runs where CI runs: linux x64. Elsewhere these checks skip.
+ */
+export const LLAMA_CPP_AVAILABLE = process.platform === 'linux' && process.arch === 'x64';
+
 let llama: Promise<Llama> | null = null;
 
 function instance(): Promise<Llama> {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { openModelFiles } from '../cli/node-runtime';
 import { NodeFolderSink } from '../cli/file-sink';
 import { FAMILY_MODELS, modelDir, readReference, type Reference } from './families-fixture';
-import { llamaCppGreedy } from './llama-cpp-client';
+import { LLAMA_CPP_AVAILABLE, llamaCppGreedy } from './llama-cpp-client';
 import { listModelTensors, type SourceTensor } from '../src/export/model-tensors';
 import { mergedTensors } from '../src/export/merge';
 import { writeGgufLora, writeGgufModel } from '../src/export/gguf/model-file';
@@ -26,7 +26,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe.each(FAMILY_MODELS)('llama.cpp runs our GGUF of %s', (name) => {
+describe.skipIf(!LLAMA_CPP_AVAILABLE).each(FAMILY_MODELS)('llama.cpp runs our GGUF of %s', (name) => {
   let files: ModelFileSet;
   let tensors: SourceTensor[];
   let ref: Reference;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { initNodeBackend, openModelFiles } from '../cli/node-runtime';
 import { NodeFolderSink } from '../cli/file-sink';
 import { greedyIds, memoryModelFiles, randomBpeModel } from './export-fixture';
-import { llamaCppGreedy, llamaCppTokenize } from './llama-cpp-client';
+import { LLAMA_CPP_AVAILABLE, llamaCppGreedy, llamaCppTokenize } from './llama-cpp-client';
 import { STORIES } from './stories-fixture';
 import { listModelTensors, type SourceTensor } from '../src/export/model-tensors';
 import { mergedTensors } from '../src/export/merge';
@@ -75,7 +75,7 @@ afterAll(async () => {
 // the lossy base types are checked on the pretrained stories260K only.
 const BASE_TYPES: GgufWeightType[][] = [['f32', 'f16', 'q8_0'], ['f32']];
 
-describe.each([0, 1])('llama.cpp runs our GGUF files (case %i: 0 stories260K, 1 random SmolLM2-BPE)', (i) => {
+describe.skipIf(!LLAMA_CPP_AVAILABLE).each([0, 1])('llama.cpp runs our GGUF files (case %i: 0 stories260K, 1 random SmolLM2-BPE)', (i) => {
   it('tokenizes text exactly as our tokenizer does', async () => {
     const c = cases[i]!;
     const file = await gguf(c, `${c.label}-vocab.gguf`, 'f32');
