@@ -31,6 +31,7 @@ import { parseConfig } from '../src/model/config';
 import { toPeftFiles, familyProvenance, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../src/adapters/peft';
 import type { LoraSpec } from '../src/adapters/lora-types';
 import type { DpoMetrics } from '../src/train/dpo';
+import { writeRunRecord } from './run-record-files';
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -159,6 +160,8 @@ async function main(): Promise<number> {
   const t0 = Date.now() - (resumed?.elapsedMs ?? 0);
   const runId = resumed?.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await mkdir(v.out, { recursive: true });
+  // What `npm run export -- --format bundle --run <out>` needs to continue this run elsewhere.
+  await writeRunRecord(v.out, { dataFile: v.data, summary, train, validation, model: { source: files.source, fingerprint: files.fingerprint, config: model.config }, lora: spec, settings });
 
   let lastGood: string | null = resumed ? v.resume! : null;
   const savedDirs: { step: number; dir: string }[] = resumed ? [{ step: resumed.state.step, dir: v.resume! }] : [];

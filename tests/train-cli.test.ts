@@ -44,7 +44,7 @@ describe('npm run train', () => {
     const part = await train([...common(), '--out', path.join(dir, 'part'), '--stop-at', '5']);
     expect(part.code).toBe(0);
     expect(lines(part.stdout).filter((l) => 'loss' in l).map((l) => l.step)).toEqual([1, 2, 3, 4, 5]);
-    expect((await readdir(path.join(dir, 'part'))).sort()).toEqual(['checkpoint-3', 'checkpoint-5']);
+    expect((await readdir(path.join(dir, 'part'))).sort()).toEqual(['checkpoint-3', 'checkpoint-5', 'run.json', 'train.jsonl', 'validation.jsonl']);
 
     const rest = await train(['--data', data, '--out', path.join(dir, 'part'), '--resume', path.join(dir, 'part', 'checkpoint-5')]);
     expect(rest.code).toBe(0);

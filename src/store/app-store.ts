@@ -7,6 +7,7 @@ import { createModelSlice } from './model-slice';
 import { createDatasetSlice } from './dataset-slice';
 import { createTrainSlice } from './train-slice';
 import { createUseSlice } from './use-slice';
+import { createExportSlice } from './export-slice';
 import type { AppState } from './types';
 
 export const useApp = create<AppState>()((...a) => ({
@@ -16,4 +17,5 @@ export const useApp = create<AppState>()((...a) => ({
   ...createDatasetSlice(...a),
   ...createTrainSlice(...a),
   ...createUseSlice(...a),
+  ...createExportSlice(...a),
 }));

@@ -9,6 +9,8 @@ import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { RunRecord, SampleReport } from '../train/training-run';
 import type { LinearModule } from '../model/config';
 import type { DatasetOptions } from '../data/prepare';
+import type { ExportChoice } from '../worker/protocol';
+import type { PlannedFile } from '../export/export-run';
 
 export interface UiError {
   title: string;
@@ -120,7 +122,21 @@ export interface UseSlice {
   makeHostedLink(location: string): string | null;
 }
 
-export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice & EvalSlice;
+export interface ExportSlice {
+  exportChoice: ExportChoice;
+  /** The files the chosen export writes, with exact sizes (null while asking or when impossible). */
+  exportPlan: PlannedFile[] | null;
+  exportProgress: { file: string; loaded: number; total: number } | null;
+  exportResult: { files: { name: string; bytes: number }[]; command?: string; where: string } | null;
+  exportError: UiError | null;
+  exporting: boolean;
+  setExportChoice(p: Partial<ExportChoice>): void;
+  planExport(): Promise<void>;
+  /** toFolder: stream into a folder picked with the File System Access API; else download each file. */
+  runExport(toFolder: boolean): Promise<void>;
+}
+
+export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice & EvalSlice & ExportSlice;
 
 export type Slice<T> = StateCreator<AppState, [], [], T>;
 

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { useApp } from '../store/app-store';
 import { StepBadge } from './StepBadge';
 import { ErrorBox } from './common';
+import { ExportPanel } from './ExportPanel';
 import { ChatPromptToggle } from './ChatPromptToggle';
 
 export function UseStep() {
@@ -101,6 +102,7 @@ export function UseStep() {
         </label>
       ) : null}
       <ErrorBox error={error} />
+      <ExportPanel />
     </section>
   );
 }

@@ -1,6 +1,6 @@
 // The page's handle on the engine worker: typed request methods returning promises, events routed
 // to per-request listeners, and worker errors rebuilt as named Error objects.
-import type { BackendName, BasePrecision, FromWorker, ProgressEvent, Reply, Request } from './protocol';
+import type { BackendName, BasePrecision, ExportChoice, FromWorker, ProgressEvent, Reply, Request } from './protocol';
 import type { StepReport, EvalReport } from '../train/trainer';
 import type { EvalOptions } from '../eval/evaluate';
 import type { SampleReport } from '../train/training-run';
@@ -27,6 +27,7 @@ interface Listeners {
   onSample?: (r: SampleReport) => void;
   onCheckpoint?: (step: number) => void;
   onToken?: (tokenId: number, text: string) => void;
+  onFile?: (name: string, blob: Blob) => void;
 }
 
 export class EngineClient {
@@ -72,6 +73,9 @@ export class EngineClient {
         return;
       case 'token':
         p.listeners.onToken?.(msg.tokenId, msg.text);
+        return;
+      case 'export-file':
+        p.listeners.onFile?.(msg.name, msg.blob);
         return;
       case 'error':
         this.pending.delete(msg.id);
@@ -133,5 +137,11 @@ export class EngineClient {
   }
   openShare(fragment: string, onProgress: (p: ProgressEvent) => void) {
     return this.request({ type: 'open-share', fragment }, 'share-opened', { onProgress });
+  }
+  planExport(choice: ExportChoice) {
+    return this.request({ type: 'export-plan', choice }, 'export-planned');
+  }
+  exportModel(choice: ExportChoice, folder: FileSystemDirectoryHandle | null, onProgress: (p: ProgressEvent) => void, onFile: (name: string, blob: Blob) => void) {
+    return this.request({ type: 'export-model', choice, folder }, 'export-done', { onProgress, onFile });
   }
 }

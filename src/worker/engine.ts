@@ -31,7 +31,17 @@ import { packExamples } from '../data/packing';
 import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
 import { chooseBackend } from '../gpu/backend-choice';
 import { WASM_URLS } from '../gpu/wasm-urls';
-import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from './protocol';
+import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ExportChoice, ModelSummary, ProgressEvent } from './protocol';
+import { planExport, runExport, type ExportInput, type ExportResult, type PlannedFile } from '../export/export-run';
+import type { ExportSink } from '../export/sink';
+import { bundleFileName, writeBundle, type BundleInput } from '../export/bundle/bundle';
+import { bundleInputFrom, type BundleSource } from './engine-bundle';
+
+/** A file-name stem from a model's source: the last path part of a URL or hub repo id (a bare host: the model type). */
+export function exportName(source: string, config: unknown): string {
+  const path = /^https?:\/\//.test(source) ? new URL(source).pathname : source;
+  return path.replace(/\/+$/, '').split('/').pop() || String((config as { model_type?: unknown } | null)?.model_type ?? 'model');
+}
 
 export class EngineError extends Error {
   override name = 'EngineError';
@@ -50,6 +60,8 @@ export class Engine {
   private adapterOrigin: AdapterSummary['origin'] = 'trained';
   private run: TrainingRun | null = null;
   private summary: ModelSummary | null = null;
+  /** What the cluster bundle needs: the parsed dataset file(s) and the last run's settings. */
+  private bundleSource: BundleSource = { dataset: null, run: null };
 
   async init(force: BackendName | null, onGpuError?: (message: string) => void): Promise<BackendInfo> {
     const info = await chooseBackend({ force: force ?? undefined, onGpuError, wasmPaths: WASM_URLS });
@@ -138,6 +150,8 @@ export class Engine {
       this.examples = p.train;
       this.validation = p.validation;
       this.datasetOptions = options;
+      const lines = (ex: TokenizedExample[]) => ex.map((x) => (x as { line?: number }).line ?? 0);
+      this.bundleSource.dataset = { file, validationFile: validationFile?.file ?? null, format: p.summary.format, chatTemplate: p.summary.chatTemplate ?? null, options, trainLines: lines(p.train), validationLines: lines(p.validation) };
     }
     const { examples, ...report } = p.summary;
     return { ...report, examples: examples.length, ...p.extras };
@@ -159,6 +173,7 @@ export class Engine {
     await saveRunData(runId, { train, validation: this.validation });
     const spec: LoraSpec = { ...lora, baseModel: this.files!.source };
     const soft: SoftPromptSpec | undefined = softForm ? { ...softForm, baseModel: this.files!.source } : undefined;
+    this.bundleSource.run = { settings, spec };
     return this.drive(new TrainingRun(this.runSetup(runId, spec, settings, train, this.validation, soft)), onStep, events, runId);
   }
 
@@ -258,6 +273,38 @@ export class Engine {
     };
     if (adapter instanceof SoftPromptAdapter) return toPromptPeftFiles(adapter.spec, this.requireModel().config, await adapter.toWeights(), provenance);
     return toPeftFiles(adapter.spec, await adapter.toWeights(), provenance);
+  }
+
+  /** The base files, tokenizer and adapter as the exporter takes them (src/export/export-run.ts). */
+  private async exportInput(choice: ExportChoice): Promise<ExportInput> {
+    if (!this.files || !this.tokenizer) throw new EngineError('Load a model before exporting');
+    if (this.adapter instanceof SoftPromptAdapter && choice.format !== 'gguf') {
+      throw new EngineError(`The ${choice.format} export carries a LoRA adapter; a ${this.adapter.spec.kind} run leaves as its PEFT files (Download adapter). The base model alone exports as GGUF.`);
+    }
+    const adapter = this.adapter instanceof LoraAdapter ? { spec: this.adapter.spec, weights: await this.adapter.toWeights() } : null;
+    return { files: this.files, tokenizer: this.tokenizer, adapter, name: exportName(this.files.source, this.files.config) };
+  }
+
+  private async bundleInput(): Promise<BundleInput> {
+    const m = this.requireModel();
+    return bundleInputFrom(this.bundleSource, { source: this.files!.source, fingerprint: this.files!.fingerprint, config: m.config, basePrecision: this.summary!.basePrecision }, await this.exportAdapter(), exportName(this.files!.source, this.files!.config));
+  }
+
+  async planExport(choice: ExportChoice): Promise<PlannedFile[]> {
+    if (choice.format === 'bundle') {
+      const b = await this.bundleInput();
+      return [{ name: bundleFileName(b.name), bytes: b.trainJsonl.length + b.validationJsonl.length + b.adapterSafetensors.byteLength + 32 * 1024 }];
+    }
+    return planExport(await this.exportInput(choice), { ...choice, format: choice.format });
+  }
+
+  async exportModel(choice: ExportChoice, sink: ExportSink, onProgress: (p: ProgressEvent) => void): Promise<ExportResult> {
+    if (choice.format === 'bundle') return { files: [await writeBundle(sink, await this.bundleInput())] };
+    return runExport(sink, await this.exportInput(choice), {
+      ...choice,
+      format: choice.format,
+      onProgress: (p) => onProgress({ status: 'progress', task: 'export', file: p.file, loaded: p.bytesWritten, total: p.bytesTotal }),
+    });
   }
 
   async shareLink(pageUrl: string): Promise<{ url: string; bytes: number }> {

@@ -2,6 +2,7 @@
 // request to the Engine, posts replies and events, transfers big buffers, and refuses a second
 // long task while one runs (a stop request always gets through).
 import { Engine } from './engine';
+import { BlobSink, DirectorySink } from './export-sinks';
 import { assertNever, type FromWorker, type Request } from './protocol';
 import type { EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
@@ -80,6 +81,14 @@ async function handle(req: Request): Promise<void> {
     case 'open-share':
       post({ type: 'share-opened', id, ...(await engine.openShare(req.fragment, progress)) });
       return;
+    case 'export-plan':
+      post({ type: 'export-planned', id, files: await engine.planExport(req.choice) });
+      return;
+    case 'export-model': {
+      const sink = req.folder ? new DirectorySink(req.folder) : new BlobSink((name, blob) => post({ type: 'export-file', id, name, blob }));
+      post({ type: 'export-done', id, ...(await engine.exportModel(req.choice, sink, progress)) });
+      return;
+    }
     default:
       assertNever(req);
   }
@@ -87,7 +96,7 @@ async function handle(req: Request): Promise<void> {
 
 scope.onmessage = (e) => {
   const req = e.data;
-  const exclusive = req.type !== 'stop' && req.type !== 'pause' && req.type !== 'share-link' && req.type !== 'export-adapter';
+  const exclusive = req.type !== 'stop' && req.type !== 'pause' && req.type !== 'share-link' && req.type !== 'export-adapter' && req.type !== 'export-plan';
   if (exclusive && busy) {
     post({ type: 'error', id: req.id, error: { name: 'BusyError', message: `The engine is busy (${busy}); wait for it to finish or stop it.` } });
     return;

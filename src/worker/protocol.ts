@@ -9,6 +9,18 @@ import type { DatasetExtras, DatasetOptions } from '../data/prepare';
 import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
+import type { PlannedFile } from '../export/export-run';
+import type { PanelFormat } from '../export/formats';
+import type { GgufWeightType } from '../export/gguf/constants';
+
+/** What the Use step's export panel asks for. */
+export interface ExportChoice {
+  format: PanelFormat;
+  /** GGUF weight matrices (base / merged). */
+  type: GgufWeightType;
+  /** LoRA GGUF tensors. */
+  adapterType: 'f32' | 'f16';
+}
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
@@ -72,7 +84,8 @@ export type ProgressEvent =
   | { status: 'progress'; task: 'evaluate'; phase: EvalPhase; done: number; total: number }
   | { status: 'progress'; task: 'download'; file: string; loaded: number; total: number | null; overallLoaded: number; overallTotal: number | null }
   | { status: 'progress'; task: 'load'; file: string; loaded: number; total: number }
-  | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number; file?: string };
+  | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number; file?: string }
+  | { status: 'progress'; task: 'export'; file: string; loaded: number; total: number };
 
 export type Request =
   | { type: 'init'; id: number; force: BackendName | null }
@@ -91,7 +104,11 @@ export type Request =
   | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean; /** Render the prompt as one user turn through the chat template. */ chat?: boolean }
   | { type: 'export-adapter'; id: number }
   | { type: 'share-link'; id: number; pageUrl: string }
-  | { type: 'open-share'; id: number; fragment: string };
+  | { type: 'open-share'; id: number; fragment: string }
+  /** The files an export would write and their exact sizes. */
+  | { type: 'export-plan'; id: number; choice: ExportChoice }
+  /** Streams an export into `folder` (File System Access), or posts each finished file as an export-file event (download). */
+  | { type: 'export-model'; id: number; choice: ExportChoice; folder: FileSystemDirectoryHandle | null };
 
 export type Reply =
   | { type: 'ready'; id: number; info: BackendInfo }
@@ -106,6 +123,8 @@ export type Reply =
   | { type: 'adapter-files'; id: number; adapterConfigJson: string; adapterSafetensors: Uint8Array }
   | { type: 'share-link'; id: number; url: string; bytes: number }
   | { type: 'share-opened'; id: number; model: ModelSummary; adapter: AdapterSummary }
+  | { type: 'export-planned'; id: number; files: PlannedFile[] }
+  | { type: 'export-done'; id: number; files: { name: string; bytes: number }[]; command?: string }
   | { type: 'error'; id: number; error: { name: string; message: string } };
 
 /** Unsolicited events tied to a running request. */
@@ -117,6 +136,8 @@ export type WorkerEvent =
   | { type: 'train-checkpoint'; id: number; step: number }
   /** A generated token and the whole text so far (prompt included). */
   | { type: 'token'; id: number; tokenId: number; text: string }
+  /** One complete exported file, for the page to offer as a download (no folder was given). */
+  | { type: 'export-file'; id: number; name: string; blob: Blob }
   | { type: 'gpu-error'; message: string };
 
 export type FromWorker = Reply | WorkerEvent;

@@ -1,0 +1,44 @@
+// Writes what `npm run export -- --format bundle --run <out>` needs from a finished or running
+// `npm run train`: <out>/run.json (model identity, LoRA, trainer and data settings) and the exact
+// rows trained on and held out, as the lines of the user's file (train.jsonl, validation.jsonl).
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { LoraSpec } from '../src/adapters/lora-types';
+import type { DatasetSummary } from '../src/data/dataset';
+import { FALLBACK_CHAT_TEMPLATE } from '../src/data/render';
+import type { LlamaConfig } from '../src/model/config';
+import type { TrainSettings } from '../src/train/trainer';
+import { RUN_RECORD_FILE, RUN_RECORD_FORMAT, TRAIN_ROWS_FILE, VALIDATION_ROWS_FILE, type RunRecord } from '../src/export/bundle/run-record';
+
+/** The physical lines of a JSONL file (1-based line n is lines[n - 1]); a leading BOM is dropped. */
+export function fileLines(text: string): string[] {
+  return text.replace(/^\uFEFF/, '').split(/\r?\n/);
+}
+
+export async function writeRunRecord(out: string, r: {
+  dataFile: string; summary: DatasetSummary; train: { line: number }[]; validation: { line: number }[];
+  model: { source: string; fingerprint: string; config: LlamaConfig }; lora: LoraSpec; settings: TrainSettings;
+}): Promise<void> {
+  const lines = fileLines(await readFile(r.dataFile, 'utf8'));
+  const rows = (ex: { line: number }[]) => ex.map((e) => lines[e.line - 1]!).join('\n') + (ex.length ? '\n' : '');
+  const ct = r.summary.chatTemplate;
+  const record: RunRecord = {
+    format: RUN_RECORD_FORMAT,
+    model: { source: r.model.source, fingerprint: r.model.fingerprint, modelType: r.model.config.modelType, architecture: r.model.config.architecture },
+    basePrecision: 'fp32', // npm run train loads the base in fp32 (loadModel's default)
+    lora: r.lora,
+    settings: r.settings,
+    data: {
+      format: r.summary.format ?? 'text',
+      trainOnPrompt: false, // the CLI's rendering default (no flag yet)
+      packing: false,
+      maxLength: r.settings.seqLen + 1,
+      chatTemplate: ct ? { name: ct.name, fallback: ct.fallback, template: ct.fallback ? FALLBACK_CHAT_TEMPLATE : null } : null,
+      trainRows: r.train.length,
+      validationRows: r.validation.length,
+    },
+  };
+  await writeFile(path.join(out, TRAIN_ROWS_FILE), rows(r.train));
+  await writeFile(path.join(out, VALIDATION_ROWS_FILE), rows(r.validation));
+  await writeFile(path.join(out, RUN_RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
+}

@@ -1,0 +1,140 @@
+// `npm run export` end to end: an Ollama folder (base GGUF + LoRA GGUF + Modelfile) and a merged
+// HF folder from a PEFT adapter folder; an adapter of another model, a fingerprint mismatch and an
+// unsupported tensor type each exit 1 with the reason and leave no file; and a `npm run train` run
+// becomes a cluster bundle whose JSONL holds exactly the rows trained and held out and whose
+// configs carry the run's values.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { unzipSync, strFromU8 } from 'fflate';
+import { toPeftFiles } from '../src/adapters/peft';
+import { syntheticLoraWeights } from '../src/adapters/synthetic-adapter';
+import { parseConfig } from '../src/model/config';
+import { parseGguf } from '../src/export/gguf/reader';
+import type { LoraSpec } from '../src/adapters/lora-types';
+import type { RunRecord } from '../src/export/bundle/run-record';
+import { openModelFiles } from '../cli/node-runtime';
+import { loadTokenizer } from '../src/tokenizer/tokenizer';
+import { parseDatasetText, splitTrainValidation } from '../src/data/dataset';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const STORIES = path.join(ROOT, '../shared/models/stories260K');
+
+function cli(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], { cwd: ROOT }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function writeAdapter(dir: string, cfg: ReturnType<typeof parseConfig>, provenance: Record<string, string> = {}): Promise<void> {
+  const spec: LoraSpec = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: STORIES };
+  const f = toPeftFiles(spec, syntheticLoraWeights(cfg, spec, 2, 0.1), provenance);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'adapter_config.json'), f.adapterConfigJson);
+  await writeFile(path.join(dir, 'adapter_model.safetensors'), f.adapterSafetensors);
+}
+
+describe('npm run export', () => {
+  let dir: string;
+  let stories: ReturnType<typeof parseConfig>;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'export-cli-'));
+    stories = parseConfig(JSON.parse(await readFile(path.join(STORIES, 'config.json'), 'utf8')));
+    await writeAdapter(path.join(dir, 'adapter'), stories);
+    await writeAdapter(path.join(dir, 'other-shape'), { ...stories, hiddenSize: 32, numHeads: 4, numKvHeads: 4 });
+    await writeAdapter(path.join(dir, 'other-weights'), stories, { base_model_fingerprint: '0123456789abcdef' });
+  });
+
+  it('--format ollama writes the base GGUF, the LoRA GGUF and a Modelfile, and prints the command', async () => {
+    const out = path.join(dir, 'ollama');
+    const r = await cli('cli/export.ts', ['--model', STORIES, '--adapter', path.join(dir, 'adapter'), '--format', 'ollama', '--type', 'q8_0', '--out', out]);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as { files: { name: string; bytes: number }[]; command: string };
+    expect(result.files.map((f) => f.name)).toEqual(['stories260k-q8_0.gguf', 'stories260k-lora-f32.gguf', 'Modelfile']);
+    expect((await readdir(out)).sort()).toEqual(['Modelfile', 'stories260k-lora-f32.gguf', 'stories260k-q8_0.gguf']);
+    expect(result.command).toBe('ollama create stories260k -f Modelfile && ollama run stories260k');
+    const lora = parseGguf(new Uint8Array(await readFile(path.join(out, 'stories260k-lora-f32.gguf'))));
+    expect(lora.metadata.get('general.type')).toBe('adapter');
+    expect(lora.metadata.get('adapter.lora.alpha')).toBe(8);
+    expect(lora.tensors.get('blk.0.attn_q.weight.lora_a')?.shape).toEqual([4, 64]);
+    expect(await readFile(path.join(out, 'Modelfile'), 'utf8')).toContain('FROM ./stories260k-q8_0.gguf\nADAPTER ./stories260k-lora-f32.gguf');
+  });
+
+  it('--format ollama-merged writes the merged GGUF and a Modelfile FROM it', async () => {
+    const out = path.join(dir, 'ollama-merged');
+    const r = await cli('cli/export.ts', ['--model', STORIES, '--adapter', path.join(dir, 'adapter'), '--format', 'ollama-merged', '--out', out]);
+    expect(r.code).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['Modelfile', 'stories260k-merged-f16.gguf']);
+    const mf = await readFile(path.join(out, 'Modelfile'), 'utf8');
+    expect(mf).toContain('FROM ./stories260k-merged-f16.gguf\n');
+    expect(mf).not.toContain('ADAPTER');
+  });
+
+  it('--format merged writes a Hugging Face folder', async () => {
+    const out = path.join(dir, 'merged');
+    const r = await cli('cli/export.ts', ['--model', STORIES, '--adapter', path.join(dir, 'adapter'), '--format', 'merged', '--out', out]);
+    expect(r.code).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  });
+
+  it.each([
+    ['an adapter of another shape', ['--adapter', 'other-shape', '--format', 'gguf-adapter'], /q_proj\.lora_A\.weight": shape \[4, 32\] but q_proj of this model takes 64 inputs/],
+    ['an adapter trained on other weights', ['--adapter', 'other-weights', '--format', 'gguf-merged'], /fingerprint 0123456789abcdef/],
+    ['an unsupported tensor type', ['--adapter', 'adapter', '--format', 'gguf', '--type', 'q4_k_m'], /Unsupported GGUF tensor type "q4_k_m": choose one of f32, f16, bf16, q8_0/],
+    ['an unknown format', ['--format', 'onnx'], /--format must be one of/],
+  ])('%s exits 1 with the reason and writes nothing', async (_label, args, message) => {
+    const out = path.join(dir, `bad-${_label.replace(/\W+/g, '-')}`);
+    const a = [...args];
+    const i = a.indexOf('--adapter');
+    if (i >= 0) a[i + 1] = path.join(dir, a[i + 1]!);
+    const r = await cli('cli/export.ts', ['--model', STORIES, ...a, '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+
+  it('--format bundle: the exact rows of a npm run train run, its adapter, and configs carrying its values', async () => {
+    const data = path.join(dir, 'data.jsonl');
+    const rows = Array.from({ length: 10 }, (_, i) => JSON.stringify({ prompt: `Q${i}: what does the dragon like?`, completion: ` It likes hill number ${i}.` }));
+    await writeFile(data, '\uFEFF' + rows.join('\r\n') + '\r\n'); // a BOM and CRLF: rows must still come out exact
+    const run = path.join(dir, 'run');
+    const t = await cli('cli/train.ts', ['--model', STORIES, '--data', data, '--out', run, '--steps', '2', '--batch', '2', '--max-len', '32', '--seed', '9', '--rank', '4', '--alpha', '12', '--lr', '0.002', '--schedule', 'linear', '--warmup', '1', '--grad-accum', '2', '--eval-every', '2', '--val-percent', '30', '--targets', 'attention']);
+    expect(t.code).toBe(0);
+    const r = await cli('cli/export.ts', ['--format', 'bundle', '--run', run, '--name', 'dragon', '--out', path.join(dir, 'bundle')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const zip = unzipSync(new Uint8Array(await readFile(path.join(dir, 'bundle', 'dragon-cluster-bundle.zip'))));
+    const text = (f: string) => strFromU8(zip[f]!);
+    const train = text('data/train.jsonl').trim().split('\n');
+    const val = text('data/validation.jsonl').trim().split('\n');
+    expect(train.length + val.length).toBe(10);
+    expect([...train, ...val].map((l) => JSON.parse(l)).sort((a, b) => (a.prompt < b.prompt ? -1 : 1))).toEqual(rows.map((l) => JSON.parse(l)));
+    // The split the trainer made (same parser, same seed): train.jsonl is exactly its rows, in order.
+    const files = await openModelFiles(STORIES);
+    const parsed = await parseDatasetText(await readFile(data, 'utf8'), { fileName: 'data.jsonl', tokenizer: loadTokenizer(files.tokenizerJson, files.tokenizerConfig), maxLength: 33 });
+    const split = splitTrainValidation(parsed.examples, 30, 9);
+    expect(train.map((l) => JSON.parse(l))).toEqual(split.train.map((e) => JSON.parse(rows[e.line - 1]!)));
+    expect(val.map((l) => JSON.parse(l))).toEqual(split.validation.map((e) => JSON.parse(rows[e.line - 1]!)));
+    const record = JSON.parse(text('run.json')) as RunRecord;
+    expect(record.data.validationRows).toBe(val.length);
+    expect(val.length).toBe(3);
+    expect(Object.keys(zip).sort()).toEqual(['README.md', 'accelerate/ddp.yaml', 'accelerate/deepspeed-zero2.yaml', 'accelerate/fsdp.yaml', 'adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'axolotl.yaml', 'data/train.jsonl', 'data/validation.jsonl', 'run.json', 'train_trl.py']);
+    const yaml = Object.fromEntries(text('axolotl.yaml').split('\n').filter((l) => /^[a-z_0-9]+: /.test(l)).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+    expect(yaml).toMatchObject({
+      adapter: 'lora', lora_model_dir: './adapter', lora_r: '4', lora_alpha: '12', lora_dropout: '0', peft_use_rslora: 'false',
+      lora_target_modules: '["q_proj", "k_proj", "v_proj", "o_proj"]', learning_rate: '0.002', lr_scheduler: 'linear', warmup_steps: '1',
+      micro_batch_size: '2', gradient_accumulation_steps: '2', max_steps: '2', sequence_len: '32', sample_packing: 'false', train_on_inputs: 'false', seed: '9',
+    });
+    const trl = text('train_trl.py');
+    for (const kv of ['"learning_rate": 0.002', '"lr_scheduler_type": "linear"', '"per_device_train_batch_size": 2', '"gradient_accumulation_steps": 2', '"max_steps": 2', '"seed": 9', '"packing": False', '"dataset_format": "prompt-completion"']) expect(trl).toContain(kv);
+    expect(text('accelerate/fsdp.yaml')).toContain('distributed_type: FSDP');
+    expect(text('accelerate/deepspeed-zero2.yaml')).toContain('zero_stage: 2');
+    expect(text('README.md')).toMatch(/Effective batch.*4 sequences per optimizer step \(2 x 2\)/);
+    expect(JSON.parse(text('adapter/adapter_config.json')).r).toBe(4);
+  });
+});
