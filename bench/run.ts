@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright';
 import { build, preview } from 'vite';
 import { CHROMIUM_ARGS } from '../playwright.config';
+import { ISOLATION_HEADERS } from '../vite.config';
 import type { BenchOptions, Variant } from './bench-entry';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
       build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192, rollupOptions: { input: { bench: join(ROOT, 'bench/bench.html') } } },
     });
     if (model === 'stories260K') cpSync(resolve(ROOT, args['model-dir'] ?? '../shared/models/stories260K'), join(outDir, 'model'), { recursive: true });
-    server = await preview({ configFile: false, root: ROOT, logLevel: 'warn', build: { outDir }, preview: { port, strictPort: true, host: '127.0.0.1' } });
+    server = await preview({ configFile: false, root: ROOT, logLevel: 'warn', build: { outDir }, preview: { port, strictPort: true, host: '127.0.0.1', headers: ISOLATION_HEADERS } });
     for (const variant of variants) {
       const page = await browser.newPage(); // a fresh page per variant: fresh tfjs state and GPU device
       page.on('console', (m) => m.type() === 'error' && process.stderr.write(`[page] ${m.text()}\n`));

@@ -22,8 +22,8 @@ export interface FrozenHead {
   readonly numBlocks: number;
   /** Rows [start, start + rows) of W as fp32 [rows, C]; dispose it after use when `owned`. */
   block(j: number): { w: tf.Tensor2D; start: number; owned: boolean };
-  /** ids [N] -> embedding rows [N, C] (no gradient: the table is frozen). */
-  embed(ids: Int32Array): tf.Tensor2D;
+  /** ids [N] int32 -> embedding rows [N, C] (no gradient: the table is frozen). */
+  embed(ids: tf.Tensor1D): tf.Tensor2D;
   dispose(): void;
 }
 
@@ -68,8 +68,8 @@ export class DenseHead implements FrozenHead {
     return { w: this.weight, start: 0, owned: false };
   }
 
-  embed(ids: Int32Array): tf.Tensor2D {
-    return tf.tidy(() => tf.gather(this.weight, tf.tensor1d(ids, 'int32')) as tf.Tensor2D); // [N, C]
+  embed(ids: tf.Tensor1D): tf.Tensor2D {
+    return tf.gather(this.weight, ids) as tf.Tensor2D; // [N, C]
   }
 
   dispose(): void {
@@ -140,8 +140,10 @@ export class Int8Head implements FrozenHead {
     return { w: tf.tensor2d(dequantizeInt8Rows(this.q, start, n), [n, this.hidden]), start, owned: true };
   }
 
-  embed(ids: Int32Array): tf.Tensor2D {
+  /** Decoded in JS: the ids are read back (cheap on wasm/cpu; one small sync read on WebGPU). */
+  embed(idsT: tf.Tensor1D): tf.Tensor2D {
     const C = this.hidden;
+    const ids = idsT.dataSync();
     const out = new Float32Array(ids.length * C);
     ids.forEach((id, i) => {
       if (!(id >= 0 && id < this.vocabSize)) throw new HeadRangeError(`embed: token id ${id} at position ${i} is outside the vocabulary (0..${this.vocabSize - 1})`);

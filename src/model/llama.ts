@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaConfig, type LinearModule, LINEAR_MODULES } from './config';
 import { type FrozenLinear } from './linear';
-import { frozenMatMul, nativeTransposes } from './matmul';
+import { allLogits, type FrozenHead } from './frozen-head';
 
 export interface LayerWeights {
   inputNorm: tf.Tensor1D; // [C]
@@ -14,9 +14,10 @@ export interface LayerWeights {
 }
 
 export interface LlamaWeights {
-  embed: tf.Tensor2D; // [V, C]
-  /** Output head [V, C]; the same tensor as embed when tied. */
-  lmHead: tf.Tensor2D;
+  /** Token table [V, C] (fp32 or int8 rows, src/model/frozen-head.ts). */
+  embed: FrozenHead;
+  /** Output head [V, C]; the same object as embed when tied (one copy, one layout). */
+  lmHead: FrozenHead;
   finalNorm: tf.Tensor1D; // [C]
   layers: LayerWeights[];
 }
@@ -51,32 +52,51 @@ export interface Packing {
   segments: Int32Array;
 }
 
+export interface ForwardOptions {
+  lora?: LoraHook | null;
+  /** With a cache, positions continue from cache.length and the cache is extended. */
+  cache?: KvCache;
+  packing?: Packing;
+}
+
+/** Each layer's keys/values after a cached forward, [B, K, S, D] each, indexed by layer. */
+export type NewCache = { k: tf.Tensor4D; v: tf.Tensor4D }[];
+
+/** What every layer of one forward call shares. */
+export interface LayerContext {
+  B: number;
+  T: number;
+  rope: Rope;
+  mask: tf.Tensor;
+  lora: LoraHook | null;
+  cache?: KvCache;
+  newCache: NewCache;
+}
+
 /** RoPE tables broadcastable against [B, T, H, D]. */
-interface Rope {
+export interface Rope {
   cos: tf.Tensor4D;
   sin: tf.Tensor4D;
 }
 
 export class LlamaModel {
   private ropeCache = new Map<string, Rope>();
-  /**
-   * The output head transposed [C, V], off WebGPU only: the head is the widest product of a small
-   * model and tfjs-wasm runs it ~10x faster untransposed (matmul.ts). Costs V*C floats more.
-   */
-  private readonly lmHeadT: tf.Tensor2D | null;
 
   constructor(
     readonly config: LlamaConfig,
     readonly weights: LlamaWeights,
-  ) {
-    this.lmHeadT = nativeTransposes() ? null : tf.keep(tf.transpose(weights.lmHead));
+  ) {}
+
+  /** The output head (for losses fused with it). */
+  get head(): FrozenHead {
+    return this.weights.lmHead;
   }
 
   /** Bytes held by the frozen base in backend memory (linear layers as stored, plus fp32 rest). */
   baseWeightBytes(): { linear: number; other: number } {
     const w = this.weights;
     let linear = 0;
-    let other = w.embed.size * 4 + w.finalNorm.size * 4 + (w.lmHead === w.embed ? 0 : w.lmHead.size * 4) + (this.lmHeadT?.size ?? 0) * 4;
+    let other = w.embed.bytes + w.finalNorm.size * 4 + (w.lmHead === w.embed ? 0 : w.lmHead.bytes);
     for (const l of w.layers) {
       other += (l.inputNorm.size + l.postNorm.size) * 4;
       for (const m of LINEAR_MODULES) linear += l.linear[m].weightBytes;
@@ -90,32 +110,39 @@ export class LlamaModel {
    * Packed rows (several examples in one sequence): `packing` gives each token's position within
    * its example and its example's segment id; attention never crosses segments. Returns [B*T, V].
    */
-  forward(ids: tf.Tensor2D, opts: { lora?: LoraHook | null; cache?: KvCache; packing?: Packing } = {}): tf.Tensor2D {
-    const { cache } = opts;
-    const lora = opts.lora ?? null;
-    const cfg = this.config;
+  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor2D {
+    return this.run(opts, (nc) => this.logitsFrom(this.hidden(ids, opts, nc)));
+  }
+
+  /** The final normed hidden states [B*T, C] (apply `logitsFrom` to any rows of it). */
+  forwardHidden(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor2D {
+    return this.run(opts, (nc) => this.hidden(ids, opts, nc));
+  }
+
+  /** ids [B, T] -> embeddings [B, T, C]. */
+  embed(ids: tf.Tensor2D): tf.Tensor3D {
     const [B, T] = ids.shape;
-    const past = cache?.length ?? 0;
-    const newCache: { k: tf.Tensor4D; v: tf.Tensor4D }[] = [];
-    const logits = tf.tidy(() => {
-      let x = tf.gather(this.weights.embed, ids.reshape([B * T])) as tf.Tensor2D; // [B*T, C]
-      const G = cfg.numHeads / cfg.numKvHeads;
-      const packing = opts.packing;
-      if (packing && cache) throw new Error('forward: packed rows cannot use a KV cache');
-      const rope = packing ? this.ropeAt(packing.positions, B, T) : this.rope(past, T); // cos, sin: [B|1, T, 1, D]
-      const mask = packing ? segmentMask(packing.segments, B, T, G) : causalMask(T, past + T, G); // [B, 1, G*T, T] | [G*T, S]
-      for (let i = 0; i < cfg.numLayers; i++) {
-        const layer = this.weights.layers[i];
-        const h = rmsNorm(x, layer.inputNorm, cfg.rmsNormEps); // [B*T, C]
-        const attn = this.attention(i, h, B, T, rope, mask, lora, cache, newCache);
-        x = tf.add(x, attn);
-        const h2 = rmsNorm(x, layer.postNorm, cfg.rmsNormEps);
-        x = tf.add(x, this.mlp(i, h2, lora));
-      }
-      const hf = rmsNorm(x, this.weights.finalNorm, cfg.rmsNormEps); // [B*T, C]
-      const out = this.lmHeadT ? frozenMatMul(hf, this.lmHeadT, this.weights.lmHead) : (tf.matMul(hf, this.weights.lmHead, false, true) as tf.Tensor2D); // [B*T, V]
+    return tf.tidy(() => this.weights.embed.embed(ids.reshape([B * T])).reshape([B, T, this.config.hiddenSize]) as tf.Tensor3D);
+  }
+
+  /** Hidden rows h [N, C] -> logits [N, V]. */
+  logitsFrom(h: tf.Tensor2D): tf.Tensor2D {
+    return allLogits(h, this.weights.lmHead); // [N, V]
+  }
+
+  /** The final RMSNorm: residual stream x [N, C] -> h [N, C]. */
+  finalNorm(x: tf.Tensor2D): tf.Tensor2D {
+    return rmsNorm(x, this.weights.finalNorm, this.config.rmsNormEps);
+  }
+
+  private run(opts: ForwardOptions, body: (newCache: NewCache) => tf.Tensor2D): tf.Tensor2D {
+    const { cache } = opts;
+    const cfg = this.config;
+    const newCache: NewCache = [];
+    const out = tf.tidy(() => {
+      const y = body(newCache);
       for (const c of newCache) { tf.keep(c.k); tf.keep(c.v); }
-      return out;
+      return y;
     });
     if (cache) {
       for (let i = 0; i < cfg.numLayers; i++) {
@@ -124,9 +151,40 @@ export class LlamaModel {
         cache.k[i] = newCache[i].k;
         cache.v[i] = newCache[i].v;
       }
-      cache.length = past + T;
+      cache.length = newCache[0].k.shape[2]; // S = past + T
     }
-    return logits;
+    return out;
+  }
+
+  private hidden(ids: tf.Tensor2D, opts: ForwardOptions, newCache: NewCache): tf.Tensor2D {
+    const [B, T] = ids.shape;
+    const ctx = this.layerContext(B, T, opts, newCache);
+    let x = this.embed(ids).reshape([B * T, this.config.hiddenSize]) as tf.Tensor2D; // [B*T, C]
+    for (let i = 0; i < this.config.numLayers; i++) x = this.layerForward(i, x, ctx);
+    return this.finalNorm(x); // [B*T, C]
+  }
+
+  /** The rope tables and masks one forward call shares across its layers. */
+  layerContext(B: number, T: number, opts: ForwardOptions, newCache: NewCache = []): LayerContext {
+    const cfg = this.config;
+    const { cache, packing } = opts;
+    if (packing && cache) throw new Error('forward: packed rows cannot use a KV cache');
+    const past = cache?.length ?? 0;
+    const G = cfg.numHeads / cfg.numKvHeads;
+    const rope = packing ? this.ropeAt(packing.positions, B, T) : this.rope(past, T); // cos, sin: [B|1, T, 1, D]
+    const mask = packing ? segmentMask(packing.segments, B, T, G) : causalMask(T, past + T, G); // [B, 1, G*T, T] | [G*T, S]
+    return { B, T, rope, mask, lora: opts.lora ?? null, cache, newCache };
+  }
+
+  /** One decoder layer: x [B*T, C] -> x [B*T, C]; reads only its weights and `ctx`, so it can be recomputed. */
+  layerForward(i: number, x: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D {
+    const cfg = this.config;
+    const layer = this.weights.layers[i];
+    const h = rmsNorm(x, layer.inputNorm, cfg.rmsNormEps); // [B*T, C]
+    const attn = this.attention(i, h, ctx.B, ctx.T, ctx.rope, ctx.mask, ctx.lora, ctx.cache, ctx.newCache);
+    const x2 = tf.add(x, attn) as tf.Tensor2D;
+    const h2 = rmsNorm(x2, layer.postNorm, cfg.rmsNormEps);
+    return tf.add(x2, this.mlp(i, h2, ctx.lora));
   }
 
   private linear(layer: number, m: LinearModule, x: tf.Tensor2D, lora: LoraHook | null): tf.Tensor2D {
@@ -213,7 +271,6 @@ export class LlamaModel {
     const w = this.weights;
     w.embed.dispose();
     if (w.lmHead !== w.embed) w.lmHead.dispose();
-    this.lmHeadT?.dispose();
     w.finalNorm.dispose();
     for (const l of w.layers) {
       l.inputNorm.dispose();

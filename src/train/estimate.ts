@@ -5,8 +5,12 @@
 // Memory (bytes, float32 everywhere):
 //   base        = baseWeightBytes (as loaded: fp32 or NF4), or 4 x parameters
 //   trainable   = 16 x P   (P LoRA parameters: weights, gradient, AdamW m and v)
-//   activations = 4 x B x T x L x (6C + (H + 2Hkv)D + H*T + 3I + R*targets)   saved for the backward pass
-//   logits      = 4 x B x T x V x 3   (logits, log-softmax, their gradient)
+//   per layer   = 4 x B x T x (6C + (H + 2Hkv)D + H*T + 3I + R*targets)   what autograd saves of one layer
+//   activations = L x per layer                        without recomputation
+//               = 4 x B x T x L x C + 2 x per layer    with it (each layer's input, plus one layer
+//                                                       rebuilt and its gradient in flight)
+//   logits      = 4 x B x T x V x 3   plain loss (logits, log-softmax, their gradient)
+//               = min(that, chunk budget) + 4 x B x T x C   fused loss (one chunk, plus dH)
 // Time:
 //   forward FLOPs/token = 2 x L x Nlin + 2 x C x V + 4 x L x T x H*D + 2 x P
 //   training FLOPs/token ~ 2 x forward  (the frozen base needs input gradients, not weight gradients)
@@ -48,6 +52,18 @@ export interface EstimateInput {
   gflops?: number;
   /** Replaces BACKEND_LAYER_OVERHEAD_S. */
   layerOverheadS?: number;
+  /** Activation recomputation per layer (default false: the old, full-memory path). */
+  recompute?: boolean;
+  /** Loss fused with the head in chunks of this many bytes (src/train/fused-cross-entropy.ts); unset: the plain loss. */
+  fusedLossChunkBytes?: number;
+}
+
+/**
+ * Memory a training step may use on each backend: wasm32's 4 GiB address space (tfjs-wasm aborts
+ * past it); a GPU's is unknown to the page, so 4 GiB too (a mid-range laptop GPU); cpu is JS heap.
+ */
+export function memoryBudgetBytes(backend: EstimateBackend): number {
+  return backend === 'cpu' ? 2 * 1024 ** 3 : 4 * 1024 ** 3;
 }
 
 export interface TrainEstimate {
@@ -89,8 +105,10 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const base = x.baseWeightBytes ?? 4 * allParams;
   const trainable = 16 * P;
   const perTokenLayer = 6 * C + (H + 2 * Hkv) * D + H * T + 3 * I + R * x.targets.length;
-  const activations = 4 * B * T * L * perTokenLayer;
-  const logits = 4 * B * T * V * 3;
+  const perLayer = 4 * B * T * perTokenLayer;
+  const activations = x.recompute ? 4 * B * T * L * C + 2 * perLayer : L * perLayer;
+  const plainLogits = 4 * B * T * V * 3;
+  const logits = x.fusedLossChunkBytes ? Math.min(plainLogits, x.fusedLossChunkBytes) + 4 * B * T * C : plainLogits;
   const forward = 2 * L * nLin + 2 * C * V + 4 * L * T * H * D + 2 * P;
   const flopsPerToken = 2 * forward;
   const tokensPerStep = B * T * x.gradAccum;

@@ -5,10 +5,13 @@ import * as tf from '@tensorflow/tfjs';
 import { type LlamaModel } from '../model/llama';
 import { type LoraAdapter } from './lora';
 import { maskedCrossEntropy } from './loss';
+import { fusedCrossEntropy } from './fused-cross-entropy';
+import { recomputed } from './recompute';
 import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
 import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
 import type { LoraWeights } from '../adapters/lora-types';
 import { learningRate } from './schedule';
+import { resolveRecompute } from './memory-plan';
 
 export interface TrainSettings {
   /** Optimizer steps to run (used when `epochs` is 0). */
@@ -42,6 +45,13 @@ export interface TrainSettings {
    * leaves the loss finite but far worse than the base model's, because RMSNorm rescales the blow-up.
    */
   divergenceFactor: number;
+  /**
+   * Activation recomputation per decoder layer: 'auto' turns it on when the estimate says the
+   * saved activations would be large (src/train/memory-plan.ts). Optional: older checkpoints lack it.
+   */
+  recompute?: 'auto' | 'on' | 'off';
+  /** 'fused': chunked cross-entropy fused with the head (never [N, V] at once); 'plain': full logits. */
+  loss?: 'fused' | 'plain';
 }
 
 export const DEFAULT_TRAIN: TrainSettings = {
@@ -60,6 +70,8 @@ export const DEFAULT_TRAIN: TrainSettings = {
   sampleEvery: 0,
   checkpointEvery: 0,
   divergenceFactor: 3,
+  recompute: 'auto',
+  loss: 'fused',
 };
 
 /** Optimizer steps a run takes: `steps`, or enough whole batches to cover `epochs` passes. */
@@ -139,6 +151,11 @@ export function addAll<T extends tf.Tensor>(ts: T[]): T {
   return level[0] as T;
 }
 
+/** The model's final logit soft-cap (Gemma), 0 when it has none. */
+function headSoftcap(m: LlamaModel): number {
+  return (m.config as { finalSoftcap?: number | null }).finalSoftcap ?? 0;
+}
+
 export class Trainer {
   readonly optimizer: AdamW;
   private position: DataPosition = { epoch: 0, index: 0 };
@@ -147,6 +164,8 @@ export class Trainer {
   private readonly vars: tf.Variable[];
   /** Optimizer steps this run takes (settings.steps, or derived from settings.epochs). */
   readonly totalSteps: number;
+  /** Whether layers are recomputed in the backward pass ('auto' resolved at construction). */
+  readonly recompute: boolean;
 
   constructor(
     readonly model: LlamaModel,
@@ -160,6 +179,7 @@ export class Trainer {
     this.optimizer = new AdamW(this.vars, settings.adamw);
     adapter.setDropoutSeed(settings.seed);
     this.totalSteps = totalSteps(settings, examples.length);
+    this.recompute = resolveRecompute(settings.recompute ?? 'auto', model, adapter, settings);
   }
 
   /** A copy of the run's state (weights, moments, data position, random state) for a checkpoint. */
@@ -199,12 +219,41 @@ export class Trainer {
     return makeBatch(rows, this.settings.seqLen);
   }
 
-  private lossFn(b: Batch): () => tf.Scalar {
-    return () => {
-      const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-      const logits = this.model.forward(ids, { lora: this.adapter, packing: b.packing }); // [B*T, V]
-      return maskedCrossEntropy(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights));
+  /**
+   * The loss of one batch as a function for tf.variableGrads / tf.tidy, and the tensors it shares
+   * across layers (masks, rope tables), made outside it: a recomputed layer reads them again in the
+   * backward pass, after the forward's tidy has ended. The caller disposes `shared`.
+   */
+  private lossFn(b: Batch, recompute = this.recompute): { f: () => tf.Scalar; shared: tf.Tensor[] } {
+    const m = this.model;
+    const { batchSize: B, seqLen: T } = b;
+    const ctx = m.layerContext(B, T, { lora: this.adapter, packing: b.packing });
+    for (const t of [ctx.mask, ctx.rope.cos, ctx.rope.sin]) tf.keep(t);
+    const shared = b.packing ? [ctx.mask, ctx.rope.cos, ctx.rope.sin] : [ctx.mask];
+    const random = { get: () => this.adapter.dropoutSeed, set: (s: number) => this.adapter.setDropoutSeed(s) };
+    const f = () => {
+      const ids = tf.tensor2d(b.inputs, [B, T], 'int32');
+      let x = m.embed(ids).reshape([B * T, m.config.hiddenSize]) as tf.Tensor2D; // [B*T, C]
+      for (let i = 0; i < m.config.numLayers; i++) {
+        const layer = (xi: tf.Tensor2D) => m.layerForward(i, xi, ctx);
+        x = recompute ? recomputed(layer, this.adapter.layerVariables(i), random)(x) : layer(x);
+      }
+      const h = m.finalNorm(x); // [B*T, C]
+      if ((this.settings.loss ?? 'fused') === 'fused') return fusedCrossEntropy(h, m.head, b.targets, b.weights, { softcap: headSoftcap(m) });
+      return maskedCrossEntropy(m.logitsFrom(h), tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights)); // logits [B*T, V]
     };
+    return { f, shared };
+  }
+
+  /** Loss and gradients (in the order of adapter.variables()) of one batch; the caller disposes them. */
+  batchGradients(b: Batch, recompute = this.recompute): { value: tf.Scalar; grads: tf.Tensor[] } {
+    const { f, shared } = this.lossFn(b, recompute);
+    try {
+      const { value, grads } = tf.variableGrads(f, this.vars);
+      return { value, grads: this.vars.map((v) => grads[v.name]) };
+    } finally {
+      tf.dispose(shared);
+    }
   }
 
   /** One optimizer step. Throws TrainingDivergedError, leaving weights untouched, on a non-finite or runaway loss. */
@@ -221,9 +270,9 @@ export class Trainer {
     const losses: tf.Scalar[] = [];
     const gradLists: tf.Tensor[][] = [];
     for (let k = 0; k < s.gradAccum; k++) {
-      const { value, grads } = tf.variableGrads(this.lossFn(this.nextBatch()), this.vars);
+      const { value, grads } = this.batchGradients(this.nextBatch());
       losses.push(value);
-      gradLists.push(this.vars.map((v) => grads[v.name]));
+      gradLists.push(grads);
     }
     this.adapter.training = false;
     // Mean over micro-batches, then the global norm (before clipping) for reporting and clipping.
@@ -267,7 +316,9 @@ export class Trainer {
       while (rows.length < B) rows.push({ inputIds: [], lossMask: [] }); // keep [B, T] fixed
       const batch = makeBatch(rows, this.settings.seqLen);
       if (batch.tokens === 0) continue;
-      const l = tf.tidy(this.lossFn(batch));
+      const { f, shared } = this.lossFn(batch, false);
+      const l = tf.tidy(f);
+      tf.dispose(shared);
       weighted += (await l.data())[0] * batch.tokens;
       l.dispose();
       tokens += batch.tokens;
