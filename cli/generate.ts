@@ -1,6 +1,7 @@
 // npm run generate -- --model <folder|base URL> --prompt "<text>" [--adapter <folder>]
 //   [--max-new-tokens N] [--greedy | --temperature T --seed S] [--top-p P] [--backend wasm|cpu]
 //   [--precision fp32|nf4|auto] (frozen base precision; fp32 by default so references match exactly)
+//   [--ignore-eos] (always produce --max-new-tokens; by default generation stops on every eos id and the chat template's end of turn)
 // Prints one JSON line: {"prompt_ids": [...], "output_ids": [...], "text": "..."} (output_ids: new tokens only).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { generate } from '../src/model/generate';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { fromPeftFiles } from '../src/adapters/peft';
 import { LoraAdapter } from '../src/train/lora';
+import { stopTokenIds } from '../src/tokenizer/stop-tokens';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '0' },
       backend: { type: 'string', default: 'wasm' },
       precision: { type: 'string', default: 'fp32' },
+      'ignore-eos': { type: 'boolean', default: false },
     },
   });
   if (!values.model) throw new Error('--model <folder or base URL> is required');
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
     topP: Number(values['top-p']),
     seed: Number(values.seed),
     lora: adapter,
+    stopIds: values['ignore-eos'] ? [] : stopTokenIds(model.config.eosTokenIds, tokenizer),
   });
   const text = tokenizer.decode([...promptIds, ...outputIds]);
   process.stderr.write(`backend: ${backend}\n`);

@@ -8,7 +8,7 @@ import { totalSteps, DEFAULT_TRAIN } from '../src/train/trainer';
 import { parseTargets, presetOf, TARGET_PRESETS } from '../src/train/presets';
 import { estimateTraining, type EstimateInput } from '../src/train/estimate';
 import { checkpointFromFiles, checkpointToFiles, CheckpointFormatError, CHECKPOINT_FORMAT, emptyHistory, type TrainCheckpoint } from '../src/train/checkpoint';
-import type { LlamaConfig } from '../src/model/config';
+import { parseConfig, type LlamaConfig } from '../src/model/config';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -85,10 +85,10 @@ describe('target presets', () => {
   });
 });
 
-const TINY: LlamaConfig = {
-  hiddenSize: 8, intermediateSize: 16, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 4, vocabSize: 10,
-  maxPositions: 32, rmsNormEps: 1e-5, ropeTheta: 1e4, tieWordEmbeddings: true, bosTokenId: 1, eosTokenIds: [2], modelType: 'llama', architecture: 'LlamaForCausalLM',
-};
+const TINY: LlamaConfig = parseConfig({
+  architectures: ['LlamaForCausalLM'], hidden_size: 8, intermediate_size: 16, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1,
+  head_dim: 4, vocab_size: 10, max_position_embeddings: 32, rms_norm_eps: 1e-5, rope_theta: 1e4, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2,
+});
 
 describe('estimateTraining', () => {
   const base: EstimateInput = { config: TINY, rank: 2, targets: ['q_proj', 'v_proj'], batchSize: 2, seqLen: 4, gradAccum: 1, examples: 10, steps: 20, backend: 'wasm', layerOverheadS: 0 };

@@ -4,6 +4,7 @@
 import { Template } from '@huggingface/jinja';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
 import { DatasetLineError, type ChatMessage, type DatasetRecord } from './formats';
+import { endOfTurnToken } from '../tokenizer/stop-tokens';
 
 export interface TrainingExample {
   /** 1-based line of the dataset file this example came from. */
@@ -60,6 +61,8 @@ interface Rendered {
   trained: [number, number][];
   /** Whether the tokenizer adds its own special tokens (BOS); chat templates write their own. */
   addSpecialTokens: boolean;
+  /** Chat formats: the template's end-of-turn token (e.g. Gemma's <end_of_turn>), which already teaches stopping. */
+  endOfTurn?: string;
 }
 
 const templateCache = new Map<string, Template>();
@@ -74,6 +77,7 @@ function compile(source: string): Template {
 
 function renderChat(messages: ChatMessage[], tokenizer: TextTokenizer, line: number, opts: RenderOptions): Rendered {
   const { template: source } = chatTemplateFor(tokenizer, opts.chatTemplate);
+  const eot = endOfTurnToken(tokenizer, source);
   let template: Template;
   try {
     template = compile(source);
@@ -114,14 +118,13 @@ function renderChat(messages: ChatMessage[], tokenizer: TextTokenizer, line: num
         start = text.indexOf(m.content, cursor);
         if (start < 0) throw new DatasetLineError(line, `chat template output does not contain the assistant turn at index ${i}`);
         end = start + m.content.length;
-        const eos = tokenizer.eosToken;
-        if (eos && text.startsWith(eos, end)) end += eos.length;
+        for (const marker of [eot?.text, tokenizer.eosToken]) if (marker && text.startsWith(marker, end)) end += marker.length;
       }
       trained.push([start, end]);
       cursor = end;
     });
   }
-  return { text, trained, addSpecialTokens: false };
+  return { text, trained, addSpecialTokens: false, endOfTurn: eot?.text };
 }
 
 function renderRecordText(rec: DatasetRecord, tokenizer: TextTokenizer, line: number, opts: RenderOptions): Rendered {
@@ -173,7 +176,9 @@ export function renderExample(rec: DatasetRecord, tokenizer: TextTokenizer, line
   }
   let text = r.text;
   const eos = tokenizer.eosTokenId;
-  const endsWithEos = inputIds[inputIds.length - 1] === eos || (tokenizer.eosToken !== null && r.text.trimEnd().endsWith(tokenizer.eosToken));
+  const closing = r.text.trimEnd();
+  const endsWithEos =
+    inputIds[inputIds.length - 1] === eos || (tokenizer.eosToken !== null && closing.endsWith(tokenizer.eosToken)) || (r.endOfTurn !== undefined && closing.endsWith(r.endOfTurn));
   if (eos !== null && !endsWithEos) {
     inputIds.push(eos);
     lossMask.push(1);

@@ -1,22 +1,37 @@
-// The Llama-family decoder in tfjs: weights, forward pass (training and KV-cached decoding) and the
-// LoRA hook. Dimension letters: B batch, T time (new tokens), S cached+new keys, C hidden,
-// H query heads, K kv heads, G = H / K, D head dim, V vocab, R LoRA rank.
-// The same code runs in the Web Worker, in Node tests and in benchmarks.
+// The one decoder every family runs (Llama, Mistral, SmolLM2, Qwen2/2.5, Qwen3, Gemma 3 text) in
+// tfjs: weights, forward pass (training and KV-cached decoding) and the LoRA hook. How a family
+// differs (norm offset, biases, q/k norms, sandwich norms, activation, embedding and query scales,
+// rope and window per layer, soft-capping) comes from its FamilyTraits in the config (families.ts).
+// Dimension letters: B batch, T time (new tokens), S keys attended (prefix + cached + new), C hidden,
+// H query heads, K kv heads, G = H / K, D head dim, V vocab, I MLP width, P prefix length.
+// The forward is embed -> layerForward(i) for each layer -> final norm -> head, each step public so
+// training code can fuse the head into the loss or recompute layers (tf.customGrad).
 import * as tf from '@tensorflow/tfjs';
-import { type LlamaConfig, type LinearModule, LINEAR_MODULES } from './config';
+import { type ModelConfig, type LinearModule, type LayerType, LINEAR_MODULES } from './config';
 import { type FrozenLinear } from './linear';
 import { allLogits, type FrozenHead } from './frozen-head';
+import { attentionMask } from './attention-mask';
+import { ropeTable } from './rope';
 
 export interface LayerWeights {
   inputNorm: tf.Tensor1D; // [C]
-  postNorm: tf.Tensor1D; // [C]
+  /** Llama: the norm before the MLP. Gemma (sandwichNorms): the norm of the attention output. */
+  postAttnNorm: tf.Tensor1D; // [C]
+  /** Gemma only: the norm before the MLP and the norm of the MLP output. */
+  preFfnNorm?: tf.Tensor1D; // [C]
+  postFfnNorm?: tf.Tensor1D; // [C]
+  /** qkNorm families: per-head norms of q and k. */
+  qNorm?: tf.Tensor1D; // [D]
+  kNorm?: tf.Tensor1D; // [D]
   linear: Record<LinearModule, FrozenLinear>;
+  /** Frozen biases of the projections listed in config.biases. */
+  bias: Partial<Record<LinearModule, tf.Tensor1D>>; // [out]
 }
 
 export interface LlamaWeights {
   /** Token table [V, C] (fp32 or int8 rows, src/model/frozen-head.ts). */
   embed: FrozenHead;
-  /** Output head [V, C]; the same object as embed when tied (one copy, one layout). */
+  /** Output head [V, C]; the same object as embed when tied (one copy, in one layout). */
   lmHead: FrozenHead;
   finalNorm: tf.Tensor1D; // [C]
   layers: LayerWeights[];
@@ -28,6 +43,17 @@ export interface LoraHook {
   delta(layer: number, module: LinearModule, x: tf.Tensor2D): tf.Tensor2D | null;
 }
 
+/**
+ * Keys and values seen before the input in every layer (prefix tuning): they act exactly like a
+ * KV cache already holding P tokens at positions 0..P-1, so the input's positions start at P.
+ * Tensors are post-RoPE keys, as a cache stores them; they may be trainable variables.
+ */
+export interface KvPrefix {
+  length: number; // P
+  /** Layer i's prefix: k, v [1 | B, K, P, D]. */
+  kv(layer: number): { k: tf.Tensor4D; v: tf.Tensor4D };
+}
+
 /** Per-layer key/value cache for decoding; tensors are kept outside tidy and owned by the cache. */
 export interface KvCache {
   k: (tf.Tensor4D | null)[]; // [B, K, S, D]
@@ -35,7 +61,7 @@ export interface KvCache {
   length: number;
 }
 
-export function newKvCache(cfg: LlamaConfig): KvCache {
+export function newKvCache(cfg: ModelConfig): KvCache {
   return { k: Array(cfg.numLayers).fill(null), v: Array(cfg.numLayers).fill(null), length: 0 };
 }
 
@@ -56,34 +82,39 @@ export interface ForwardOptions {
   lora?: LoraHook | null;
   /** With a cache, positions continue from cache.length and the cache is extended. */
   cache?: KvCache;
+  /** Packed rows: attention (and sliding windows) stay within each example. */
   packing?: Packing;
+  prefix?: KvPrefix;
+}
+
+/** RoPE tables broadcastable against [B, T, H, D]. */
+export interface Rope {
+  cos: tf.Tensor4D; // [B | 1, T, 1, D]
+  sin: tf.Tensor4D;
+}
+
+/** What every layer of one forward call shares; built once by `layerContext`. */
+export interface LayerContext {
+  B: number;
+  T: number;
+  rope: Record<LayerType, Rope>;
+  /** Additive masks per layer kind: [G*T, S] or, packed, [B, 1, G*T, T]. */
+  mask: Record<LayerType, tf.Tensor>;
+  lora: LoraHook | null;
+  cache?: KvCache;
+  /** Filled by attention with each layer's keys/values when a cache is given. */
+  newCache: NewCache;
+  prefix?: KvPrefix;
 }
 
 /** Each layer's keys/values after a cached forward, [B, K, S, D] each, indexed by layer. */
 export type NewCache = { k: tf.Tensor4D; v: tf.Tensor4D }[];
 
-/** What every layer of one forward call shares. */
-export interface LayerContext {
-  B: number;
-  T: number;
-  rope: Rope;
-  mask: tf.Tensor;
-  lora: LoraHook | null;
-  cache?: KvCache;
-  newCache: NewCache;
-}
-
-/** RoPE tables broadcastable against [B, T, H, D]. */
-export interface Rope {
-  cos: tf.Tensor4D;
-  sin: tf.Tensor4D;
-}
-
 export class LlamaModel {
   private ropeCache = new Map<string, Rope>();
 
   constructor(
-    readonly config: LlamaConfig,
+    readonly config: ModelConfig,
     readonly weights: LlamaWeights,
   ) {}
 
@@ -98,46 +129,52 @@ export class LlamaModel {
     let linear = 0;
     let other = w.embed.bytes + w.finalNorm.size * 4 + (w.lmHead === w.embed ? 0 : w.lmHead.bytes);
     for (const l of w.layers) {
-      other += (l.inputNorm.size + l.postNorm.size) * 4;
+      for (const t of layerSmallTensors(l)) other += t.size * 4;
       for (const m of LINEAR_MODULES) linear += l.linear[m].weightBytes;
     }
     return { linear, other };
   }
 
-  /**
-   * Logits for every position.
-   * ids: [B, T] int32. With a cache, positions continue from cache.length and the cache is extended.
-   * Packed rows (several examples in one sequence): `packing` gives each token's position within
-   * its example and its example's segment id; attention never crosses segments. Returns [B*T, V].
-   */
+  /** Logits for every position: ids [B, T] int32 -> [B*T, V]. */
   forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor2D {
-    return this.run(opts, (nc) => this.logitsFrom(this.hidden(ids, opts, nc)));
+    return this.run(ids.shape[1], opts, (nc) => this.logitsFrom(this.hidden(this.embed(ids), opts, nc)));
   }
 
   /** The final normed hidden states [B*T, C] (apply `logitsFrom` to any rows of it). */
   forwardHidden(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor2D {
-    return this.run(opts, (nc) => this.hidden(ids, opts, nc));
+    return this.run(ids.shape[1], opts, (nc) => this.hidden(this.embed(ids), opts, nc));
   }
 
-  /** ids [B, T] -> embeddings [B, T, C]. */
+  /**
+   * Like forwardHidden from input embeddings x [B, T, C] (already scaled, see `embed`), so prompt
+   * tuning can put trained vectors before the embedded tokens.
+   */
+  forwardHiddenFromEmbeddings(x: tf.Tensor3D, opts: ForwardOptions = {}): tf.Tensor2D {
+    return this.run(x.shape[1], opts, (nc) => this.hidden(x, opts, nc));
+  }
+
+  /** ids [B, T] -> embeddings [B, T, C], times the family's embedding scale. */
   embed(ids: tf.Tensor2D): tf.Tensor3D {
     const [B, T] = ids.shape;
-    return tf.tidy(() => this.weights.embed.embed(ids.reshape([B * T])).reshape([B, T, this.config.hiddenSize]) as tf.Tensor3D);
+    return tf.tidy(() => {
+      const x = this.weights.embed.embed(ids.reshape([B * T])); // [B*T, C]
+      const scaled = this.config.embedScale === 1 ? x : tf.mul(x, this.config.embedScale);
+      return scaled.reshape([B, T, this.config.hiddenSize]) as tf.Tensor3D;
+    });
   }
 
-  /** Hidden rows h [N, C] -> logits [N, V]. */
+  /** Hidden rows h [N, C] -> logits [N, V], soft-capped when the family says so. */
   logitsFrom(h: tf.Tensor2D): tf.Tensor2D {
-    return allLogits(h, this.weights.lmHead); // [N, V]
+    return tf.tidy(() => {
+      const out = allLogits(h, this.weights.lmHead); // [N, V]
+      const cap = this.config.finalSoftcap;
+      return cap ? (tf.mul(tf.tanh(tf.div(out, cap)), cap) as tf.Tensor2D) : out;
+    });
   }
 
-  /** The final RMSNorm: residual stream x [N, C] -> h [N, C]. */
-  finalNorm(x: tf.Tensor2D): tf.Tensor2D {
-    return rmsNorm(x, this.weights.finalNorm, this.config.rmsNormEps);
-  }
-
-  private run(opts: ForwardOptions, body: (newCache: NewCache) => tf.Tensor2D): tf.Tensor2D {
+  /** Runs `body` in a tidy, then moves the layers' new keys/values (T more positions) into the cache. */
+  private run(T: number, opts: ForwardOptions, body: (newCache: NewCache) => tf.Tensor2D): tf.Tensor2D {
     const { cache } = opts;
-    const cfg = this.config;
     const newCache: NewCache = [];
     const out = tf.tidy(() => {
       const y = body(newCache);
@@ -145,70 +182,102 @@ export class LlamaModel {
       return y;
     });
     if (cache) {
-      for (let i = 0; i < cfg.numLayers; i++) {
+      for (let i = 0; i < this.config.numLayers; i++) {
         cache.k[i]?.dispose();
         cache.v[i]?.dispose();
         cache.k[i] = newCache[i].k;
         cache.v[i] = newCache[i].v;
       }
-      cache.length = newCache[0].k.shape[2]; // S = past + T
+      cache.length += T;
     }
     return out;
   }
 
-  private hidden(ids: tf.Tensor2D, opts: ForwardOptions, newCache: NewCache): tf.Tensor2D {
-    const [B, T] = ids.shape;
+  /** Embeddings x [B, T, C] -> final normed hidden states [B*T, C]. */
+  private hidden(x3: tf.Tensor3D, opts: ForwardOptions, newCache: NewCache): tf.Tensor2D {
+    const [B, T, C] = x3.shape;
     const ctx = this.layerContext(B, T, opts, newCache);
-    let x = this.embed(ids).reshape([B * T, this.config.hiddenSize]) as tf.Tensor2D; // [B*T, C]
+    let x = x3.reshape([B * T, C]) as tf.Tensor2D; // [B*T, C]
     for (let i = 0; i < this.config.numLayers; i++) x = this.layerForward(i, x, ctx);
     return this.finalNorm(x); // [B*T, C]
   }
 
-  /** The rope tables and masks one forward call shares across its layers. */
-  layerContext(B: number, T: number, opts: ForwardOptions, newCache: NewCache = []): LayerContext {
-    const cfg = this.config;
-    const { cache, packing } = opts;
-    if (packing && cache) throw new Error('forward: packed rows cannot use a KV cache');
-    const past = cache?.length ?? 0;
-    const G = cfg.numHeads / cfg.numKvHeads;
-    const rope = packing ? this.ropeAt(packing.positions, B, T) : this.rope(past, T); // cos, sin: [B|1, T, 1, D]
-    const mask = packing ? segmentMask(packing.segments, B, T, G) : causalMask(T, past + T, G); // [B, 1, G*T, T] | [G*T, S]
-    return { B, T, rope, mask, lora: opts.lora ?? null, cache, newCache };
+  /** The final norm: residual stream x [N, C] -> h [N, C] (what the head multiplies). */
+  finalNorm(x: tf.Tensor2D): tf.Tensor2D {
+    return this.norm(x, this.weights.finalNorm);
   }
 
-  /** One decoder layer: x [B*T, C] -> x [B*T, C]; reads only its weights and `ctx`, so it can be recomputed. */
+  /** The rope tables and masks one forward call shares across its layers (tensors belong to the caller's tidy, except cached ropes). */
+  layerContext(B: number, T: number, opts: ForwardOptions, newCache: NewCache = []): LayerContext {
+    const cfg = this.config;
+    const { cache, packing, prefix } = opts;
+    if (packing && cache) throw new Error('forward: packed rows cannot use a KV cache');
+    if (packing && prefix) throw new Error('forward: packed rows cannot take a key/value prefix');
+    const P = prefix?.length ?? 0;
+    const past = P + (cache?.length ?? 0); // absolute position of the first new token
+    const G = cfg.numHeads / cfg.numKvHeads;
+    const kinds = [...new Set(cfg.layerTypes)];
+    const rope = {} as Record<LayerType, Rope>;
+    const mask = {} as Record<LayerType, tf.Tensor>;
+    // Training uses one fixed T; decoding walks positions, so bound what is cached (before this
+    // call takes its tables, so none it holds is freed under it).
+    if (this.ropeCache.size > 64) this.clearRopeCache();
+    for (const kind of kinds) {
+      rope[kind] = packing ? this.ropeAt(kind, packing.positions, B, T) : this.rope(kind, past, T);
+      const window = kind === 'sliding' ? cfg.slidingWindow : null;
+      mask[kind] = packing ? attentionMask({ B, T, G, past: 0, window, packing }) : attentionMask({ B, T, G, past, window });
+    }
+    return { B, T, rope, mask, lora: opts.lora ?? null, cache, newCache, prefix };
+  }
+
+  /**
+   * One decoder layer: x [B*T, C] -> x [B*T, C]. Reads only its weights, `ctx` and (when cached)
+   * layer i's cache entry, so it can be wrapped for recomputation.
+   */
   layerForward(i: number, x: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D {
     const cfg = this.config;
     const layer = this.weights.layers[i];
-    const h = rmsNorm(x, layer.inputNorm, cfg.rmsNormEps); // [B*T, C]
-    const attn = this.attention(i, h, ctx.B, ctx.T, ctx.rope, ctx.mask, ctx.lora, ctx.cache, ctx.newCache);
-    const x2 = tf.add(x, attn) as tf.Tensor2D;
-    const h2 = rmsNorm(x2, layer.postNorm, cfg.rmsNormEps);
-    return tf.add(x2, this.mlp(i, h2, ctx.lora));
+    const h = this.norm(x, layer.inputNorm); // [B*T, C]
+    let attn = this.attention(i, h, ctx); // [B*T, C]
+    if (cfg.sandwichNorms) {
+      attn = this.norm(attn, layer.postAttnNorm);
+      x = tf.add(x, attn);
+      const m = this.mlp(i, this.norm(x, layer.preFfnNorm!), ctx.lora); // [B*T, C]
+      return tf.add(x, this.norm(m, layer.postFfnNorm!));
+    }
+    x = tf.add(x, attn);
+    return tf.add(x, this.mlp(i, this.norm(x, layer.postAttnNorm), ctx.lora));
+  }
+
+  /** RMSNorm over the last axis with this family's scale (w, or 1 + w). */
+  private norm<T extends tf.Tensor>(x: T, w: tf.Tensor1D): T {
+    return rmsNorm(x, w, this.config.rmsNormEps, this.config.normOffset);
   }
 
   private linear(layer: number, m: LinearModule, x: tf.Tensor2D, lora: LoraHook | null): tf.Tensor2D {
-    const y = this.weights.layers[layer].linear[m].apply(x); // [N, out]
+    const l = this.weights.layers[layer];
+    let y = l.linear[m].apply(x); // [N, out]
+    const b = l.bias[m];
+    if (b) y = tf.add(y, b);
     const d = lora?.delta(layer, m, x);
     return d ? tf.add(y, d) : y;
   }
 
-  private attention(
-    i: number,
-    h: tf.Tensor2D,
-    B: number,
-    T: number,
-    rope: Rope,
-    mask: tf.Tensor,
-    lora: LoraHook | null,
-    cache: KvCache | undefined,
-    newCache: { k: tf.Tensor4D; v: tf.Tensor4D }[],
-  ): tf.Tensor2D {
-    const { numHeads: H, numKvHeads: K, headDim: D } = this.config;
+  private attention(i: number, h: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D {
+    const cfg = this.config;
+    const { numHeads: H, numKvHeads: K, headDim: D } = cfg;
+    const { B, T, lora, cache } = ctx;
+    const kind = cfg.layerTypes[i];
+    const rope = ctx.rope[kind];
     const G = H / K;
-    const q = this.linear(i, 'q_proj', h, lora).reshape<tf.Tensor4D>([B, T, H, D]); // [B, T, H, D]
-    const k = this.linear(i, 'k_proj', h, lora).reshape<tf.Tensor4D>([B, T, K, D]); // [B, T, K, D]
+    const layer = this.weights.layers[i];
+    let q = this.linear(i, 'q_proj', h, lora).reshape<tf.Tensor4D>([B, T, H, D]); // [B, T, H, D]
+    let k = this.linear(i, 'k_proj', h, lora).reshape<tf.Tensor4D>([B, T, K, D]); // [B, T, K, D]
     const v = this.linear(i, 'v_proj', h, lora).reshape<tf.Tensor4D>([B, T, K, D]);
+    if (cfg.qkNorm) {
+      q = this.norm(q, layer.qNorm!); // per head, over D
+      k = this.norm(k, layer.kNorm!);
+    }
     const qr = applyRope(q, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
     let kr = applyRope(k, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, K, T, D]
     let vr = v.transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, K, T, D]
@@ -219,13 +288,22 @@ export class LlamaModel {
         kr = tf.concat([pk, kr], 2) as tf.Tensor4D; // [B, K, S, D]
         vr = tf.concat([pv, vr], 2) as tf.Tensor4D;
       }
-      newCache[i] = { k: kr, v: vr };
+      ctx.newCache[i] = { k: kr, v: vr };
+    }
+    if (ctx.prefix) {
+      const p = ctx.prefix.kv(i); // [1 | B, K, P, D]
+      const [pb] = p.k.shape;
+      const pk = pb === B ? p.k : tf.tile(p.k, [B, 1, 1, 1]);
+      const pv = pb === B ? p.v : tf.tile(p.v, [B, 1, 1, 1]);
+      kr = tf.concat([pk, kr], 2) as tf.Tensor4D; // [B, K, P+S, D]
+      vr = tf.concat([pv, vr], 2) as tf.Tensor4D;
     }
     // GQA without copying K/V: the G query heads sharing kv head k (heads k*G .. k*G+G-1) are
     // stacked along time, so one batched matmul per kv head serves them all.
     const qg = qr.reshape([B, K, G * T, D]); // [B, K, G*T, D]
-    const scores = tf.matMul(qg, kr, false, true).mul(1 / Math.sqrt(D)).add(mask); // [B, K, G*T, S]
-    const probs = tf.softmax(scores); // [B, K, G*T, S]
+    let scores = tf.matMul(qg, kr, false, true).mul(cfg.queryScale); // [B, K, G*T, S]
+    if (cfg.attnSoftcap) scores = tf.mul(tf.tanh(tf.div(scores, cfg.attnSoftcap)), cfg.attnSoftcap);
+    const probs = tf.softmax(scores.add(ctx.mask[kind])); // [B, K, G*T, S]
     const o = tf.matMul(probs, vr) // [B, K, G*T, D]
       .reshape([B, H, T, D])
       .transpose([0, 2, 1, 3]) // [B, T, H, D]
@@ -236,28 +314,27 @@ export class LlamaModel {
   private mlp(i: number, h: tf.Tensor2D, lora: LoraHook | null): tf.Tensor2D {
     const gate = this.linear(i, 'gate_proj', h, lora); // [N, I]
     const up = this.linear(i, 'up_proj', h, lora); // [N, I]
-    const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up); // SiLU(gate) * up
-    return this.linear(i, 'down_proj', act as tf.Tensor2D, lora); // [N, C]
+    const act = this.config.activation === 'silu' ? tf.mul(gate, tf.sigmoid(gate)) : geluTanh(gate);
+    return this.linear(i, 'down_proj', tf.mul(act, up) as tf.Tensor2D, lora); // [N, C]
   }
 
-  /** cos/sin [1, T, 1, D] for positions past..past+T-1, rotate-half layout (halves duplicated). */
-  private rope(past: number, T: number): Rope {
-    const key = `${past}:${T}`;
+  /** cos/sin [1, T, 1, D] for positions past..past+T-1 of one layer kind. */
+  private rope(kind: LayerType, past: number, T: number): Rope {
+    const key = `${kind}:${past}:${T}`;
     let r = this.ropeCache.get(key);
     if (!r) {
-      const { cos, sin } = ropeTable(Array.from({ length: T }, (_, t) => past + t), this.config);
-      r = { cos: tf.keep(tf.tensor4d(cos, [1, T, 1, this.config.headDim])), sin: tf.keep(tf.tensor4d(sin, [1, T, 1, this.config.headDim])) };
-      // Training uses one fixed T; decoding walks positions, so bound what is cached.
-      if (this.ropeCache.size > 64) this.clearRopeCache();
+      const D = this.config.headDim;
+      const { cos, sin } = ropeTable(Array.from({ length: T }, (_, t) => past + t), this.config.rope[kind], D);
+      r = { cos: tf.keep(tf.tensor4d(cos, [1, T, 1, D])), sin: tf.keep(tf.tensor4d(sin, [1, T, 1, D])) };
       this.ropeCache.set(key, r);
     }
     return r;
   }
 
   /** cos/sin [B, T, 1, D] for explicit per-token positions (packed rows restart at 0 per example). */
-  private ropeAt(positions: Int32Array, B: number, T: number): Rope {
+  private ropeAt(kind: LayerType, positions: Int32Array, B: number, T: number): Rope {
     const D = this.config.headDim;
-    const { cos, sin } = ropeTable(Array.from(positions), this.config);
+    const { cos, sin } = ropeTable(positions, this.config.rope[kind], D);
     return { cos: tf.tensor4d(cos, [B, T, 1, D]), sin: tf.tensor4d(sin, [B, T, 1, D]) };
   }
 
@@ -273,17 +350,32 @@ export class LlamaModel {
     if (w.lmHead !== w.embed) w.lmHead.dispose();
     w.finalNorm.dispose();
     for (const l of w.layers) {
-      l.inputNorm.dispose();
-      l.postNorm.dispose();
+      for (const t of layerSmallTensors(l)) t.dispose();
       for (const m of LINEAR_MODULES) l.linear[m].dispose();
     }
   }
 }
 
-/** x [N, C] -> x / rms(x) * w */
-export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2D {
-  const ms = tf.mean(tf.square(x), -1, true); // [N, 1]
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
+/** Another name for the same decoder, for code that is not about Llama. */
+export { LlamaModel as DecoderModel };
+
+/** A layer's norms and biases (everything but the linear weights). */
+export function layerSmallTensors(l: LayerWeights): tf.Tensor1D[] {
+  const out = [l.inputNorm, l.postAttnNorm, l.preFfnNorm, l.postFfnNorm, l.qNorm, l.kNorm, ...Object.values(l.bias)];
+  return out.filter((t): t is tf.Tensor1D => t != null);
+}
+
+/** x [..., C] -> x / rms(x) * (offset + w), over the last axis. */
+export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number, offset = 0): T {
+  const ms = tf.mean(tf.square(x), -1, true); // [..., 1]
+  const scale = offset ? tf.add(w, offset) : w;
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), scale) as T;
+}
+
+/** gelu with the tanh approximation (PyTorch's gelu(approximate='tanh')). */
+function geluTanh(x: tf.Tensor2D): tf.Tensor2D {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1)) as tf.Tensor2D;
 }
 
 /** q [B, T, H, D] rotated by position: q*cos + rotate_half(q)*sin, rotate_half = cat(-q2, q1). */
@@ -292,46 +384,4 @@ function applyRope(q: tf.Tensor4D, rope: Rope): tf.Tensor4D {
   const [q1, q2] = tf.split(q, [half, half], 3); // [B, T, H, D/2] each
   const rotated = tf.concat([tf.neg(q2), q1], 3); // [B, T, H, D]
   return tf.add(tf.mul(q, rope.cos), tf.mul(rotated, rope.sin));
-}
-
-/** cos/sin values [positions.length * D], angles computed in float64 like the references, rounded once. */
-function ropeTable(positions: number[], cfg: LlamaConfig): { cos: Float32Array; sin: Float32Array } {
-  const D = cfg.headDim;
-  const half = D / 2;
-  const cos = new Float32Array(positions.length * D);
-  const sin = new Float32Array(positions.length * D);
-  positions.forEach((p, t) => {
-    for (let j = 0; j < half; j++) {
-      const angle = p * Math.pow(cfg.ropeTheta, (-2 * j) / D);
-      cos[t * D + j] = cos[t * D + j + half] = Math.cos(angle);
-      sin[t * D + j] = sin[t * D + j + half] = Math.sin(angle);
-    }
-  });
-  return { cos, sin };
-}
-
-/**
- * Additive mask [B, 1, G*T, T] for packed rows: query t sees key s iff s <= t and both belong to the
- * same segment (example). Rows repeat per query head of a group, as in causalMask.
- */
-function segmentMask(segments: Int32Array, B: number, T: number, G: number): tf.Tensor4D {
-  const m = new Float32Array(B * G * T * T);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < T; t++) {
-      const seg = segments[b * T + t];
-      for (let s = 0; s < T; s++) {
-        if (s <= t && segments[b * T + s] === seg) continue;
-        for (let g = 0; g < G; g++) m[((b * G + g) * T + t) * T + s] = -1e9;
-      }
-    }
-  }
-  return tf.tensor4d(m, [B, 1, G * T, T]);
-}
-
-/** Additive mask [G*T, S]: query t (absolute position S-T+t) sees keys 0..S-T+t; rows repeat per query head of a group. */
-function causalMask(T: number, S: number, G: number): tf.Tensor2D {
-  const m = new Float32Array(G * T * S);
-  const past = S - T;
-  for (let g = 0; g < G; g++) for (let t = 0; t < T; t++) for (let s = past + t + 1; s < S; s++) m[(g * T + t) * S + s] = -1e9;
-  return tf.tensor2d(m, [G * T, S]);
 }

@@ -3,11 +3,12 @@
 // The base precision picks the storage of the frozen linear layers: fp32 (DenseLinear) or NF4
 // (Nf4Linear), with the quantized form read from / written to an optional cache.
 import * as tf from '@tensorflow/tfjs';
-import { parseConfig, LINEAR_MODULES, linearKey, linearShape, type LinearModule, type LlamaConfig, UnsupportedModelError } from './config';
+import { parseConfig, LINEAR_MODULES, linearKey, linearShape, type LinearModule, UnsupportedModelError } from './config';
 import { type ModelFileSet } from './files';
 import { DenseLinear, type FrozenLinear } from './linear';
 import { LlamaModel, type LayerWeights } from './llama';
 import { DenseHead, Int8Head, quantizeInt8Rows, type FrozenHead, type HeadPrecision } from './frozen-head';
+import { type ModelConfig } from './config';
 import { type Nf4Weight, fp32Bytes, nf4Bytes, quantizeNf4 } from './nf4';
 import { createNf4LinearFromQuantized, type Nf4Path } from './nf4-linear';
 import { readHeader, readTensorF32, type ByteSource, type SafetensorsHeader } from './safetensors';
@@ -89,7 +90,7 @@ export interface LoadReport {
   quantized: number;
 }
 
-export function baseMemory(cfg: LlamaConfig, quant: QuantizationOptions = DEFAULT_QUANTIZATION): BaseMemory {
+export function baseMemory(cfg: ModelConfig, quant: QuantizationOptions = DEFAULT_QUANTIZATION): BaseMemory {
   let linearFp32Bytes = 0;
   let linearNf4Bytes = 0;
   for (const m of LINEAR_MODULES) {
@@ -98,12 +99,14 @@ export function baseMemory(cfg: LlamaConfig, quant: QuantizationOptions = DEFAUL
     linearNf4Bytes += nf4Bytes(out * inF, quant);
   }
   const C = cfg.hiddenSize;
-  const otherBytes = 4 * (cfg.vocabSize * C * (cfg.tieWordEmbeddings ? 1 : 2) + C + cfg.numLayers * 2 * C);
+  let perLayer = C * (cfg.sandwichNorms ? 4 : 2) + (cfg.qkNorm ? 2 * cfg.headDim : 0);
+  for (const m of cfg.biases) perLayer += linearShape(cfg, m).out;
+  const otherBytes = 4 * (cfg.vocabSize * C * (cfg.tieWordEmbeddings ? 1 : 2) + C + cfg.numLayers * perLayer);
   return { linearFp32Bytes: linearFp32Bytes * cfg.numLayers, linearNf4Bytes: linearNf4Bytes * cfg.numLayers, otherBytes };
 }
 
 /** What 'auto' resolves to for this model. */
-export function defaultPrecision(cfg: LlamaConfig): BasePrecision {
+export function defaultPrecision(cfg: ModelConfig): BasePrecision {
   return baseMemory(cfg).linearFp32Bytes > NF4_AUTO_MIN_LINEAR_BYTES ? 'nf4' : 'fp32';
 }
 
@@ -122,12 +125,18 @@ export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOp
     const header = await readHeader(shard.bytes, shard.name);
     for (const name of header.tensors.keys()) where.set(name, { source: shard.bytes, header });
   }
-  const total = 3 + cfg.numLayers * (2 + LINEAR_MODULES.length);
+  // The decoder's key prefix: 'model.' for text checkpoints, the language model's inside a multimodal one.
+  const prefix = cfg.weightPrefixes.find((p) => where.has(`${p}embed_tokens.weight`));
+  if (!prefix) {
+    throw new UnsupportedModelError(`The checkpoint has no tensor "${cfg.weightPrefixes[0]}embed_tokens.weight"${cfg.weightPrefixes.length > 1 ? ` (nor under ${cfg.weightPrefixes.slice(1).join(', ')})` : ''}; are these the weights of this ${cfg.architecture}?`);
+  }
+  const perLayerTensors = 2 + (cfg.sandwichNorms ? 2 : 0) + (cfg.qkNorm ? 2 : 0) + cfg.biases.length + LINEAR_MODULES.length;
+  const total = 2 + (cfg.tieWordEmbeddings ? 0 : 1) + cfg.numLayers * perLayerTensors;
   let loaded = 0;
   const tick = () => opts.onProgress?.({ status: 'progress', file: 'weights', loaded: ++loaded, total });
   const checkShape = (name: string, shape: number[]) => {
     const w = where.get(name);
-    if (!w) throw new UnsupportedModelError(`The checkpoint has no tensor "${name}"; is this a Llama-family model?`);
+    if (!w) throw new UnsupportedModelError(`The checkpoint has no tensor "${name}", which a ${cfg.architecture} (${cfg.family} family) with this config.json has`);
     const info = w.header.tensors.get(name)!;
     if (info.shape.join(',') !== shape.join(',')) {
       throw new UnsupportedModelError(`Tensor "${name}" has shape [${info.shape}] but config.json implies [${shape}]`);
@@ -170,32 +179,43 @@ export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOp
   const linears: FrozenLinear[] = [];
   const table = (w: Float32Array): FrozenHead => (opts.headPrecision === 'int8' ? new Int8Head(quantizeInt8Rows(w, V, C)) : new DenseHead(tf.tensor2d(w, [V, C])));
   try {
-    const embed = table(await read('model.embed_tokens.weight', [V, C]));
+    const embed = table(await read(`${prefix}embed_tokens.weight`, [V, C]));
     created.push(embed);
     let lmHead = embed;
     if (!cfg.tieWordEmbeddings) {
-      if (where.has('lm_head.weight')) {
-        lmHead = table(await read('lm_head.weight', [V, C]));
-        created.push(lmHead);
-      } else throw new UnsupportedModelError('config.json says the output head is untied but the checkpoint has no lm_head.weight');
+      // Multimodal Gemma keeps lm_head.weight at the top level (new layout) or beside its model (old).
+      const headKey = ['lm_head.weight', prefix.replace(/model\.$/, 'lm_head.weight')].find((k) => where.has(k));
+      if (!headKey) throw new UnsupportedModelError('config.json says the output head is untied but the checkpoint has no lm_head.weight');
+      lmHead = table(await read(headKey, [V, C]));
+      created.push(lmHead);
     }
-    const finalNorm = tf.tensor1d(await read('model.norm.weight', [C]));
-    created.push(finalNorm);
+    const vector = async (name: string, n: number): Promise<tf.Tensor1D> => {
+      const t = tf.tensor1d(await read(name, [n]));
+      created.push(t);
+      return t;
+    };
+    const finalNorm = await vector(`${prefix}norm.weight`, C);
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
-      const inputNorm = tf.tensor1d(await read(`model.layers.${i}.input_layernorm.weight`, [C]));
-      const postNorm = tf.tensor1d(await read(`model.layers.${i}.post_attention_layernorm.weight`, [C]));
-      created.push(inputNorm, postNorm);
+      const at = `${prefix}layers.${i}.`;
+      const inputNorm = await vector(`${at}input_layernorm.weight`, C);
+      const postAttnNorm = await vector(`${at}post_attention_layernorm.weight`, C);
+      const preFfnNorm = cfg.sandwichNorms ? await vector(`${at}pre_feedforward_layernorm.weight`, C) : undefined;
+      const postFfnNorm = cfg.sandwichNorms ? await vector(`${at}post_feedforward_layernorm.weight`, C) : undefined;
+      const qNorm = cfg.qkNorm ? await vector(`${at}self_attn.q_norm.weight`, cfg.headDim) : undefined;
+      const kNorm = cfg.qkNorm ? await vector(`${at}self_attn.k_norm.weight`, cfg.headDim) : undefined;
+      const bias: LayerWeights['bias'] = {};
+      for (const m of cfg.biases) bias[m] = await vector(linearKey(i, m, prefix).replace(/weight$/, 'bias'), linearShape(cfg, m).out);
       const linear = {} as Record<LinearModule, FrozenLinear>;
       for (const m of LINEAR_MODULES) {
         const { out, in: inF } = linearShape(cfg, m);
-        const lin = await makeLinear(linearKey(i, m), out, inF);
+        const lin = await makeLinear(linearKey(i, m, prefix), out, inF);
         linears.push(lin);
         linear[m] = lin;
         // Yield so a worker stays responsive to cancel/progress messages during long loads.
         await new Promise((r) => setTimeout(r, 0));
       }
-      layers.push({ inputNorm, postNorm, linear });
+      layers.push({ inputNorm, postAttnNorm, preFfnNorm, postFfnNorm, qNorm, kNorm, linear, bias });
     }
     const first = linears[0] as FrozenLinear & { path?: Nf4Path };
     report.precision = first.precision;

@@ -8,6 +8,8 @@ export interface TextTokenizer {
   decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
   /** The text of one id as the tokenizer writes it (for token-boundary previews). */
   idToToken(id: number): string | undefined;
+  /** The id of one whole token (a special token such as <|im_end|>), if the vocabulary has it. */
+  tokenToId(token: string): number | undefined;
   readonly bosTokenId: number | null;
   readonly eosTokenId: number | null;
   /** The Jinja chat template from tokenizer_config.json, when the model has one. */
@@ -54,6 +56,7 @@ export function loadTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown):
     encode: (text, opts) => tok.encode(text, { add_special_tokens: opts?.addSpecialTokens ?? true }).ids,
     decode: (ids, opts) => tok.decode(ids, { skip_special_tokens: opts?.skipSpecialTokens ?? true }),
     idToToken: (id) => idToTok.get(id),
+    tokenToId: (t) => tokToId.get(t),
     bosTokenId: bosToken !== null ? tokToId.get(bosToken) ?? null : null,
     eosTokenId: eosToken !== null ? tokToId.get(eosToken) ?? null : null,
     chatTemplate,

@@ -153,7 +153,7 @@ export function addAll<T extends tf.Tensor>(ts: T[]): T {
 
 /** The model's final logit soft-cap (Gemma), 0 when it has none. */
 function headSoftcap(m: LlamaModel): number {
-  return (m.config as { finalSoftcap?: number | null }).finalSoftcap ?? 0;
+  return m.config.finalSoftcap ?? 0;
 }
 
 export class Trainer {
@@ -228,8 +228,10 @@ export class Trainer {
     const m = this.model;
     const { batchSize: B, seqLen: T } = b;
     const ctx = m.layerContext(B, T, { lora: this.adapter, packing: b.packing });
-    for (const t of [ctx.mask, ctx.rope.cos, ctx.rope.sin]) tf.keep(t);
-    const shared = b.packing ? [ctx.mask, ctx.rope.cos, ctx.rope.sin] : [ctx.mask];
+    const masks = Object.values(ctx.mask) as tf.Tensor[];
+    const ropes = Object.values(ctx.rope).flatMap((r) => [r.cos, r.sin]);
+    for (const t of [...masks, ...ropes]) tf.keep(t);
+    const shared = b.packing ? [...masks, ...ropes] : masks; // unpacked rope tables belong to the model's cache
     const random = { get: () => this.adapter.dropoutSeed, set: (s: number) => this.adapter.setDropoutSeed(s) };
     const f = () => {
       const ids = tf.tensor2d(b.inputs, [B, T], 'int32');

@@ -10,6 +10,7 @@ import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
+import { stopTokenIds } from '../tokenizer/stop-tokens';
 import { type StepReport, type TrainSettings } from '../train/trainer';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
@@ -201,6 +202,8 @@ export class Engine {
       temperature,
       seed,
       lora: useAdapter ? this.adapter : null,
+      // Every eos id of the config (a list in Llama 3 / Gemma 3), the tokenizer's, and the template's end of turn.
+      stopIds: stopTokenIds(model.config.eosTokenIds, tok),
       // Decode the whole sequence each time: byte-fallback tokens only form characters together.
       onToken: (id) => {
         soFar.push(id);
