@@ -27,10 +27,20 @@ export interface FrozenHead {
   dispose(): void;
 }
 
-/** h [N, C] · W_jᵀ with W_j [Vb, C] -> [N, Vb], untransposed operands off WebGPU. */
+/**
+ * h [N, C] · W_jᵀ with W_j [Vb, C] -> [N, Vb]. Off WebGPU both the product and its gradient
+ * dh = dy · W use untransposed operands (tfjs-wasm's fast path), W itself gets no gradient.
+ */
 export function headLogits(h: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   if (nativeTransposes()) return tf.matMul(h, w, false, true);
-  return tf.tidy(() => tf.transpose(tf.matMul(w, tf.transpose(h))) as tf.Tensor2D); // [Vb, C]·[C, N] = [Vb, N] -> [N, Vb]
+  const f = tf.customGrad((x, save) => {
+    (save as tf.GradSaveFunc)([]);
+    return {
+      value: tf.transpose(tf.matMul(w, tf.transpose(x as tf.Tensor2D))) as tf.Tensor2D, // [Vb, C]·[C, N] = [Vb, N] -> [N, Vb]
+      gradFunc: (dy) => tf.matMul(dy as tf.Tensor2D, w), // [N, Vb]·[Vb, C] = [N, C]
+    };
+  }) as (x: tf.Tensor2D) => tf.Tensor2D;
+  return f(h);
 }
 
 /** Full logits [N, V] (generation, evaluation of small models): block by block. */

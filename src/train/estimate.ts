@@ -56,6 +56,10 @@ export interface EstimateInput {
   recompute?: boolean;
   /** Loss fused with the head in chunks of this many bytes (src/train/fused-cross-entropy.ts); unset: the plain loss. */
   fusedLossChunkBytes?: number;
+  /** Part of the base held in backend memory (NF4 codes and int8 tables stay in JS on wasm); default: all of it. */
+  baseBackendBytes?: number;
+  /** A weight decoded for one product and freed after it (NF4 on wasm: the largest layer in fp32). */
+  linearTransientBytes?: number;
 }
 
 /**
@@ -68,7 +72,11 @@ export function memoryBudgetBytes(backend: EstimateBackend): number {
 
 export interface TrainEstimate {
   loraParameters: number;
-  memory: { base: number; trainable: number; activations: number; logits: number; total: number };
+  /**
+   * total: base + trainable + activations + logits (the whole footprint, JS-held base included);
+   * peakBackend: what the backend (wasm heap / GPU) holds at a step's peak.
+   */
+  memory: { base: number; trainable: number; activations: number; logits: number; total: number; peakBackend: number };
   flopsPerToken: number;
   tokensPerStep: number;
   secondsPerStep: number;
@@ -118,7 +126,10 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const stepsPerEpoch = Math.max(1, Math.ceil(x.examples / (B * x.gradAccum)));
   return {
     loraParameters: P,
-    memory: { base, trainable, activations, logits, total: base + trainable + activations + logits },
+    memory: {
+      base, trainable, activations, logits, total: base + trainable + activations + logits,
+      peakBackend: (x.baseBackendBytes ?? base) + trainable + activations + logits + 2 * (x.linearTransientBytes ?? 0),
+    },
     flopsPerToken,
     tokensPerStep,
     secondsPerStep,
