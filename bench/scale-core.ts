@@ -11,7 +11,7 @@
 //   scaled      recompute + int8 token table / head (the configuration for real model sizes)
 import * as tf from '@tensorflow/tfjs';
 import { setNf4WordLoads } from '../src/gpu/nf4-matmul';
-import { setSplitBatchedMatMul } from '../src/model/matmul';
+import { setFusedAttention } from '../src/model/attention-core';
 import { loadModelWithReport, type LoadModelOptions } from '../src/model/load';
 import { seededRandom } from '../src/util/random';
 import { LoraAdapter } from '../src/train/lora';
@@ -81,7 +81,7 @@ export interface BenchRow {
 export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, threads: number | null): Promise<BenchRow> {
   const plan = variantPlan(o.variant);
   setNf4WordLoads(o.variant !== 'nf4-fused-elementwise');
-  setSplitBatchedMatMul(o.variant !== 'naive'); // naive: tfjs's batched attention products (scalar loop on wasm)
+  setFusedAttention(o.variant !== 'naive'); // naive: tfjs's attention ops and autograd (batched products: a scalar loop on wasm)
   const t0 = performance.now();
   const { model, report } = await loadModelWithReport(files, plan.load);
   const loadMs = performance.now() - t0;

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, type LinearModule, type LayerType, LINEAR_MODULES } from './config';
 import { type FrozenLinear } from './linear';
 import { allLogits, type FrozenHead } from './frozen-head';
-import { batchedMatMul } from './matmul';
+import { attentionCore } from './attention-core';
 import { attentionMask } from './attention-mask';
 import { ropeTable } from './rope';
 
@@ -302,10 +302,8 @@ export class LlamaModel {
     // GQA without copying K/V: the G query heads sharing kv head k (heads k*G .. k*G+G-1) are
     // stacked along time, so one batched matmul per kv head serves them all.
     const qg = qr.reshape([B, K, G * T, D]); // [B, K, G*T, D]
-    let scores = batchedMatMul(qg, kr, true).mul(cfg.queryScale); // [B, K, G*T, S]
-    if (cfg.attnSoftcap) scores = tf.mul(tf.tanh(tf.div(scores, cfg.attnSoftcap)), cfg.attnSoftcap);
-    const probs = tf.softmax(scores.add(ctx.mask[kind])); // [B, K, G*T, S]
-    const o = batchedMatMul(probs, vr, false) // [B, K, G*T, D]
+    // softmax(q·kᵀ·scale (soft-capped) + mask)·v, keeping only q, k, v for the backward (attention-core.ts).
+    const o = attentionCore(qg as tf.Tensor4D, kr, vr, ctx.mask[kind], { scale: cfg.queryScale, softcap: cfg.attnSoftcap }) // [B, K, G*T, D]
       .reshape([B, H, T, D])
       .transpose([0, 2, 1, 3]) // [B, T, H, D]
       .reshape([B * T, H * D]) as tf.Tensor2D;
