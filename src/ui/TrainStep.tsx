@@ -11,6 +11,7 @@ import { ErrorBox } from './common';
 import { LossChart, MetricChart } from './LossChart';
 import { ResumeOffer, RunHistory } from './RunHistory';
 import { formatBytes } from './format';
+import { MemoryOptions } from './MemoryOptions';
 
 function NumberField({ label, value, onChange, min, max, step, hint }: { label: string; value: number; onChange: (v: number) => void; min: number; max?: number; step?: number; hint: string }) {
   const hintId = useId();
@@ -211,6 +212,7 @@ export function TrainStep() {
       <ResumeOffer />
       <Settings disabled={training} />
       <Estimate />
+      <MemoryOptions disabled={training} />
       <div className="row">
         <button type="button" className="primary" disabled={!ready || training || lora.targetModules.length === 0} onClick={() => void start()}>Start training</button>
         <button type="button" disabled={!training || pausing || stopping} onClick={() => void pause()}>{pausing ? 'Pausing…' : 'Pause'}</button>
