@@ -1,8 +1,8 @@
 // Vite builds the single-page app (index.html) and its module Web Worker.
 // Served cross-origin isolated (COOP same-origin + COEP require-corp, on dev and preview alike):
-// SharedArrayBuffer, hence tfjs-wasm's threaded SIMD build, exists only then. The old hang of
-// threaded wasm in minified builds (tfjs #4253) was fixed upstream (#4392). Cross-origin model
-// downloads stay allowed: fetch() is CORS mode, and CORS responses satisfy require-corp.
+// SharedArrayBuffer, hence tfjs-wasm's threaded SIMD build, exists only then. (The threaded build
+// is still off by default: in this minified bundle its blob workers fail, see backend-choice.ts.)
+// Cross-origin model downloads stay allowed: fetch() is CORS mode, and CORS satisfies require-corp.
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 

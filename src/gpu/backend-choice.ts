@@ -33,8 +33,8 @@ export interface ChooseBackendOptions {
   /** Matmul size of the speed probe (n x n by n x n). */
   probeSize?: number;
   /**
-   * wasm threads: 'auto' uses the threaded SIMD build when the context is cross-origin isolated
-   * (tfjs then picks half the logical cores); a number asks for that many; 1 forces one thread.
+   * wasm threads: a number > 1 uses the threaded SIMD build (cross-origin isolated contexts only);
+   * 'auto' and 1 keep the single-threaded SIMD build (see activate() for why 'auto' does not thread yet).
    */
   wasmThreads?: 'auto' | number;
 }
@@ -89,8 +89,11 @@ async function activate(name: BackendName, opts: ChooseBackendOptions): Promise<
   if (name === 'wasm' && !wasmPathsSet && opts.wasmPaths !== undefined) {
     // The threaded build needs SharedArrayBuffer, i.e. a cross-origin isolated page and worker
     // (COOP same-origin + COEP require-corp, see vite.config.ts); without it tfjs would fail.
+    // 'auto' stays single-threaded for now: in Vite's minified build tfjs's threaded factory,
+    // stringified into blob workers, references renamed helpers ("ReferenceError: e is not
+    // defined" in every pthread worker, the backend never starts). Only an explicit count > 1 tries.
     const threads = opts.wasmThreads ?? 'auto';
-    const threaded = isCrossOriginIsolated() && threads !== 1;
+    const threaded = isCrossOriginIsolated() && typeof threads === 'number' && threads > 1;
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threaded);
     if (threaded && typeof threads === 'number') setThreadsCount(threads);
     setWasmPaths(opts.wasmPaths as string);

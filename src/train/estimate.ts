@@ -5,12 +5,13 @@
 // Memory (bytes, float32 everywhere):
 //   base        = baseWeightBytes (as loaded: fp32 or NF4), or 4 x parameters
 //   trainable   = 16 x P   (P LoRA parameters: weights, gradient, AdamW m and v)
-//   per layer   = 4 x B x T x (6C + (H + 2Hkv)D + H*T + 3I + R*targets)   what autograd saves of one layer
+//   per layer   = ACTIVATION_FACTOR x 4 x B x T x (6C + (H + 2Hkv)D + H*T + 3I + R*targets)
+//                 one layer's peak (saved tensors + gradients in flight; factor measured, see below)
 //   activations = L x per layer                        without recomputation
-//               = 4 x B x T x L x C + 2 x per layer    with it (each layer's input, plus one layer
-//                                                       rebuilt and its gradient in flight)
+//               = 4 x B x T x L x C + per layer        with it (each layer's input, plus one layer
+//                                                       rebuilt with its gradient)
 //   logits      = 4 x B x T x V x 3   plain loss (logits, log-softmax, their gradient)
-//               = min(that, chunk budget) + 4 x B x T x C   fused loss (one chunk, plus dH)
+//               = 24 x rows x Vb + 4 x B x T x C   fused loss (six [rows, Vb] tensors of one chunk, plus dH)
 // Time:
 //   forward FLOPs/token = 2 x L x Nlin + 2 x C x V + 4 x L x T x H*D + 2 x P
 //   training FLOPs/token ~ 2 x forward  (the frozen base needs input gradients, not weight gradients)
@@ -56,6 +57,8 @@ export interface EstimateInput {
   recompute?: boolean;
   /** Loss fused with the head in chunks of this many bytes (src/train/fused-cross-entropy.ts); unset: the plain loss. */
   fusedLossChunkBytes?: number;
+  /** Vocabulary rows the fused loss multiplies at once (int8 head: its decode block); default V. */
+  lossBlockRows?: number;
   /** Part of the base held in backend memory (NF4 codes and int8 tables stay in JS on wasm); default: all of it. */
   baseBackendBytes?: number;
   /** A weight decoded for one product and freed after it (NF4 on wasm: the largest layer in fp32). */
@@ -66,6 +69,13 @@ export interface EstimateInput {
  * Memory a training step may use on each backend: wasm32's 4 GiB address space (tfjs-wasm aborts
  * past it); a GPU's is unknown to the page, so 4 GiB too (a mid-range laptop GPU); cpu is JS heap.
  */
+/**
+ * Bytes a layer really holds at its peak per byte of the per-token formula above (forward saves
+ * plus the gradients in flight), measured with the attention core and NF4 on wasm at SmolLM2-135M's
+ * layer shape (C 576, I 1536, 9/3 heads, T 128): 33.7 MB per layer for 128 tokens, 6.5x the formula.
+ */
+export const ACTIVATION_FACTOR = 6.5;
+
 export function memoryBudgetBytes(backend: EstimateBackend): number {
   return backend === 'cpu' ? 2 * 1024 ** 3 : 4 * 1024 ** 3;
 }
@@ -113,10 +123,13 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const base = x.baseWeightBytes ?? 4 * allParams;
   const trainable = 16 * P;
   const perTokenLayer = 6 * C + (H + 2 * Hkv) * D + H * T + 3 * I + R * x.targets.length;
-  const perLayer = 4 * B * T * perTokenLayer;
-  const activations = x.recompute ? 4 * B * T * L * C + 2 * perLayer : L * perLayer;
+  const perLayer = ACTIVATION_FACTOR * 4 * B * T * perTokenLayer;
+  const activations = x.recompute ? 4 * B * T * L * C + perLayer : L * perLayer;
   const plainLogits = 4 * B * T * V * 3;
-  const logits = x.fusedLossChunkBytes ? Math.min(plainLogits, x.fusedLossChunkBytes) + 4 * B * T * C : plainLogits;
+  const N = B * T;
+  const blockRows = x.lossBlockRows ?? V;
+  const chunkRows = Math.max(1, Math.min(N, Math.floor((x.fusedLossChunkBytes ?? 0) / (16 * blockRows))));
+  const logits = x.fusedLossChunkBytes ? 24 * chunkRows * blockRows + 4 * N * C : plainLogits;
   const forward = 2 * L * nLin + 2 * C * V + 4 * L * T * H * D + 2 * P;
   const flopsPerToken = 2 * forward;
   const tokensPerStep = B * T * x.gradAccum;

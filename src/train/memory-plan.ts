@@ -7,7 +7,7 @@ import { estimateTraining, memoryBudgetBytes, type EstimateBackend, type Estimat
 import type { TrainSettings } from './trainer';
 import { DEFAULT_FUSED_CE } from './fused-cross-entropy';
 import { baseMemory, type BasePrecision } from '../model/load';
-import type { HeadPrecision } from '../model/frozen-head';
+import { INT8_HEAD_BLOCK_ROWS, type HeadPrecision } from '../model/frozen-head';
 import type { LinearModule, ModelConfig } from '../model/config';
 
 /** The estimate's backend kind for the active tfjs backend. */
@@ -64,6 +64,7 @@ export function planEstimateInput(p: PlanChoice, recompute: boolean): EstimateIn
     linearTransientBytes: linearInJs ? 4 * C * Math.max(p.config.intermediateSize, p.config.numHeads * p.config.headDim) : 0,
     recompute,
     fusedLossChunkBytes: p.loss === 'fused' ? DEFAULT_FUSED_CE.chunkBytes : undefined,
+    lossBlockRows: p.head === 'int8' ? INT8_HEAD_BLOCK_ROWS : p.config.vocabSize,
   };
 }
 
