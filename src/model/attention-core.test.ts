@@ -22,16 +22,19 @@ describe('attention core', () => {
     await initNodeBackend('wasm');
   });
   it.each([
-    { name: 'causal, 2 query heads per kv head', B: 2, K: 3, G: 2, T: 5, D: 4, softcap: null, packed: false },
-    { name: 'soft-capped scores (Gemma)', B: 1, K: 2, G: 1, T: 6, D: 8, softcap: 3, packed: false },
-    { name: 'per-row masks (packed rows)', B: 2, K: 1, G: 3, T: 4, D: 4, softcap: null, packed: true },
-  ])('equals tfjs ops and autograd: $name', async ({ B, K, G, T, D, softcap, packed }) => {
+    { name: 'causal, 2 query heads per kv head, per-slice', B: 2, K: 3, G: 2, T: 5, D: 4, softcap: null, packed: false, slice: 0 },
+    { name: 'causal, 2 query heads per kv head, batched', B: 2, K: 3, G: 2, T: 5, D: 4, softcap: null, packed: false, slice: Infinity },
+    { name: 'soft-capped scores (Gemma), per-slice', B: 1, K: 2, G: 1, T: 6, D: 8, softcap: 3, packed: false, slice: 0 },
+    { name: 'soft-capped scores (Gemma), batched', B: 1, K: 2, G: 1, T: 6, D: 8, softcap: 3, packed: false, slice: Infinity },
+    { name: 'per-row masks (packed rows), per-slice', B: 2, K: 1, G: 3, T: 4, D: 4, softcap: null, packed: true, slice: 0 },
+    { name: 'per-row masks (packed rows), batched', B: 2, K: 1, G: 3, T: 4, D: 4, softcap: null, packed: true, slice: Infinity },
+  ])('equals tfjs ops and autograd: $name', async ({ B, K, G, T, D, softcap, packed, slice }) => {
     const M = G * T;
     const q = rand([B, K, M, D], 1);
     const k = rand([B, K, T, D], 2);
     const v = rand([B, K, T, D], 3);
     const mask = packed ? tf.tidy(() => tf.stack([causal(M, T, T), tf.zeros([M, T])]).reshape([B, 1, M, T])) : causal(M, T, T);
-    const o: AttentionCoreOptions = { scale: 1 / Math.sqrt(D), softcap };
+    const o: AttentionCoreOptions = { scale: 1 / Math.sqrt(D), softcap, sliceMinWork: slice };
     const w = rand([B, K, M, D], 4); // a fixed cotangent
     const lossOf = (f: typeof attentionCore) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, mask, o), w));
     const before = tf.memory().numTensors;

@@ -14,11 +14,18 @@ export interface AttentionCoreOptions {
   scale: number;
   /** Gemma 2-style score soft-cap: cap * tanh(s / cap); 0 or null for none. */
   softcap: number | null;
+  /**
+   * Off WebGPU, split into per-(batch, kv head) 2-D products only when one slice's M x S x D is at
+   * least this (default 2^18): below it the extra kernels cost more than the scalar loop does.
+   */
+  sliceMinWork?: number;
 }
+
+export const DEFAULT_SLICE_MIN_WORK = 1 << 18;
 
 /** a · b with optional transposes; explicit transposes off WebGPU so every product is untransposed. */
 function mm(a: tf.Tensor, b: tf.Tensor, ta = false, tb = false): tf.Tensor {
-  if (nativeTransposes()) return tf.matMul(a, b, ta, tb);
+  if (nativeTransposes() || a.rank > 2) return tf.matMul(a, b, ta, tb); // batched: tfjs's own kernel
   return tf.matMul(ta ? tf.transpose(a) : a, tb ? tf.transpose(b) : b);
 }
 
@@ -34,10 +41,10 @@ function probabilities(q: tf.Tensor, k: tf.Tensor, mask: tf.Tensor, o: Attention
 }
 
 /** Runs `f` on each (b, k) slice off WebGPU, or once on the whole batch, and stacks the outputs. */
-function perSlice(q: tf.Tensor4D, k: tf.Tensor4D, extra: tf.Tensor4D[], mask: tf.Tensor, f: (q: tf.Tensor, k: tf.Tensor, extra: tf.Tensor[], mask: tf.Tensor) => tf.Tensor[]): tf.Tensor[] {
-  if (nativeTransposes()) return f(q, k, extra, mask);
-  const [B, K, M] = q.shape;
+function perSlice(q: tf.Tensor4D, k: tf.Tensor4D, extra: tf.Tensor4D[], mask: tf.Tensor, minWork: number, f: (q: tf.Tensor, k: tf.Tensor, extra: tf.Tensor[], mask: tf.Tensor) => tf.Tensor[]): tf.Tensor[] {
+  const [B, K, M, D] = q.shape;
   const S = k.shape[2];
+  if (nativeTransposes() || M * S * D < minWork) return f(q, k, extra, mask);
   const flat = (t: tf.Tensor4D) => tf.unstack(t.reshape([B * K, t.shape[2], t.shape[3]])); // B*K x [rows, D]
   const qs = flat(q);
   const ks = flat(k);
@@ -76,12 +83,13 @@ export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ma
     const [qq, kk, vv] = [qi, ki, vi] as tf.Tensor4D[];
     const mask_ = mi as tf.Tensor;
     (save as tf.GradSaveFunc)([qq, kk, vv, mask_]);
-    const [out] = perSlice(qq, kk, [vv], mask_, (qs, ks, [vs], m) => [mm(probabilities(qs, ks, m, o).p, vs)]); // [.., M, D]
+    const minWork = o.sliceMinWork ?? DEFAULT_SLICE_MIN_WORK;
+    const [out] = perSlice(qq, kk, [vv], mask_, minWork, (qs, ks, [vs], m) => [mm(probabilities(qs, ks, m, o).p, vs)]); // [.., M, D]
     return {
       value: out as tf.Tensor4D,
       gradFunc: (dy, saved) => {
         const [sq, sk, sv, sm] = saved as tf.Tensor4D[];
-        const grads = perSlice(sq, sk, [sv, dy as tf.Tensor4D], sm, (qs, ks, [vs, dO], m) => {
+        const grads = perSlice(sq, sk, [sv, dy as tf.Tensor4D], sm, minWork, (qs, ks, [vs, dO], m) => {
           const { p, th } = probabilities(qs, ks, m, o); // [.., M, S]
           const dP = mm(dO, vs, false, true); // [.., M, S]
           const dV = mm(p, dO, true, false); // [.., S, D]
