@@ -1,8 +1,13 @@
 // Vite builds the single-page app (index.html) and its module Web Worker.
-// COOP/COEP are deliberately not set: threaded wasm under cross-origin isolation hangs in
-// minified builds (tfjs #4253), and the single-threaded SIMD build is what we ship.
+// Served cross-origin isolated (COOP same-origin + COEP require-corp, on dev and preview alike):
+// SharedArrayBuffer, hence tfjs-wasm's threaded SIMD build, exists only then. (The threaded build
+// is still off by default: in this minified bundle its blob workers fail, see backend-choice.ts.)
+// Cross-origin model downloads stay allowed: fetch() is CORS mode, and CORS satisfies require-corp.
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+
+/** Headers that make the page and its worker cross-origin isolated. */
+export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 export default defineConfig({
   plugins: [react()],
@@ -13,6 +18,6 @@ export default defineConfig({
     // Test pages beside the app: NF4 kernels (e2e/kernels.spec.ts), engine per backend (e2e/engine-backends.spec.ts).
     rollupOptions: { input: { main: 'index.html', kernels: 'tests/browser/kernels.html', engine: 'tests/browser/engine.html' } },
   },
-  preview: { port: 5173, strictPort: true },
-  server: { port: 5173 },
+  preview: { port: 5173, strictPort: true, headers: ISOLATION_HEADERS },
+  server: { port: 5173, headers: ISOLATION_HEADERS },
 });

@@ -2,9 +2,12 @@
 // stories260K files when asked), drives headless Chromium and prints one JSON line per variant.
 // Options (all optional):
 //   --backend auto|webgpu|wasm|cpu   (default auto: WebGPU only on a real, faster adapter)
-//   --variants fp32,nf4-unfused,nf4-fused   (also nf4-fused-elementwise: the kernel before word loads)
-//   --model stories260K | synthetic:hidden=256,layers=8,heads=8,kv=8,inter=688,vocab=2048
-//   --batch 2 --seq 32 --steps 3 --warmup 1
+//   --variants fp32,nf4-unfused,nf4-fused   (all: bench/scale-core.ts; naive,scaled for the scale rows)
+//   --model stories260K | smollm2-135m | qwen2.5-0.5b | synthetic:hidden=256,layers=8,heads=8,kv=8,inter=688,vocab=2048
+//            (smollm2-135m / qwen2.5-0.5b: the real config.json from ../shared/tokenizers, random weights)
+//   --batch 2 --seq 32 --steps 3 --warmup 1 --targets q_proj,v_proj|all-linear
+//   --threads auto|N   wasm threads (the page is served cross-origin isolated, so threads are available)
+//   --runtime chromium|node   node: the same benchmark in Node's tfjs-wasm (single thread, no page)
 //   --chromium /usr/bin/chromium     (or CHROMIUM_PATH); --model-dir ../shared/models/stories260K
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright';
 import { build, preview } from 'vite';
 import { CHROMIUM_ARGS } from '../playwright.config';
-import type { BenchOptions, Variant } from './bench-entry';
+import { ISOLATION_HEADERS } from '../vite.config';
+import { readFileSync } from 'node:fs';
+import type { BenchOptions } from './bench-entry';
+import { VARIANTS, type Variant } from './scale-core';
+import { parseTargets } from '../src/train/presets';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -44,12 +51,32 @@ function syntheticConfig(spec: string): Record<string, unknown> {
   };
 }
 
+/** Real configs of the catalog's models (random weights are generated from them). */
+const NAMED_MODELS: Record<string, string> = {
+  'smollm2-135m': '../shared/tokenizers/smollm2/config.json',
+  'qwen2.5-0.5b': '../shared/tokenizers/qwen2.5-0.5b-instruct/config.json',
+};
+
+function modelOption(arg: string): BenchOptions['model'] {
+  if (arg === 'stories260K') return 'stories260K';
+  if (arg.startsWith('synthetic:')) return syntheticConfig(arg.slice(10));
+  const file = NAMED_MODELS[arg];
+  if (!file) throw new BenchArgumentError(`bench/run.ts: --model must be stories260K, ${Object.keys(NAMED_MODELS).join(', ')} or synthetic:..., found "${arg}"`);
+  return JSON.parse(readFileSync(resolve(ROOT, file), 'utf8')) as Record<string, unknown>;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const variants = (args.variants ?? 'fp32,nf4-unfused,nf4-fused').split(',') as Variant[];
+  for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new BenchArgumentError(`bench/run.ts: unknown variant "${v}"; expected ${VARIANTS.join(', ')}`);
   const modelArg = args.model ?? 'stories260K';
-  const model: BenchOptions['model'] = modelArg === 'stories260K' ? 'stories260K' : modelArg.startsWith('synthetic:') ? syntheticConfig(modelArg.slice(10)) : (() => { throw new BenchArgumentError(`bench/run.ts: --model must be stories260K or synthetic:..., found "${modelArg}"`); })();
-  const base = { backend: (args.backend ?? 'auto') as BenchOptions['backend'], model, batch: Number(args.batch ?? 2), seqLen: Number(args.seq ?? 32), steps: Number(args.steps ?? 3), warmupSteps: Number(args.warmup ?? 1) };
+  const model = modelOption(modelArg);
+  const threads = args.threads === undefined || args.threads === 'auto' ? 'auto' : Number(args.threads);
+  const base = {
+    backend: (args.backend ?? 'auto') as BenchOptions['backend'], model, modelName: modelArg.startsWith('synthetic:') ? 'synthetic' : modelArg, batch: Number(args.batch ?? 2), seqLen: Number(args.seq ?? 32),
+    steps: Number(args.steps ?? 3), warmupSteps: Number(args.warmup ?? 1), targets: parseTargets(args.targets ?? 'q_proj,v_proj'), threads,
+  } satisfies Omit<BenchOptions, 'variant'>;
+  if (args.runtime === 'node') return runInNode(base, variants, args['model-dir']);
 
   const outDir = mkdtempSync(join(tmpdir(), 'lora-bench-'));
   const port = Number(args.port ?? 5188);
@@ -61,7 +88,7 @@ async function main(): Promise<void> {
       build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192, rollupOptions: { input: { bench: join(ROOT, 'bench/bench.html') } } },
     });
     if (model === 'stories260K') cpSync(resolve(ROOT, args['model-dir'] ?? '../shared/models/stories260K'), join(outDir, 'model'), { recursive: true });
-    server = await preview({ configFile: false, root: ROOT, logLevel: 'warn', build: { outDir }, preview: { port, strictPort: true, host: '127.0.0.1' } });
+    server = await preview({ configFile: false, root: ROOT, logLevel: 'warn', build: { outDir }, preview: { port, strictPort: true, host: '127.0.0.1', headers: ISOLATION_HEADERS } });
     for (const variant of variants) {
       const page = await browser.newPage(); // a fresh page per variant: fresh tfjs state and GPU device
       page.on('console', (m) => m.type() === 'error' && process.stderr.write(`[page] ${m.text()}\n`));
@@ -75,6 +102,19 @@ async function main(): Promise<void> {
     await browser.close();
     if (server) await new Promise<void>((r) => server!.httpServer.close(() => r()));
     rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+/** The same rows from Node's tfjs-wasm (no page, one thread): quick to iterate on, no Chromium needed. */
+async function runInNode(base: Omit<BenchOptions, 'variant'>, variants: Variant[], modelDir?: string): Promise<void> {
+  const { initNodeBackend, openModelFiles } = await import('../cli/node-runtime');
+  const { runScaleBench } = await import('./scale-core');
+  const { syntheticModelFiles } = await import('./synthetic-model');
+  const backend = await initNodeBackend(base.backend === 'cpu' ? 'cpu' : 'wasm');
+  for (const variant of variants) {
+    const files = base.model === 'stories260K' ? await openModelFiles(resolve(ROOT, modelDir ?? '../shared/models/stories260K')) : syntheticModelFiles(base.model, base.modelName);
+    const row = await runScaleBench(files, { ...base, variant }, backend === 'wasm' ? 1 : null);
+    process.stdout.write(JSON.stringify({ ...row, runtime: 'node' }) + '\n');
   }
 }
 

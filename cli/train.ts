@@ -5,6 +5,11 @@
 //   [--resume <checkpoint folder>] [--stop-at K] [--skip-bad-lines] [--backend wasm|cpu]
 //   [--objective sft|dpo] [--beta B] (DPO: preference pairs; steps also print rewards_chosen/rejected, margin, accuracy)
 //   [--method lora|prompt-tuning|prefix-tuning] [--virtual-tokens N] [--init-text "..."] (soft prompts: PEFT PROMPT_TUNING / PREFIX_TUNING files)
+//   [--precision fp32|nf4|auto] [--head fp32|int8] [--recompute on|off|auto] [--loss fused|plain]
+//   [--dry-run] [--ignore-memory-limit]
+// --dry-run prints the memory plan as JSON ({"estimate", "recompute", "fits", "suggestion", ...}) and
+// exits before loading weights; a configuration the estimate says will not fit stops with the
+// largest batch that does, unless --ignore-memory-limit. Exit 4: the backend ran out of memory mid-run.
 // The browser's trainer, in Node. stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens"}
 // and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state +
 // PEFT adapter) and, at the end, the PEFT adapter in <out>. Exit: 0 done or stopped, 1 bad input, 3 diverged.
@@ -32,6 +37,9 @@ import { toPeftFiles, familyProvenance, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FIL
 import type { LoraSpec } from '../src/adapters/lora-types';
 import type { DpoMetrics } from '../src/train/dpo';
 import { writeRunRecord } from './run-record-files';
+import { defaultPrecision, type BasePrecision } from '../src/model/load';
+import { memoryPlan, memoryPlanMessage } from '../src/train/memory-plan';
+import { isOutOfMemory } from '../src/train/out-of-memory';
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -75,9 +83,19 @@ async function main(): Promise<number> {
       objective: { type: 'string' }, beta: { type: 'string' },
       method: { type: 'string' }, 'virtual-tokens': { type: 'string' }, 'init-text': { type: 'string' },
       resume: { type: 'string' }, 'stop-at': { type: 'string' }, 'skip-bad-lines': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
+      precision: { type: 'string', default: 'auto' }, head: { type: 'string', default: 'fp32' }, recompute: { type: 'string', default: 'auto' }, loss: { type: 'string', default: 'fused' },
+      'dry-run': { type: 'boolean', default: false }, 'ignore-memory-limit': { type: 'boolean', default: false },
     },
   });
-  if (!v.model || !v.data || !v.out) throw new UsageError('--model <folder or base URL>, --data <file.jsonl> and --out <folder> are required');
+  const choice = <T extends string>(flag: string, value: string, allowed: readonly T[]): T => {
+    if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag}: expected ${allowed.join(', ')}, got "${value}"`);
+    return value as T;
+  };
+  const precisionFlag = choice('precision', v.precision!, ['fp32', 'nf4', 'auto'] as const);
+  const head = choice('head', v.head!, ['fp32', 'int8'] as const);
+  const recomputeFlag = choice('recompute', v.recompute!, ['on', 'off', 'auto'] as const);
+  const lossFlag = choice('loss', v.loss!, ['fused', 'plain'] as const);
+  if (!v.model || (!v['dry-run'] && (!v.data || !v.out))) throw new UsageError('--model <folder or base URL>, --data <file.jsonl> and --out <folder> are required (--dry-run needs only --model)');
   if (v.steps && v.epochs) throw new UsageError('give --steps or --epochs, not both');
   const backend = await initNodeBackend(v.backend === 'cpu' ? 'cpu' : 'wasm');
   process.stderr.write(`backend: ${backend}\n`);
@@ -114,12 +132,32 @@ async function main(): Promise<number> {
       };
   if (resumed && (v.steps || v.epochs || v.lr || v.rank || v.targets || v.batch || v.seed)) process.stderr.write('note: resuming uses the checkpoint\'s settings; training flags are ignored\n');
 
+  // The plan needs only config.json, so a dry run works on a folder (or URL) without weights.
+  const cfg = parseConfig(JSON.parse(/^https?:\/\//.test(v.model) ? await (await fetch(`${v.model.replace(/\/+$/, '')}/config.json`)).text() : await readFile(path.join(v.model, 'config.json'), 'utf8')));
+  const precision: BasePrecision = precisionFlag === 'auto' ? defaultPrecision(cfg) : precisionFlag;
+  settings.recompute = resumed ? (settings.recompute ?? recomputeFlag) : recomputeFlag;
+  settings.loss = resumed ? (settings.loss ?? lossFlag) : lossFlag;
+  const targetsForPlan = resumed ? resumed.lora.targetModules : parseTargets(v.targets ?? 'q_proj,v_proj');
+  const plan = memoryPlan({
+    config: cfg, precision, head, backend: backend === 'cpu' ? 'cpu' : 'wasm', rank: resumed ? resumed.lora.r : Math.round(num(v.rank, 'rank', 8)), targets: targetsForPlan,
+    batchSize: settings.batchSize, seqLen: settings.seqLen, gradAccum: settings.gradAccum, recompute: settings.recompute, loss: settings.loss, examples: 1, steps: settings.steps,
+  });
+  const planJson = { precision, head, loss: settings.loss, recompute: plan.recompute, fits: plan.fits, budget_bytes: plan.budgetBytes, memory: plan.estimate.memory, suggestion: plan.suggestion, seconds_per_step: plan.estimate.secondsPerStep };
+  if (v['dry-run']) {
+    process.stdout.write(JSON.stringify(planJson) + '\n');
+    return plan.fits ? 0 : 5;
+  }
+  process.stderr.write(`memory plan: ${precision} base, ${head} head, ${settings.loss} loss, recompute ${plan.recompute ? 'on' : 'off'}, about ${(plan.estimate.memory.peakBackend / 1024 ** 2).toFixed(0)} MB of backend memory at the peak\n`);
+  if (!v.data || !v.out) throw new UsageError('--data <file.jsonl> and --out <folder> are required');
   const files = await openModelFiles(v.model);
+  const tooBig = memoryPlanMessage(plan, { batchSize: settings.batchSize, seqLen: settings.seqLen, backend: backend === 'cpu' ? 'cpu' : 'wasm' });
+  if (tooBig && !v['ignore-memory-limit']) throw new UsageError(`${tooBig} Pass --batch/--grad-accum accordingly, or --ignore-memory-limit to try anyway.`);
+  if (settings.recompute === 'auto') settings.recompute = plan.recompute ? 'on' : 'off';
   if (resumed && resumed.base.fingerprint !== files.fingerprint) {
     throw new UsageError(`${v.resume}: the checkpoint was trained on ${resumed.base.source} (fingerprint ${resumed.base.fingerprint}), not on ${v.model} (${files.fingerprint})`);
   }
   const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
-  const model = await loadModel(files);
+  const model = await loadModel(files, { precision, headPrecision: head });
 
   const summary = await parseDataset(Readable.toWeb(createReadStream(v.data)) as ReadableStream<Uint8Array>, {
     fileName: path.basename(v.data), bytesTotal: (await stat(v.data)).size, tokenizer, maxLength: settings.seqLen + 1,
@@ -218,6 +256,11 @@ async function main(): Promise<number> {
       const good = [...savedDirs].reverse().find((c) => c.step <= e.step - 2);
       process.stderr.write(`${e.name}: ${e.message}\n${good ? `Last good checkpoint: ${good.dir} (resume from it with a lower --lr)` : `No good checkpoint: the weights went bad right after step ${e.step - 1}; start again with a lower --lr.`}\n`);
       return 3;
+    }
+    if (isOutOfMemory(e)) {
+      // The wasm heap is gone with the abort: nothing more can be read from it, but every checkpoint on disk is whole.
+      process.stderr.write(`OutOfMemoryError: the ${backend} backend ran out of memory during training (${(e as Error).message}). ${lastGood ? `Resume from ${lastGood} with --resume and a smaller --batch (or --recompute on).` : 'No checkpoint was written yet; start again with a smaller --batch or --recompute on (or --checkpoint-every N to keep progress).'}\n`);
+      return 4;
     }
     throw e;
   }

@@ -42,6 +42,8 @@ export interface ModelServer {
 const CORS_HEADERS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag',
+  // As the hub's CDN does: loadable from a cross-origin isolated (COEP require-corp) page even without CORS mode.
+  'Cross-Origin-Resource-Policy': 'cross-origin',
 };
 
 const CONTENT_TYPES: Record<string, string> = {

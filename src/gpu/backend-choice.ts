@@ -3,7 +3,7 @@
 // otherwise; cpu as the last resort. A forced choice is honoured (or fails loudly).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerNf4Kernels } from './nf4-matmul';
 
@@ -15,6 +15,10 @@ export interface BackendChoice {
   adapterDescription: string | null;
   /** Why this backend, for the UI and benchmark output. */
   reason: string;
+  /** wasm: threads XNNPACK multiplies with (1 unless the page is cross-origin isolated); null elsewhere. */
+  threads?: number | null;
+  /** Whether the context is cross-origin isolated (SharedArrayBuffer, hence wasm threads, available). */
+  crossOriginIsolated?: boolean;
 }
 
 export interface ChooseBackendOptions {
@@ -28,6 +32,30 @@ export interface ChooseBackendOptions {
   onGpuError?: (message: string) => void;
   /** Matmul size of the speed probe (n x n by n x n). */
   probeSize?: number;
+  /**
+   * wasm threads: a number > 1 uses the threaded SIMD build (cross-origin isolated contexts only);
+   * 'auto' and 1 keep the single-threaded SIMD build (see activate() for why 'auto' does not thread yet).
+   */
+  wasmThreads?: 'auto' | number;
+}
+
+/** Cross-origin isolation of this context (page or worker); false in Node. */
+export function isCrossOriginIsolated(): boolean {
+  return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+}
+
+/** Threads the initialised wasm backend runs with, null when wasm is not initialised. */
+export function wasmThreadsCount(): number | null {
+  try {
+    return getThreadsCount();
+  } catch {
+    return null;
+  }
+}
+
+/** Adds the thread facts to a choice (they matter only on wasm). */
+function withThreads(c: BackendChoice): BackendChoice {
+  return { ...c, threads: c.backend === 'wasm' ? wasmThreadsCount() : null, crossOriginIsolated: isCrossOriginIsolated() };
 }
 
 export class BackendUnavailableError extends Error {
@@ -59,7 +87,15 @@ let wasmPathsSet = false;
 
 async function activate(name: BackendName, opts: ChooseBackendOptions): Promise<boolean> {
   if (name === 'wasm' && !wasmPathsSet && opts.wasmPaths !== undefined) {
-    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    // The threaded build needs SharedArrayBuffer, i.e. a cross-origin isolated page and worker
+    // (COOP same-origin + COEP require-corp, see vite.config.ts); without it tfjs would fail.
+    // 'auto' stays single-threaded for now: in Vite's minified build tfjs's threaded factory,
+    // stringified into blob workers, references renamed helpers ("ReferenceError: e is not
+    // defined" in every pthread worker, the backend never starts). Only an explicit count > 1 tries.
+    const threads = opts.wasmThreads ?? 'auto';
+    const threaded = isCrossOriginIsolated() && typeof threads === 'number' && threads > 1;
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threaded);
+    if (threaded && typeof threads === 'number') setThreadsCount(threads);
     setWasmPaths(opts.wasmPaths as string);
     wasmPathsSet = true;
   }
@@ -98,6 +134,10 @@ async function matmulGflops(n: number): Promise<number> {
 }
 
 export async function chooseBackend(opts: ChooseBackendOptions = {}): Promise<BackendChoice> {
+  return withThreads(await choose(opts));
+}
+
+async function choose(opts: ChooseBackendOptions): Promise<BackendChoice> {
   const adapter = await probeAdapter();
   const adapterDescription = adapter.description;
 

@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, type LinearModule, type LayerType, LINEAR_MODULES } from './config';
 import { type FrozenLinear } from './linear';
-import { frozenMatMul, nativeTransposes } from './matmul';
+import { allLogits, type FrozenHead } from './frozen-head';
+import { attentionCore } from './attention-core';
 import { attentionMask } from './attention-mask';
 import { ropeTable } from './rope';
 
@@ -29,9 +30,10 @@ export interface LayerWeights {
 }
 
 export interface LlamaWeights {
-  embed: tf.Tensor2D; // [V, C]
-  /** Output head [V, C]; the same tensor as embed when tied. */
-  lmHead: tf.Tensor2D;
+  /** Token table [V, C] (fp32 or int8 rows, src/model/frozen-head.ts). */
+  embed: FrozenHead;
+  /** Output head [V, C]; the same object as embed when tied (one copy, in one layout). */
+  lmHead: FrozenHead;
   finalNorm: tf.Tensor1D; // [C]
   layers: LayerWeights[];
 }
@@ -111,24 +113,22 @@ export type NewCache = { k: tf.Tensor4D; v: tf.Tensor4D }[];
 
 export class LlamaModel {
   private ropeCache = new Map<string, Rope>();
-  /**
-   * The output head transposed [C, V], off WebGPU only: the head is the widest product of a small
-   * model and tfjs-wasm runs it ~10x faster untransposed (matmul.ts). Costs V*C floats more.
-   */
-  private readonly lmHeadT: tf.Tensor2D | null;
 
   constructor(
     readonly config: ModelConfig,
     readonly weights: LlamaWeights,
-  ) {
-    this.lmHeadT = nativeTransposes() ? null : tf.keep(tf.transpose(weights.lmHead));
+  ) {}
+
+  /** The output head (for losses fused with it). */
+  get head(): FrozenHead {
+    return this.weights.lmHead;
   }
 
   /** Bytes held by the frozen base in backend memory (linear layers as stored, plus fp32 rest). */
   baseWeightBytes(): { linear: number; other: number } {
     const w = this.weights;
     let linear = 0;
-    let other = w.embed.size * 4 + w.finalNorm.size * 4 + (w.lmHead === w.embed ? 0 : w.lmHead.size * 4) + (this.lmHeadT?.size ?? 0) * 4;
+    let other = w.embed.bytes + w.finalNorm.size * 4 + (w.lmHead === w.embed ? 0 : w.lmHead.bytes);
     for (const l of w.layers) {
       for (const t of layerSmallTensors(l)) other += t.size * 4;
       for (const m of LINEAR_MODULES) linear += l.linear[m].weightBytes;
@@ -158,7 +158,7 @@ export class LlamaModel {
   embed(ids: tf.Tensor2D): tf.Tensor3D {
     const [B, T] = ids.shape;
     return tf.tidy(() => {
-      const x = tf.gather(this.weights.embed, ids.reshape([B * T])); // [B*T, C]
+      const x = this.weights.embed.embed(ids.reshape([B * T])); // [B*T, C]
       const scaled = this.config.embedScale === 1 ? x : tf.mul(x, this.config.embedScale);
       return scaled.reshape([B, T, this.config.hiddenSize]) as tf.Tensor3D;
     });
@@ -167,7 +167,7 @@ export class LlamaModel {
   /** Hidden rows h [N, C] -> logits [N, V], soft-capped when the family says so. */
   logitsFrom(h: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const out = this.lmHeadT ? frozenMatMul(h, this.lmHeadT, this.weights.lmHead) : (tf.matMul(h, this.weights.lmHead, false, true) as tf.Tensor2D); // [N, V]
+      const out = allLogits(h, this.weights.lmHead); // [N, V]
       const cap = this.config.finalSoftcap;
       return cap ? (tf.mul(tf.tanh(tf.div(out, cap)), cap) as tf.Tensor2D) : out;
     });
@@ -200,7 +200,12 @@ export class LlamaModel {
     const ctx = this.layerContext(B, T, opts, newCache);
     let x = x3.reshape([B * T, C]) as tf.Tensor2D; // [B*T, C]
     for (let i = 0; i < this.config.numLayers; i++) x = this.layerForward(i, x, ctx);
-    return this.norm(x, this.weights.finalNorm); // [B*T, C]
+    return this.finalNorm(x); // [B*T, C]
+  }
+
+  /** The final norm: residual stream x [N, C] -> h [N, C] (what the head multiplies). */
+  finalNorm(x: tf.Tensor2D): tf.Tensor2D {
+    return this.norm(x, this.weights.finalNorm);
   }
 
   /** The rope tables and masks one forward call shares across its layers (tensors belong to the caller's tidy, except cached ropes). */
@@ -297,10 +302,8 @@ export class LlamaModel {
     // GQA without copying K/V: the G query heads sharing kv head k (heads k*G .. k*G+G-1) are
     // stacked along time, so one batched matmul per kv head serves them all.
     const qg = qr.reshape([B, K, G * T, D]); // [B, K, G*T, D]
-    let scores = tf.matMul(qg, kr, false, true).mul(cfg.queryScale); // [B, K, G*T, S]
-    if (cfg.attnSoftcap) scores = tf.mul(tf.tanh(tf.div(scores, cfg.attnSoftcap)), cfg.attnSoftcap);
-    const probs = tf.softmax(scores.add(ctx.mask[kind])); // [B, K, G*T, S]
-    const o = tf.matMul(probs, vr) // [B, K, G*T, D]
+    // softmax(q·kᵀ·scale (soft-capped) + mask)·v, keeping only q, k, v for the backward (attention-core.ts).
+    const o = attentionCore(qg as tf.Tensor4D, kr, vr, ctx.mask[kind], { scale: cfg.queryScale, softcap: cfg.attnSoftcap }) // [B, K, G*T, D]
       .reshape([B, H, T, D])
       .transpose([0, 2, 1, 3]) // [B, T, H, D]
       .reshape([B * T, H * D]) as tf.Tensor2D;
@@ -344,7 +347,6 @@ export class LlamaModel {
     const w = this.weights;
     w.embed.dispose();
     if (w.lmHead !== w.embed) w.lmHead.dispose();
-    this.lmHeadT?.dispose();
     w.finalNorm.dispose();
     for (const l of w.layers) {
       for (const t of layerSmallTensors(l)) t.dispose();

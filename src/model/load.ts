@@ -7,6 +7,7 @@ import { parseConfig, LINEAR_MODULES, linearKey, linearShape, type LinearModule,
 import { type ModelFileSet } from './files';
 import { DenseLinear, type FrozenLinear } from './linear';
 import { LlamaModel, type LayerWeights } from './llama';
+import { DenseHead, Int8Head, quantizeInt8Rows, type FrozenHead, type HeadPrecision } from './frozen-head';
 import { type ModelConfig } from './config';
 import { type Nf4Weight, fp32Bytes, nf4Bytes, quantizeNf4 } from './nf4';
 import { createNf4LinearFromQuantized, type Nf4Path } from './nf4-linear';
@@ -59,6 +60,11 @@ export interface LoadModelOptions {
   nf4Mode?: 'auto' | 'unfused';
   /** Read quantized weights from here and store new ones (keyed by files.fingerprint). */
   cache?: QuantizedWeightCache;
+  /**
+   * Storage of the token table and output head: fp32 (default) or int8 rows with a per-row absmax,
+   * a quarter of the bytes (src/model/frozen-head.ts; the loss change is measured by bench/head-quality.ts).
+   */
+  headPrecision?: HeadPrecision;
   /** Custom storage for each projection (benchmarks, tests); overrides precision. */
   linearFactory?: LinearFactory;
   onProgress?: (p: LoadProgress) => void;
@@ -169,17 +175,18 @@ export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOp
 
   const C = cfg.hiddenSize;
   const V = cfg.vocabSize;
-  const created: tf.Tensor[] = [];
+  const created: { dispose(): void }[] = [];
   const linears: FrozenLinear[] = [];
+  const table = (w: Float32Array): FrozenHead => (opts.headPrecision === 'int8' ? new Int8Head(quantizeInt8Rows(w, V, C)) : new DenseHead(tf.tensor2d(w, [V, C])));
   try {
-    const embed = tf.tensor2d(await read(`${prefix}embed_tokens.weight`, [V, C]), [V, C]);
+    const embed = table(await read(`${prefix}embed_tokens.weight`, [V, C]));
     created.push(embed);
     let lmHead = embed;
     if (!cfg.tieWordEmbeddings) {
       // Multimodal Gemma keeps lm_head.weight at the top level (new layout) or beside its model (old).
       const headKey = ['lm_head.weight', prefix.replace(/model\.$/, 'lm_head.weight')].find((k) => where.has(k));
       if (!headKey) throw new UnsupportedModelError('config.json says the output head is untied but the checkpoint has no lm_head.weight');
-      lmHead = tf.tensor2d(await read(headKey, [V, C]), [V, C]);
+      lmHead = table(await read(headKey, [V, C]));
       created.push(lmHead);
     }
     const vector = async (name: string, n: number): Promise<tf.Tensor1D> => {

@@ -42,3 +42,41 @@ export function frozenMatMul(x: tf.Tensor2D, wT: tf.Tensor2D, w?: tf.Tensor2D): 
   }) as (x: tf.Tensor2D) => tf.Tensor2D;
   return f(x);
 }
+
+let splitBatched = true;
+/** Benchmarks: false restores tfjs's own batched matMul off WebGPU (the slow scalar path), to compare. */
+export function setSplitBatchedMatMul(on: boolean): void {
+  splitBatched = on;
+}
+
+/** a [N, K] · b [K, M] -> [N, M]; gradients da = dy · bᵀ and db = aᵀ · dy with explicit transposes. */
+const abFast = tf.customGrad((a, b, save) => {
+  (save as tf.GradSaveFunc)([a as tf.Tensor2D, b as tf.Tensor2D]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), // [N, M]
+    gradFunc: (dy, saved) => {
+      const [sa, sb] = saved as tf.Tensor2D[];
+      const g = dy as tf.Tensor2D; // [N, M]
+      return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)]; // [N, K], [K, M]
+    },
+  };
+}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * Batched product over leading dims: a [..., M, K] · b [..., K, N] (or bᵀ with b [..., N, K]) ->
+ * [..., M, N], same leading dims on both. tfjs-wasm runs batched or transposed products in a scalar
+ * single-threaded loop; off WebGPU this splits the batch into 2-D products with explicit transposes
+ * (XNNPACK's path), gradients included. Attention's per-head products go through here.
+ */
+export function batchedMatMul(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Tensor {
+  if (nativeTransposes() || !splitBatched) return tf.matMul(a, b, false, transposeB);
+  const lead = a.shape.slice(0, -2);
+  const n = lead.reduce((x, y) => x * y, 1);
+  const [M, K] = a.shape.slice(-2);
+  const bm = b.shape.slice(-2);
+  const as = tf.unstack(a.reshape([n, M, K])) as tf.Tensor2D[]; // n x [M, K]
+  const bs = tf.unstack(b.reshape([n, bm[0], bm[1]])) as tf.Tensor2D[];
+  const outs = as.map((x, i) => (transposeB ? abT(x, bs[i]) : abFast(x, bs[i]))); // n x [M, N]
+  const N = outs[0].shape[1];
+  return tf.stack(outs).reshape([...lead, M, N]);
+}

@@ -39,8 +39,10 @@ export class AdamW {
     private readonly vars: tf.Variable[],
     readonly hp: AdamWParams = DEFAULT_ADAMW,
   ) {
-    this.m = vars.map((x) => tf.variable(tf.zerosLike(x), false));
-    this.v = vars.map((x) => tf.variable(tf.zerosLike(x), false));
+    // tf.variable shares its initial tensor's buffer; disposing that tensor leaves the variable the only owner.
+    const zeros = (x: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(x), false));
+    this.m = vars.map(zeros);
+    this.v = vars.map(zeros);
   }
 
   /** Applies one step with gradients in the order of `vars`. */

@@ -5,8 +5,13 @@
 // Memory (bytes, float32 everywhere):
 //   base        = baseWeightBytes (as loaded: fp32 or NF4), or 4 x parameters
 //   trainable   = 16 x P   (P LoRA parameters: weights, gradient, AdamW m and v)
-//   activations = 4 x B x T x L x (6C + (H + 2Hkv)D + H*T + 3I + R*targets)   saved for the backward pass
-//   logits      = 4 x B x T x V x 3   (logits, log-softmax, their gradient)
+//   per layer   = ACTIVATION_FACTOR x 4 x B x T x (6C + (H + 2Hkv)D + H*T + 3I + R*targets)
+//                 one layer's peak (saved tensors + gradients in flight; factor measured, see below)
+//   activations = L x per layer                        without recomputation
+//               = 4 x B x T x L x C + per layer        with it (each layer's input, plus one layer
+//                                                       rebuilt with its gradient)
+//   logits      = 4 x B x T x V x 3   plain loss (logits, log-softmax, their gradient)
+//               = 24 x rows x Vb + 4 x B x T x C   fused loss (six [rows, Vb] tensors of one chunk, plus dH)
 // Time:
 //   forward FLOPs/token = 2 x L x Nlin + 2 x C x V + 4 x L x T x H*D + 2 x P
 //   training FLOPs/token ~ 2 x forward  (the frozen base needs input gradients, not weight gradients)
@@ -48,11 +53,40 @@ export interface EstimateInput {
   gflops?: number;
   /** Replaces BACKEND_LAYER_OVERHEAD_S. */
   layerOverheadS?: number;
+  /** Activation recomputation per layer (default false: the old, full-memory path). */
+  recompute?: boolean;
+  /** Loss fused with the head in chunks of this many bytes (src/train/fused-cross-entropy.ts); unset: the plain loss. */
+  fusedLossChunkBytes?: number;
+  /** Vocabulary rows the fused loss multiplies at once (int8 head: its decode block); default V. */
+  lossBlockRows?: number;
+  /** Part of the base held in backend memory (NF4 codes and int8 tables stay in JS on wasm); default: all of it. */
+  baseBackendBytes?: number;
+  /** A weight decoded for one product and freed after it (NF4 on wasm: the largest layer in fp32). */
+  linearTransientBytes?: number;
+}
+
+/**
+ * Memory a training step may use on each backend: wasm32's 4 GiB address space (tfjs-wasm aborts
+ * past it); a GPU's is unknown to the page, so 4 GiB too (a mid-range laptop GPU); cpu is JS heap.
+ */
+/**
+ * Bytes a layer really holds at its peak per byte of the per-token formula above (forward saves
+ * plus the gradients in flight), measured with the attention core and NF4 on wasm at SmolLM2-135M's
+ * layer shape (C 576, I 1536, 9/3 heads, T 128): 33.7 MB per layer for 128 tokens, 6.5x the formula.
+ */
+export const ACTIVATION_FACTOR = 6.5;
+
+export function memoryBudgetBytes(backend: EstimateBackend): number {
+  return backend === 'cpu' ? 2 * 1024 ** 3 : 4 * 1024 ** 3;
 }
 
 export interface TrainEstimate {
   loraParameters: number;
-  memory: { base: number; trainable: number; activations: number; logits: number; total: number };
+  /**
+   * total: base + trainable + activations + logits (the whole footprint, JS-held base included);
+   * peakBackend: what the backend (wasm heap / GPU) holds at a step's peak.
+   */
+  memory: { base: number; trainable: number; activations: number; logits: number; total: number; peakBackend: number };
   flopsPerToken: number;
   tokensPerStep: number;
   secondsPerStep: number;
@@ -89,8 +123,13 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const base = x.baseWeightBytes ?? 4 * allParams;
   const trainable = 16 * P;
   const perTokenLayer = 6 * C + (H + 2 * Hkv) * D + H * T + 3 * I + R * x.targets.length;
-  const activations = 4 * B * T * L * perTokenLayer;
-  const logits = 4 * B * T * V * 3;
+  const perLayer = ACTIVATION_FACTOR * 4 * B * T * perTokenLayer;
+  const activations = x.recompute ? 4 * B * T * L * C + perLayer : L * perLayer;
+  const plainLogits = 4 * B * T * V * 3;
+  const N = B * T;
+  const blockRows = x.lossBlockRows ?? V;
+  const chunkRows = Math.max(1, Math.min(N, Math.floor((x.fusedLossChunkBytes ?? 0) / (16 * blockRows))));
+  const logits = x.fusedLossChunkBytes ? 24 * chunkRows * blockRows + 4 * N * C : plainLogits;
   const forward = 2 * L * nLin + 2 * C * V + 4 * L * T * H * D + 2 * P;
   const flopsPerToken = 2 * forward;
   const tokensPerStep = B * T * x.gradAccum;
@@ -100,7 +139,10 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const stepsPerEpoch = Math.max(1, Math.ceil(x.examples / (B * x.gradAccum)));
   return {
     loraParameters: P,
-    memory: { base, trainable, activations, logits, total: base + trainable + activations + logits },
+    memory: {
+      base, trainable, activations, logits, total: base + trainable + activations + logits,
+      peakBackend: (x.baseBackendBytes ?? base) + trainable + activations + logits + 2 * (x.linearTransientBytes ?? 0),
+    },
     flopsPerToken,
     tokensPerStep,
     secondsPerStep,

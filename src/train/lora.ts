@@ -107,6 +107,11 @@ export class LoraAdapter implements LoraHook {
     return [...this.pairs.values()].flatMap((p) => [p.A, p.B]);
   }
 
+  /** The variables one decoder layer reads (for recomputing that layer's gradient). */
+  layerVariables(layer: number): tf.Variable[] {
+    return [...this.pairs.values()].filter((p) => p.layer === layer).flatMap((p) => [p.A, p.B]);
+  }
+
   parameterCount(): number {
     return this.variables().reduce((a, v) => a + v.size, 0);
   }

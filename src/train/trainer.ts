@@ -5,9 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaModel } from '../model/llama';
 import { SoftPromptAdapter } from './soft-prompt';
+import { LoraAdapter } from './lora';
 import { adaptedLogits, type TrainableAdapter } from './trainable';
 import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
 import { maskedCrossEntropy } from './loss';
+import { fusedCrossEntropy } from './fused-cross-entropy';
+import { recomputed } from './recompute';
 import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
 import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
 import type { LoraWeights } from '../adapters/lora-types';
@@ -16,6 +19,7 @@ import { DEFAULT_DPO, DpoTally, asPairs, dpoLoss, pairBatch, sequenceLogProbs, t
 
 /** What the run optimizes: next-token loss on the answers, or DPO's preference loss on pairs. */
 export type Objective = 'sft' | 'dpo';
+import { resolveRecompute } from './memory-plan';
 
 export interface TrainSettings {
   /** Optimizer steps to run (used when `epochs` is 0). */
@@ -53,6 +57,13 @@ export interface TrainSettings {
   objective?: Objective;
   /** DPO's beta (only with objective 'dpo'). */
   dpoBeta?: number;
+  /**
+   * Activation recomputation per decoder layer: 'auto' turns it on when the estimate says the
+   * saved activations would be large (src/train/memory-plan.ts). Optional: older checkpoints lack it.
+   */
+  recompute?: 'auto' | 'on' | 'off';
+  /** 'fused': chunked cross-entropy fused with the head (never [N, V] at once); 'plain': full logits. */
+  loss?: 'fused' | 'plain';
 }
 
 export const DEFAULT_TRAIN: TrainSettings = {
@@ -73,6 +84,8 @@ export const DEFAULT_TRAIN: TrainSettings = {
   divergenceFactor: 3,
   objective: 'sft',
   dpoBeta: DEFAULT_DPO.beta, // TRL's default
+  recompute: 'auto',
+  loss: 'fused',
 };
 
 /** Optimizer steps a run takes: `steps`, or enough whole batches to cover `epochs` passes. */
@@ -159,6 +172,11 @@ export function addAll<T extends tf.Tensor>(ts: T[]): T {
   return level[0] as T;
 }
 
+/** The model's final logit soft-cap (Gemma), 0 when it has none. */
+function headSoftcap(m: LlamaModel): number {
+  return m.config.finalSoftcap ?? 0;
+}
+
 export class Trainer {
   readonly optimizer: AdamW;
   private position: DataPosition = { epoch: 0, index: 0 };
@@ -167,6 +185,8 @@ export class Trainer {
   private readonly vars: tf.Variable[];
   /** Optimizer steps this run takes (settings.steps, or derived from settings.epochs). */
   readonly totalSteps: number;
+  /** Whether layers are recomputed in the backward pass ('auto' resolved at construction). */
+  readonly recompute: boolean;
 
   constructor(
     readonly model: LlamaModel,
@@ -184,6 +204,8 @@ export class Trainer {
     this.optimizer = new AdamW(this.vars, settings.adamw);
     adapter.setDropoutSeed(settings.seed);
     this.totalSteps = totalSteps(settings, examples.length);
+    // Recomputation wraps the LoRA layer loop; a soft prompt runs the whole forward (see lossFn).
+    this.recompute = adapter instanceof LoraAdapter ? resolveRecompute(settings.recompute ?? 'auto', model, adapter, settings) : false;
   }
 
   /** A copy of the run's state (weights, moments, data position, random state) for a checkpoint. */
@@ -278,12 +300,53 @@ export class Trainer {
     rewards.length = 0;
   }
 
-  private lossFn(b: Batch): () => tf.Scalar {
-    return () => {
-      const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-      const logits = adaptedLogits(this.model, ids, this.adapter, b.packing); // [B*T, V]
-      return maskedCrossEntropy(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights));
+  /**
+   * The loss of one batch as a function for tf.variableGrads / tf.tidy, and the tensors it shares
+   * across layers (masks, rope tables), made outside it: a recomputed layer reads them again in the
+   * backward pass, after the forward's tidy has ended. The caller disposes `shared`.
+   */
+  private lossFn(b: Batch, recompute = this.recompute): { f: () => tf.Scalar; shared: tf.Tensor[] } {
+    const m = this.model;
+    const adapter = this.adapter;
+    if (adapter instanceof SoftPromptAdapter) {
+      // A soft prompt changes the sequence itself (virtual tokens or per-layer prefixes): the whole
+      // forward with it applied, then the plain masked loss.
+      const f = () => {
+        const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
+        return maskedCrossEntropy(adaptedLogits(m, ids, adapter, b.packing), tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights)); // logits [B*T, V]
+      };
+      return { f, shared: [] };
+    }
+    const { batchSize: B, seqLen: T } = b;
+    const ctx = m.layerContext(B, T, { lora: adapter, packing: b.packing });
+    const masks = Object.values(ctx.mask) as tf.Tensor[];
+    const ropes = Object.values(ctx.rope).flatMap((r) => [r.cos, r.sin]);
+    for (const t of [...masks, ...ropes]) tf.keep(t);
+    const shared = b.packing ? [...masks, ...ropes] : masks; // unpacked rope tables belong to the model's cache
+    const random = { get: () => adapter.dropoutSeed, set: (s: number) => adapter.setDropoutSeed(s) };
+    const f = () => {
+      const ids = tf.tensor2d(b.inputs, [B, T], 'int32');
+      let x = m.embed(ids).reshape([B * T, m.config.hiddenSize]) as tf.Tensor2D; // [B*T, C]
+      for (let i = 0; i < m.config.numLayers; i++) {
+        const layer = (xi: tf.Tensor2D) => m.layerForward(i, xi, ctx);
+        x = recompute ? recomputed(layer, adapter.layerVariables(i), random)(x) : layer(x);
+      }
+      const h = m.finalNorm(x); // [B*T, C]
+      if ((this.settings.loss ?? 'fused') === 'fused') return fusedCrossEntropy(h, m.head, b.targets, b.weights, { softcap: headSoftcap(m) });
+      return maskedCrossEntropy(m.logitsFrom(h), tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights)); // logits [B*T, V]
     };
+    return { f, shared };
+  }
+
+  /** Loss and gradients (in the order of adapter.variables()) of one batch; the caller disposes them. */
+  batchGradients(b: Batch, recompute = this.recompute): { value: tf.Scalar; grads: tf.Tensor[] } {
+    const { f, shared } = this.lossFn(b, recompute);
+    try {
+      const { value, grads } = tf.variableGrads(f, this.vars);
+      return { value, grads: this.vars.map((v) => grads[v.name]) };
+    } finally {
+      tf.dispose(shared);
+    }
   }
 
   /** One optimizer step. Throws TrainingDivergedError, leaving weights untouched, on a non-finite or runaway loss. */
@@ -302,11 +365,20 @@ export class Trainer {
     const rewards: tf.Tensor[] = [];
     for (let k = 0; k < s.gradAccum; k++) {
       const batch = this.nextBatch();
-      const dpo = this.dpo ? this.dpoLossFn(batch, rewards) : null;
-      const { value, grads } = tf.variableGrads(dpo ? dpo.f : this.lossFn(batch), this.vars);
-      dpo?.dispose();
+      if (this.dpo) {
+        const dpo = this.dpoLossFn(batch, rewards);
+        try {
+          const { value, grads } = tf.variableGrads(dpo.f, this.vars);
+          losses.push(value);
+          gradLists.push(this.vars.map((v) => grads[v.name]));
+        } finally {
+          dpo.dispose();
+        }
+        continue;
+      }
+      const { value, grads } = this.batchGradients(batch);
       losses.push(value);
-      gradLists.push(this.vars.map((v) => grads[v.name]));
+      gradLists.push(grads);
     }
     this.adapter.training = false;
     const tally = new DpoTally();
@@ -354,7 +426,9 @@ export class Trainer {
       while (rows.length < B) rows.push({ inputIds: [], lossMask: [] }); // keep [B, T] fixed
       const batch = makeBatch(rows, this.settings.seqLen);
       if (batch.tokens === 0) continue;
-      const l = tf.tidy(this.lossFn(batch));
+      const { f, shared } = this.lossFn(batch, false);
+      const l = tf.tidy(f);
+      tf.dispose(shared);
       weighted += (await l.data())[0] * batch.tokens;
       l.dispose();
       tokens += batch.tokens;

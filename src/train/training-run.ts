@@ -10,6 +10,8 @@ import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { type TrainableAdapter } from './trainable';
 import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState, type TrainSettings } from './trainer';
 import type { TokenizedExample } from './batches';
+import * as tf from '@tensorflow/tfjs';
+import { isOutOfMemory, outOfMemoryMessage, OutOfMemoryError } from './out-of-memory';
 import { CHECKPOINT_FORMAT, emptyHistory, examplesFingerprint, type TrainCheckpoint, type TrainHistory } from './checkpoint';
 
 export type RunStatus = 'running' | 'paused' | 'completed' | 'stopped' | 'diverged';
@@ -208,6 +210,13 @@ export class TrainingRun {
         if (h.dpoEval) h.dpoEval = h.dpoEval.filter((p) => p.step <= good.step);
         if (this.record.checkpointStep !== good.step) await this.checkpoint(good);
         await this.saveRecord({ status: 'diverged', message: `${e.message} Restored the checkpoint of step ${good.step}.` });
+      }
+      if (isOutOfMemory(e)) {
+        // The backend's memory is gone (a wasm abort leaves its heap unusable): nothing more is read
+        // from it; the run is left paused at its last stored checkpoint, resumable with smaller settings.
+        const message = outOfMemoryMessage(tf.getBackend(), this.record.checkpointStep);
+        await this.saveRecord({ status: 'paused', message }).catch(() => undefined);
+        throw new OutOfMemoryError(message);
       }
       throw e;
     }

@@ -7,6 +7,7 @@ import { ModelStep } from './ModelStep';
 import { DatasetStep } from './DatasetStep';
 import { TrainStep } from './TrainStep';
 import { UseStep } from './UseStep';
+import { ThreadsNote } from './ThreadsNote';
 
 function BackendBadge() {
   const backend = useApp((s) => s.backend);
@@ -19,6 +20,7 @@ function BackendBadge() {
         Compute: <strong data-testid="backend-name">{name}</strong>
         {backend.adapterDescription && backend.backend === 'webgpu' ? <span> on {backend.adapterDescription}</span> : null}
       </p>
+      <ThreadsNote backend={backend} />
       <p className="muted">{backend.reason.startsWith('forced') ? `Chosen in the address (?backend=${backend.backend}).` : `Chosen automatically: ${backend.reason}.`}</p>
       <p className="muted">
         Switch:{' '}

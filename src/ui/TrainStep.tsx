@@ -20,6 +20,7 @@ import { ResumeOffer, RunHistory } from './RunHistory';
 import { formatBytes } from './format';
 import { MethodPicker } from './MethodPicker';
 import { DpoChart } from './DpoChart';
+import { MemoryOptions } from './MemoryOptions';
 
 function NumberField({ label, value, onChange, min, max, step, hint }: { label: string; value: number; onChange: (v: number) => void; min: number; max?: number; step?: number; hint: string }) {
   const hintId = useId();
@@ -241,6 +242,7 @@ export function TrainStep() {
       <Settings disabled={training} />
       <Estimate />
       <PreflightPanel />
+      <MemoryOptions disabled={training} />
       <div className="row">
         <button type="button" className="primary" disabled={!ready || training || blocked || lora.targetModules.length === 0} aria-describedby={blocked ? 'start-blocked' : undefined} onClick={() => void start()}>Start training</button>
         <button type="button" disabled={!training || pausing || stopping} onClick={() => void pause()}>{pausing ? 'Pausing…' : 'Pause'}</button>

@@ -30,6 +30,10 @@ export interface BackendInfo {
   adapterDescription: string | null;
   /** Why this backend was chosen, in words for the UI. */
   reason: string;
+  /** wasm: threads that train (more than 1 only when cross-origin isolated); null on other backends. */
+  threads?: number | null;
+  /** Whether the worker is cross-origin isolated (needed for wasm threads). */
+  crossOriginIsolated?: boolean;
 }
 
 export interface ModelSummary {

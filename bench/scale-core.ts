@@ -1,0 +1,155 @@
+// The benchmark itself, without a page: loads a model with the chosen frozen-base storage, trains
+// LoRA with the project's Trainer on random tokens, and reports speed and memory. bench-entry.ts
+// runs it in Chromium (the product's path), bench/run.ts `--runtime node` runs it in Node.
+//
+// Variants (one row each):
+//   fp32 | nf4-unfused | nf4-fused | nf4-fused-elementwise   base storage, today's defaults otherwise
+//   naive       NF4 base, fp32 table, plain full-logits loss, no recomputation, tfjs's batched
+//               attention products (the old path)
+//   fused       as naive with the chunked loss fused with the head
+//   recompute   fused + per-layer recomputation
+//   scaled      recompute + int8 token table / head (the configuration for real model sizes)
+import * as tf from '@tensorflow/tfjs';
+import { setNf4WordLoads } from '../src/gpu/nf4-matmul';
+import { setFusedAttention } from '../src/model/attention-core';
+import { loadModelWithReport, type LoadModelOptions } from '../src/model/load';
+import { seededRandom } from '../src/util/random';
+import { LoraAdapter } from '../src/train/lora';
+import { DEFAULT_TRAIN, Trainer, type TrainSettings } from '../src/train/trainer';
+import { estimateTraining, type EstimateBackend } from '../src/train/estimate';
+import { DEFAULT_FUSED_CE } from '../src/train/fused-cross-entropy';
+import type { TokenizedExample } from '../src/train/batches';
+import type { ModelFileSet } from '../src/model/files';
+import type { LinearModule } from '../src/model/config';
+
+export const VARIANTS = ['fp32', 'nf4-unfused', 'nf4-fused', 'nf4-fused-elementwise', 'naive', 'fused', 'recompute', 'scaled'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+interface VariantPlan {
+  load: LoadModelOptions;
+  settings: Pick<TrainSettings, 'loss' | 'recompute'>;
+}
+
+export function variantPlan(v: Variant): VariantPlan {
+  const auto = { loss: 'fused', recompute: 'auto' } as const;
+  switch (v) {
+    case 'fp32': return { load: { precision: 'fp32' }, settings: auto };
+    case 'nf4-unfused': return { load: { precision: 'nf4', nf4Mode: 'unfused' }, settings: auto };
+    case 'nf4-fused':
+    case 'nf4-fused-elementwise': return { load: { precision: 'nf4' }, settings: auto };
+    case 'naive': return { load: { precision: 'nf4' }, settings: { loss: 'plain', recompute: 'off' } };
+    case 'fused': return { load: { precision: 'nf4' }, settings: { loss: 'fused', recompute: 'off' } };
+    case 'recompute': return { load: { precision: 'nf4' }, settings: { loss: 'fused', recompute: 'on' } };
+    case 'scaled': return { load: { precision: 'nf4', headPrecision: 'int8' }, settings: { loss: 'fused', recompute: 'on' } };
+  }
+}
+
+export interface ScaleBenchOptions {
+  variant: Variant;
+  batch: number;
+  seqLen: number;
+  steps: number;
+  warmupSteps: number;
+  targets: LinearModule[];
+}
+
+export interface BenchRow {
+  variant: Variant;
+  backend: string;
+  threads: number | null;
+  linear_path: string;
+  model: string;
+  batch: number;
+  seq_len: number;
+  steps: number;
+  tokens_per_s: number;
+  ms_per_step: number;
+  loss: number;
+  recompute: boolean;
+  chunked_loss: boolean;
+  head: string;
+  base_weight_bytes: number;
+  base_linear_bytes: number;
+  base_fp32_bytes: number;
+  peak_backend_bytes: number;
+  estimated_peak_backend_bytes: number;
+  kernels_per_step: number;
+  load_ms: number;
+}
+
+/** Runs one variant on the active backend; `threads` is reported as given. */
+export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, threads: number | null): Promise<BenchRow> {
+  const plan = variantPlan(o.variant);
+  setNf4WordLoads(o.variant !== 'nf4-fused-elementwise');
+  setFusedAttention(o.variant !== 'naive'); // naive: tfjs's attention ops and autograd (batched products: a scalar loop on wasm)
+  const t0 = performance.now();
+  const { model, report } = await loadModelWithReport(files, plan.load);
+  const loadMs = performance.now() - t0;
+  const cfg = model.config;
+  const random = seededRandom(7);
+  const examples: TokenizedExample[] = Array.from({ length: o.batch * 4 }, () => ({
+    inputIds: Array.from({ length: o.seqLen + 1 }, () => Math.floor(random() * cfg.vocabSize)),
+    lossMask: new Array(o.seqLen + 1).fill(1),
+  }));
+  const adapter = LoraAdapter.create(cfg, { r: 8, alpha: 16, dropout: 0, targetModules: o.targets, useRslora: false, baseModel: files.source }, 1);
+  const trainer = new Trainer(model, adapter, examples, {
+    ...DEFAULT_TRAIN, ...plan.settings, steps: o.warmupSteps + o.steps + 1, batchSize: o.batch, seqLen: o.seqLen, warmupSteps: 0, schedule: 'constant', evalEvery: 0,
+  });
+  try {
+    for (let i = 0; i < o.warmupSteps; i++) await trainer.trainStep(); // shader compilation, buffer pool
+    const t1 = performance.now();
+    let loss = NaN;
+    for (let i = 0; i < o.steps; i++) loss = (await trainer.trainStep()).loss;
+    const msPerStep = (performance.now() - t1) / o.steps;
+    // One more step under the profiler for peak memory and kernel count (kept out of the timing).
+    const prof = await tf.profile(async () => {
+      await trainer.trainStep();
+    });
+    const bytes = model.baseWeightBytes();
+    const backend = tf.getBackend();
+    const est = estimateTraining({
+      config: cfg, rank: 8, targets: o.targets, batchSize: o.batch, seqLen: o.seqLen, gradAccum: 1, examples: 1, steps: 1,
+      backend: (backend === 'webgpu' ? 'webgpu' : backend === 'cpu' ? 'cpu' : 'wasm') as EstimateBackend, baseWeightBytes: bytes.linear + bytes.other,
+      recompute: trainer.recompute, fusedLossChunkBytes: plan.settings.loss === 'fused' ? DEFAULT_FUSED_CE.chunkBytes : undefined, lossBlockRows: model.head.blockRows,
+      baseBackendBytes: backendBaseBytes(bytes, report.linearPath, model.head.precision, model.head.bytes),
+      linearTransientBytes: report.linearPath === 'js-dequant' || report.linearPath === 'gpu-dequant' ? maxLinearBytes(cfg) : 0,
+    });
+    return {
+      variant: o.variant,
+      backend,
+      threads,
+      linear_path: report.linearPath,
+      model: `${files.source} C${cfg.hiddenSize} L${cfg.numLayers} H${cfg.numHeads}/${cfg.numKvHeads} I${cfg.intermediateSize} V${cfg.vocabSize}`,
+      batch: o.batch,
+      seq_len: o.seqLen,
+      steps: o.steps,
+      tokens_per_s: Math.round(((o.batch * o.seqLen) / msPerStep) * 1000 * 10) / 10,
+      ms_per_step: Math.round(msPerStep),
+      loss: Math.round(loss * 1e4) / 1e4,
+      recompute: trainer.recompute,
+      chunked_loss: plan.settings.loss === 'fused',
+      head: model.head.precision,
+      base_weight_bytes: bytes.linear + bytes.other,
+      base_linear_bytes: bytes.linear,
+      base_fp32_bytes: report.memory.linearFp32Bytes + report.memory.otherBytes,
+      peak_backend_bytes: prof.peakBytes,
+      estimated_peak_backend_bytes: Math.round(est.memory.peakBackend),
+      kernels_per_step: prof.kernels.length,
+      load_ms: Math.round(loadMs),
+    };
+  } finally {
+    trainer.dispose();
+    adapter.dispose();
+    model.dispose();
+  }
+}
+
+/** Base bytes that live in backend memory: NF4 codes stay in JS on wasm/cpu, int8 tables always do. */
+function backendBaseBytes(bytes: { linear: number; other: number }, path: string, head: string, headBytes: number): number {
+  const linear = path === 'js-dequant' ? 0 : bytes.linear;
+  return linear + bytes.other - (head === 'int8' ? headBytes : 0);
+}
+
+function maxLinearBytes(cfg: { hiddenSize: number; intermediateSize: number; numHeads: number; headDim: number }): number {
+  return 4 * cfg.hiddenSize * Math.max(cfg.intermediateSize, cfg.numHeads * cfg.headDim);
+}

@@ -1,0 +1,20 @@
+// The app is served cross-origin isolated (COOP/COEP from vite preview) and still works: the
+// worker starts wasm with the thread count shown, the cross-origin model server's files load,
+// and a few training steps run with the memory plan shown.
+import { test, expect, loadModel, EXAMPLE_DATASET } from './fixtures';
+
+test('cross-origin isolated page: wasm threads reported, cross-origin model loads and trains', async ({ page, modelServer }) => {
+  test.setTimeout(3 * 60_000);
+  await page.goto('/?backend=wasm');
+  expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+  await expect(page.getByTestId('backend-name')).toHaveText('WebAssembly', { timeout: 60_000 });
+  await expect(page.getByTestId('train-threads')).toContainText(/Trains on \d+ CPU threads?/);
+  await loadModel(page, modelServer.url);
+  await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
+  await expect(page.getByLabel('Dataset summary')).toContainText('stories-dragon.jsonl');
+  await page.getByLabel('Steps').fill('3');
+  await page.getByLabel('Recompute activations').selectOption('on');
+  await expect(page.getByLabel('Memory plan')).toContainText('recomputation on');
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Training finished after 3 steps' })).toBeVisible({ timeout: 120_000 });
+});

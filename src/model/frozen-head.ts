@@ -1,0 +1,166 @@
+// The frozen token table: embeddings (a row gather) and, when tied, the output head (a product
+// with every row). One copy in one layout [V, C] on every backend: both products the head takes
+// part in run untransposed that way (logitsᵀ = W · hᵀ and dH = G · W, see headLogits), so the
+// extra transposed copy wasm used to hold is gone.
+//
+// Storage: 'fp32' keeps W as one backend tensor; 'int8' keeps per-row absmax int8 codes in JS
+// (V*C bytes + V floats, a quarter of fp32) and decodes one block of rows at a time into a transient
+// fp32 tensor, so the head never exists whole in fp32 while training.
+import * as tf from '@tensorflow/tfjs';
+import { nativeTransposes } from './matmul';
+
+export type HeadPrecision = 'fp32' | 'int8';
+
+export interface FrozenHead {
+  readonly vocabSize: number;
+  readonly hidden: number;
+  readonly precision: HeadPrecision;
+  /** Bytes held (backend memory for fp32, JS memory for int8). */
+  readonly bytes: number;
+  /** Rows per block handed out by block(); vocabSize when the head is resident whole. */
+  readonly blockRows: number;
+  readonly numBlocks: number;
+  /** Rows [start, start + rows) of W as fp32 [rows, C]; dispose it after use when `owned`. */
+  block(j: number): { w: tf.Tensor2D; start: number; owned: boolean };
+  /** ids [N] int32 -> embedding rows [N, C] (no gradient: the table is frozen). */
+  embed(ids: tf.Tensor1D): tf.Tensor2D;
+  dispose(): void;
+}
+
+/**
+ * h [N, C] · W_jᵀ with W_j [Vb, C] -> [N, Vb]. Off WebGPU both the product and its gradient
+ * dh = dy · W use untransposed operands (tfjs-wasm's fast path), W itself gets no gradient.
+ */
+export function headLogits(h: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (nativeTransposes()) return tf.matMul(h, w, false, true);
+  const f = tf.customGrad((x, save) => {
+    (save as tf.GradSaveFunc)([]);
+    return {
+      value: tf.transpose(tf.matMul(w, tf.transpose(x as tf.Tensor2D))) as tf.Tensor2D, // [Vb, C]·[C, N] = [Vb, N] -> [N, Vb]
+      gradFunc: (dy) => tf.matMul(dy as tf.Tensor2D, w), // [N, Vb]·[Vb, C] = [N, C]
+    };
+  }) as (x: tf.Tensor2D) => tf.Tensor2D;
+  return f(h);
+}
+
+/** Full logits [N, V] (generation, evaluation of small models): block by block. */
+export function allLogits(h: tf.Tensor2D, head: FrozenHead): tf.Tensor2D {
+  const parts: tf.Tensor2D[] = [];
+  for (let j = 0; j < head.numBlocks; j++) {
+    const { w, owned } = head.block(j);
+    parts.push(headLogits(h, w)); // [N, Vb]
+    if (owned) w.dispose();
+  }
+  if (parts.length === 1) return parts[0];
+  const out = tf.concat(parts, 1); // [N, V]
+  tf.dispose(parts);
+  return out;
+}
+
+export class DenseHead implements FrozenHead {
+  readonly precision = 'fp32' as const;
+  readonly vocabSize: number;
+  readonly hidden: number;
+  readonly blockRows: number;
+  readonly numBlocks = 1;
+
+  /** weight [V, C], owned from here on. */
+  constructor(readonly weight: tf.Tensor2D) {
+    [this.vocabSize, this.hidden] = weight.shape;
+    this.blockRows = this.vocabSize;
+  }
+
+  get bytes(): number {
+    return this.weight.size * 4;
+  }
+
+  block(): { w: tf.Tensor2D; start: number; owned: boolean } {
+    return { w: this.weight, start: 0, owned: false };
+  }
+
+  embed(ids: tf.Tensor1D): tf.Tensor2D {
+    return tf.gather(this.weight, ids) as tf.Tensor2D; // [N, C]
+  }
+
+  dispose(): void {
+    this.weight.dispose();
+  }
+}
+
+export class HeadRangeError extends Error {
+  override name = 'HeadRangeError';
+}
+
+/** Per-row absmax int8: W[v, k] ≈ codes[v*C + k] * scale[v] / 127. */
+export interface Int8Rows {
+  readonly rows: number;
+  readonly cols: number;
+  readonly codes: Int8Array;
+  readonly scale: Float32Array;
+}
+
+export function quantizeInt8Rows(w: Float32Array, rows: number, cols: number): Int8Rows {
+  if (w.length !== rows * cols) throw new HeadRangeError(`quantizeInt8Rows: ${w.length} values are not [${rows}, ${cols}]`);
+  const codes = new Int8Array(rows * cols);
+  const scale = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = 0;
+    for (let k = r * cols; k < (r + 1) * cols; k++) m = Math.max(m, Math.abs(w[k]));
+    scale[r] = m;
+    const inv = m > 0 ? 127 / m : 0;
+    for (let k = r * cols; k < (r + 1) * cols; k++) codes[k] = Math.round(w[k] * inv);
+  }
+  return { rows, cols, codes, scale };
+}
+
+/** Rows [start, start + n) decoded to fp32, row-major. */
+export function dequantizeInt8Rows(q: Int8Rows, start: number, n: number): Float32Array {
+  const C = q.cols;
+  const out = new Float32Array(n * C);
+  for (let r = 0; r < n; r++) {
+    const s = q.scale[start + r] / 127;
+    const base = (start + r) * C;
+    for (let k = 0; k < C; k++) out[r * C + k] = q.codes[base + k] * s;
+  }
+  return out;
+}
+
+/** Rows decoded per block: 4,096 x C=576 is 9.4 MB of fp32 at a time. */
+export const INT8_HEAD_BLOCK_ROWS = 4096;
+
+export class Int8Head implements FrozenHead {
+  readonly precision = 'int8' as const;
+  readonly vocabSize: number;
+  readonly hidden: number;
+  readonly numBlocks: number;
+
+  constructor(readonly q: Int8Rows, readonly blockRows = INT8_HEAD_BLOCK_ROWS) {
+    this.vocabSize = q.rows;
+    this.hidden = q.cols;
+    this.numBlocks = Math.ceil(q.rows / blockRows);
+  }
+
+  get bytes(): number {
+    return this.q.codes.byteLength + this.q.scale.byteLength;
+  }
+
+  block(j: number): { w: tf.Tensor2D; start: number; owned: boolean } {
+    const start = j * this.blockRows;
+    const n = Math.min(this.blockRows, this.vocabSize - start);
+    return { w: tf.tensor2d(dequantizeInt8Rows(this.q, start, n), [n, this.hidden]), start, owned: true };
+  }
+
+  /** Decoded in JS: the ids are read back (cheap on wasm/cpu; one small sync read on WebGPU). */
+  embed(idsT: tf.Tensor1D): tf.Tensor2D {
+    const C = this.hidden;
+    const ids = idsT.dataSync();
+    const out = new Float32Array(ids.length * C);
+    ids.forEach((id, i) => {
+      if (!(id >= 0 && id < this.vocabSize)) throw new HeadRangeError(`embed: token id ${id} at position ${i} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      out.set(dequantizeInt8Rows(this.q, id, 1), i * C);
+    });
+    return tf.tensor2d(out, [ids.length, C]);
+  }
+
+  dispose(): void {}
+}
