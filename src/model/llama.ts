@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, type LinearModule, type LayerType, LINEAR_MODULES } from './config';
 import { type FrozenLinear } from './linear';
-import { frozenMatMul, nativeTransposes } from './matmul';
+import { frozenMatMul, matMulBT, nativeTransposes } from './matmul';
+import { gatherRows } from './trainable-weights';
 import { attentionMask } from './attention-mask';
 import { ropeTable } from './rope';
 
@@ -120,8 +121,13 @@ export class LlamaModel {
   constructor(
     readonly config: ModelConfig,
     readonly weights: LlamaWeights,
+    /**
+     * trainable: the weights are tf.Variables being trained (full fine-tuning, train/full-finetune.ts):
+     * no transposed head copy (it would go stale) and the embedding and head pass gradients to the weights.
+     */
+    readonly options: { trainable?: boolean } = {},
   ) {
-    this.lmHeadT = nativeTransposes() ? null : tf.keep(tf.transpose(weights.lmHead));
+    this.lmHeadT = nativeTransposes() || options.trainable ? null : tf.keep(tf.transpose(weights.lmHead));
   }
 
   /** Bytes held by the frozen base in backend memory (linear layers as stored, plus fp32 rest). */
@@ -158,7 +164,8 @@ export class LlamaModel {
   embed(ids: tf.Tensor2D): tf.Tensor3D {
     const [B, T] = ids.shape;
     return tf.tidy(() => {
-      const x = tf.gather(this.weights.embed, ids.reshape([B * T])); // [B*T, C]
+      const flat = ids.reshape([B * T]) as tf.Tensor1D;
+      const x = this.options.trainable ? gatherRows(this.weights.embed, flat) : tf.gather(this.weights.embed, flat); // [B*T, C]
       const scaled = this.config.embedScale === 1 ? x : tf.mul(x, this.config.embedScale);
       return scaled.reshape([B, T, this.config.hiddenSize]) as tf.Tensor3D;
     });
@@ -167,7 +174,7 @@ export class LlamaModel {
   /** Hidden rows h [N, C] -> logits [N, V], soft-capped when the family says so. */
   logitsFrom(h: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const out = this.lmHeadT ? frozenMatMul(h, this.lmHeadT, this.weights.lmHead) : (tf.matMul(h, this.weights.lmHead, false, true) as tf.Tensor2D); // [N, V]
+      const out = this.lmHeadT ? frozenMatMul(h, this.lmHeadT, this.weights.lmHead) : matMulBT(h, this.weights.lmHead); // [N, V]
       const cap = this.config.finalSoftcap;
       return cap ? (tf.mul(tf.tanh(tf.div(out, cap)), cap) as tf.Tensor2D) : out;
     });

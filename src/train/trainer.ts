@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaModel } from '../model/llama';
 import { SoftPromptAdapter } from './soft-prompt';
+import { FullFineTune, type FullWeights } from './full-finetune';
 import { adaptedLogits, type TrainableAdapter } from './trainable';
 import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
 import { maskedCrossEntropy } from './loss';
@@ -116,6 +117,8 @@ export interface TrainerState {
   adapter: LoraWeights;
   /** Soft-prompt runs: prompt_embeddings. */
   soft?: SoftPromptWeights;
+  /** Full fine-tuning runs: every weight, in the order of the moments. */
+  full?: FullWeights;
   /** AdamW moments, in the order of adapter.variables(). */
   m: Float32Array[];
   v: Float32Array[];
@@ -190,7 +193,10 @@ export class Trainer {
   async state(): Promise<TrainerState> {
     const opt = await this.optimizer.state();
     const a = this.adapter;
-    const weights = a instanceof SoftPromptAdapter ? { adapter: { layers: [] }, soft: await a.toWeights() } : { adapter: await a.toWeights() };
+    const weights =
+      a instanceof SoftPromptAdapter ? { adapter: { layers: [] }, soft: await a.toWeights() }
+      : a instanceof FullFineTune ? { adapter: { layers: [] }, full: await a.toWeights() }
+      : { adapter: await a.toWeights() };
     return { step: opt.step, position: { ...this.position }, dropoutSeed: a.dropoutSeed, ...weights, m: opt.m, v: opt.v, firstLoss: this.firstLoss };
   }
 
@@ -200,6 +206,9 @@ export class Trainer {
     if (a instanceof SoftPromptAdapter) {
       if (!state.soft) throw new Error('restore: this checkpoint holds LoRA weights, not a soft prompt');
       a.assignWeights(state.soft);
+    } else if (a instanceof FullFineTune) {
+      if (!state.full) throw new Error('restore: this checkpoint holds adapter weights, not a fully fine-tuned model');
+      a.assignWeights(state.full);
     } else a.assignWeights(state.adapter);
     this.optimizer.restore({ step: state.step, m: state.m, v: state.v });
     this.position = { ...state.position };

@@ -6,6 +6,7 @@ import { generate } from '../model/generate';
 import type { LoraSpec } from '../adapters/lora-types';
 import { LoraAdapter } from './lora';
 import { SoftPromptAdapter } from './soft-prompt';
+import { FullFineTune } from './full-finetune';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { type TrainableAdapter } from './trainable';
 import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState, type TrainSettings } from './trainer';
@@ -149,7 +150,8 @@ export class TrainingRun {
     const out = [];
     for (const p of this.prompts) {
       const a = this.adapter;
-      const ids = await generate(this.s.model, p, { maxNewTokens: 24, ...(a instanceof SoftPromptAdapter ? { soft: a.hook() } : { lora: a }), stopIds: this.s.model.config.eosTokenIds });
+      const opts = { maxNewTokens: 24, stopIds: this.s.model.config.eosTokenIds };
+      const ids = a instanceof FullFineTune ? await generate(a.model, p, opts) : await generate(this.s.model, p, { ...opts, ...(a instanceof SoftPromptAdapter ? { soft: a.hook() } : { lora: a }) });
       out.push({ prompt: this.s.decode(p), text: this.s.decode([...p, ...ids]) });
     }
     return out;

@@ -11,6 +11,7 @@ import { generate } from '../model/generate';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
 import { SoftPromptAdapter } from '../train/soft-prompt';
+import { FullFineTune } from '../train/full-finetune';
 import { type StepReport, type TrainSettings } from '../train/trainer';
 import { type TrainableAdapter } from '../train/trainable';
 import { toPromptPeftFiles, fromPromptPeftFiles } from '../adapters/peft-prompt';
@@ -204,11 +205,13 @@ export class Engine {
     if (useAdapter && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
     const promptIds = tok.encode(prompt);
     const soFar: number[] = [];
-    const outputIds = await generate(model, promptIds, {
+    // A fully fine-tuned model is a second decoder; the base stays the loaded model.
+    const full = useAdapter && this.adapter instanceof FullFineTune ? this.adapter : null;
+    const outputIds = await generate(full ? full.model : model, promptIds, {
       maxNewTokens,
       temperature,
       seed,
-      ...(useAdapter && this.adapter instanceof SoftPromptAdapter ? { soft: this.adapter.hook() } : { lora: useAdapter ? (this.adapter as LoraAdapter | null) : null }),
+      ...(useAdapter && this.adapter instanceof SoftPromptAdapter ? { soft: this.adapter.hook() } : { lora: useAdapter && !full ? (this.adapter as LoraAdapter | null) : null }),
       // Decode the whole sequence each time: byte-fallback tokens only form characters together.
       onToken: (id) => {
         soFar.push(id);
@@ -220,6 +223,7 @@ export class Engine {
 
   async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
     const adapter = this.requireAdapter();
+    if (adapter instanceof FullFineTune) throw new EngineError('A fully fine-tuned model has no adapter files: download it as a Hugging Face folder instead.');
     const provenance = { trained_with: 'browser-finetune-studio', base_model_fingerprint: this.files!.fingerprint, base_precision: this.summary!.basePrecision };
     if (adapter instanceof SoftPromptAdapter) return toPromptPeftFiles(adapter.spec, this.requireModel().config, await adapter.toWeights(), provenance);
     return toPeftFiles(adapter.spec, await adapter.toWeights(), provenance);
@@ -227,6 +231,7 @@ export class Engine {
 
   async shareLink(pageUrl: string): Promise<{ url: string; bytes: number }> {
     const adapter = this.requireAdapter();
+    if (adapter instanceof FullFineTune) throw new EngineError('Share links carry adapters, and full fine-tuning changes every weight: download the Hugging Face folder, host it, and open its URL as the model.');
     const model = { source: this.files!.source, fingerprint: this.files!.fingerprint, basePrecision: this.summary!.basePrecision };
     const url = await encodeShareLink(pageUrl, adapter instanceof SoftPromptAdapter ? { model, soft: adapter.spec, softWeights: await adapter.toWeights() } : { model, spec: adapter.spec, weights: await adapter.toWeights() });
     return { url, bytes: url.length };
@@ -268,6 +273,7 @@ export class Engine {
   private adapterSummary(): AdapterSummary | null {
     const a = this.adapter;
     if (!a) return null;
+    if (a instanceof FullFineTune) return { spec: { r: 0, alpha: 0, dropout: 0, targetModules: [], useRslora: false, baseModel: this.files?.source ?? '' }, parameters: a.parameterCount(), origin: this.adapterOrigin };
     if (a instanceof SoftPromptAdapter) return { spec: { r: 1, alpha: 1, dropout: 0, targetModules: [], useRslora: false, baseModel: a.spec.baseModel }, soft: a.spec, parameters: a.parameterCount(), origin: this.adapterOrigin };
     return { spec: a.spec, parameters: a.parameterCount(), origin: this.adapterOrigin };
   }
