@@ -31,6 +31,15 @@ export class FullFineTuneError extends Error {
 
 let instances = 0;
 
+/** The tensors of `files` for writeHfModel, each under its own name, with `w`'s values where it has them (a checkpoint's state.full). */
+export async function fullExportTensors(files: ModelFileSet, w: FullWeights): Promise<SourceTensor[]> {
+  const trained = new Map(w.names.map((n, i) => [n, w.values[i]]));
+  return (await listModelTensors(files)).map((t) => {
+    const v = trained.get(t.name);
+    return v ? { ...t, read: async () => v.slice() } : t;
+  });
+}
+
 interface Param {
   /** Hugging Face name, e.g. model.layers.0.mlp.up_proj.weight */
   name: string;
@@ -149,11 +158,7 @@ export class FullFineTune {
    * name, with the trained values where this run trained it (anything else, e.g. a vision tower, as stored).
    */
   async exportTensors(files: ModelFileSet): Promise<SourceTensor[]> {
-    const trained = new Map(this.params.map((p) => [p.name, p.variable]));
-    return (await listModelTensors(files)).map((t) => {
-      const v = trained.get(t.name);
-      return v ? { ...t, read: async () => (await v.data()) as Float32Array } : t;
-    });
+    return fullExportTensors(files, await this.toWeights());
   }
 
   /** Frees every variable (through the decoder, which also holds its rope tables). */
