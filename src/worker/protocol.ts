@@ -8,6 +8,7 @@ import type { DatasetExtras, DatasetOptions } from '../data/prepare';
 import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
+import type { FullSpec } from '../train/full-finetune';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
@@ -60,6 +61,8 @@ export interface AdapterSummary {
   spec: LoraSpec;
   /** Prompt / prefix tuning: the soft prompt this adapter is. */
   soft?: SoftPromptSpec;
+  /** Full fine-tuning: every weight trained (no adapter files; exported as a model folder). */
+  full?: FullSpec;
   parameters: number;
   /** 'trained' here, or opened from a share link. */
   origin: 'trained' | 'shared';
@@ -74,7 +77,7 @@ export type Request =
   | { type: 'init'; id: number; force: BackendName | null }
   | { type: 'load-model'; id: number; input: string; precision?: BasePrecision | 'auto' }
   | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; options: DatasetOptions; validationFile: { file: File | Blob; fileName: string } | null }
-  | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'>; soft?: Omit<SoftPromptSpec, 'baseModel'> | null }
+  | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'>; soft?: Omit<SoftPromptSpec, 'baseModel'> | null; full?: boolean }
   | { type: 'stop'; id: number }
   /** Stop after the current step with a checkpoint; the run stays resumable. */
   | { type: 'pause'; id: number }
@@ -82,6 +85,8 @@ export type Request =
   | { type: 'resume-run'; id: number; runId: string }
   | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean }
   | { type: 'export-adapter'; id: number }
+  /** A fully fine-tuned model as a Hugging Face folder's files. */
+  | { type: 'export-full-model'; id: number }
   | { type: 'share-link'; id: number; pageUrl: string }
   | { type: 'open-share'; id: number; fragment: string };
 
@@ -94,6 +99,7 @@ export type Reply =
   | { type: 'paused'; id: number }
   | { type: 'generated'; id: number; promptIds: number[]; outputIds: number[]; text: string }
   | { type: 'adapter-files'; id: number; adapterConfigJson: string; adapterSafetensors: Uint8Array }
+  | { type: 'model-files'; id: number; files: { name: string; bytes: Uint8Array }[] }
   | { type: 'share-link'; id: number; url: string; bytes: number }
   | { type: 'share-opened'; id: number; model: ModelSummary; adapter: AdapterSummary }
   | { type: 'error'; id: number; error: { name: string; message: string } };
