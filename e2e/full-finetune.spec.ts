@@ -1,12 +1,15 @@
 // Full fine-tuning in a real browser (wasm): pick it in the method picker (offered for stories260K),
 // train 3 steps, compare base and tuned greedy text, download the Hugging Face folder (config.json,
 // model.safetensors with every decoder tensor in float32, tokenizer files); adapter download and
-// share link are off for it.
-import { readFile } from 'node:fs/promises';
+// share link are off for it; the folder, hosted, opens as a model and generates the tuned text.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startModelServer } from './model-server';
 import { test, expect, loadModel, EXAMPLE_DATASET } from './fixtures';
 import { readHeader, bufferSource } from '../src/model/safetensors';
 
-test('full fine-tuning trains, generates and downloads a Hugging Face model folder', async ({ page, modelServer }) => {
+test('full fine-tuning trains, generates and downloads a Hugging Face model folder that opens hosted', async ({ page, browser, modelServer }) => {
   test.setTimeout(3 * 60_000);
   await page.goto('/?backend=wasm');
   await expect(page.getByTestId('backend-name')).toHaveText('WebAssembly', { timeout: 60_000 });
@@ -23,6 +26,7 @@ test('full fine-tuning trains, generates and downloads a Hugging Face model fold
 
   await page.getByLabel('Prompt').fill('Zed');
   await page.getByLabel('New tokens').fill('12');
+  await page.getByLabel('Temperature (0 = greedy)').fill('0');
   await page.getByRole('button', { name: 'Generate' }).click();
   await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 60_000 });
   const tuned = (await page.getByLabel('Tuned model output').textContent())!;
@@ -42,4 +46,22 @@ test('full fine-tuning trains, generates and downloads a Hugging Face model fold
   const header = await readHeader(bufferSource(new Uint8Array(downloads.find((d) => d.name === 'model.safetensors')!.bytes)));
   expect(header.tensors.size).toBe(2 + 5 * 9);
   expect(header.tensors.get('model.layers.4.mlp.down_proj.weight')).toMatchObject({ dtype: 'F32', shape: [64, 172] });
+
+  // The folder on a web server, opened as the model in a fresh profile: its own (base) output is the tuned text.
+  const dir = await mkdtemp(path.join(tmpdir(), 'full-ft-folder-'));
+  for (const d of downloads) await writeFile(path.join(dir, d.name), d.bytes);
+  const hosted = await startModelServer({ root: dir });
+  const other = await browser.newContext();
+  const page2 = await other.newPage();
+  await page2.goto('/?backend=wasm');
+  await expect(page2.getByTestId('backend-name')).toHaveText('WebAssembly', { timeout: 60_000 });
+  await loadModel(page2, hosted.url);
+  await page2.getByLabel('Prompt').fill('Zed');
+  await page2.getByLabel('New tokens').fill('12');
+  await page2.getByLabel('Temperature (0 = greedy)').fill('0');
+  await page2.getByRole('button', { name: 'Generate' }).click();
+  await expect(page2.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 60_000 });
+  await expect(page2.getByLabel('Base model output')).toHaveText(tuned);
+  await other.close();
+  await hosted.close();
 });
