@@ -10,6 +10,7 @@
 // --dry-run prints the memory plan as JSON ({"estimate", "recompute", "fits", "suggestion", ...}) and
 // exits before loading weights; a configuration the estimate says will not fit stops with the
 // largest batch that does, unless --ignore-memory-limit. Exit 4: the backend ran out of memory mid-run.
+//   [--method full] [--dtype auto|F32|F16|BF16] (every weight trained; writes a Hugging Face model folder, the checkpoint's dtype by default)
 // The browser's trainer, in Node. stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens"}
 // and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state +
 // PEFT adapter) and, at the end, the PEFT adapter in <out>. Exit: 0 done or stopped, 1 bad input, 3 diverged.
@@ -40,6 +41,10 @@ import { writeRunRecord } from './run-record-files';
 import { defaultPrecision, type BasePrecision } from '../src/model/load';
 import { memoryPlan, memoryPlanMessage } from '../src/train/memory-plan';
 import { isOutOfMemory } from '../src/train/out-of-memory';
+import { FullFineTune, fullExportTensors, type FullSpec } from '../src/train/full-finetune';
+import { writeHfModel, type HfModelOptions } from '../src/export/hf-model';
+import type { ModelFileSet } from '../src/model/files';
+import { NodeFolderSink } from './file-sink';
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -66,6 +71,14 @@ async function writeAdapter(dir: string, spec: LoraSpec, state: TrainerState, fi
   await writeFile(path.join(dir, ADAPTER_WEIGHTS_FILE), f.adapterSafetensors);
 }
 
+/** A full fine-tuning run's result (the weights in `state`) as a Hugging Face model folder: config.json, model.safetensors, tokenizer files. */
+async function writeFullModel(dir: string, files: ModelFileSet, state: TrainerState, dtype: NonNullable<HfModelOptions['dtype']>): Promise<void> {
+  if (!state.full) throw new Error('writeFullModel: the state holds no full fine-tuning weights');
+  await writeHfModel(new NodeFolderSink(dir), { config: files.config, tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig, tensors: await fullExportTensors(files, state.full) }, {
+    dtype, metadata: { trained_with: 'browser-finetune-studio cli', base_model_fingerprint: files.fingerprint },
+  });
+}
+
 /** TRL's names for the DPO metrics (rewards/chosen ...), as JSON fields. */
 function dpoFields(m: DpoMetrics, prefix = ''): Record<string, number> {
   return { [`${prefix}rewards_chosen`]: m.rewardChosen, [`${prefix}rewards_rejected`]: m.rewardRejected, [`${prefix}rewards_margin`]: m.margin, [`${prefix}rewards_accuracy`]: m.accuracy };
@@ -81,7 +94,7 @@ async function main(): Promise<number> {
       batch: { type: 'string' }, 'grad-accum': { type: 'string' }, 'max-len': { type: 'string' },
       'eval-every': { type: 'string' }, 'val-percent': { type: 'string' }, 'checkpoint-every': { type: 'string' },
       objective: { type: 'string' }, beta: { type: 'string' },
-      method: { type: 'string' }, 'virtual-tokens': { type: 'string' }, 'init-text': { type: 'string' },
+      method: { type: 'string' }, dtype: { type: 'string' }, 'virtual-tokens': { type: 'string' }, 'init-text': { type: 'string' },
       resume: { type: 'string' }, 'stop-at': { type: 'string' }, 'skip-bad-lines': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
       precision: { type: 'string', default: 'auto' }, head: { type: 'string', default: 'fp32' }, recompute: { type: 'string', default: 'auto' }, loss: { type: 'string', default: 'fused' },
       'dry-run': { type: 'boolean', default: false }, 'ignore-memory-limit': { type: 'boolean', default: false },
@@ -176,13 +189,16 @@ async function main(): Promise<number> {
         r: Math.round(num(v.rank, 'rank', 8)), alpha: num(v.alpha, 'alpha', 16), dropout: num(v.dropout, 'dropout', 0),
         targetModules: parseTargets(v.targets ?? 'q_proj,v_proj'), useRslora: v.rslora ?? false, baseModel: v.model,
       };
-  const method = resumed ? (resumed.soft?.kind ?? 'lora') : (v.method ?? 'lora');
-  if (method === 'full') throw new UsageError('--method full: full fine-tuning is not available in this build yet; use lora, prompt-tuning or prefix-tuning');
-  if (!['lora', 'prompt-tuning', 'prefix-tuning'].includes(method)) throw new UsageError(`--method: expected lora, prompt-tuning or prefix-tuning, got "${method}"`);
-  if (method === 'lora' && (v['virtual-tokens'] || v['init-text'])) throw new UsageError('--virtual-tokens and --init-text apply to --method prompt-tuning or prefix-tuning');
+  const method = resumed ? (resumed.full ? 'full' : (resumed.soft?.kind ?? 'lora')) : (v.method ?? 'lora');
+  if (!['lora', 'full', 'prompt-tuning', 'prefix-tuning'].includes(method)) throw new UsageError(`--method: expected lora, full, prompt-tuning or prefix-tuning, got "${method}"`);
+  if ((method === 'lora' || method === 'full') && (v['virtual-tokens'] || v['init-text'])) throw new UsageError('--virtual-tokens and --init-text apply to --method prompt-tuning or prefix-tuning');
+  const dtype = (v.dtype ?? 'auto') as NonNullable<HfModelOptions['dtype']>;
+  if (!['auto', 'F32', 'F16', 'BF16'].includes(dtype)) throw new UsageError(`--dtype: expected auto, F32, F16 or BF16, got "${v.dtype}"`);
+  if (v.dtype && method !== 'full') throw new UsageError('--dtype applies to --method full only (adapters are written in fp32)');
+  const fullSpec: FullSpec | null = resumed?.full ?? (method === 'full' ? { kind: 'full', baseModel: v.model } : null);
   if (method === 'prefix-tuning' && v['init-text']) throw new UsageError('--init-text applies to prompt tuning only (prefix tuning starts random, as in PEFT)');
   const softSpec: SoftPromptSpec | null = resumed?.soft
-    ?? (method === 'lora' ? null : {
+    ?? (method === 'lora' || method === 'full' ? null : {
       kind: method as SoftPromptSpec['kind'], numVirtualTokens: Math.round(num(v['virtual-tokens'], 'virtual-tokens', 8)),
       init: v['init-text'] ? 'text' : 'random', initText: v['init-text'] ?? null, baseModel: v.model,
     });
@@ -190,6 +206,7 @@ async function main(): Promise<number> {
   const soft = softSpec ? { spec: softSpec, config: model.config } : null;
   const adapter = softSpec
     ? SoftPromptAdapter.create(model, softSpec, settings.seed, softSpec.initText ? tokenizer.encode(softSpec.initText) : undefined)
+    : fullSpec ? await FullFineTune.create(files, model)
     : LoraAdapter.create(model.config, spec, settings.seed);
   const trainer = new Trainer(model, adapter, train, settings, validation);
   if (resumed) trainer.restore(resumed.state);
@@ -206,14 +223,15 @@ async function main(): Promise<number> {
   const saveCheckpoint = async (state: TrainerState) => {
     const c: TrainCheckpoint = {
       format: CHECKPOINT_FORMAT, runId, savedAt: Date.now(), base: { source: files.source, fingerprint: files.fingerprint },
-      lora: spec, ...(softSpec ? { soft: softSpec } : {}), settings, totalSteps: trainer.totalSteps, elapsedMs: Date.now() - t0, state, history, dataFingerprint,
+      lora: spec, ...(softSpec ? { soft: softSpec } : {}), ...(fullSpec ? { full: fullSpec } : {}), settings, totalSteps: trainer.totalSteps, elapsedMs: Date.now() - t0, state, history, dataFingerprint,
     };
     const dir = path.join(v.out!, `checkpoint-${state.step}`);
     const f = checkpointToFiles(c);
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, CHECKPOINT_TENSORS_FILE), f.tensors);
     await writeFile(path.join(dir, CHECKPOINT_JSON_FILE), f.json); // last: its presence marks a complete checkpoint
-    await writeAdapter(dir, spec, state, files.fingerprint, soft, familyProvenance(parseConfig(files.config)));
+    if (fullSpec) await writeFullModel(dir, files, state, dtype);
+    else await writeAdapter(dir, spec, state, files.fingerprint, soft, familyProvenance(parseConfig(files.config)));
     lastGood = dir;
     savedDirs.push({ step: state.step, dir });
     // Keep the newest few (and never the one we resumed from: it is the user's).
@@ -266,8 +284,11 @@ async function main(): Promise<number> {
   }
   const state = await trainer.state();
   if (reason === 'stopped' || state.step % (settings.checkpointEvery || Infinity) !== 0) await saveCheckpoint(state);
-  if (reason === 'completed') await writeAdapter(v.out, spec, state, files.fingerprint, soft, familyProvenance(parseConfig(files.config)));
-  process.stderr.write(`${reason === 'completed' ? 'done' : interrupted ? 'interrupted' : 'stopped'} after step ${state.step} of ${trainer.totalSteps}; ${reason === 'completed' ? `adapter in ${v.out}, ` : ''}checkpoint in ${lastGood}\n`);
+  if (reason === 'completed') {
+    if (fullSpec) await writeFullModel(v.out, files, state, dtype);
+    else await writeAdapter(v.out, spec, state, files.fingerprint, soft, familyProvenance(parseConfig(files.config)));
+  }
+  process.stderr.write(`${reason === 'completed' ? 'done' : interrupted ? 'interrupted' : 'stopped'} after step ${state.step} of ${trainer.totalSteps}; ${reason === 'completed' ? `${fullSpec ? 'model folder' : 'adapter'} in ${v.out}, ` : ''}checkpoint in ${lastGood}\n`);
   return reason === 'stopped' && interrupted ? 130 : 0;
 }
 

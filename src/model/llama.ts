@@ -11,6 +11,7 @@ import { type ModelConfig, type LinearModule, type LayerType, LINEAR_MODULES } f
 import { type FrozenLinear } from './linear';
 import { allLogits, type FrozenHead } from './frozen-head';
 import { attentionCore } from './attention-core';
+import { matMulBT } from './matmul';
 import { attentionMask } from './attention-mask';
 import { ropeTable } from './rope';
 
@@ -117,9 +118,14 @@ export class LlamaModel {
   constructor(
     readonly config: ModelConfig,
     readonly weights: LlamaWeights,
+    /**
+     * trainable: the weights are tf.Variables being trained (full fine-tuning, train/full-finetune.ts):
+     * the token tables are TrainableTables and the head product passes gradients to its weight.
+     */
+    readonly options: { trainable?: boolean } = {},
   ) {}
 
-  /** The output head (for losses fused with it). */
+  /** The output head (for losses fused with it; frozen heads only). */
   get head(): FrozenHead {
     return this.weights.lmHead;
   }
@@ -167,7 +173,8 @@ export class LlamaModel {
   /** Hidden rows h [N, C] -> logits [N, V], soft-capped when the family says so. */
   logitsFrom(h: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const out = allLogits(h, this.weights.lmHead); // [N, V]
+      // A trained head is one resident block; its product carries the weight's gradient (allLogits' does not).
+      const out = this.options.trainable ? matMulBT(h, this.weights.lmHead.block(0).w) : allLogits(h, this.weights.lmHead); // [N, V]
       const cap = this.config.finalSoftcap;
       return cap ? (tf.mul(tf.tanh(tf.div(out, cap)), cap) as tf.Tensor2D) : out;
     });

@@ -77,14 +77,16 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
     setLora: (p) => set({ lora: { ...get().lora, ...p } }),
     setTrain: (p) => set({ train: { ...get().train, ...p } }),
     softPrompt: null,
-    setSoftPrompt: (softPrompt) => set({ softPrompt }),
+    setSoftPrompt: (softPrompt) => set({ softPrompt, ...(softPrompt ? { fullFineTune: false } : {}) }),
+    fullFineTune: false,
+    setFullFineTune: (fullFineTune) => set({ fullFineTune, ...(fullFineTune ? { softPrompt: null } : {}) }),
 
     async startTraining() {
-      const { lora, train, softPrompt } = get();
+      const { lora, train, softPrompt, fullFineTune } = get();
       set({ training: true, stopping: false, pausing: false, trainError: null, lastStep: null, trainResult: null, shareUrl: null, lastEval: null, samples: [], lastCheckpointStep: null, totalSteps: null });
       resetSeries();
       await drive(async () => {
-        const r = await requireClient(get).train(train, lora, listeners.onStep, listeners, softPrompt);
+        const r = await requireClient(get).train(train, lora, listeners.onStep, listeners, softPrompt, fullFineTune);
         set({ currentRunId: r.runId ?? null });
         return r;
       });
@@ -99,6 +101,7 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
         set({
           lora: { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targetModules: c.lora.targetModules, useRslora: c.lora.useRslora },
           train: c.settings,
+          fullFineTune: Boolean(c.full),
           softPrompt: c.soft ? { kind: c.soft.kind, numVirtualTokens: c.soft.numVirtualTokens, init: c.soft.init, initText: c.soft.initText } : null,
           totalSteps: c.totalSteps,
           lastCheckpointStep: c.state.step,
@@ -130,6 +133,7 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
         const c = await loadCheckpoint(runId);
         const provenance = { trained_with: 'browser-finetune-studio', base_model_fingerprint: c.base.fingerprint, checkpoint_step: String(c.state.step) };
         const config = get().model?.config;
+        if (c.full) throw new Error('This run trained every weight, so it has no adapter: resume it to the end, then download the model (Hugging Face folder) in step 4.');
         if (c.soft && (!c.state.soft || !config)) throw new Error('Load the base model this run was trained on to export its soft prompt.');
         const f = c.soft && c.state.soft && config ? toPromptPeftFiles(c.soft, config, c.state.soft, provenance) : toPeftFiles(c.lora, c.state.adapter, provenance);
         downloadBytes(new TextEncoder().encode(f.adapterConfigJson), 'adapter_config.json', 'application/json');

@@ -87,6 +87,9 @@ export interface TrainSlice {
   /** Prompt or prefix tuning instead of LoRA (null: LoRA). */
   softPrompt: Omit<SoftPromptSpec, 'baseModel'> | null;
   setSoftPrompt(p: Omit<SoftPromptSpec, 'baseModel'> | null): void;
+  /** Full fine-tuning instead of LoRA or a soft prompt (every weight trained). */
+  fullFineTune: boolean;
+  setFullFineTune(on: boolean): void;
   startTraining(): Promise<void>;
   stopTraining(): Promise<void>;
   pauseTraining(): Promise<void>;
@@ -117,6 +120,8 @@ export interface UseSlice {
   setGenerationOptions(p: { maxNewTokens?: number; temperature?: number }): void;
   generate(): Promise<void>;
   downloadAdapter(): Promise<void>;
+  /** A fully fine-tuned model's Hugging Face folder, one download per file. */
+  downloadModelFolder(): Promise<void>;
   makeShareLink(): Promise<string | null>;
   /** A link that opens PEFT files hosted at a folder URL or hub repo (for adapters too large to travel in a URL). */
   makeHostedLink(location: string): string | null;

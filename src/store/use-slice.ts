@@ -47,6 +47,15 @@ export const createUseSlice: Slice<UseSlice> = (set, get) => ({
     }
   },
 
+  async downloadModelFolder() {
+    try {
+      const files = await requireClient(get).exportFullModel();
+      for (const f of files.files) downloadBytes(f.bytes, f.name, f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    } catch (e) {
+      set({ useError: toUiError('Could not export the model', e) });
+    }
+  },
+
   async makeShareLink() {
     try {
       const { url } = await requireClient(get).shareLink(`${location.origin}${location.pathname}`);

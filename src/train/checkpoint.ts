@@ -7,6 +7,7 @@ import { LINEAR_MODULES, type LinearModule } from '../model/config';
 import type { TrainerState, TrainSettings } from './trainer';
 import type { DpoMetrics } from './dpo';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
+import type { FullSpec } from './full-finetune';
 
 export const CHECKPOINT_FORMAT = 'studio-train-checkpoint-v1';
 export const CHECKPOINT_JSON_FILE = 'trainer_state.json';
@@ -43,6 +44,8 @@ export interface TrainCheckpoint {
   lora: LoraSpec;
   /** Present for prompt / prefix tuning runs: what they train instead of LoRA. */
   soft?: SoftPromptSpec;
+  /** Present for full fine-tuning runs: state.full holds every weight. */
+  full?: FullSpec;
   settings: TrainSettings;
   totalSteps: number;
   /** Elapsed training time before this checkpoint, so the resumed run's clock continues. */
@@ -102,10 +105,19 @@ export function checkpointToFiles(c: TrainCheckpoint): { json: string; tensors: 
     tensors.push({ name: 'm.soft.prompt', shape, data: c.state.m[0] });
     tensors.push({ name: 'v.soft.prompt', shape, data: c.state.v[0] });
   }
-  const { adapter, m, v, soft: _soft, ...rest } = c.state;
+  if (c.state.full) {
+    // Moments follow the weights' order; each tensor under its Hugging Face name.
+    const f = c.state.full;
+    f.names.forEach((name, i) => {
+      tensors.push({ name: `full.${name}`, shape: f.shapes[i], data: f.values[i] });
+      tensors.push({ name: `m.full.${name}`, shape: f.shapes[i], data: c.state.m[i] });
+      tensors.push({ name: `v.full.${name}`, shape: f.shapes[i], data: c.state.v[i] });
+    });
+  }
+  const { adapter, m, v, soft: _soft, full, ...rest } = c.state;
   const meta = {
     ...c,
-    state: { ...rest, layers: adapter.layers.map((w) => ({ layer: w.layer, module: w.module, inFeatures: w.inFeatures, outFeatures: w.outFeatures })) },
+    state: { ...rest, ...(full ? { full: { names: full.names, shapes: full.shapes } } : {}), layers: adapter.layers.map((w) => ({ layer: w.layer, module: w.module, inFeatures: w.inFeatures, outFeatures: w.outFeatures })) },
   };
   return { json: JSON.stringify(meta, null, 1), tensors: writeSafetensors(tensors, { format: 'pt', content: CHECKPOINT_FORMAT }) };
 }
@@ -130,6 +142,20 @@ export async function checkpointFromFiles(json: string, tensorBytes: Uint8Array,
   const adapter: LoraWeights = { layers: [] };
   const m: Float32Array[] = [];
   const v: Float32Array[] = [];
+  if (meta.full) {
+    const f = (meta.state as { full?: { names?: unknown; shapes?: number[][] } }).full;
+    if (!f || !Array.isArray(f.names) || !Array.isArray(f.shapes)) throw new CheckpointFormatError(`${where}/${CHECKPOINT_JSON_FILE}: a full fine-tuning checkpoint needs "state.full.names" and "state.full.shapes"`);
+    const names = f.names as string[];
+    const values: Float32Array[] = [];
+    for (const name of names) {
+      if (!header.tensors.has(`full.${name}`)) throw new CheckpointFormatError(`${where}/${CHECKPOINT_TENSORS_FILE}: tensor "full.${name}" is missing`);
+      values.push(await readTensorF32(src, header, `full.${name}`));
+      m.push(await readTensorF32(src, header, `m.full.${name}`));
+      v.push(await readTensorF32(src, header, `v.full.${name}`));
+    }
+    const { layers: _l, ...restFull } = meta.state;
+    return { ...meta, state: { ...restFull, adapter, full: { names, shapes: f.shapes, values }, m, v } };
+  }
   if (meta.soft) {
     const name = (k: string) => readTensorF32(src, header, k);
     const { layers: _l, ...restSoft } = meta.state;

@@ -4,7 +4,8 @@
 //
 // Memory (bytes, float32 everywhere):
 //   base        = baseWeightBytes (as loaded: fp32 or NF4), or 4 x parameters
-//   trainable   = 16 x P   (P LoRA parameters: weights, gradient, AdamW m and v)
+//   trainable   = 16 x P   (P LoRA parameters: weights, gradient, AdamW m and v; full fine-tuning:
+//                 P = every parameter, and the frozen base stays loaded beside it as the reference)
 //   per layer   = ACTIVATION_FACTOR x 4 x B x T x (6C + (H + 2Hkv)D + H*T + 3I + R*targets)
 //                 one layer's peak (saved tensors + gradients in flight; factor measured, see below)
 //   activations = L x per layer                        without recomputation
@@ -18,7 +19,7 @@
 //   seconds/step = accum x (L x overhead + FLOPs per micro-batch / (GFLOP/s x 1e9)), GFLOP/s from
 //   BACKEND_GFLOPS unless a measured rate is given. The per-layer overhead (kernel launches, JS) is
 //   what dominates small models: stories260K on wasm measured 1,300-1,900 tokens/s where FLOPs alone say ~9,700.
-import { LINEAR_MODULES, linearShape, type LinearModule, type LlamaConfig } from '../model/config';
+import { LINEAR_MODULES, linearShape, parameterCount, type LinearModule, type LlamaConfig } from '../model/config';
 
 /** Sustained GFLOP/s assumed per backend (DESIGN.md section 3: wasm SIMD measured 22-31 on 1024^2 matmuls; smaller shapes get less). */
 export const BACKEND_GFLOPS = {
@@ -63,6 +64,8 @@ export interface EstimateInput {
   baseBackendBytes?: number;
   /** A weight decoded for one product and freed after it (NF4 on wasm: the largest layer in fp32). */
   linearTransientBytes?: number;
+  /** 'full': every weight trainable (rank and targets ignored); default 'lora'. */
+  method?: 'lora' | 'full';
 }
 
 /**
@@ -117,12 +120,13 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const B = x.batchSize;
   const T = x.seqLen;
   const R = x.rank;
-  const P = loraParameterCount(c, R, x.targets);
+  const full = x.method === 'full';
   const nLin = linearParams(c);
-  const allParams = L * nLin + V * C * (c.tieWordEmbeddings ? 1 : 2) + (2 * L + 1) * C;
+  const allParams = parameterCount(c); // with biases and q/k or sandwich norms, which full fine-tuning trains too
+  const P = full ? allParams : loraParameterCount(c, R, x.targets);
   const base = x.baseWeightBytes ?? 4 * allParams;
   const trainable = 16 * P;
-  const perTokenLayer = 6 * C + (H + 2 * Hkv) * D + H * T + 3 * I + R * x.targets.length;
+  const perTokenLayer = 6 * C + (H + 2 * Hkv) * D + H * T + 3 * I + (full ? 0 : R * x.targets.length);
   const perLayer = ACTIVATION_FACTOR * 4 * B * T * perTokenLayer;
   const activations = x.recompute ? 4 * B * T * L * C + perLayer : L * perLayer;
   const plainLogits = 4 * B * T * V * 3;
@@ -130,8 +134,9 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const blockRows = x.lossBlockRows ?? V;
   const chunkRows = Math.max(1, Math.min(N, Math.floor((x.fusedLossChunkBytes ?? 0) / (16 * blockRows))));
   const logits = x.fusedLossChunkBytes ? 24 * chunkRows * blockRows + 4 * N * C : plainLogits;
-  const forward = 2 * L * nLin + 2 * C * V + 4 * L * T * H * D + 2 * P;
-  const flopsPerToken = 2 * forward;
+  const forward = 2 * L * nLin + 2 * C * V + 4 * L * T * H * D + (full ? 0 : 2 * P);
+  // Full fine-tuning also needs every weight's gradient: one more product per weight (~3x forward).
+  const flopsPerToken = (full ? 3 : 2) * forward;
   const tokensPerStep = B * T * x.gradAccum;
   const gflops = x.gflops ?? BACKEND_GFLOPS[x.backend];
   const overhead = x.layerOverheadS ?? BACKEND_LAYER_OVERHEAD_S[x.backend];
@@ -150,5 +155,27 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
     secondsPerEpoch: secondsPerStep * stepsPerEpoch,
     secondsTotal: secondsPerStep * x.steps,
     gflops,
+  };
+}
+
+/**
+ * Memory full fine-tuning may use on a device: the WebGPU adapter's largest buffer times 4 (a rough
+ * share of a GPU a tab gets), or on wasm the 4 GiB a 32-bit WebAssembly memory can address, within
+ * navigator.deviceMemory when the browser reports it.
+ */
+export function deviceTrainingBudget(d: { backend: EstimateBackend; maxBufferBytes?: number; deviceMemoryGiB?: number }): number {
+  const GiB = 1024 ** 3;
+  const host = d.deviceMemoryGiB ? d.deviceMemoryGiB * GiB * 0.5 : Infinity;
+  if (d.backend === 'webgpu' || d.backend === 'webgpu-fallback') return Math.min(4 * (d.maxBufferBytes ?? 256 * 1024 ** 2), host === Infinity ? 8 * GiB : host * 2);
+  return Math.min(4 * GiB, host);
+}
+
+/** Whether full fine-tuning is offered with these settings within `budgetBytes`, and if not, why (for the method picker). */
+export function fullFineTuneFit(e: TrainEstimate, budgetBytes: number): { ok: true } | { ok: false; reason: string } {
+  if (e.memory.total <= budgetBytes) return { ok: true };
+  const gb = (b: number) => `${(b / 1024 ** 3).toFixed(b < 1024 ** 3 ? 2 : 1)} GB`;
+  return {
+    ok: false,
+    reason: `needs about ${gb(e.memory.total)} (16 bytes per parameter for weights, gradients and AdamW moments: ${gb(e.memory.trainable)}, plus the base kept as reference and the activations), more than the ${gb(budgetBytes)} this device allows; use LoRA or QLoRA`,
   };
 }

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type LlamaModel } from '../model/llama';
 import { SoftPromptAdapter } from './soft-prompt';
 import { LoraAdapter } from './lora';
+import { FullFineTune, type FullWeights } from './full-finetune';
 import { adaptedLogits, type TrainableAdapter } from './trainable';
 import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
 import { maskedCrossEntropy } from './loss';
@@ -129,6 +130,8 @@ export interface TrainerState {
   adapter: LoraWeights;
   /** Soft-prompt runs: prompt_embeddings. */
   soft?: SoftPromptWeights;
+  /** Full fine-tuning runs: every weight, in the order of the moments. */
+  full?: FullWeights;
   /** AdamW moments, in the order of adapter.variables(). */
   m: Float32Array[];
   v: Float32Array[];
@@ -212,7 +215,10 @@ export class Trainer {
   async state(): Promise<TrainerState> {
     const opt = await this.optimizer.state();
     const a = this.adapter;
-    const weights = a instanceof SoftPromptAdapter ? { adapter: { layers: [] }, soft: await a.toWeights() } : { adapter: await a.toWeights() };
+    const weights =
+      a instanceof SoftPromptAdapter ? { adapter: { layers: [] }, soft: await a.toWeights() }
+      : a instanceof FullFineTune ? { adapter: { layers: [] }, full: await a.toWeights() }
+      : { adapter: await a.toWeights() };
     return { step: opt.step, position: { ...this.position }, dropoutSeed: a.dropoutSeed, ...weights, m: opt.m, v: opt.v, firstLoss: this.firstLoss };
   }
 
@@ -222,6 +228,9 @@ export class Trainer {
     if (a instanceof SoftPromptAdapter) {
       if (!state.soft) throw new Error('restore: this checkpoint holds LoRA weights, not a soft prompt');
       a.assignWeights(state.soft);
+    } else if (a instanceof FullFineTune) {
+      if (!state.full) throw new Error('restore: this checkpoint holds adapter weights, not a fully fine-tuned model');
+      a.assignWeights(state.full);
     } else a.assignWeights(state.adapter);
     this.optimizer.restore({ step: state.step, m: state.m, v: state.v });
     this.position = { ...state.position };
@@ -308,9 +317,10 @@ export class Trainer {
   private lossFn(b: Batch, recompute = this.recompute): { f: () => tf.Scalar; shared: tf.Tensor[] } {
     const m = this.model;
     const adapter = this.adapter;
-    if (adapter instanceof SoftPromptAdapter) {
-      // A soft prompt changes the sequence itself (virtual tokens or per-layer prefixes): the whole
-      // forward with it applied, then the plain masked loss.
+    if (!(adapter instanceof LoraAdapter)) {
+      // A soft prompt changes the sequence itself (virtual tokens or per-layer prefixes), and full
+      // fine-tuning trains the head the fused loss treats as frozen: the whole forward with the
+      // adapter applied, then the plain masked loss.
       const f = () => {
         const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
         return maskedCrossEntropy(adaptedLogits(m, ids, adapter, b.packing), tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights)); // logits [B*T, V]

@@ -6,6 +6,7 @@ import { generate } from '../model/generate';
 import type { LoraSpec } from '../adapters/lora-types';
 import { LoraAdapter } from './lora';
 import { SoftPromptAdapter } from './soft-prompt';
+import { FullFineTune, type FullSpec } from './full-finetune';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { type TrainableAdapter } from './trainable';
 import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState, type TrainSettings } from './trainer';
@@ -26,6 +27,8 @@ export interface RunRecord {
   lora: LoraSpec;
   /** Prompt / prefix tuning runs: the soft prompt trained instead of LoRA. */
   soft?: SoftPromptSpec;
+  /** Full fine-tuning runs. */
+  full?: FullSpec;
   settings: TrainSettings;
   totalSteps: number;
   /** Steps done (at the last checkpoint when not running). */
@@ -62,6 +65,8 @@ export interface RunSetup {
   soft?: SoftPromptSpec;
   /** Token ids of soft.initText (text-initialised prompt tuning). */
   softInitIds?: number[];
+  /** Set for full fine-tuning: the trainable copy of every weight (made beforehand: it loads asynchronously). */
+  full?: { spec: FullSpec; adapter: FullFineTune };
   settings: TrainSettings;
   train: TokenizedExample[];
   validation: TokenizedExample[];
@@ -97,7 +102,7 @@ export class TrainingRun {
   private readonly dataFingerprint: string;
 
   constructor(private readonly s: RunSetup, resumeFrom: TrainCheckpoint | null = null) {
-    this.adapter = s.soft ? SoftPromptAdapter.create(s.model, s.soft, s.settings.seed, s.softInitIds) : LoraAdapter.create(s.model.config, s.lora, s.settings.seed);
+    this.adapter = s.full ? s.full.adapter : s.soft ? SoftPromptAdapter.create(s.model, s.soft, s.settings.seed, s.softInitIds) : LoraAdapter.create(s.model.config, s.lora, s.settings.seed);
     this.trainer = new Trainer(s.model, this.adapter, s.train, s.settings, s.validation);
     this.history = resumeFrom ? structuredClone(resumeFrom.history) : emptyHistory();
     this.elapsedBeforeMs = resumeFrom?.elapsedMs ?? 0;
@@ -110,7 +115,7 @@ export class TrainingRun {
     this.prompts = s.prompts ?? samplePrompts(s.validation.length > 0 ? s.validation : s.train);
     const now = Date.now();
     this.record = {
-      runId: s.runId, createdAt: now, updatedAt: now, status: 'running', base: s.base, lora: s.lora, ...(s.soft ? { soft: s.soft } : {}), settings: s.settings,
+      runId: s.runId, createdAt: now, updatedAt: now, status: 'running', base: s.base, lora: s.lora, ...(s.soft ? { soft: s.soft } : {}), ...(s.full ? { full: s.full.spec } : {}), settings: s.settings,
       totalSteps: this.trainer.totalSteps, step: this.trainer.step, checkpointStep: resumeFrom ? resumeFrom.state.step : null, finalLoss: null, lastEvalLoss: null, message: null,
     };
   }
@@ -135,7 +140,7 @@ export class TrainingRun {
 
   private async checkpoint(state: TrainerState): Promise<void> {
     const c: TrainCheckpoint = {
-      format: CHECKPOINT_FORMAT, runId: this.s.runId, savedAt: Date.now(), base: this.s.base, lora: this.s.lora, ...(this.s.soft ? { soft: this.s.soft } : {}), settings: this.s.settings,
+      format: CHECKPOINT_FORMAT, runId: this.s.runId, savedAt: Date.now(), base: this.s.base, lora: this.s.lora, ...(this.s.soft ? { soft: this.s.soft } : {}), ...(this.s.full ? { full: this.s.full.spec } : {}), settings: this.s.settings,
       totalSteps: this.trainer.totalSteps, elapsedMs: this.elapsedMs, state, history: structuredClone(this.history), dataFingerprint: this.dataFingerprint,
     };
     await this.s.store.saveCheckpoint(c);
@@ -153,7 +158,8 @@ export class TrainingRun {
     const out = [];
     for (const p of this.prompts) {
       const a = this.adapter;
-      const ids = await generate(this.s.model, p, { maxNewTokens: 24, ...(a instanceof SoftPromptAdapter ? { soft: a.hook() } : { lora: a }), stopIds: this.s.stopIds ?? this.s.model.config.eosTokenIds });
+      const opts = { maxNewTokens: 24, stopIds: this.s.stopIds ?? this.s.model.config.eosTokenIds };
+      const ids = a instanceof FullFineTune ? await generate(a.model, p, opts) : await generate(this.s.model, p, { ...opts, ...(a instanceof SoftPromptAdapter ? { soft: a.hook() } : { lora: a }) });
       out.push({ prompt: this.s.decode(p), text: this.s.decode([...p, ...ids]) });
     }
     return out;

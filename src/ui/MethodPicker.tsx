@@ -1,5 +1,5 @@
 // The training method and objective: what gets trained (LoRA over an fp32 or NF4 base, a soft prompt
-// by prompt or prefix tuning; full fine-tuning is listed but not available yet) and what for
+// by prompt or prefix tuning, or every weight, offered when the estimate fits this device) and what for
 // (supervised next-token loss, or DPO on preference pairs), each with one line on when it is the right
 // choice and the trainable memory it needs. Mounted by TrainStep with one line.
 import { useId } from 'react';
@@ -7,7 +7,7 @@ import { useApp } from '../store/app-store';
 import type { Objective } from '../train/trainer';
 import { DEFAULT_DPO } from '../train/dpo';
 import { parameterCount, type ModelConfig } from '../model/config';
-import { loraParameterCount } from '../train/estimate';
+import { deviceTrainingBudget, estimateTraining, fullFineTuneFit, loraParameterCount, type EstimateBackend } from '../train/estimate';
 import { softPromptWidth, type SoftPromptKind } from '../adapters/soft-prompt-types';
 import { formatBytes } from './format';
 
@@ -33,8 +33,19 @@ const HINTS: Record<Method, string> = {
   lora: 'Low-rank adapters on chosen layers, the base frozen: the usual choice; strong results for little memory.',
   'prompt-tuning': 'Learns N virtual input tokens, every weight frozen: the fewest numbers (N x hidden); good for steering style or a task on larger models, weaker on tiny ones.',
   'prefix-tuning': 'Learns N virtual keys and values in every layer: more capacity than prompt tuning (N x layers x 2 x kv width), still no weight changed.',
-  full: 'Every weight trained (fp32 master weights and AdamW moments): not available in this build yet.',
+  full: 'Every weight trained (fp32 master weights, gradients and AdamW moments: 16 bytes per parameter, plus the base kept to compare with): the most capacity, for small models; exports a whole model folder, not an adapter.',
 };
+
+/** Why full fine-tuning is not offered with this model, device and settings, or null when it is. */
+function fullUnavailable(nf4: boolean, cfg: ModelConfig | undefined, backend: { backend: string; adapterDescription: string | null } | null, train: { batchSize: number; seqLen: number; gradAccum: number; steps: number }, examples: number): string | null {
+  if (!cfg || !backend) return 'load a model first';
+  if (nf4) return 'it trains every weight in fp32, and this base is loaded as NF4 (load it in fp32 in step 1)';
+  const kind: EstimateBackend = backend.backend === 'webgpu' ? (/swiftshader|fallback/i.test(backend.adapterDescription ?? '') ? 'webgpu-fallback' : 'webgpu') : (backend.backend as EstimateBackend);
+  const e = estimateTraining({ config: cfg, rank: 0, targets: [], batchSize: train.batchSize, seqLen: train.seqLen, gradAccum: train.gradAccum, examples, steps: train.steps, backend: kind, method: 'full' });
+  const deviceMemoryGiB = (globalThis.navigator as { deviceMemory?: number } | undefined)?.deviceMemory;
+  const fit = fullFineTuneFit(e, deviceTrainingBudget({ backend: kind, deviceMemoryGiB }));
+  return fit.ok ? null : fit.reason;
+}
 
 export function MethodPicker({ disabled }: { disabled: boolean }) {
   const train = useApp((s) => s.train);
@@ -48,14 +59,21 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
   const objective = train.objective ?? 'sft';
   const o = OBJECTIVES.find((x) => x.value === objective)!;
   const nf4 = model?.basePrecision === 'nf4';
-  const method: Method = soft ? soft.kind : 'lora';
+  const fullOn = useApp((s) => s.fullFineTune);
+  const setFull = useApp((s) => s.setFullFineTune);
+  const backend = useApp((s) => s.backend);
+  const method: Method = fullOn ? 'full' : soft ? soft.kind : 'lora';
   const N = soft?.numVirtualTokens ?? 8;
   const cfg = model?.config;
   const memory = (m: Method) => (cfg ? ` · trainable ${formatBytes(4 * 4 * trainableValues(m, cfg, lora.r, lora.targetModules, N))}` : '');
   const pick = (m: Method) => {
-    if (m === 'lora' || m === 'full') setSoft(null);
-    else setSoft({ kind: m, numVirtualTokens: N, init: m === 'prompt-tuning' ? (soft?.init ?? 'random') : 'random', initText: m === 'prompt-tuning' ? (soft?.initText ?? null) : null });
+    if (m === 'full') setFull(true);
+    else if (m === 'lora') {
+      setSoft(null);
+      setFull(false);
+    } else setSoft({ kind: m, numVirtualTokens: N, init: m === 'prompt-tuning' ? (soft?.init ?? 'random') : 'random', initText: m === 'prompt-tuning' ? (soft?.initText ?? null) : null });
   };
+  const fullWhyNot = fullUnavailable(nf4, cfg, backend, train, dataset?.examples ?? 1);
   const pairsMissing = objective === 'dpo' && dataset !== null && dataset.format !== 'preference';
   return (
     <fieldset disabled={disabled} className="settings" aria-label="Training method">
@@ -68,13 +86,14 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
               <option value="lora">{nf4 ? 'QLoRA (LoRA over the NF4 base)' : 'LoRA'}</option>
               <option value="prompt-tuning">Prompt tuning</option>
               <option value="prefix-tuning">Prefix tuning</option>
-              <option value="full" disabled>Full fine-tuning (not available yet)</option>
+              <option value="full" disabled={fullWhyNot !== null && !fullOn}>{fullWhyNot ? 'Full fine-tuning (not offered here)' : 'Full fine-tuning'}</option>
           </select>
           <span id={ids.method} className="hint" data-testid="method-line">
             {HINTS[method]}
             {method === 'lora' && !nf4 ? ' For QLoRA, load the model with the NF4 base in step 1.' : ''}
             {memory(method)}
           </span>
+          {fullWhyNot ? <span className="hint" data-testid="full-why-not">Full fine-tuning is not offered: {fullWhyNot}.</span> : null}
         </div>
         {soft ? (
           <div className="field">

@@ -64,12 +64,13 @@ function Estimate() {
   const dataset = useApp((s) => s.dataset);
   const lora = useApp((s) => s.lora);
   const train = useApp((s) => s.train);
+  const fullFineTune = useApp((s) => s.fullFineTune);
   if (!model?.config || !backend || !dataset) return null;
   const kind: EstimateBackend = backend.backend === 'webgpu' ? (/swiftshader|fallback/i.test(backend.adapterDescription ?? '') ? 'webgpu-fallback' : 'webgpu') : backend.backend;
   const steps = totalSteps(train, dataset.examples);
   const e = estimateTraining({
     config: model.config, rank: lora.r, targets: lora.targetModules, batchSize: train.batchSize, seqLen: train.seqLen, gradAccum: train.gradAccum,
-    examples: dataset.examples, steps, backend: kind, baseWeightBytes: model.baseWeightBytes,
+    examples: dataset.examples, steps, backend: kind, baseWeightBytes: model.baseWeightBytes, method: fullFineTune ? 'full' : 'lora',
   });
   return (
     <p className="muted" aria-label="Training estimate">

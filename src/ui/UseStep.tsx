@@ -6,6 +6,7 @@ import { StepBadge } from './StepBadge';
 import { ErrorBox } from './common';
 import { ExportPanel } from './ExportPanel';
 import { ChatPromptToggle } from './ChatPromptToggle';
+import { FullModelExport } from './FullModelExport';
 
 export function UseStep() {
   const model = useApp((s) => s.model);
@@ -32,7 +33,7 @@ export function UseStep() {
       {opening ? <p role="status">Opening the shared adapter: loading its base model…</p> : null}
       {adapter ? (
         <p className="card" aria-label="Adapter">
-          {adapter.origin === 'shared' ? 'Shared adapter' : 'Trained adapter'}: {adapter.soft ? `${adapter.soft.kind === 'prompt-tuning' ? 'prompt tuning' : 'prefix tuning'}, ${adapter.soft.numVirtualTokens} virtual tokens` : `rank ${adapter.spec.r}, alpha ${adapter.spec.alpha}, on ${adapter.spec.targetModules.join(', ')}`} · {adapter.parameters.toLocaleString()} parameters · base {adapter.spec.baseModel}
+          {adapter.origin === 'shared' ? 'Shared adapter' : 'Trained adapter'}: {adapter.full ? 'full fine-tuning, every weight' : adapter.soft ? `${adapter.soft.kind === 'prompt-tuning' ? 'prompt tuning' : 'prefix tuning'}, ${adapter.soft.numVirtualTokens} virtual tokens` : `rank ${adapter.spec.r}, alpha ${adapter.spec.alpha}, on ${adapter.spec.targetModules.join(', ')}`} · {adapter.parameters.toLocaleString()} parameters · base {adapter.spec.baseModel}
         </p>
       ) : (
         <p className="muted">Train an adapter (or open a share link) to compare it with the base model.</p>
@@ -71,9 +72,10 @@ export function UseStep() {
         </figure>
       </div>
       <div className="row">
-        <button type="button" disabled={!adapter || training} onClick={() => void download()}>Download adapter (PEFT)</button>
-        <button type="button" disabled={!adapter || training} onClick={() => void share()}>Copy share link</button>
+        <button type="button" disabled={!adapter || training || Boolean(adapter.full)} onClick={() => void download()}>Download adapter (PEFT)</button>
+        <button type="button" disabled={!adapter || training || Boolean(adapter.full)} onClick={() => void share()}>Copy share link</button>
       </div>
+      <FullModelExport />
       <details>
         <summary>Adapter too large for a link? Share a hosted copy</summary>
         <p className="muted">

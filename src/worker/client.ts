@@ -114,8 +114,8 @@ export class EngineClient {
   parseDataset(file: Blob, fileName: string, options: DatasetOptions, onProgress: (p: ProgressEvent) => void, validationFile: { file: Blob; fileName: string } | null = null) {
     return this.request({ type: 'parse-dataset', file, fileName, options, validationFile }, 'dataset-parsed', { onProgress });
   }
-  train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}, soft: Omit<SoftPromptSpec, 'baseModel'> | null = null) {
-    return this.request({ type: 'train', settings, lora, soft }, 'train-done', { onStep, ...more });
+  train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}, soft: Omit<SoftPromptSpec, 'baseModel'> | null = null, full = false) {
+    return this.request({ type: 'train', settings, lora, soft, full }, 'train-done', { onStep, ...more });
   }
   resumeRun(runId: string, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}) {
     return this.request({ type: 'resume-run', runId }, 'train-done', { onStep, ...more });
@@ -131,6 +131,9 @@ export class EngineClient {
   }
   exportAdapter() {
     return this.request({ type: 'export-adapter' }, 'adapter-files');
+  }
+  exportFullModel() {
+    return this.request({ type: 'export-full-model' }, 'model-files');
   }
   shareLink(pageUrl: string) {
     return this.request({ type: 'share-link', pageUrl }, 'share-link');

@@ -15,6 +15,9 @@ import { stopTokenIds } from '../tokenizer/stop-tokens';
 import { readHubToken } from '../storage/hub-token';
 import { chatPromptIds } from '../data/chat-prompt';
 import { SoftPromptAdapter } from '../train/soft-prompt';
+import { FullFineTune } from '../train/full-finetune';
+import { MemorySink } from '../export/sink';
+import { writeHfModel } from '../export/hf-model';
 import { type StepReport, type TrainSettings } from '../train/trainer';
 import { type TrainableAdapter } from '../train/trainable';
 import { toPromptPeftFiles, fromPromptPeftFiles } from '../adapters/peft-prompt';
@@ -164,8 +167,9 @@ export class Engine {
   }
 
   /** A new run: its data goes to IndexedDB first, then checkpoints every settings.checkpointEvery steps and at pause/stop. */
-  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}, softForm: Omit<SoftPromptSpec, 'baseModel'> | null = null): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
-    this.requireModel();
+  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}, softForm: Omit<SoftPromptSpec, 'baseModel'> | null = null, full = false): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
+    const model = this.requireModel();
+    if (full && softForm) throw new EngineError('Pick one method: full fine-tuning or a soft prompt, not both.');
     if (this.examples.length === 0) throw new EngineError('Load a dataset with at least one valid example before training.');
     this.disposeTraining();
     const runId = `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -174,7 +178,9 @@ export class Engine {
     const spec: LoraSpec = { ...lora, baseModel: this.files!.source };
     const soft: SoftPromptSpec | undefined = softForm ? { ...softForm, baseModel: this.files!.source } : undefined;
     this.bundleSource.run = { settings, spec };
-    return this.drive(new TrainingRun(this.runSetup(runId, spec, settings, train, this.validation, soft)), onStep, events, runId);
+    // Refuses an NF4 base (FullFineTuneError) before any step; the trainable copy is read from the stored files.
+    const fullRun = full ? { spec: { kind: 'full' as const, baseModel: this.files!.source }, adapter: await FullFineTune.create(this.files!, model) } : undefined;
+    return this.drive(new TrainingRun({ ...this.runSetup(runId, spec, settings, train, this.validation, soft), ...(fullRun ? { full: fullRun } : {}) }), onStep, events, runId);
   }
 
   /** Continues a stored run from its newest checkpoint, with its stored data; the same base model must be loaded. */
@@ -185,7 +191,8 @@ export class Engine {
       throw new EngineError(`Run ${runId} was trained on ${ckpt.base.source} (fingerprint ${ckpt.base.fingerprint}); load that model to resume it (loaded: ${this.files!.source}, ${this.files!.fingerprint}).`);
     }
     this.disposeTraining();
-    const run = new TrainingRun(this.runSetup(runId, ckpt.lora, ckpt.settings, data.train, data.validation, ckpt.soft), ckpt);
+    const fullRun = ckpt.full ? { spec: ckpt.full, adapter: await FullFineTune.create(this.files!, this.requireModel()) } : undefined;
+    const run = new TrainingRun({ ...this.runSetup(runId, ckpt.lora, ckpt.settings, data.train, data.validation, ckpt.soft), ...(fullRun ? { full: fullRun } : {}) }, ckpt);
     if (record) run.adoptRecord(record);
     return this.drive(run, onStep, events, runId);
   }
@@ -247,11 +254,13 @@ export class Engine {
     const promptIds = chat ? chatPromptIds(tok, prompt) : tok.encode(prompt);
     const shown = chat ? [] : promptIds;
     const soFar: number[] = [];
-    const outputIds = await generate(model, promptIds, {
+    // A fully fine-tuned model is a second decoder; the base stays the loaded model.
+    const full = useAdapter && this.adapter instanceof FullFineTune ? this.adapter : null;
+    const outputIds = await generate(full ? full.model : model, promptIds, {
       maxNewTokens,
       temperature,
       seed,
-      ...(useAdapter && this.adapter instanceof SoftPromptAdapter ? { soft: this.adapter.hook() } : { lora: useAdapter ? (this.adapter as LoraAdapter | null) : null }),
+      ...(useAdapter && this.adapter instanceof SoftPromptAdapter ? { soft: this.adapter.hook() } : { lora: useAdapter && !full ? (this.adapter as LoraAdapter | null) : null }),
       // Every eos id of the config (a list in Llama 3 / Gemma 3), the tokenizer's, and the template's end of turn.
       stopIds: stopTokenIds(model.config.eosTokenIds, tok),
       // Decode the whole sequence each time: byte-fallback tokens only form characters together.
@@ -265,6 +274,7 @@ export class Engine {
 
   async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
     const adapter = this.requireAdapter();
+    if (adapter instanceof FullFineTune) throw new EngineError('A fully fine-tuned model has no adapter files: download it as a Hugging Face folder instead.');
     const provenance = {
       trained_with: 'browser-finetune-studio',
       ...familyProvenance(this.requireModel().config),
@@ -307,8 +317,21 @@ export class Engine {
     });
   }
 
+  /** The fully fine-tuned model as a Hugging Face folder (in memory: about the size of the weights in the checkpoint's dtype). */
+  async exportFullModel(): Promise<{ name: string; bytes: Uint8Array }[]> {
+    const adapter = this.requireAdapter();
+    if (!(adapter instanceof FullFineTune)) throw new EngineError('Only a fully fine-tuned model exports as a model folder; download the adapter (PEFT) instead.');
+    const files = this.files!;
+    const sink = new MemorySink();
+    await writeHfModel(sink, { config: files.config, tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig, tensors: await adapter.exportTensors(files) }, {
+      dtype: 'auto', metadata: { trained_with: 'browser-finetune-studio', base_model_fingerprint: files.fingerprint },
+    });
+    return [...sink.files].map(([name, bytes]) => ({ name, bytes }));
+  }
+
   async shareLink(pageUrl: string): Promise<{ url: string; bytes: number }> {
     const adapter = this.requireAdapter();
+    if (adapter instanceof FullFineTune) throw new EngineError('Share links carry adapters, and full fine-tuning changes every weight: download the Hugging Face folder, host it, and open its URL as the model.');
     const model = { source: this.files!.source, fingerprint: this.files!.fingerprint, basePrecision: this.summary!.basePrecision };
     const url = await encodeShareLink(pageUrl, adapter instanceof SoftPromptAdapter ? { model, soft: adapter.spec, softWeights: await adapter.toWeights() } : { model, spec: adapter.spec, weights: await adapter.toWeights() });
     return { url, bytes: url.length };
@@ -350,6 +373,7 @@ export class Engine {
   private adapterSummary(): AdapterSummary | null {
     const a = this.adapter;
     if (!a) return null;
+    if (a instanceof FullFineTune) return { spec: { r: 0, alpha: 0, dropout: 0, targetModules: [], useRslora: false, baseModel: this.files?.source ?? '' }, full: { kind: 'full', baseModel: this.files?.source ?? '' }, parameters: a.parameterCount(), origin: this.adapterOrigin };
     if (a instanceof SoftPromptAdapter) return { spec: { r: 1, alpha: 1, dropout: 0, targetModules: [], useRslora: false, baseModel: a.spec.baseModel }, soft: a.spec, parameters: a.parameterCount(), origin: this.adapterOrigin };
     return { spec: a.spec, parameters: a.parameterCount(), origin: this.adapterOrigin };
   }

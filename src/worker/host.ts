@@ -48,7 +48,7 @@ async function handle(req: Request): Promise<void> {
       post({ type: 'dataset-parsed', id, report: await engine.parseDataset(req.file, req.fileName, req.options, req.validationFile, progress) });
       return;
     case 'train': {
-      const r = await engine.train(req.settings, req.lora, (report) => post({ type: 'train-step', id, report }), runEvents(id), req.soft ?? null);
+      const r = await engine.train(req.settings, req.lora, (report) => post({ type: 'train-step', id, report }), runEvents(id), req.soft ?? null, req.full ?? false);
       post({ type: 'train-done', id, ...r });
       return;
     }
@@ -73,6 +73,11 @@ async function handle(req: Request): Promise<void> {
     case 'export-adapter': {
       const r = await engine.exportAdapter();
       post({ type: 'adapter-files', id, ...r }, [r.adapterSafetensors.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'export-full-model': {
+      const files = await engine.exportFullModel();
+      post({ type: 'model-files', id, files }, files.map((f) => f.bytes.buffer as ArrayBuffer));
       return;
     }
     case 'share-link':

@@ -21,6 +21,7 @@ export interface ExportChoice {
   /** LoRA GGUF tensors. */
   adapterType: 'f32' | 'f16';
 }
+import type { FullSpec } from '../train/full-finetune';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
@@ -79,6 +80,8 @@ export interface AdapterSummary {
   spec: LoraSpec;
   /** Prompt / prefix tuning: the soft prompt this adapter is. */
   soft?: SoftPromptSpec;
+  /** Full fine-tuning: every weight trained (no adapter files; exported as a model folder). */
+  full?: FullSpec;
   parameters: number;
   /** 'trained' here, or opened from a share link. */
   origin: 'trained' | 'shared';
@@ -99,7 +102,7 @@ export type Request =
   | { type: 'eval-generations'; id: number; options: EvalOptions }
   | { type: 'load-model'; id: number; input: string; precision?: BasePrecision | 'auto' }
   | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; options: DatasetOptions; validationFile: { file: File | Blob; fileName: string } | null }
-  | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'>; soft?: Omit<SoftPromptSpec, 'baseModel'> | null }
+  | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'>; soft?: Omit<SoftPromptSpec, 'baseModel'> | null; full?: boolean }
   | { type: 'stop'; id: number }
   /** Stop after the current step with a checkpoint; the run stays resumable. */
   | { type: 'pause'; id: number }
@@ -107,6 +110,8 @@ export type Request =
   | { type: 'resume-run'; id: number; runId: string }
   | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean; /** Render the prompt as one user turn through the chat template. */ chat?: boolean }
   | { type: 'export-adapter'; id: number }
+  /** A fully fine-tuned model as a Hugging Face folder's files. */
+  | { type: 'export-full-model'; id: number }
   | { type: 'share-link'; id: number; pageUrl: string }
   | { type: 'open-share'; id: number; fragment: string }
   /** The files an export would write and their exact sizes. */
@@ -125,6 +130,7 @@ export type Reply =
   | { type: 'paused'; id: number }
   | { type: 'generated'; id: number; promptIds: number[]; outputIds: number[]; text: string }
   | { type: 'adapter-files'; id: number; adapterConfigJson: string; adapterSafetensors: Uint8Array }
+  | { type: 'model-files'; id: number; files: { name: string; bytes: Uint8Array }[] }
   | { type: 'share-link'; id: number; url: string; bytes: number }
   | { type: 'share-opened'; id: number; model: ModelSummary; adapter: AdapterSummary }
   | { type: 'export-planned'; id: number; files: PlannedFile[] }
