@@ -23,8 +23,3 @@ export async function readReference(name: string): Promise<Reference> {
   return JSON.parse(await readFile(`${modelDir(name)}reference.json`, 'utf8')) as Reference;
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}

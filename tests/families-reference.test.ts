@@ -11,7 +11,8 @@ import { generate } from '../src/model/generate';
 import { fromPeftFiles } from '../src/adapters/peft';
 import { LoraAdapter } from '../src/train/lora';
 import { newKvCache, disposeKvCache, type LlamaModel } from '../src/model/llama';
-import { FAMILY_MODELS, modelDir, readReference, maxAbsDiff, type Reference } from './families-fixture';
+import { FAMILY_MODELS, modelDir, readReference, type Reference } from './families-fixture';
+import { maxAbsDiff } from '../src/util/compare';
 
 
 describe.each(FAMILY_MODELS)('%s matches transformers', (name) => {

@@ -14,7 +14,8 @@ import { maskedCrossEntropy } from '../src/train/loss';
 import { LINEAR_MODULES } from '../src/model/config';
 import type { LlamaModel } from '../src/model/llama';
 import type { LoraSpec } from '../src/adapters/lora-types';
-import { FAMILY_MODELS, modelDir, maxAbsDiff } from './families-fixture';
+import { FAMILY_MODELS, modelDir } from './families-fixture';
+import { maxAbsDiff } from '../src/util/compare';
 import { textExamples } from './stories-fixture';
 
 const TEXTS = ['Zed the purple dragon liked to fly over the green hill.', 'Zed the purple dragon found a shiny red ball in the park.', 'Zed the purple dragon sang a song with Lily.'];

@@ -22,24 +22,14 @@ import { checkpointFromFiles, checkpointToFiles, CHECKPOINT_FORMAT, emptyHistory
 import { MemorySink } from '../src/export/sink';
 import { writeHfModel } from '../src/export/hf-model';
 import type { LoraSpec } from '../src/adapters/lora-types';
-import { loadStories, textExamples } from './stories-fixture';
+import { loadStories, textExamples, readAndDispose } from './stories-fixture';
+import { maxAbsDiff } from '../src/util/compare';
 
 const DRAGON = readFileSync(new URL('../public/examples/stories-dragon.jsonl', import.meta.url), 'utf8');
 const SEQ = 32;
 const SETTINGS: TrainSettings = { ...DEFAULT_TRAIN, steps: 10, batchSize: 4, seqLen: SEQ, learningRate: 3e-4, warmupSteps: 0, schedule: 'constant', seed: 3, divergenceFactor: 0 };
 const LORA: LoraSpec = { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false, baseModel: 'stories260K' };
 
-async function values(t: tf.Tensor): Promise<Float32Array> {
-  const d = (await t.data()) as Float32Array;
-  t.dispose();
-  return d;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('full fine-tuning on stories260K', () => {
   let files: ModelFileSet;
@@ -55,7 +45,7 @@ describe('full fine-tuning on stories260K', () => {
   it('starts from exactly the base: the trainable copy gives the frozen base logits', async () => {
     const full = await FullFineTune.create(files, base);
     expect(full.parameterCount()).toBe(full.variables().reduce((a, v) => a + v.size, 0));
-    expect(maxDiff(await values(full.logits(ids())), await values(base.forward(ids())))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(await readAndDispose(full.logits(ids())), await readAndDispose(base.forward(ids())))).toBeLessThan(1e-5);
     full.dispose();
   });
 
@@ -70,7 +60,7 @@ describe('full fine-tuning on stories260K', () => {
     const lossOf = () => maskedCrossEntropy(full.logits(tf.tensor2d(batch.inputs, [2, 16], 'int32')), tf.tensor1d(batch.targets, 'int32'), tf.tensor1d(batch.weights));
     const { value, grads } = tf.variableGrads(lossOf, full.variables());
     value.dispose();
-    const g = await values(grads[w.name]);
+    const g = await readAndDispose(grads[w.name]);
     tf.dispose(grads);
     const orig = (await w.data()) as Float32Array;
     const top = [...g.keys()].sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, 3);
@@ -78,7 +68,7 @@ describe('full fine-tuning on stories260K', () => {
       const c = orig.slice();
       c[i] = x;
       tf.tidy(() => w.assign(tf.tensor(c, w.shape)));
-      return (await values(tf.tidy(lossOf)))[0];
+      return (await readAndDispose(tf.tidy(lossOf)))[0];
     };
     for (const i of top) {
       const eps = 1e-2;
@@ -133,7 +123,7 @@ describe('full fine-tuning on stories260K', () => {
     b.dispose();
     expect(resumed.names).toEqual(straight.names);
     let worst = 0;
-    straight.values.forEach((v, i) => (worst = Math.max(worst, maxDiff(v, resumed.values[i]))));
+    straight.values.forEach((v, i) => (worst = Math.max(worst, maxAbsDiff(v, resumed.values[i]))));
     expect(worst).toBeLessThan(1e-6);
   });
 
@@ -150,9 +140,9 @@ describe('full fine-tuning on stories260K', () => {
     expect(header.tensors.get('model.layers.0.self_attn.q_proj.weight')?.dtype).toBe('F32'); // the checkpoint's torch_dtype float32
     expect(header.tensors.has('lm_head.weight')).toBe(false); // tied, as in the source
     const reloaded = await loadModel({ ...files, config: JSON.parse(sink.text('config.json')), shards: [{ name: 'model.safetensors', bytes: weights }] });
-    const tuned = await values(full.logits(ids()));
-    expect(maxDiff(await values(reloaded.forward(ids())), tuned)).toBeLessThan(1e-5);
-    expect(maxDiff(tuned, await values(base.forward(ids())))).toBeGreaterThan(1e-3); // it did train
+    const tuned = await readAndDispose(full.logits(ids()));
+    expect(maxAbsDiff(await readAndDispose(reloaded.forward(ids())), tuned)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(tuned, await readAndDispose(base.forward(ids())))).toBeGreaterThan(1e-3); // it did train
     reloaded.dispose();
     full.dispose();
   });

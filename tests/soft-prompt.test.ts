@@ -16,7 +16,8 @@ import { maskedCrossEntropy } from '../src/train/loss';
 import { fromPromptPeftFiles, toPromptPeftFiles } from '../src/adapters/peft-prompt';
 import { AdapterFormatError } from '../src/adapters/peft';
 import { prefixColumn, softPromptWidth, type SoftPromptKind, type SoftPromptSpec } from '../src/adapters/soft-prompt-types';
-import { loadStories, textExamples } from './stories-fixture';
+import { loadStories, textExamples, readAndDispose } from './stories-fixture';
+import { maxAbsDiff } from '../src/util/compare';
 
 const KINDS: SoftPromptKind[] = ['prompt-tuning', 'prefix-tuning'];
 const spec = (kind: SoftPromptKind, n = 4, init: 'random' | 'text' = 'random', initText: string | null = null): SoftPromptSpec => ({ kind, numVirtualTokens: n, init, initText, baseModel: 'stories260K' });
@@ -27,17 +28,6 @@ const TEXTS = [
   'Zed the purple dragon ate a big cake and said thank you.',
 ];
 
-async function values(t: tf.Tensor): Promise<Float32Array> {
-  const d = (await t.data()) as Float32Array;
-  t.dispose();
-  return d;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('soft prompts on stories260K', () => {
   let model: LlamaModel;
@@ -52,9 +42,9 @@ describe('soft prompts on stories260K', () => {
     const text = tok.encode('Once upon a time'); // BOS included, as PEFT's tokenizer call includes it
     const input = tok.encode(' there was a cat', { addSpecialTokens: false });
     const soft = SoftPromptAdapter.create(model, spec('prompt-tuning', text.length, 'text', 'Once upon a time'), 0, text);
-    const tuned = await values(soft.logits(model, tf.tensor2d(input, [1, input.length], 'int32'))); // [T, V]
-    const base = await values(tf.tidy(() => model.forward(tf.tensor2d([...text, ...input], [1, text.length + input.length], 'int32')).slice([text.length, 0], [input.length, -1])));
-    expect(maxDiff(tuned, base)).toBeLessThan(1e-4);
+    const tuned = await readAndDispose(soft.logits(model, tf.tensor2d(input, [1, input.length], 'int32'))); // [T, V]
+    const base = await readAndDispose(tf.tidy(() => model.forward(tf.tensor2d([...text, ...input], [1, text.length + input.length], 'int32')).slice([text.length, 0], [input.length, -1])));
+    expect(maxAbsDiff(tuned, base)).toBeLessThan(1e-4);
     soft.dispose();
   });
 
@@ -75,9 +65,9 @@ describe('soft prompts on stories260K', () => {
     }
     disposeKvCache(cache);
     const soft = SoftPromptAdapter.fromWeights(model.config, spec('prefix-tuning', N), { values: rows });
-    const tuned = await values(soft.logits(model, tf.tensor2d(input, [1, input.length], 'int32')));
-    const base = await values(tf.tidy(() => model.forward(tf.tensor2d([...text, ...input], [1, N + input.length], 'int32')).slice([N, 0], [input.length, -1])));
-    expect(maxDiff(tuned, base)).toBeLessThan(1e-4);
+    const tuned = await readAndDispose(soft.logits(model, tf.tensor2d(input, [1, input.length], 'int32')));
+    const base = await readAndDispose(tf.tidy(() => model.forward(tf.tensor2d([...text, ...input], [1, N + input.length], 'int32')).slice([N, 0], [input.length, -1])));
+    expect(maxAbsDiff(tuned, base)).toBeLessThan(1e-4);
     soft.dispose();
   });
 
@@ -88,14 +78,14 @@ describe('soft prompts on stories260K', () => {
       const batch = makeBatch(examples.slice(0, 2), 16);
       const lossOf = () => maskedCrossEntropy(soft.logits(model, tf.tensor2d(batch.inputs, [2, 16], 'int32')), tf.tensor1d(batch.targets, 'int32'), tf.tensor1d(batch.weights));
       const { grads } = tf.variableGrads(lossOf, [soft.weight]);
-      const g = await values(grads[soft.weight.name]);
+      const g = await readAndDispose(grads[soft.weight.name]);
       const w = (await soft.weight.data()) as Float32Array;
       const top = [...g.keys()].sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, 4);
       const lossAt = async (i: number, x: number) => {
         const c = w.slice();
         c[i] = x;
         tf.tidy(() => soft.weight.assign(tf.tensor2d(c, soft.weight.shape)));
-        return (await values(tf.tidy(lossOf)))[0];
+        return (await readAndDispose(tf.tidy(lossOf)))[0];
       };
       for (const i of top) {
         const eps = 1e-2;
@@ -122,7 +112,7 @@ describe('soft prompts on stories260K', () => {
       const full: number[] = [];
       for (let s = 0; s < 10; s++) {
         const ids = [...prompt, ...full];
-        const row = await values(tf.tidy(() => soft.logits(model, tf.tensor2d(ids, [1, ids.length], 'int32')).slice([ids.length - 1, 0], [1, -1])));
+        const row = await readAndDispose(tf.tidy(() => soft.logits(model, tf.tensor2d(ids, [1, ids.length], 'int32')).slice([ids.length - 1, 0], [1, -1])));
         full.push(row.indexOf(Math.max(...row)));
       }
       expect(cached).toEqual(full);

@@ -1,5 +1,6 @@
 // The stories260K test model as the Node tests use it: where it lives, the model and tokenizer on
 // the wasm backend, and short texts turned into training examples (EOS appended, BOS not a target).
+import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend, openModelFiles } from '../cli/node-runtime';
 import { loadModel } from '../src/model/load';
 import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
@@ -21,4 +22,11 @@ export function textExamples(tok: TextTokenizer, texts: string[], promptTokens =
     const ids = [...tok.encode(t), tok.eosTokenId!];
     return { inputIds: ids, lossMask: ids.map((_, i) => (i < promptTokens ? 0 : 1)) };
   });
+}
+
+/** A tensor's values, disposing the tensor (tests read many one-off results). */
+export async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+  const d = (await t.data()) as Float32Array;
+  t.dispose();
+  return d;
 }
