@@ -33,7 +33,8 @@ describe('npm run train -- --method full', () => {
     expect(Math.min(...steps.slice(3).map((l) => l.loss))).toBeLessThan(steps[0].loss);
     expect(t.stderr).toMatch(/model folder in /);
     const files = (await readdir(out)).sort();
-    expect(files).toEqual(['checkpoint-3', 'checkpoint-6', 'config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    // The model folder, its checkpoints, and the run record `npm run export -- --format bundle --run` reads.
+    expect(files).toEqual(['checkpoint-3', 'checkpoint-6', 'config.json', 'generation_config.json', 'model.safetensors', 'run.json', 'tokenizer.json', 'tokenizer_config.json', 'train.jsonl', 'validation.jsonl']);
     expect((await readdir(path.join(out, 'checkpoint-3'))).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json', 'trainer_state.safetensors']);
     const header = await readHeader(bufferSource(new Uint8Array(await readFile(path.join(out, 'model.safetensors')))), 'model.safetensors');
     expect(header.tensors.get('model.embed_tokens.weight')?.dtype).toBe('F32');

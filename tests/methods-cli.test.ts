@@ -37,7 +37,7 @@ describe('npm run train with --method and --objective', () => {
 
     const part = await run('train.ts', [...common, '--out', path.join(dir, 'part'), '--stop-at', '3']);
     expect(part.code, part.stderr).toBe(0);
-    expect((await readdir(path.join(dir, 'part'))).sort()).toEqual(['checkpoint-2', 'checkpoint-3']);
+    expect((await readdir(path.join(dir, 'part'))).sort()).toEqual(['checkpoint-2', 'checkpoint-3', 'run.json', 'train.jsonl', 'validation.jsonl']); // checkpoints + the run record
     const rest = await run('train.ts', ['--data', PREFERENCES, '--out', path.join(dir, 'part'), '--resume', path.join(dir, 'part', 'checkpoint-3')]);
     expect(rest.code, rest.stderr).toBe(0);
     const restSteps = lines(rest.stdout).filter((l) => 'loss' in l);
