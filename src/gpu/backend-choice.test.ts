@@ -11,7 +11,8 @@ const WASM_DIR = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfj
 describe('chooseBackend without WebGPU', () => {
   it('picks wasm and says there is no adapter', async () => {
     const c = await chooseBackend({ wasmPaths: WASM_DIR });
-    expect(c).toEqual({ backend: 'wasm', adapterDescription: null, reason: 'no WebGPU adapter' });
+    // Node is never cross-origin isolated, so the single-threaded wasm build trains.
+    expect(c).toEqual({ backend: 'wasm', adapterDescription: null, reason: 'no WebGPU adapter', crossOriginIsolated: false, threads: 1 });
     expect(tf.getBackend()).toBe('wasm');
   });
 
