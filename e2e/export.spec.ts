@@ -6,7 +6,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { unzipSync, strFromU8 } from 'fflate';
-import { test, expect, loadModel, STORIES_DIR, EXAMPLE_DATASET } from './fixtures';
+import { test, expect, loadModel, STORIES_DIR, EXAMPLE_DATASET, openAdvanced } from './fixtures';
 import { startModelServer } from './model-server';
 import { toPeftFiles } from '../src/adapters/peft';
 import { syntheticLoraWeights } from '../src/adapters/synthetic-adapter';
@@ -64,6 +64,7 @@ test('a run trained in the page exports as a cluster bundle with its exact rows 
   await loadModel(page, modelServer.url);
   await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
   await expect(page.getByLabel('Dataset summary')).toContainText('stories-dragon.jsonl');
+  await openAdvanced(page);
   for (const [label, value] of Object.entries({ Steps: '2', 'Batch size': '2', 'Sequence length': '32' })) await page.getByLabel(label).fill(value);
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toBeVisible({ timeout: 120_000 });

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startModelServer } from './model-server';
-import { test, expect, loadModel, EXAMPLE_DATASET } from './fixtures';
+import { test, expect, loadModel, EXAMPLE_DATASET, openAdvanced } from './fixtures';
 import { readHeader, bufferSource } from '../src/model/safetensors';
 
 test('full fine-tuning trains, generates and downloads a Hugging Face model folder that opens hosted', async ({ page, browser, modelServer }) => {
@@ -19,6 +19,7 @@ test('full fine-tuning trains, generates and downloads a Hugging Face model fold
   await expect(page.getByTestId('full-why-not')).toHaveCount(0);
   await page.getByLabel('Method', { exact: true }).selectOption({ label: 'Full fine-tuning' });
   await expect(page.getByTestId('method-line')).toContainText('16 bytes per parameter');
+  await openAdvanced(page);
   for (const [label, value] of Object.entries({ Steps: '3', 'Batch size': '4', 'Sequence length': '32', 'Learning rate': '0.002', 'Evaluate every': '0', 'Samples every': '0' })) await page.getByLabel(label).fill(value);
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 3 steps', { timeout: 120_000 });

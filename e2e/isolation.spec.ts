@@ -1,7 +1,7 @@
 // The app is served cross-origin isolated (COOP/COEP from vite preview) and still works: the
 // worker starts wasm with the thread count shown, the cross-origin model server's files load,
 // and a few training steps run with the memory plan shown.
-import { test, expect, loadModel, EXAMPLE_DATASET } from './fixtures';
+import { test, expect, loadModel, EXAMPLE_DATASET, openAdvanced } from './fixtures';
 
 test('cross-origin isolated page: wasm threads reported, cross-origin model loads and trains', async ({ page, modelServer }) => {
   test.setTimeout(3 * 60_000);
@@ -12,6 +12,7 @@ test('cross-origin isolated page: wasm threads reported, cross-origin model load
   await loadModel(page, modelServer.url);
   await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
   await expect(page.getByLabel('Dataset summary')).toContainText('stories-dragon.jsonl');
+  await openAdvanced(page);
   await page.getByLabel('Steps').fill('3');
   await page.getByLabel('Recompute activations').selectOption('on');
   await expect(page.getByLabel('Memory plan')).toContainText('recomputation on');
