@@ -184,7 +184,7 @@ export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOp
     let lmHead = embed;
     if (!cfg.tieWordEmbeddings) {
       // Multimodal Gemma keeps lm_head.weight at the top level (new layout) or beside its model (old).
-      const headKey = ['lm_head.weight', prefix.replace(/model\.$/, 'lm_head.weight')].find((k) => where.has(k));
+      const headKey = lmHeadKeys(prefix).find((k) => where.has(k));
       if (!headKey) throw new UnsupportedModelError('config.json says the output head is untied but the checkpoint has no lm_head.weight');
       lmHead = table(await read(headKey, [V, C]));
       created.push(lmHead);
@@ -197,15 +197,7 @@ export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOp
     const finalNorm = await vector(`${prefix}norm.weight`, C);
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
-      const at = `${prefix}layers.${i}.`;
-      const inputNorm = await vector(`${at}input_layernorm.weight`, C);
-      const postAttnNorm = await vector(`${at}post_attention_layernorm.weight`, C);
-      const preFfnNorm = cfg.sandwichNorms ? await vector(`${at}pre_feedforward_layernorm.weight`, C) : undefined;
-      const postFfnNorm = cfg.sandwichNorms ? await vector(`${at}post_feedforward_layernorm.weight`, C) : undefined;
-      const qNorm = cfg.qkNorm ? await vector(`${at}self_attn.q_norm.weight`, cfg.headDim) : undefined;
-      const kNorm = cfg.qkNorm ? await vector(`${at}self_attn.k_norm.weight`, cfg.headDim) : undefined;
-      const bias: LayerWeights['bias'] = {};
-      for (const m of cfg.biases) bias[m] = await vector(linearKey(i, m, prefix).replace(/weight$/, 'bias'), linearShape(cfg, m).out);
+      const { inputNorm, postAttnNorm, preFfnNorm, postFfnNorm, qNorm, kNorm, bias } = await readLayerVectors(cfg, prefix, i, vector);
       const linear = {} as Record<LinearModule, FrozenLinear>;
       for (const m of LINEAR_MODULES) {
         const { out, in: inF } = linearShape(cfg, m);
@@ -226,4 +218,36 @@ export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOp
     for (const l of linears) l.dispose();
     throw e;
   }
+}
+
+/**
+ * Where an untied output head lives: lm_head.weight at the top level, or beside a nested model
+ * (multimodal Gemma's old layout), for the decoder's weight prefix.
+ */
+export function lmHeadKeys(prefix: string): string[] {
+  return ['lm_head.weight', prefix.replace(/model\.$/, 'lm_head.weight')];
+}
+
+/**
+ * Layer i's small tensors under their Hugging Face names (norms, Gemma's sandwich norms, q/k norms,
+ * frozen biases), each made by `vector` (a frozen tensor when loading, a variable for full
+ * fine-tuning), so the names and the family rules for which exist live in one place.
+ */
+export async function readLayerVectors<T>(
+  cfg: ModelConfig,
+  prefix: string,
+  i: number,
+  vector: (name: string, n: number) => Promise<T>,
+): Promise<{ inputNorm: T; postAttnNorm: T; preFfnNorm?: T; postFfnNorm?: T; qNorm?: T; kNorm?: T; bias: Partial<Record<LinearModule, T>> }> {
+  const C = cfg.hiddenSize;
+  const at = `${prefix}layers.${i}.`;
+  const inputNorm = await vector(`${at}input_layernorm.weight`, C);
+  const postAttnNorm = await vector(`${at}post_attention_layernorm.weight`, C);
+  const preFfnNorm = cfg.sandwichNorms ? await vector(`${at}pre_feedforward_layernorm.weight`, C) : undefined;
+  const postFfnNorm = cfg.sandwichNorms ? await vector(`${at}post_feedforward_layernorm.weight`, C) : undefined;
+  const qNorm = cfg.qkNorm ? await vector(`${at}self_attn.q_norm.weight`, cfg.headDim) : undefined;
+  const kNorm = cfg.qkNorm ? await vector(`${at}self_attn.k_norm.weight`, cfg.headDim) : undefined;
+  const bias: Partial<Record<LinearModule, T>> = {};
+  for (const m of cfg.biases) bias[m] = await vector(linearKey(i, m, prefix).replace(/weight$/, 'bias'), linearShape(cfg, m).out);
+  return { inputNorm, postAttnNorm, preFfnNorm, postFfnNorm, qNorm, kNorm, bias };
 }

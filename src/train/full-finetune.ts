@@ -5,6 +5,7 @@
 // moments). The result is a complete set of Hugging Face tensors under their original names.
 import * as tf from '@tensorflow/tfjs';
 import { LINEAR_MODULES, linearKey, linearShape, parseConfig, type LinearModule, type ModelConfig } from '../model/config';
+import { lmHeadKeys, readLayerVectors } from '../model/load';
 import type { ModelFileSet } from '../model/files';
 import { LlamaModel, type LayerWeights, type Packing } from '../model/llama';
 import { TrainableLinear, TrainableTable } from '../model/trainable-weights';
@@ -91,7 +92,7 @@ export class FullFineTune {
       const embed = (await variable(`${prefix}embed_tokens.weight`, [V, C])) as tf.Variable<tf.Rank.R2>;
       let lmHead = embed;
       if (!cfg.tieWordEmbeddings) {
-        const headKey = ['lm_head.weight', prefix.replace(/model\.$/, 'lm_head.weight')].find((k) => source.has(k));
+        const headKey = lmHeadKeys(prefix).find((k) => source.has(k));
         if (!headKey) throw new FullFineTuneError('config.json says the output head is untied but the checkpoint has no lm_head.weight');
         lmHead = (await variable(headKey, [V, C])) as tf.Variable<tf.Rank.R2>;
       }
@@ -99,15 +100,7 @@ export class FullFineTune {
       const finalNorm = await vec(`${prefix}norm.weight`, C);
       const layers: LayerWeights[] = [];
       for (let i = 0; i < cfg.numLayers; i++) {
-        const at = `${prefix}layers.${i}.`;
-        const inputNorm = await vec(`${at}input_layernorm.weight`, C);
-        const postAttnNorm = await vec(`${at}post_attention_layernorm.weight`, C);
-        const preFfnNorm = cfg.sandwichNorms ? await vec(`${at}pre_feedforward_layernorm.weight`, C) : undefined;
-        const postFfnNorm = cfg.sandwichNorms ? await vec(`${at}post_feedforward_layernorm.weight`, C) : undefined;
-        const qNorm = cfg.qkNorm ? await vec(`${at}self_attn.q_norm.weight`, cfg.headDim) : undefined;
-        const kNorm = cfg.qkNorm ? await vec(`${at}self_attn.k_norm.weight`, cfg.headDim) : undefined;
-        const bias: LayerWeights['bias'] = {};
-        for (const m of cfg.biases) bias[m] = await vec(linearKey(i, m, prefix).replace(/weight$/, 'bias'), linearShape(cfg, m).out);
+        const { inputNorm, postAttnNorm, preFfnNorm, postFfnNorm, qNorm, kNorm, bias } = await readLayerVectors(cfg, prefix, i, vec);
         const linear = {} as Record<LinearModule, FrozenLinear>;
         for (const m of LINEAR_MODULES) {
           const { out, in: inF } = linearShape(cfg, m);
