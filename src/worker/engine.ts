@@ -220,19 +220,20 @@ export class Engine {
 
   /** The Evaluate view's figures for the current adapter on the held-out examples (src/eval/evaluate.ts). */
   async evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void): Promise<EvalSummary> {
-    return evaluateAdapter(this.model!, this.requireTokenizer(), this.requireLoraForEval(), this.validation, options, (phase, done, total) =>
+    const adapter = this.requireLoraForEval();
+    return evaluateAdapter(this.requireModel(), this.requireTokenizer(), adapter, this.validation, options, (phase, done, total) =>
       onProgress({ status: 'progress', task: 'evaluate', phase, done, total }),
     );
   }
 
   /** Base and tuned generations on the validation prompts, the tuned ones at options.strength. */
   async evalGenerations(options: EvalOptions): Promise<GenerationRow[]> {
-    return compareGenerations(this.model!, this.requireTokenizer(), this.requireLoraForEval(), this.validation, options);
+    const adapter = this.requireLoraForEval();
+    return compareGenerations(this.requireModel(), this.requireTokenizer(), adapter, this.validation, options);
   }
 
   /** The Evaluate view scales and compares LoRA deltas; soft prompts are refused by name rather than mis-measured. */
   private requireLoraForEval(): LoraAdapter {
-    this.requireModel();
     const a = this.requireAdapter();
     if (!(a instanceof LoraAdapter)) throw new Error('Evaluate compares LoRA adapters with their base; it does not measure prompt- or prefix-tuning runs yet (their loss and samples are in the Train step).');
     return a;
