@@ -50,6 +50,8 @@ export function DatasetStep() {
       </p>
       <div
         className={`dropzone${over ? ' over' : ''}`}
+        role="group"
+        aria-label="Drop a dataset file here"
         onDragOver={(e) => {
           e.preventDefault();
           if (!disabled) setOver(true);
