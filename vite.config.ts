@@ -1,17 +1,19 @@
 // Vite builds the single-page app (index.html) and its module Web Worker.
 // Served cross-origin isolated (COOP same-origin + COEP require-corp, on dev and preview alike):
-// SharedArrayBuffer, hence tfjs-wasm's threaded SIMD build, exists only then. (The threaded build
-// is still off by default: in this minified bundle its blob workers fail, see backend-choice.ts.)
+// SharedArrayBuffer, hence tfjs-wasm's threaded SIMD build, exists only then; tfjsWasmThreads()
+// keeps that build's pthread workers working after minification.
 // Cross-origin model downloads stay allowed: fetch() is CORS mode, and CORS satisfies require-corp.
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { tfjsWasmThreads } from './tools/tfjs-wasm-threads-plugin';
 
 /** Headers that make the page and its worker cross-origin isolated. */
 export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 export default defineConfig({
-  plugins: [react()],
-  worker: { format: 'es' },
+  plugins: [react(), tfjsWasmThreads()],
+  // The training worker bundles tfjs-backend-wasm, and worker bundles get their own plugin list.
+  worker: { format: 'es', plugins: () => [tfjsWasmThreads()] },
   build: {
     target: 'es2022',
     chunkSizeWarningLimit: 4096,

@@ -17,6 +17,7 @@ import { chromium } from 'playwright';
 import { build, preview } from 'vite';
 import { CHROMIUM_ARGS } from '../playwright.config';
 import { ISOLATION_HEADERS } from '../vite.config';
+import { tfjsWasmThreads } from '../tools/tfjs-wasm-threads-plugin';
 import { readFileSync } from 'node:fs';
 import type { BenchOptions } from './bench-entry';
 import { VARIANTS, type Variant } from './scale-core';
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   const browser = await chromium.launch({ executablePath: args.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   try {
     await build({
-      configFile: false, root: ROOT, logLevel: 'warn', worker: { format: 'es' },
+      configFile: false, root: ROOT, logLevel: 'warn', worker: { format: 'es', plugins: () => [tfjsWasmThreads()] }, plugins: [tfjsWasmThreads()],
       build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192, rollupOptions: { input: { bench: join(ROOT, 'bench/bench.html') } } },
     });
     if (model === 'stories260K') cpSync(resolve(ROOT, args['model-dir'] ?? '../shared/models/stories260K'), join(outDir, 'model'), { recursive: true });

@@ -75,6 +75,8 @@ export interface BenchRow {
   estimated_peak_backend_bytes: number;
   kernels_per_step: number;
   load_ms: number;
+  /** The profiled step: milliseconds per kernel name (top 10), and the wall time outside kernels. */
+  profile_ms: Record<string, number>;
 }
 
 /** Runs one variant on the active backend; `threads` is reported as given. */
@@ -102,9 +104,11 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
     for (let i = 0; i < o.steps; i++) loss = (await trainer.trainStep()).loss;
     const msPerStep = (performance.now() - t1) / o.steps;
     // One more step under the profiler for peak memory and kernel count (kept out of the timing).
+    const tp = performance.now();
     const prof = await tf.profile(async () => {
       await trainer.trainStep();
     });
+    const profiledMs = performance.now() - tp;
     const bytes = model.baseWeightBytes();
     const backend = tf.getBackend();
     const est = estimateTraining({
@@ -136,12 +140,35 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
       estimated_peak_backend_bytes: Math.round(est.memory.peakBackend),
       kernels_per_step: prof.kernels.length,
       load_ms: Math.round(loadMs),
+      profile_ms: kernelTimes(prof.kernels, profiledMs),
     };
   } finally {
     trainer.dispose();
     adapter.dispose();
     model.dispose();
   }
+}
+
+/**
+ * Kernel milliseconds by kernel name (the ten largest, then 'other kernels'), plus 'outside kernels':
+ * the step's wall time not spent in any kernel (JS work such as NF4 decoding, tape bookkeeping).
+ */
+function kernelTimes(kernels: { name: string; kernelTimeMs: number | { error: string } | Promise<number | { error: string }> }[], wallMs: number): Record<string, number> {
+  const by = new Map<string, number>();
+  let total = 0;
+  for (const k of kernels) {
+    if (k.name === 'forward' || k.name === 'unnamed scope') continue; // customGrad scopes: their kernels are listed too
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    by.set(k.name, (by.get(k.name) ?? 0) + ms);
+    total += ms;
+  }
+  const sorted = [...by.entries()].sort((a, b) => b[1] - a[1]);
+  const out: Record<string, number> = {};
+  for (const [name, ms] of sorted.slice(0, 10)) out[name] = Math.round(ms);
+  const rest = sorted.slice(10).reduce((a, [, ms]) => a + ms, 0);
+  if (rest > 0) out['other kernels'] = Math.round(rest);
+  out['outside kernels'] = Math.round(Math.max(0, wallMs - total));
+  return out;
 }
 
 /** Base bytes that live in backend memory: NF4 codes stay in JS on wasm/cpu, int8 tables always do. */

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { BackendUnavailableError, chooseBackend } from './backend-choice';
+import { BackendUnavailableError, chooseBackend, resolveWasmThreads } from './backend-choice';
 
 const require = createRequire(import.meta.url);
 const WASM_DIR = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/';
@@ -26,5 +26,19 @@ describe('chooseBackend without WebGPU', () => {
   it('fails loudly when forced onto WebGPU with no adapter', async () => {
     await expect(chooseBackend({ force: 'webgpu' })).rejects.toThrow(BackendUnavailableError);
     await expect(chooseBackend({ force: 'webgpu' })).rejects.toThrow(/forced backend 'webgpu'.*no WebGPU adapter/);
+  });
+});
+
+describe('resolveWasmThreads', () => {
+  it.each([
+    [1, 1], [2, 2], [4, 4], [6, 3], [8, 4], [16, 8], [64, 8], [undefined, 1], [0, 1],
+  ])("'auto' on %s logical cores trains on %i threads", (cores, want) => {
+    expect(resolveWasmThreads('auto', cores)).toBe(want);
+  });
+
+  it('keeps an explicit count within 1..8', () => {
+    expect(resolveWasmThreads(3, 2)).toBe(3);
+    expect(resolveWasmThreads(0, 8)).toBe(1);
+    expect(resolveWasmThreads(32, 8)).toBe(8);
   });
 });

@@ -33,8 +33,8 @@ export interface ChooseBackendOptions {
   /** Matmul size of the speed probe (n x n by n x n). */
   probeSize?: number;
   /**
-   * wasm threads: a number > 1 uses the threaded SIMD build (cross-origin isolated contexts only);
-   * 'auto' and 1 keep the single-threaded SIMD build (see activate() for why 'auto' does not thread yet).
+   * wasm threads (cross-origin isolated contexts only; elsewhere one): a count, or 'auto'
+   * (resolveWasmThreads). More than one uses tfjs's threaded SIMD build.
    */
   wasmThreads?: 'auto' | number;
 }
@@ -85,17 +85,41 @@ async function probeAdapter(): Promise<AdapterProbe> {
 
 let wasmPathsSet = false;
 
+/**
+ * Threads for wasm: an explicit count as given; 'auto' every logical core up to 4 (small machines:
+ * a training step keeps them all busy, and the main thread is idle meanwhile), half of them above
+ * that (tfjs's own assumption of two hardware threads per core), at most 8 (tfjs's worker pool).
+ */
+export function resolveWasmThreads(threads: 'auto' | number, logicalCores: number | undefined): number {
+  if (threads !== 'auto') return Math.max(1, Math.min(8, Math.floor(threads)));
+  const n = logicalCores && logicalCores > 0 ? logicalCores : 1;
+  return Math.min(8, n <= 4 ? n : Math.floor(n / 2));
+}
+
+/**
+ * tfjs-wasm caps its XNNPACK pool at half of navigator.hardwareConcurrency (read once, when the
+ * wasm module starts, assuming two hardware threads per core). An explicit count above that cap
+ * is a deliberate choice (benchmarks, machines without SMT), so this context reports enough
+ * logical cores for it; only tfjs in this context reads the value.
+ */
+function liftThreadCap(threads: number): void {
+  const nav = globalThis.navigator as Navigator | undefined;
+  if (!nav || nav.hardwareConcurrency >= 2 * threads) return;
+  Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * threads, configurable: true });
+}
+
 async function activate(name: BackendName, opts: ChooseBackendOptions): Promise<boolean> {
   if (name === 'wasm' && !wasmPathsSet && opts.wasmPaths !== undefined) {
     // The threaded build needs SharedArrayBuffer, i.e. a cross-origin isolated page and worker
     // (COOP same-origin + COEP require-corp, see vite.config.ts); without it tfjs would fail.
-    // 'auto' stays single-threaded for now: in Vite's minified build tfjs's threaded factory,
-    // stringified into blob workers, references renamed helpers ("ReferenceError: e is not
-    // defined" in every pthread worker, the backend never starts). Only an explicit count > 1 tries.
-    const threads = opts.wasmThreads ?? 'auto';
-    const threaded = isCrossOriginIsolated() && typeof threads === 'number' && threads > 1;
+    // tools/tfjs-wasm-threads-plugin.ts keeps its pthread workers working in the minified bundle.
+    const threads = resolveWasmThreads(opts.wasmThreads ?? 'auto', globalThis.navigator?.hardwareConcurrency);
+    const threaded = isCrossOriginIsolated() && threads > 1;
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threaded);
-    if (threaded && typeof threads === 'number') setThreadsCount(threads);
+    if (threaded) {
+      setThreadsCount(threads);
+      liftThreadCap(threads);
+    }
     setWasmPaths(opts.wasmPaths as string);
     wasmPathsSet = true;
   }
