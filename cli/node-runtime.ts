@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { type ModelFileSet } from '../src/model/files';
 import { modelFingerprint } from '../src/model/fingerprint';
+import { registerWasmSliceKernels } from '../src/gpu/wasm-slice';
 import { bufferSource, type ByteSource } from '../src/model/safetensors';
 import { hubAuthHeaders } from '../src/storage/hub-auth';
 
@@ -16,7 +17,10 @@ export async function initNodeBackend(name: 'wasm' | 'cpu' = 'wasm'): Promise<st
     const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     setWasmPaths(dist + path.sep);
-    if (await tf.setBackend('wasm')) return 'wasm';
+    if (await tf.setBackend('wasm')) {
+      registerWasmSliceKernels();
+      return 'wasm';
+    }
   }
   await tf.setBackend('cpu');
   return 'cpu';

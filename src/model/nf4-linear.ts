@@ -7,8 +7,8 @@
 //  - 'gpu-dequant' webgpu, unfused (a benchmark baseline): a WGSL kernel decodes W [N, K] to fp32,
 //                  then tf.matMul; the fp32 W exists only during one forward or one gradient.
 //  - 'js-dequant'  wasm / cpu: the packed codes stay in JS memory (nf4Bytes, ~0.53 B per weight);
-//                  each use decodes W in JS (a table lookup per weight) into a transient fp32
-//                  tensor, freed right after the matmul, and decoded again for the gradient. Peak
+//                  each use decodes W in JS (a table lookup per byte) into a transient fp32
+//                  tensor, freed right after the matmul: Wᵀ for the forward, W for the gradient. Peak
 //                  extra memory is one layer's fp32 weight. Decoding in JS rather than with tfjs
 //                  ops because tfjs has no bit shifts and int32 division on wasm goes through
 //                  float32, which cannot hold a 32-bit packed word exactly.
@@ -97,11 +97,22 @@ export class Nf4Linear implements FrozenLinear {
     return tf.tensor2d(dequantizeNf4(this.q!), [this.outFeatures, this.inFeatures]);
   }
 
-  private unfused(x: tf.Tensor2D, save: tf.GradSaveFunc): { value: tf.Tensor; gradFunc: (dy: tf.Tensor) => tf.Tensor } {
+  /** x · Wᵀ [N, out]. Off WebGPU a transposed operand is ~10x slower (see matmul.ts), so W is decoded straight into Wᵀ [in, out]. */
+  private times(x: tf.Tensor2D): tf.Tensor2D {
+    if (this.q && !nativeTransposes()) {
+      const wt = tf.tensor2d(dequantizeNf4(this.q, { transposed: true }), [this.inFeatures, this.outFeatures]);
+      const y = tf.matMul(x, wt) as tf.Tensor2D;
+      wt.dispose();
+      return y;
+    }
     const w = this.dequantized(); // [out, in]
-    // Off WebGPU a transposed operand is ~10x slower (see matmul.ts): transpose W once instead.
-    const value = nativeTransposes() ? tf.matMul(x, w, false, true) : tf.tidy(() => tf.matMul(x, tf.transpose(w))); // [N, out]
+    const y = (nativeTransposes() ? tf.matMul(x, w, false, true) : tf.tidy(() => tf.matMul(x, tf.transpose(w)))) as tf.Tensor2D;
     w.dispose();
+    return y;
+  }
+
+  private unfused(x: tf.Tensor2D, save: tf.GradSaveFunc): { value: tf.Tensor; gradFunc: (dy: tf.Tensor) => tf.Tensor } {
+    const value = this.times(x); // [N, out]
     save([]);
     return {
       value,

@@ -188,3 +188,20 @@ describe('nf4Bytes', () => {
     expect(nf4Bytes(576 * 576, { doubleQuant: true }) / (576 * 576 * 4)).toBeLessThan(0.13);
   });
 });
+
+describe('dequantizeNf4 (byte-table decoder)', () => {
+  // The reference: one code at a time through codeAt and the level table.
+  const reference = (q: ReturnType<typeof quantizeNf4>) => {
+    const abs = blockAbsmax(q);
+    return Float32Array.from({ length: q.numel }, (_, i) => NF4_LEVELS[codeAt(q.codes, i)] * abs[Math.floor(i / NF4_BLOCK)]);
+  };
+  it.each([
+    [7, 9, false], [7, 9, true], [64, 96, false], [33, 20, true], [1, 1, false],
+  ])('[%i, %i] (double quantized %s): equals the per-code decode, and its transposed layout is Wᵀ', (rows, cols, doubleQuant) => {
+    const q = quantizeNf4(randoms(rows * cols, rows * 31 + cols), rows, cols, { doubleQuant });
+    const want = reference(q);
+    expect(Array.from(dequantizeNf4(q))).toEqual(Array.from(want));
+    const t = dequantizeNf4(q, { transposed: true });
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expect(t[c * rows + r]).toBe(want[r * cols + c]);
+  });
+});

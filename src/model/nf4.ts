@@ -152,11 +152,47 @@ export function codeAt(codes: Int32Array, i: number): number {
   return (codes[i >> 3] >>> ((i & 7) * 4)) & 0xf;
 }
 
-/** Dequantize to a row-major Float32Array [out, in] (padding dropped). */
-export function dequantizeNf4(w: Nf4Weight): Float32Array {
+/** Levels of the low and the high code of each byte (two weights per byte, low nibble first). */
+const BYTE_LO = new Float32Array(256);
+const BYTE_HI = new Float32Array(256);
+for (let b = 0; b < 256; b++) {
+  BYTE_LO[b] = NF4_LEVELS[b & 15];
+  BYTE_HI[b] = NF4_LEVELS[b >> 4];
+}
+
+/**
+ * Dequantize to a row-major Float32Array [out, in] (padding dropped), or with `transposed` to
+ * [in, out] (Wᵀ, what x · Wᵀ multiplies untransposed). Decodes a byte (two weights) per table
+ * lookup: about twice as fast as a lookup per weight, and the transposed layout saves a separate
+ * transpose of the decoded weight.
+ */
+export function dequantizeNf4(w: Nf4Weight, opts: { transposed?: boolean } = {}): Float32Array {
   const absmax = blockAbsmax(w);
-  const out = new Float32Array(w.numel);
-  for (let i = 0; i < w.numel; i++) out[i] = NF4_LEVELS[codeAt(w.codes, i)] * absmax[i >> 6];
+  const codes = w.codes;
+  const n = w.numel;
+  const out = new Float32Array(n);
+  if (!opts.transposed) {
+    for (let i = 0; i < n; i += 2) {
+      const byte = (codes[i >> 3] >>> ((i & 7) * 4)) & 0xff;
+      const s = absmax[i >> 6];
+      out[i] = BYTE_LO[byte] * s;
+      if (i + 1 < n) out[i + 1] = BYTE_HI[byte] * s;
+    }
+    return out;
+  }
+  const [rows, cols] = w.shape; // element i is W[r, c]; it goes to out[c * rows + r]
+  let r = 0;
+  let c = 0;
+  for (let i = 0; i < n; i += 2) {
+    const byte = (codes[i >> 3] >>> ((i & 7) * 4)) & 0xff;
+    const s = absmax[i >> 6];
+    out[c * rows + r] = BYTE_LO[byte] * s;
+    if (++c === cols) { c = 0; r++; }
+    if (i + 1 < n) {
+      out[c * rows + r] = BYTE_HI[byte] * s;
+      if (++c === cols) { c = 0; r++; }
+    }
+  }
   return out;
 }
 

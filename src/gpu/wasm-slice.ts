@@ -1,0 +1,117 @@
+// Slice, Unpack (tf.unstack) and SplitV (tf.split) for tfjs-backend-wasm that read their input
+// through a view of the wasm heap. tfjs's own Slice reads it with readSync(), which copies the
+// whole input out of the heap (HEAPU8.slice) before copying the part it wants, so unstacking a
+// [12, 768, 64] tensor copied it 12 times: 16 ms instead of about 1. The attention core's
+// per-(batch, kv head) slices and the chunked loss's row blocks go through these on every step.
+// Strings keep tfjs's kernels (they do not live in the heap).
+import * as tf from '@tensorflow/tfjs';
+
+interface TensorInfo {
+  dataId: object;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+type HeapArray = Float32Array | Int32Array | Uint8Array;
+
+interface WasmBackendInternals {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): HeapArray;
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Copies the box begin..begin+size of src (row-major, `shape`) into dst, one innermost run at a time. */
+export function copyBox(src: HeapArray, shape: number[], dst: HeapArray, begin: number[], size: number[]): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    dst[0] = src[0];
+    return;
+  }
+  const strides = new Array<number>(rank);
+  strides[rank - 1] = 1;
+  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
+  // Trailing axes taken whole merge into one contiguous run.
+  let run = size[rank - 1];
+  let outer = rank - 1;
+  while (outer > 0 && size[outer] === shape[outer] && begin[outer] === 0) {
+    outer--;
+    run *= size[outer];
+  }
+  let base = 0;
+  for (let d = 0; d < rank; d++) base += begin[d] * strides[d];
+  const runs = sizeOf(size) / run;
+  const idx = new Array<number>(outer).fill(0);
+  for (let r = 0; r < runs; r++) {
+    let off = base;
+    for (let d = 0; d < outer; d++) off += idx[d] * strides[d];
+    dst.set(src.subarray(off, off + run), r * run);
+    for (let d = outer - 1; d >= 0; d--) {
+      if (++idx[d] < size[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+function sliceInfo(backend: WasmBackendInternals, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  if (sizeOf(size) > 0) copyBox(backend.typedArrayFromHeap(x), x.shape, backend.typedArrayFromHeap(out), begin, size);
+  return out;
+}
+
+type KernelArgs = { inputs: Record<string, TensorInfo>; attrs: Record<string, unknown>; backend: WasmBackendInternals };
+type KernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+function slice(args: KernelArgs): TensorInfo {
+  const x = args.inputs.x;
+  const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo, args.attrs.begin as number[], args.attrs.size as number[]);
+  return sliceInfo(args.backend, x, begin, size);
+}
+
+function unpack(args: KernelArgs): TensorInfo[] {
+  const x = args.inputs.value;
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  const outShape = x.shape.filter((_, i) => i !== axis);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  const size = x.shape.slice();
+  size[axis] = 1;
+  return Array.from({ length: x.shape[axis] }, (_, i) => {
+    begin[axis] = i;
+    const out = sliceInfo(args.backend, x, begin, size);
+    return { ...out, shape: outShape };
+  });
+}
+
+function splitV(args: KernelArgs): TensorInfo[] {
+  const x = args.inputs.x;
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, args.attrs.numOrSizeSplits as number | number[], axis);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = x.shape.slice();
+    size[axis] = s;
+    const out = sliceInfo(args.backend, x, begin, size);
+    begin[axis] += s;
+    return out;
+  });
+}
+
+let registered = false;
+
+/** Replaces tfjs-wasm's Slice, Unpack and SplitV (once; call after the wasm backend is registered). */
+export function registerWasmSliceKernels(): void {
+  if (registered) return;
+  for (const [name, fn] of [['Slice', slice], ['Unpack', unpack], ['SplitV', splitV]] as const) {
+    const original = tf.getKernel(name, 'wasm');
+    if (!original) continue; // the wasm backend is not in this bundle
+    const tfjsFunc = original.kernelFunc as unknown as KernelFunc;
+    const input = name === 'Unpack' ? 'value' : 'x';
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: ((args: KernelArgs) => (args.inputs[input].dtype === 'string' ? tfjsFunc(args) : fn(args))) as unknown as tf.KernelFunc,
+    });
+  }
+  registered = true;
+}
