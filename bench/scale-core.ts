@@ -72,11 +72,15 @@ export interface BenchRow {
   base_linear_bytes: number;
   base_fp32_bytes: number;
   peak_backend_bytes: number;
+  /** wasm only: the size the wasm heap has grown to (it never shrinks), the memory the tab really holds for tensors. */
+  wasm_heap_bytes: number | null;
   estimated_peak_backend_bytes: number;
   kernels_per_step: number;
   load_ms: number;
   /** The profiled step: milliseconds per kernel name (top 10), and the wall time outside kernels. */
   profile_ms: Record<string, number>;
+  /** The profiled step: kernels launched per kernel name (top 10). */
+  profile_counts: Record<string, number>;
 }
 
 /** Runs one variant on the active backend; `threads` is reported as given. */
@@ -137,10 +141,12 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
       base_linear_bytes: bytes.linear,
       base_fp32_bytes: report.memory.linearFp32Bytes + report.memory.otherBytes,
       peak_backend_bytes: prof.peakBytes,
+      wasm_heap_bytes: backend === 'wasm' ? ((tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? null) : null,
       estimated_peak_backend_bytes: Math.round(est.memory.peakBackend),
       kernels_per_step: prof.kernels.length,
       load_ms: Math.round(loadMs),
       profile_ms: kernelTimes(prof.kernels, profiledMs),
+      profile_counts: kernelCounts(prof.kernels),
     };
   } finally {
     trainer.dispose();
@@ -168,6 +174,17 @@ function kernelTimes(kernels: { name: string; kernelTimeMs: number | { error: st
   const rest = sorted.slice(10).reduce((a, [, ms]) => a + ms, 0);
   if (rest > 0) out['other kernels'] = Math.round(rest);
   out['outside kernels'] = Math.round(Math.max(0, wallMs - total));
+  return out;
+}
+
+/** Kernels launched per kernel name (the ten most frequent, then 'other'). */
+function kernelCounts(kernels: { name: string }[]): Record<string, number> {
+  const by = new Map<string, number>();
+  for (const k of kernels) if (k.name !== 'forward' && k.name !== 'unnamed scope') by.set(k.name, (by.get(k.name) ?? 0) + 1);
+  const sorted = [...by.entries()].sort((a, b) => b[1] - a[1]);
+  const out: Record<string, number> = Object.fromEntries(sorted.slice(0, 10));
+  const rest = sorted.slice(10).reduce((a, [, n]) => a + n, 0);
+  if (rest > 0) out.other = rest;
   return out;
 }
 

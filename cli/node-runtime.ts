@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { type ModelFileSet } from '../src/model/files';
 import { modelFingerprint } from '../src/model/fingerprint';
-import { registerWasmSliceKernels } from '../src/gpu/wasm-slice';
+import { registerWasmKernels } from '../src/gpu/wasm-kernels';
 import { bufferSource, type ByteSource } from '../src/model/safetensors';
 import { hubAuthHeaders } from '../src/storage/hub-auth';
 
@@ -18,7 +18,7 @@ export async function initNodeBackend(name: 'wasm' | 'cpu' = 'wasm'): Promise<st
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     setWasmPaths(dist + path.sep);
     if (await tf.setBackend('wasm')) {
-      registerWasmSliceKernels();
+      registerWasmKernels();
       return 'wasm';
     }
   }

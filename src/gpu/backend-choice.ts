@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { registerWasmSliceKernels } from './wasm-slice';
+import { registerWasmKernels } from './wasm-kernels';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerNf4Kernels } from './nf4-matmul';
 
@@ -131,7 +131,7 @@ async function activate(name: BackendName, opts: ChooseBackendOptions): Promise<
   } catch {
     ok = false;
   }
-  if (ok && name === 'wasm') registerWasmSliceKernels();
+  if (ok && name === 'wasm') registerWasmKernels();
   if (ok && name === 'webgpu') {
     registerNf4Kernels();
     const device = (tf.backend() as WebGPUBackend).device;

@@ -1,8 +1,12 @@
-// Slice, Unpack (tf.unstack) and SplitV (tf.split) for tfjs-backend-wasm that read their input
-// through a view of the wasm heap. tfjs's own Slice reads it with readSync(), which copies the
-// whole input out of the heap (HEAPU8.slice) before copying the part it wants, so unstacking a
-// [12, 768, 64] tensor copied it 12 times: 16 ms instead of about 1. The attention core's
-// per-(batch, kv head) slices and the chunked loss's row blocks go through these on every step.
+// Kernels of tfjs-backend-wasm replaced where tfjs copies memory it need not:
+//  - Slice, Unpack (tf.unstack), SplitV (tf.split) read their input through a view of the wasm
+//    heap. tfjs's Slice reads it with readSync(), which copies the whole input out of the heap
+//    (HEAPU8.slice) before copying the part it wants, so unstacking a [12, 768, 64] tensor copied
+//    it 12 times: 16 ms instead of about 1. The attention core's per-(batch, kv head) slices and
+//    the chunked loss's row blocks go through these on every step.
+//  - Identity shares the input's buffer (reference count), as tfjs's cpu, WebGL and WebGPU
+//    backends do; tfjs-wasm copied it. The autograd tape clones every tensor a kernel saves for
+//    its gradient through Identity, so each saved activation was a second copy of itself.
 // Strings keep tfjs's kernels (they do not live in the heap).
 import * as tf from '@tensorflow/tfjs';
 
@@ -17,6 +21,7 @@ type HeapArray = Float32Array | Int32Array | Uint8Array;
 interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): HeapArray;
+  incRef(dataId: object): void;
 }
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -96,12 +101,18 @@ function splitV(args: KernelArgs): TensorInfo[] {
   });
 }
 
+function identity(args: KernelArgs): TensorInfo {
+  const x = args.inputs.x;
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 let registered = false;
 
-/** Replaces tfjs-wasm's Slice, Unpack and SplitV (once; call after the wasm backend is registered). */
-export function registerWasmSliceKernels(): void {
+/** Replaces tfjs-wasm's Slice, Unpack, SplitV and Identity (once; call after the wasm backend is registered). */
+export function registerWasmKernels(): void {
   if (registered) return;
-  for (const [name, fn] of [['Slice', slice], ['Unpack', unpack], ['SplitV', splitV]] as const) {
+  for (const [name, fn] of [['Slice', slice], ['Unpack', unpack], ['SplitV', splitV], ['Identity', identity]] as const) {
     const original = tf.getKernel(name, 'wasm');
     if (!original) continue; // the wasm backend is not in this bundle
     const tfjsFunc = original.kernelFunc as unknown as KernelFunc;

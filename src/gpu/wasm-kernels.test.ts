@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../../cli/node-runtime';
-import { copyBox } from './wasm-slice';
+import { copyBox } from './wasm-kernels';
 
 /** Runs f on both backends and returns the values of every output. */
 async function both(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: unknown; cpu: unknown }> {
@@ -62,5 +62,26 @@ describe('wasm slice kernels', () => {
     const dst = new Float32Array(8);
     copyBox(src, [2, 3, 4], dst, [0, 1, 0], [2, 1, 4]);
     expect(Array.from(dst)).toEqual([4, 5, 6, 7, 16, 17, 18, 19]);
+  });
+});
+
+describe('wasm Identity', () => {
+  it('shares the buffer: a clone survives disposing its source, and a variable assigned from a clone keeps its own value', async () => {
+    expect(await initNodeBackend('wasm')).toBe('wasm');
+    const buffers = () => (tf.memory() as tf.MemoryInfo & { numDataBuffers: number }).numDataBuffers;
+    const before = buffers();
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    expect(b.dataId).toBe(a.dataId);
+    expect(buffers() - before).toBe(1); // one buffer for both
+    a.dispose();
+    expect(Array.from(await b.data())).toEqual([1, 2, 3]);
+    const v = tf.variable(b);
+    tf.tidy(() => v.assign(tf.tensor1d([7, 8, 9])));
+    expect(Array.from(await b.data())).toEqual([1, 2, 3]);
+    expect(Array.from(await v.data())).toEqual([7, 8, 9]);
+    b.dispose();
+    v.dispose();
+    expect(buffers()).toBe(before);
   });
 });
