@@ -1,11 +1,13 @@
 // Decoder weights that are trained themselves (full fine-tuning), not frozen: a linear layer over a
 // tf.Variable [out, in] whose product carries the weight's gradient, and an embedding lookup whose
 // gradient needs no UnsortedSegmentSum kernel (tfjs-wasm has none, so tf.gather's own gradient fails
-// there): the table's gradient is oneHot(ids)ᵀ · dy, a plain product every backend runs.
+// there): off WebGPU the rows of dy are added into the table's gradient in JS (the data is already
+// in CPU memory; N x C additions), on WebGPU it is oneHot(ids)ᵀ · dy, a product the GPU runs where
+// it is (a [N, V] one-hot: 200 MB and 2·N·V·C flops at SmolLM2's 49,152 x 576, N = 1,024).
 import * as tf from '@tensorflow/tfjs';
 import type { FrozenLinear } from './linear';
 import type { FrozenHead } from './frozen-head';
-import { matMulBT } from './matmul';
+import { matMulBT, nativeTransposes } from './matmul';
 
 /** A projection whose fp32 weight is a trainable variable; y = x · Wᵀ with W [out, in] as in Hugging Face. */
 export class TrainableLinear implements FrozenLinear {
@@ -37,11 +39,30 @@ export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
     (save as tf.GradSaveFunc)([ids]); // kept for the backward pass (the caller's tidy may free ids before it)
     return {
       value: tf.gather(t as tf.Tensor2D, ids), // [N, C]
-      // int32 oneHot then a cast: tfjs-wasm's oneHot with dtype 'float32' returns all zeros (tfjs 4.x).
-      gradFunc: (dy, saved) => tf.matMul(tf.transpose(tf.cast(tf.oneHot(saved[0] as tf.Tensor1D, V), 'float32')), dy as tf.Tensor2D), // [V, N] · [N, C] -> [V, C]
+      gradFunc: (dy, saved) => (nativeTransposes() ? oneHotGrad(saved[0] as tf.Tensor1D, dy as tf.Tensor2D, V) : scatterAddRows(saved[0] as tf.Tensor1D, dy as tf.Tensor2D, V)),
     };
   }) as (t: tf.Tensor2D) => tf.Tensor2D;
   return f(table);
+}
+
+/** dTable [V, C] = Σ over n of dy[n] added at row ids[n], in JS (CPU backends: reading dy costs nothing). */
+function scatterAddRows(ids: tf.Tensor1D, dy: tf.Tensor2D, V: number): tf.Tensor2D {
+  const [N, C] = dy.shape;
+  const id = ids.dataSync();
+  const d = dy.dataSync();
+  const out = new Float32Array(V * C);
+  for (let n = 0; n < N; n++) {
+    const o = id[n] * C;
+    const r = n * C;
+    for (let c = 0; c < C; c++) out[o + c] += d[r + c];
+  }
+  return tf.tensor2d(out, [V, C]);
+}
+
+/** The same as oneHot(ids)ᵀ · dy, for WebGPU. */
+function oneHotGrad(ids: tf.Tensor1D, dy: tf.Tensor2D, V: number): tf.Tensor2D {
+  // int32 oneHot then a cast: tfjs-wasm's oneHot with dtype 'float32' returns all zeros (tfjs 4.x).
+  return tf.matMul(tf.cast(tf.oneHot(ids, V), 'float32'), dy, true, false); // [V, N] · [N, C] -> [V, C]
 }
 
 /**

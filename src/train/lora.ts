@@ -2,6 +2,7 @@
 // B [out, R], with PEFT's initialisation (A Kaiming-uniform with a = sqrt(5), B zeros), so the
 // adapted model starts exactly equal to the base. Implements the forward pass's LoraHook.
 import * as tf from '@tensorflow/tfjs';
+import { variableFrom } from './variables';
 import { matMulBT } from '../model/matmul';
 import { type LlamaConfig, type LinearModule, linearShape } from '../model/config';
 import { type LoraHook } from '../model/llama';
@@ -67,8 +68,8 @@ export class LoraAdapter implements LoraHook {
     this.pairs.set(`${layer}.${module}`, {
       layer,
       module,
-      A: tf.variable(tf.tensor2d(A, [this.spec.r, inF]), true, `${name}.A`),
-      B: tf.variable(tf.tensor2d(B, [out, this.spec.r]), true, `${name}.B`),
+      A: variableFrom(tf.tensor2d(A, [this.spec.r, inF]), `${name}.A`),
+      B: variableFrom(tf.tensor2d(B, [out, this.spec.r]), `${name}.B`),
     });
   }
 
@@ -136,3 +137,4 @@ export class LoraAdapter implements LoraHook {
     this.pairs.clear();
   }
 }
+

@@ -4,6 +4,7 @@
 // first, like a KV cache already holding N tokens (keys used as stored, as a cache holds post-RoPE
 // keys; the tokens' positions start at N). Both leave every base weight untouched.
 import * as tf from '@tensorflow/tfjs';
+import { variableFrom } from './variables';
 import type { KvPrefix, LlamaModel, Packing } from '../model/llama';
 import type { ModelConfig } from '../model/config';
 import { seededRandom } from '../util/random';
@@ -39,7 +40,7 @@ export class SoftPromptAdapter {
   ) {
     const W = softPromptWidth(config, spec.kind);
     if (values.length !== spec.numVirtualTokens * W) throw new Error(`soft prompt: expected ${spec.numVirtualTokens} x ${W} values, got ${values.length}`);
-    this.weight = tf.variable(tf.tensor2d(values, [spec.numVirtualTokens, W]), true, `softprompt${instances++}`);
+    this.weight = variableFrom(tf.tensor2d(values, [spec.numVirtualTokens, W]), `softprompt${instances++}`);
   }
 
   /**
