@@ -87,13 +87,15 @@ describe('fused head cross-entropy', () => {
     await initNodeBackend('wasm');
   });
 
-  const cases: { name: string; N: number; C: number; V: number; int8?: boolean; chunkBytes?: number; softcap?: number; maskAll?: boolean }[] = [
+  const cases: { name: string; N: number; C: number; V: number; int8?: boolean; denseBlockRows?: number; chunkBytes?: number; softcap?: number; maskAll?: boolean }[] = [
     { name: 'whole vocabulary in one chunk', N: 24, C: 16, V: 300 },
     { name: 'one row per chunk', N: 24, C: 16, V: 300, chunkBytes: 1 },
     { name: 'uneven chunks (7 rows)', N: 24, C: 16, V: 300, chunkBytes: 16 * 300 * 7 },
     { name: 'soft-capped logits (Gemma)', N: 24, C: 16, V: 300, softcap: 0.5 },
     { name: 'int8 head, blocks of 64 rows with a short last block', N: 24, C: 16, V: 300, int8: true },
     { name: 'int8 head, soft-cap and small chunks', N: 24, C: 16, V: 300, int8: true, softcap: 0.5, chunkBytes: 16 * 64 * 5 },
+    { name: 'fp32 head in blocks of 64 rows (one pass)', N: 24, C: 16, V: 300, denseBlockRows: 64 },
+    { name: 'fp32 head in blocks, soft-cap and uneven chunks', N: 24, C: 16, V: 300, denseBlockRows: 64, softcap: 0.5, chunkBytes: 16 * 64 * 7 },
     { name: 'every row masked', N: 8, C: 16, V: 300, maskAll: true },
     { name: 'Qwen2.5 vocabulary (151,936)', N: 6, C: 8, V: 151_936 },
     { name: 'Gemma 3 vocabulary (262,144), int8', N: 6, C: 8, V: 262_144, int8: true },
@@ -107,7 +109,7 @@ describe('fused head cross-entropy', () => {
       const q = quantizeInt8Rows(wRaw, c.V, c.C);
       wDense = dequantizeInt8Rows(q, 0, c.V); // compare against the head the int8 path really multiplies
       head = new Int8Head(q, c.V > 10_000 ? 65_536 : 64);
-    } else head = new DenseHead(tf.tensor2d(wRaw, [c.V, c.C]));
+    } else head = new DenseHead(tf.tensor2d(wRaw, [c.V, c.C]), c.denseBlockRows);
     const before = tf.memory().numTensors;
     const r = await compare(c.N, c.C, c.V, head, wDense, c);
     expect(tf.memory().numTensors).toBe(before);

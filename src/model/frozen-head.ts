@@ -22,6 +22,10 @@ export interface FrozenHead {
   readonly numBlocks: number;
   /** Rows [start, start + rows) of W as fp32 [rows, C]; dispose it after use when `owned`. */
   block(j: number): { w: tf.Tensor2D; start: number; owned: boolean };
+  /** Block j transposed, [C, rows] (h · W_jᵀ then multiplies untransposed); the caller disposes it. */
+  blockT(j: number): { wt: tf.Tensor2D; start: number };
+  /** The rows of W at `ids`, [n, C] (no gradient). */
+  rowsAt(ids: Int32Array): tf.Tensor2D;
   /** ids [N] int32 -> embedding rows [N, C] (no gradient: the table is frozen). */
   embed(ids: tf.Tensor1D): tf.Tensor2D;
   dispose(): void;
@@ -45,6 +49,7 @@ export function headLogits(h: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
 
 /** Full logits [N, V] (generation, evaluation of small models): block by block. */
 export function allLogits(h: tf.Tensor2D, head: FrozenHead): tf.Tensor2D {
+  if (head instanceof DenseHead) return headLogits(h, head.weight); // resident whole: no block copies
   const parts: tf.Tensor2D[] = [];
   for (let j = 0; j < head.numBlocks; j++) {
     const { w, owned } = head.block(j);
@@ -57,25 +62,45 @@ export function allLogits(h: tf.Tensor2D, head: FrozenHead): tf.Tensor2D {
   return out;
 }
 
+/**
+ * W [V, C] resident in fp32. A large vocabulary is handed out in blocks of HEAD_BLOCK_ROWS rows
+ * (slices of the one copy), so the fused loss never holds [n, V] logits and its rows go through in
+ * one chunk; a small one (stories260K's 512) is a single block.
+ */
 export class DenseHead implements FrozenHead {
   readonly precision = 'fp32' as const;
   readonly vocabSize: number;
   readonly hidden: number;
   readonly blockRows: number;
-  readonly numBlocks = 1;
+  readonly numBlocks: number;
 
   /** weight [V, C], owned from here on. */
-  constructor(readonly weight: tf.Tensor2D) {
+  constructor(readonly weight: tf.Tensor2D, blockRows = HEAD_BLOCK_ROWS) {
     [this.vocabSize, this.hidden] = weight.shape;
-    this.blockRows = this.vocabSize;
+    this.blockRows = this.vocabSize > 2 * blockRows ? blockRows : this.vocabSize;
+    this.numBlocks = Math.ceil(this.vocabSize / this.blockRows);
   }
 
   get bytes(): number {
     return this.weight.size * 4;
   }
 
-  block(): { w: tf.Tensor2D; start: number; owned: boolean } {
-    return { w: this.weight, start: 0, owned: false };
+  block(j: number): { w: tf.Tensor2D; start: number; owned: boolean } {
+    if (this.numBlocks === 1) return { w: this.weight, start: 0, owned: false };
+    const start = j * this.blockRows;
+    const n = Math.min(this.blockRows, this.vocabSize - start);
+    return { w: tf.slice(this.weight, [start, 0], [n, this.hidden]), start, owned: true }; // [n, C]
+  }
+
+  blockT(j: number): { wt: tf.Tensor2D; start: number } {
+    const { w, start, owned } = this.block(j);
+    const wt = tf.transpose(w); // [C, n]
+    if (owned) w.dispose();
+    return { wt, start };
+  }
+
+  rowsAt(ids: Int32Array): tf.Tensor2D {
+    return tf.tidy(() => tf.gather(this.weight, tf.tensor1d(ids, 'int32'))) as tf.Tensor2D;
   }
 
   embed(ids: tf.Tensor1D): tf.Tensor2D {
@@ -125,8 +150,21 @@ export function dequantizeInt8Rows(q: Int8Rows, start: number, n: number): Float
   return out;
 }
 
-/** Rows decoded per block: 4,096 x C=576 is 9.4 MB of fp32 at a time. */
-export const INT8_HEAD_BLOCK_ROWS = 4096;
+/** Rows [start, start + n) decoded to fp32 and transposed: [cols, n], column r holding row start + r. */
+export function dequantizeInt8RowsT(q: Int8Rows, start: number, n: number): Float32Array {
+  const C = q.cols;
+  const out = new Float32Array(n * C);
+  for (let r = 0; r < n; r++) {
+    const s = q.scale[start + r] / 127;
+    const base = (start + r) * C;
+    for (let k = 0; k < C; k++) out[k * n + r] = q.codes[base + k] * s;
+  }
+  return out;
+}
+
+/** Rows per head block: 4,096 x C=576 is 9.4 MB of fp32 at a time. */
+export const HEAD_BLOCK_ROWS = 4096;
+export const INT8_HEAD_BLOCK_ROWS = HEAD_BLOCK_ROWS;
 
 export class Int8Head implements FrozenHead {
   readonly precision = 'int8' as const;
@@ -148,6 +186,22 @@ export class Int8Head implements FrozenHead {
     const start = j * this.blockRows;
     const n = Math.min(this.blockRows, this.vocabSize - start);
     return { w: tf.tensor2d(dequantizeInt8Rows(this.q, start, n), [n, this.hidden]), start, owned: true };
+  }
+
+  blockT(j: number): { wt: tf.Tensor2D; start: number } {
+    const start = j * this.blockRows;
+    const n = Math.min(this.blockRows, this.vocabSize - start);
+    return { wt: tf.tensor2d(dequantizeInt8RowsT(this.q, start, n), [this.hidden, n]), start };
+  }
+
+  rowsAt(ids: Int32Array): tf.Tensor2D {
+    const C = this.hidden;
+    const out = new Float32Array(ids.length * C);
+    ids.forEach((id, i) => {
+      if (!(id >= 0 && id < this.vocabSize)) throw new HeadRangeError(`rowsAt: token id ${id} at position ${i} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      out.set(dequantizeInt8Rows(this.q, id, 1), i * C);
+    });
+    return tf.tensor2d(out, [ids.length, C]);
   }
 
   /** Decoded in JS: the ids are read back (cheap on wasm/cpu; one small sync read on WebGPU). */

@@ -93,6 +93,14 @@ export class TrainableTable implements FrozenHead {
     return { w: this.table, start: 0, owned: false };
   }
 
+  blockT(): { wt: tf.Tensor2D; start: number } {
+    return { wt: tf.transpose(this.table), start: 0 };
+  }
+
+  rowsAt(ids: Int32Array): tf.Tensor2D {
+    return tf.tidy(() => tf.gather(this.table, tf.tensor1d(ids, 'int32'))) as tf.Tensor2D;
+  }
+
   embed(ids: tf.Tensor1D): tf.Tensor2D {
     return gatherRows(this.table, ids); // [N, C]
   }

@@ -2,8 +2,9 @@
 // through in chunks; each chunk computes its logits, log-sum-exp, loss and, at once, its input
 // gradient dH = w_i (softmax - onehot) · W / count, keeps only dH [n, C] and frees the rest
 // (Liger's fused linear cross-entropy, Apple's Cut Cross-Entropy). The backward pass then only
-// hands the saved dH on. A head decoded block by block (int8) takes two passes over its blocks
-// per chunk: an online log-sum-exp, then the gradient with the logits recomputed.
+// hands the saved dH on. A head decoded block by block (int8) takes one pass over its blocks per
+// chunk, as flash attention does: each block's logits once, the running max and sum rescaled, and
+// dH accumulated as Σ_j exp(s_j - m) · W_j with the same rescaling, then dH = (A / sum - W[t]).
 //
 // Memory: the largest transient is chunkRows x blockRows floats, a few times over (logits,
 // softmax, gradient); chunkRows is chosen from `chunkBytes`.
@@ -66,7 +67,7 @@ function chunked(h: tf.Tensor2D, head: FrozenHead, targets: Int32Array, weights:
     const out: { l: tf.Scalar; d?: tf.Tensor2D } = tf.tidy(() => {
       const hr = tf.slice(h, [r0, 0], [rows, -1]) as tf.Tensor2D; // [n, C]
       const scale = tf.tensor1d(w.map((x) => x / count)).reshape([rows, 1]); // [n, 1]
-      const r = head.numBlocks === 1 ? oneBlock(hr, head, t, scale, o.softcap, grad) : blocks(hr, head, t, scale, o.softcap, grad);
+      const r = head.numBlocks === 1 ? oneBlock(hr, head, t, scale, o.softcap, grad) : onePass(hr, head, t, scale, o.softcap, grad);
       return { l: tf.sum(tf.mul(r.rowLoss, scale.reshape([rows]))) as tf.Scalar, d: r.dH ?? undefined };
     });
     const next = tf.add(loss, out.l) as tf.Scalar;
@@ -103,45 +104,48 @@ function oneBlock(hr: tf.Tensor2D, head: FrozenHead, t: Int32Array, scale: tf.Te
   return { rowLoss, dH: tf.matMul(g, w) as tf.Tensor2D }; // [n, V]·[V, C] = [n, C]
 }
 
-/** Block by block: an online log-sum-exp pass, then (for dH) a second pass with the logits recomputed. */
-function blocks(hr: tf.Tensor2D, head: FrozenHead, t: Int32Array, scale: tf.Tensor, cap: number, grad: boolean): { rowLoss: tf.Tensor1D; dH: tf.Tensor2D | null } {
-  const n = hr.shape[0];
+/**
+ * Block by block in one pass. With e_j = exp(s_j - m) under the running row max m, the softmax
+ * gradient's Σ_j softmax_j · W_j is (Σ_j e_j · W_j) / sum, so A = Σ_j e_j · W_j is kept and rescaled
+ * by exp(m_old - m_new) whenever the max grows, like the sum. The target term is ds_t · W[t] (ds_t the
+ * soft-cap's derivative at the target, 1 without a cap), from the head's own rows.
+ */
+function onePass(hr: tf.Tensor2D, head: FrozenHead, t: Int32Array, scale: tf.Tensor, cap: number, grad: boolean): { rowLoss: tf.Tensor1D; dH: tf.Tensor2D | null } {
+  const [n, C] = hr.shape;
   let m = tf.fill([n, 1], -Infinity) as tf.Tensor2D; // running max [n, 1]
-  let sum = tf.zeros([n, 1]) as tf.Tensor2D; // running sum of exp(s - m)
-  let picked = tf.zeros([n, 1]) as tf.Tensor2D;
-  const logitsOf = (j: number) => {
-    const { w, start, owned } = head.block(j);
-    const z = headLogits(hr, w); // [n, Vb]
-    const onehot = tf.oneHot(tf.tensor1d(t.map((x) => x - start), 'int32'), w.shape[0]); // [n, Vb]: ids outside the block give a zero row
-    return { ...capped(z, cap), onehot, w, owned };
-  };
+  let sum = tf.zeros([n, 1]) as tf.Tensor2D; // running Σ exp(s - m)
+  let picked = tf.zeros([n, 1]) as tf.Tensor2D; // s at the target
+  let A: tf.Tensor2D | null = grad ? (tf.zeros([n, C]) as tf.Tensor2D) : null; // running Σ exp(s - m)·ds · W
   for (let j = 0; j < head.numBlocks; j++) {
-    const next = tf.tidy(() => {
-      const b = logitsOf(j);
-      const bm = tf.maximum(m, tf.max(b.s, 1, true)) as tf.Tensor2D;
-      const s2 = tf.add(tf.mul(sum, tf.exp(tf.sub(m, bm))), tf.sum(tf.exp(tf.sub(b.s, bm)), 1, true)) as tf.Tensor2D;
-      const p2 = tf.add(picked, tf.sum(tf.mul(b.s, b.onehot), 1, true)) as tf.Tensor2D;
-      if (b.owned) b.w.dispose();
-      return { m: bm, sum: s2, picked: p2 };
+    const next: { m: tf.Tensor2D; sum: tf.Tensor2D; picked: tf.Tensor2D; A?: tf.Tensor2D } = tf.tidy(() => {
+      const { wt, start } = head.blockT(j); // [C, Vb]
+      const Vb = wt.shape[1];
+      const { s, ds } = capped(tf.matMul(hr, wt) as tf.Tensor2D, cap); // [n, Vb]
+      wt.dispose();
+      const onehot = tf.oneHot(tf.tensor1d(t.map((x) => x - start), 'int32'), Vb); // [n, Vb]: ids outside the block give a zero row
+      const bm = tf.maximum(m, tf.max(s, 1, true)) as tf.Tensor2D;
+      const alpha = tf.exp(tf.sub(m, bm)); // [n, 1]: 0 at the first block (m = -inf)
+      const e = tf.exp(tf.sub(s, bm)); // [n, Vb]
+      const s2 = tf.add(tf.mul(sum, alpha), tf.sum(e, 1, true)) as tf.Tensor2D;
+      const p2 = tf.add(picked, tf.sum(tf.mul(s, onehot), 1, true)) as tf.Tensor2D;
+      let a2: tf.Tensor2D | undefined;
+      if (A) {
+        const { w, owned } = head.block(j); // [Vb, C]
+        a2 = tf.add(tf.mul(A, alpha), tf.matMul(ds ? tf.mul(e, ds) : e, w)) as tf.Tensor2D; // [n, Vb]·[Vb, C] = [n, C]
+        if (owned) w.dispose();
+      }
+      return { m: bm, sum: s2, picked: p2, A: a2 };
     });
     tf.dispose([m, sum, picked]);
+    A?.dispose();
     ({ m, sum, picked } = next);
+    A = next.A ?? null;
   }
   const lse = tf.add(m, tf.log(sum)); // [n, 1]
   const rowLoss = tf.sub(lse, picked).reshape([-1]) as tf.Tensor1D;
-  if (!grad) return { rowLoss, dH: null };
-  let dH: tf.Tensor2D | null = null;
-  for (let j = 0; j < head.numBlocks; j++) {
-    const step = tf.tidy(() => {
-      const b = logitsOf(j);
-      let g = tf.mul(tf.sub(tf.exp(tf.sub(b.s, lse)), b.onehot), scale); // [n, Vb]
-      if (b.ds) g = tf.mul(g, b.ds);
-      const d = tf.matMul(g, b.w) as tf.Tensor2D; // [n, Vb]·[Vb, C] = [n, C]
-      if (b.owned) b.w.dispose();
-      return dH ? tf.add(dH, d) : d;
-    });
-    dH?.dispose();
-    dH = step as tf.Tensor2D;
-  }
+  if (!A) return { rowLoss, dH: null };
+  const target = head.rowsAt(t); // [n, C]
+  const dsT = cap > 0 ? tf.sub(1, tf.square(tf.div(picked, cap))) : null; // [n, 1]: 1 - tanh² at the target
+  const dH = tf.mul(tf.sub(tf.div(A, sum), dsT ? tf.mul(target, dsT) : target), scale) as tf.Tensor2D; // [n, C]
   return { rowLoss, dH };
 }
