@@ -138,26 +138,15 @@ export function quantizeInt8Rows(w: Float32Array, rows: number, cols: number): I
   return { rows, cols, codes, scale };
 }
 
-/** Rows [start, start + n) decoded to fp32, row-major. */
-export function dequantizeInt8Rows(q: Int8Rows, start: number, n: number): Float32Array {
+/** Rows [start, start + n) decoded to fp32: row-major [n, cols], or with `transposed` [cols, n]. */
+export function dequantizeInt8Rows(q: Int8Rows, start: number, n: number, transposed = false): Float32Array {
   const C = q.cols;
   const out = new Float32Array(n * C);
   for (let r = 0; r < n; r++) {
     const s = q.scale[start + r] / 127;
     const base = (start + r) * C;
-    for (let k = 0; k < C; k++) out[r * C + k] = q.codes[base + k] * s;
-  }
-  return out;
-}
-
-/** Rows [start, start + n) decoded to fp32 and transposed: [cols, n], column r holding row start + r. */
-export function dequantizeInt8RowsT(q: Int8Rows, start: number, n: number): Float32Array {
-  const C = q.cols;
-  const out = new Float32Array(n * C);
-  for (let r = 0; r < n; r++) {
-    const s = q.scale[start + r] / 127;
-    const base = (start + r) * C;
-    for (let k = 0; k < C; k++) out[k * n + r] = q.codes[base + k] * s;
+    if (transposed) for (let k = 0; k < C; k++) out[k * n + r] = q.codes[base + k] * s;
+    else for (let k = 0; k < C; k++) out[r * C + k] = q.codes[base + k] * s;
   }
   return out;
 }
@@ -191,7 +180,7 @@ export class Int8Head implements FrozenHead {
   blockT(j: number): { wt: tf.Tensor2D; start: number } {
     const start = j * this.blockRows;
     const n = Math.min(this.blockRows, this.vocabSize - start);
-    return { wt: tf.tensor2d(dequantizeInt8RowsT(this.q, start, n), [this.hidden, n]), start };
+    return { wt: tf.tensor2d(dequantizeInt8Rows(this.q, start, n, true), [this.hidden, n]), start };
   }
 
   rowsAt(ids: Int32Array): tf.Tensor2D {
