@@ -23,7 +23,12 @@ const abT = tf.customGrad((a, b, save) => {
     gradFunc: (dy, saved) => {
       const [sa, sb] = saved as tf.Tensor2D[];
       const g = dy as tf.Tensor2D; // [N, M]
-      return [tf.matMul(g, sb), tf.matMul(tf.transpose(g), sa)]; // [N, K], [M, K]
+      const [N, K] = sa.shape;
+      const M = g.shape[1];
+      // db = gᵀ · a. Transposing g moves N·M floats; (aᵀ · g)ᵀ moves N·K + K·M instead, far fewer
+      // for a LoRA B (K = r), where g is [N, out] and the transposed copy would be as big as g.
+      const db = N * M <= N * K + K * M ? tf.matMul(tf.transpose(g), sa) : tf.transpose(tf.matMul(tf.transpose(sa), g)); // [M, K]
+      return [tf.matMul(g, sb), db]; // [N, K], [M, K]
     },
   };
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;

@@ -78,7 +78,10 @@ export class LoraAdapter implements LoraHook {
     if (!p || this.strength === 0) return null;
     const xin = this.training && this.spec.dropout > 0 ? tf.dropout(x, this.spec.dropout, undefined, this.dropoutCounter++) : x;
     const down = matMulBT(xin as tf.Tensor2D, p.A); // [N, R]
-    return tf.mul(matMulBT(down, p.B), this.strength === 1 ? this.scale : this.scale * this.strength) as tf.Tensor2D; // [N, out]
+    // The scale multiplies the narrow [N, R] product, not the [N, out] one: the tape then saves an
+    // [N, R] tensor for it instead of an [N, out] one, per adapted projection.
+    const scale = this.strength === 1 ? this.scale : this.scale * this.strength;
+    return matMulBT(tf.mul(down, scale) as tf.Tensor2D, p.B); // [N, out]
   }
 
   /** Seeds the dropout masks so a resumed run draws the same masks. */
