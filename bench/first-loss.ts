@@ -17,20 +17,13 @@ import { CHROMIUM_ARGS } from '../playwright.config';
 import { ISOLATION_HEADERS } from '../vite.config';
 import { startModelServer } from '../e2e/model-server';
 import { syntheticModelFiles } from './synthetic-model';
+import { BenchArgumentError, NAMED_MODEL_DIRS, parseArgs } from './args';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const MODELS: Record<string, string> = { 'smollm2-135m': '../shared/tokenizers/smollm2', 'qwen2.5-0.5b': '../shared/tokenizers/qwen2.5-0.5b-instruct' };
-
-function args(): Record<string, string> {
-  const a = process.argv.slice(2);
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < a.length; i += 2) out[a[i]!.replace(/^--/, '')] = a[i + 1]!;
-  return out;
-}
 
 /** The synthetic model as files a hub would serve: config, tokenizer, one safetensors file. */
 async function writeModel(dir: string, name: string): Promise<void> {
-  const src = resolve(ROOT, MODELS[name]!);
+  const src = resolve(ROOT, NAMED_MODEL_DIRS[name]!);
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(src, f), join(dir, f));
   const files = syntheticModelFiles(JSON.parse(readFileSync(join(src, 'config.json'), 'utf8')), name);
   const bytes = files.shards[0]!.bytes;
@@ -55,11 +48,12 @@ async function untilLoaded(page: Page, timeoutMs: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const o = args();
+  const o = parseArgs(process.argv.slice(2), 'bench/first-loss.ts');
   const model = o.model ?? 'smollm2-135m';
   const backend = o.backend ?? 'wasm';
   const batch = o.batch ?? '4';
   const seq = o.seq ?? '256';
+  if (!NAMED_MODEL_DIRS[model]) throw new BenchArgumentError(`bench/first-loss.ts: --model must be one of ${Object.keys(NAMED_MODEL_DIRS).join(', ')}, found "${model}"`);
   const dir = mkdtempSync(join(tmpdir(), 'first-loss-'));
   const outDir = join(dir, 'app');
   const modelDir = join(dir, 'model');

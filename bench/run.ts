@@ -18,26 +18,13 @@ import { build, preview } from 'vite';
 import { CHROMIUM_ARGS } from '../playwright.config';
 import { ISOLATION_HEADERS } from '../vite.config';
 import { tfjsWasmThreads } from '../tools/tfjs-wasm-threads-plugin';
+import { BenchArgumentError, NAMED_MODEL_DIRS, parseArgs } from './args';
 import { readFileSync } from 'node:fs';
 import type { BenchOptions } from './bench-entry';
 import { VARIANTS, type Variant } from './scale-core';
 import { parseTargets } from '../src/train/presets';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-class BenchArgumentError extends Error {
-  override name = 'BenchArgumentError';
-}
-
-function parseArgs(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--') || i + 1 >= argv.length) throw new BenchArgumentError(`bench/run.ts: expected --name value, found "${a}"`);
-    out[a.slice(2)] = argv[++i]!;
-  }
-  return out;
-}
 
 /** synthetic:hidden=256,layers=8,... -> a Llama config.json object. */
 function syntheticConfig(spec: string): Record<string, unknown> {
@@ -52,22 +39,16 @@ function syntheticConfig(spec: string): Record<string, unknown> {
   };
 }
 
-/** Real configs of the catalog's models (random weights are generated from them). */
-const NAMED_MODELS: Record<string, string> = {
-  'smollm2-135m': '../shared/tokenizers/smollm2/config.json',
-  'qwen2.5-0.5b': '../shared/tokenizers/qwen2.5-0.5b-instruct/config.json',
-};
-
 function modelOption(arg: string): BenchOptions['model'] {
   if (arg === 'stories260K') return 'stories260K';
   if (arg.startsWith('synthetic:')) return syntheticConfig(arg.slice(10));
-  const file = NAMED_MODELS[arg];
-  if (!file) throw new BenchArgumentError(`bench/run.ts: --model must be stories260K, ${Object.keys(NAMED_MODELS).join(', ')} or synthetic:..., found "${arg}"`);
-  return JSON.parse(readFileSync(resolve(ROOT, file), 'utf8')) as Record<string, unknown>;
+  const dir = NAMED_MODEL_DIRS[arg];
+  if (!dir) throw new BenchArgumentError(`bench/run.ts: --model must be stories260K, ${Object.keys(NAMED_MODEL_DIRS).join(', ')} or synthetic:..., found "${arg}"`);
+  return JSON.parse(readFileSync(resolve(ROOT, dir, 'config.json'), 'utf8')) as Record<string, unknown>; // the real config, random weights
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs(process.argv.slice(2), 'bench/run.ts');
   const variants = (args.variants ?? 'fp32,nf4-unfused,nf4-fused').split(',') as Variant[];
   for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new BenchArgumentError(`bench/run.ts: unknown variant "${v}"; expected ${VARIANTS.join(', ')}`);
   const modelArg = args.model ?? 'stories260K';

@@ -155,37 +155,38 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
   }
 }
 
+/** Per kernel name: summed `value` over the step's kernels (customGrad scopes left out: their kernels are listed too). */
+function byKernel(kernels: { name: string }[], value: (i: number) => number): Map<string, number> {
+  const by = new Map<string, number>();
+  kernels.forEach((k, i) => {
+    if (k.name !== 'forward' && k.name !== 'unnamed scope') by.set(k.name, (by.get(k.name) ?? 0) + value(i));
+  });
+  return by;
+}
+
+/** The ten largest entries, then the rest summed under `restName`. */
+function topTen(by: Map<string, number>, restName: string): Record<string, number> {
+  const sorted = [...by.entries()].sort((a, b) => b[1] - a[1]);
+  const out: Record<string, number> = {};
+  for (const [name, v] of sorted.slice(0, 10)) out[name] = Math.round(v);
+  const rest = sorted.slice(10).reduce((a, [, v]) => a + v, 0);
+  if (rest > 0) out[restName] = Math.round(rest);
+  return out;
+}
+
 /**
  * Kernel milliseconds by kernel name (the ten largest, then 'other kernels'), plus 'outside kernels':
  * the step's wall time not spent in any kernel (JS work such as NF4 decoding, tape bookkeeping).
  */
 function kernelTimes(kernels: { name: string; kernelTimeMs: number | { error: string } | Promise<number | { error: string }> }[], wallMs: number): Record<string, number> {
-  const by = new Map<string, number>();
-  let total = 0;
-  for (const k of kernels) {
-    if (k.name === 'forward' || k.name === 'unnamed scope') continue; // customGrad scopes: their kernels are listed too
-    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    by.set(k.name, (by.get(k.name) ?? 0) + ms);
-    total += ms;
-  }
-  const sorted = [...by.entries()].sort((a, b) => b[1] - a[1]);
-  const out: Record<string, number> = {};
-  for (const [name, ms] of sorted.slice(0, 10)) out[name] = Math.round(ms);
-  const rest = sorted.slice(10).reduce((a, [, ms]) => a + ms, 0);
-  if (rest > 0) out['other kernels'] = Math.round(rest);
-  out['outside kernels'] = Math.round(Math.max(0, wallMs - total));
-  return out;
+  const by = byKernel(kernels, (i) => (typeof kernels[i].kernelTimeMs === 'number' ? (kernels[i].kernelTimeMs as number) : 0));
+  const total = [...by.values()].reduce((a, b) => a + b, 0);
+  return { ...topTen(by, 'other kernels'), 'outside kernels': Math.round(Math.max(0, wallMs - total)) };
 }
 
 /** Kernels launched per kernel name (the ten most frequent, then 'other'). */
 function kernelCounts(kernels: { name: string }[]): Record<string, number> {
-  const by = new Map<string, number>();
-  for (const k of kernels) if (k.name !== 'forward' && k.name !== 'unnamed scope') by.set(k.name, (by.get(k.name) ?? 0) + 1);
-  const sorted = [...by.entries()].sort((a, b) => b[1] - a[1]);
-  const out: Record<string, number> = Object.fromEntries(sorted.slice(0, 10));
-  const rest = sorted.slice(10).reduce((a, [, n]) => a + n, 0);
-  if (rest > 0) out.other = rest;
-  return out;
+  return topTen(byKernel(kernels, () => 1), 'other');
 }
 
 /** Base bytes that live in backend memory: NF4 codes stay in JS on wasm/cpu, int8 tables always do. */

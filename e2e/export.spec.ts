@@ -2,32 +2,18 @@
 // adapter as GGUF" shows its exact size and downloads a GGUF adapter file with llama.cpp's keys;
 // the base model as Q8_0 GGUF downloads with its architecture and tokenizer sections. A run
 // trained in the page becomes a cluster bundle holding exactly the dataset's rows and its settings.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { unzipSync, strFromU8 } from 'fflate';
-import { test, expect, loadModel, STORIES_DIR, EXAMPLE_DATASET, openAdvanced } from './fixtures';
-import { startModelServer } from './model-server';
-import { toPeftFiles } from '../src/adapters/peft';
-import { syntheticLoraWeights } from '../src/adapters/synthetic-adapter';
-import { parseConfig } from '../src/model/config';
-import { modelFingerprint } from '../src/model/fingerprint';
-import { bufferSource } from '../src/model/safetensors';
+import { test, expect, loadModel, EXAMPLE_DATASET, openAdvanced } from './fixtures';
+import { hostSyntheticAdapter } from './hosted-synthetic-adapter';
 import { parseGguf } from '../src/export/gguf/reader';
 import { GgmlType } from '../src/export/gguf/constants';
 import type { LoraSpec } from '../src/adapters/lora-types';
 
 test('exports the adapter and the base model as GGUF files from the Use step', async ({ page, modelServer }) => {
   test.setTimeout(3 * 60_000);
-  const configText = await readFile(path.join(STORIES_DIR, 'config.json'), 'utf8');
-  const weights = new Uint8Array(await readFile(path.join(STORIES_DIR, 'model.safetensors')));
-  const fingerprint = await modelFingerprint(configText, [{ name: 'model.safetensors', bytes: bufferSource(weights) }]);
   const spec: LoraSpec = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: modelServer.url };
-  const files = toPeftFiles(spec, syntheticLoraWeights(parseConfig(JSON.parse(configText)), spec, 9, 0.2), { base_model_fingerprint: fingerprint, base_precision: 'fp32' });
-  const dir = await mkdtemp(path.join(tmpdir(), 'adapter-'));
-  await writeFile(path.join(dir, 'adapter_config.json'), files.adapterConfigJson);
-  await writeFile(path.join(dir, 'adapter_model.safetensors'), files.adapterSafetensors);
-  const host = await startModelServer({ root: dir });
+  const { host } = await hostSyntheticAdapter(spec);
   try {
     await page.goto(`/?backend=wasm#adapter-url=${encodeURIComponent(host.url)}`);
     await expect(page.getByLabel('Adapter', { exact: true })).toContainText('Shared adapter: rank 4', { timeout: 60_000 });

@@ -2,29 +2,14 @@
 // the browser's tuned greedy text equals what `npm run generate -- --adapter` prints in Node for the
 // same files. A missing hosted adapter gets a clear message.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { test, expect, STORIES_DIR } from './fixtures';
-import { startModelServer } from './model-server';
-import { toPeftFiles } from '../src/adapters/peft';
-import { syntheticLoraWeights } from '../src/adapters/synthetic-adapter';
-import { parseConfig } from '../src/model/config';
-import { modelFingerprint } from '../src/model/fingerprint';
-import { bufferSource } from '../src/model/safetensors';
+import { hostSyntheticAdapter } from './hosted-synthetic-adapter';
 import type { LoraSpec } from '../src/adapters/lora-types';
 
 test('a hosted PEFT adapter opens from a link and generates what the Node CLI generates', async ({ page, modelServer, baseURL }) => {
   test.setTimeout(5 * 60_000);
-  const configText = await readFile(path.join(STORIES_DIR, 'config.json'), 'utf8');
-  const weights = new Uint8Array(await readFile(path.join(STORIES_DIR, 'model.safetensors')));
-  const fingerprint = await modelFingerprint(configText, [{ name: 'model.safetensors', bytes: bufferSource(weights) }]);
   const spec: LoraSpec = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'], useRslora: false, baseModel: modelServer.url };
-  const files = toPeftFiles(spec, syntheticLoraWeights(parseConfig(JSON.parse(configText)), spec, 9, 0.2), { base_model_fingerprint: fingerprint, base_precision: 'fp32' });
-  const dir = await mkdtemp(path.join(tmpdir(), 'adapter-'));
-  await writeFile(path.join(dir, 'adapter_config.json'), files.adapterConfigJson);
-  await writeFile(path.join(dir, 'adapter_model.safetensors'), files.adapterSafetensors);
-  const host = await startModelServer({ root: dir });
+  const { dir, host } = await hostSyntheticAdapter(spec);
   try {
     const cli = JSON.parse(
       execFileSync('npx', ['tsx', 'cli/generate.ts', '--model', STORIES_DIR, '--adapter', dir, '--prompt', 'Zed', '--max-new-tokens', '16', '--greedy'], { encoding: 'utf8' }),

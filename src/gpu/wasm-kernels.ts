@@ -73,32 +73,29 @@ function slice(args: KernelArgs): TensorInfo {
   return sliceInfo(args.backend, x, begin, size);
 }
 
+/** x cut along `axis` into consecutive pieces of the given sizes. */
+function pieces(backend: WasmBackendInternals, x: TensorInfo, axis: number, sizes: number[]): TensorInfo[] {
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = x.shape.slice();
+    size[axis] = s;
+    const out = sliceInfo(backend, x, begin, size);
+    begin[axis] += s;
+    return out;
+  });
+}
+
 function unpack(args: KernelArgs): TensorInfo[] {
   const x = args.inputs.value;
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
   const outShape = x.shape.filter((_, i) => i !== axis);
-  const begin = new Array<number>(x.shape.length).fill(0);
-  const size = x.shape.slice();
-  size[axis] = 1;
-  return Array.from({ length: x.shape[axis] }, (_, i) => {
-    begin[axis] = i;
-    const out = sliceInfo(args.backend, x, begin, size);
-    return { ...out, shape: outShape };
-  });
+  return pieces(args.backend, x, axis, new Array<number>(x.shape[axis]).fill(1)).map((out) => ({ ...out, shape: outShape }));
 }
 
 function splitV(args: KernelArgs): TensorInfo[] {
   const x = args.inputs.x;
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
-  const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, args.attrs.numOrSizeSplits as number | number[], axis);
-  const begin = new Array<number>(x.shape.length).fill(0);
-  return sizes.map((s) => {
-    const size = x.shape.slice();
-    size[axis] = s;
-    const out = sliceInfo(args.backend, x, begin, size);
-    begin[axis] += s;
-    return out;
-  });
+  return pieces(args.backend, x, axis, tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, args.attrs.numOrSizeSplits as number | number[], axis));
 }
 
 function identity(args: KernelArgs): TensorInfo {

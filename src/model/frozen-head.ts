@@ -47,6 +47,11 @@ export function headLogits(h: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   return f(h);
 }
 
+/** Rows of a resident table [V, C] at `ids` -> [n, C]. */
+export function tableRows(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
+  return tf.tidy(() => tf.gather(table, tf.tensor1d(ids, 'int32'))) as tf.Tensor2D;
+}
+
 /** Full logits [N, V] (generation, evaluation of small models): block by block. */
 export function allLogits(h: tf.Tensor2D, head: FrozenHead): tf.Tensor2D {
   if (head instanceof DenseHead) return headLogits(h, head.weight); // resident whole: no block copies
@@ -100,7 +105,7 @@ export class DenseHead implements FrozenHead {
   }
 
   rowsAt(ids: Int32Array): tf.Tensor2D {
-    return tf.tidy(() => tf.gather(this.weight, tf.tensor1d(ids, 'int32'))) as tf.Tensor2D;
+    return tableRows(this.weight, ids);
   }
 
   embed(ids: tf.Tensor1D): tf.Tensor2D {

@@ -6,7 +6,7 @@
 // it is (a [N, V] one-hot: 200 MB and 2·N·V·C flops at SmolLM2's 49,152 x 576, N = 1,024).
 import * as tf from '@tensorflow/tfjs';
 import type { FrozenLinear } from './linear';
-import type { FrozenHead } from './frozen-head';
+import { tableRows, type FrozenHead } from './frozen-head';
 import { matMulBT, nativeTransposes } from './matmul';
 
 /** A projection whose fp32 weight is a trainable variable; y = x · Wᵀ with W [out, in] as in Hugging Face. */
@@ -98,7 +98,7 @@ export class TrainableTable implements FrozenHead {
   }
 
   rowsAt(ids: Int32Array): tf.Tensor2D {
-    return tf.tidy(() => tf.gather(this.table, tf.tensor1d(ids, 'int32'))) as tf.Tensor2D;
+    return tableRows(this.table, ids);
   }
 
   embed(ids: tf.Tensor1D): tf.Tensor2D {

@@ -4,6 +4,7 @@
 // the original weights: that costs 4 more bytes per parameter (20 in all with weights, gradients and
 // moments). The result is a complete set of Hugging Face tensors under their original names.
 import * as tf from '@tensorflow/tfjs';
+import { variableFrom } from './variables';
 import { LINEAR_MODULES, linearKey, linearShape, parseConfig, type LinearModule, type ModelConfig } from '../model/config';
 import { lmHeadKeys, readLayerVectors } from '../model/load';
 import type { ModelFileSet } from '../model/files';
@@ -79,9 +80,7 @@ export class FullFineTune {
       const t = source.get(name);
       if (!t) throw new FullFineTuneError(`The checkpoint has no tensor "${name}", which a ${cfg.architecture} with this config.json has`);
       if (t.shape.join(',') !== shape.join(',')) throw new FullFineTuneError(`Tensor "${name}" has shape [${t.shape}] but config.json implies [${shape}]`);
-      const init = tf.tensor(await t.read(), shape);
-      const v = tf.variable(init, true, `full${instances}.${name}`);
-      init.dispose();
+      const v = variableFrom(tf.tensor(await t.read(), shape), `full${instances}.${name}`);
       params.push({ name, variable: v });
       return v;
     };
