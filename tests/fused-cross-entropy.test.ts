@@ -146,4 +146,11 @@ describe('fused head cross-entropy', () => {
     const back = dequantizeInt8Rows(q, 0, 40);
     for (let r = 0; r < 40; r++) for (let k = 0; k < 33; k++) expect(Math.abs(back[r * 33 + k] - w[r * 33 + k])).toBeLessThanOrEqual(q.scale[r] / 127 / 2 + 1e-7);
   });
+
+  it.each([[0, 70], [5, 33], [69, 1], [64, 6]])('int8 rows from %i, %i of them: the transposed decode (bands of rows) is exactly the row-major one, transposed', (start, n) => {
+    const q = quantizeInt8Rows(data(70 * 17, 4, 2), 70, 17);
+    const rows = dequantizeInt8Rows(q, start, n);
+    const t = dequantizeInt8Rows(q, start, n, true);
+    for (let r = 0; r < n; r++) for (let k = 0; k < 17; k++) expect(t[k * n + r]).toBe(rows[r * 17 + k]);
+  });
 });

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../../cli/node-runtime';
-import { copyBox } from './wasm-kernels';
+import { copyBox, heapFloat32 } from './wasm-kernels';
 
 /** Runs f on both backends and returns the values of every output. */
 async function both(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: unknown; cpu: unknown }> {
@@ -83,5 +83,37 @@ describe('wasm Identity', () => {
     b.dispose();
     v.dispose();
     expect(buffers()).toBe(before);
+  });
+});
+
+describe('heapFloat32', () => {
+  beforeAll(async () => {
+    expect(await initNodeBackend('wasm')).toBe('wasm');
+  });
+
+  it('fills a wasm tensor in place: values read back, memory is counted and freed, it multiplies', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const bytesBefore = tf.memory().numBytes;
+    const t = heapFloat32([3, 4], (out) => { for (let i = 0; i < out.length; i++) out[i] = i * 0.5; });
+    expect(tf.memory().numBytes - bytesBefore).toBe(48);
+    expect(Array.from(await t.data())).toEqual(Array.from({ length: 12 }, (_, i) => i * 0.5));
+    const ones = tf.ones([1, 3]);
+    const y = tf.matMul(ones, t);
+    expect(Array.from(await y.data())).toEqual([6, 7.5, 9, 10.5]);
+    tf.dispose([t, y, ones]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.memory().numBytes).toBe(bytesBefore);
+  });
+
+  it('inside tidy it is tracked like any tensor; on cpu it is an ordinary tensor', async () => {
+    const before = tf.memory().numTensors;
+    tf.tidy(() => { heapFloat32([5], (out) => out.fill(2)); });
+    expect(tf.memory().numTensors).toBe(before);
+    await tf.setBackend('cpu');
+    const c = heapFloat32([2], (out) => out.set([1, 2]));
+    expect(Array.from(await c.data())).toEqual([1, 2]);
+    c.dispose();
+    await tf.setBackend('wasm');
   });
 });

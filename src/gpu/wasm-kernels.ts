@@ -8,6 +8,7 @@
 //    backends do; tfjs-wasm copied it. The autograd tape clones every tensor a kernel saves for
 //    its gradient through Identity, so each saved activation was a second copy of itself.
 // Strings keep tfjs's kernels (they do not live in the heap).
+// Also: heapFloat32(), a float32 tensor filled in place (on wasm, straight in the heap).
 import * as tf from '@tensorflow/tfjs';
 
 interface TensorInfo {
@@ -102,6 +103,24 @@ function identity(args: KernelArgs): TensorInfo {
   const x = args.inputs.x;
   args.backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
+ * A float32 tensor of `shape` whose values `fill` writes. On wasm it writes into the tensor's own
+ * heap memory (no JS array allocated, zeroed and then copied into the heap, which for a decoded
+ * [1536, 576] weight cost as much as the decoding); elsewhere into a fresh array. `fill` must not
+ * allocate backend memory (the heap may grow, detaching the view).
+ */
+export function heapFloat32(shape: number[], fill: (out: Float32Array) => void): tf.Tensor {
+  if (tf.getBackend() === 'wasm') {
+    const backend = tf.backend() as unknown as WasmBackendInternals;
+    const info = backend.makeOutput(shape, 'float32');
+    if (sizeOf(shape) > 0) fill(backend.typedArrayFromHeap(info) as Float32Array);
+    return tf.engine().makeTensorFromTensorInfo(info as unknown as tf.TensorInfo);
+  }
+  const out = new Float32Array(sizeOf(shape));
+  fill(out);
+  return tf.tensor(out, shape, 'float32');
 }
 
 let registered = false;

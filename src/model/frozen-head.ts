@@ -8,6 +8,7 @@
 // fp32 tensor, so the head never exists whole in fp32 while training.
 import * as tf from '@tensorflow/tfjs';
 import { nativeTransposes } from './matmul';
+import { heapFloat32 } from '../gpu/wasm-kernels';
 
 export type HeadPrecision = 'fp32' | 'int8';
 
@@ -145,15 +146,34 @@ export function quantizeInt8Rows(w: Float32Array, rows: number, cols: number): I
 
 /** Rows [start, start + n) decoded to fp32: row-major [n, cols], or with `transposed` [cols, n]. */
 export function dequantizeInt8Rows(q: Int8Rows, start: number, n: number, transposed = false): Float32Array {
-  const C = q.cols;
-  const out = new Float32Array(n * C);
-  for (let r = 0; r < n; r++) {
-    const s = q.scale[start + r] / 127;
-    const base = (start + r) * C;
-    if (transposed) for (let k = 0; k < C; k++) out[k * n + r] = q.codes[base + k] * s;
-    else for (let k = 0; k < C; k++) out[r * C + k] = q.codes[base + k] * s;
-  }
+  const out = new Float32Array(n * q.cols);
+  dequantizeInt8RowsInto(q, start, n, out, transposed);
   return out;
+}
+
+/** Rows decoded together in the transposed layout, so each column's run of them is one contiguous write. */
+const T_ROWS = 32;
+
+/** dequantizeInt8Rows into `out` (e.g. a view of the wasm heap); Wᵀ goes in bands of T_ROWS rows. */
+export function dequantizeInt8RowsInto(q: Int8Rows, start: number, n: number, out: Float32Array, transposed = false): void {
+  const C = q.cols;
+  if (!transposed) {
+    for (let r = 0; r < n; r++) {
+      const s = q.scale[start + r] / 127;
+      const base = (start + r) * C;
+      for (let k = 0; k < C; k++) out[r * C + k] = q.codes[base + k] * s;
+    }
+    return;
+  }
+  const scales = new Float64Array(T_ROWS); // as the row-major path computes them (no float32 rounding)
+  for (let r0 = 0; r0 < n; r0 += T_ROWS) {
+    const m = Math.min(T_ROWS, n - r0);
+    for (let r = 0; r < m; r++) scales[r] = q.scale[start + r0 + r] / 127;
+    for (let k = 0; k < C; k++) {
+      const o = k * n + r0;
+      for (let r = 0, i = (start + r0) * C + k; r < m; r++, i += C) out[o + r] = q.codes[i] * scales[r];
+    }
+  }
 }
 
 /** Rows per head block: 4,096 x C=576 is 9.4 MB of fp32 at a time. */
@@ -179,13 +199,13 @@ export class Int8Head implements FrozenHead {
   block(j: number): { w: tf.Tensor2D; start: number; owned: boolean } {
     const start = j * this.blockRows;
     const n = Math.min(this.blockRows, this.vocabSize - start);
-    return { w: tf.tensor2d(dequantizeInt8Rows(this.q, start, n), [n, this.hidden]), start, owned: true };
+    return { w: heapFloat32([n, this.hidden], (out) => dequantizeInt8RowsInto(this.q, start, n, out)) as tf.Tensor2D, start, owned: true };
   }
 
   blockT(j: number): { wt: tf.Tensor2D; start: number } {
     const start = j * this.blockRows;
     const n = Math.min(this.blockRows, this.vocabSize - start);
-    return { wt: tf.tensor2d(dequantizeInt8Rows(this.q, start, n, true), [this.hidden, n]), start };
+    return { wt: heapFloat32([this.hidden, n], (out) => dequantizeInt8RowsInto(this.q, start, n, out, true)) as tf.Tensor2D, start };
   }
 
   rowsAt(ids: Int32Array): tf.Tensor2D {

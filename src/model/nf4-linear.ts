@@ -8,18 +8,20 @@
 //                  then tf.matMul; the fp32 W exists only during one forward or one gradient.
 //  - 'js-dequant'  wasm / cpu: the packed codes stay in JS memory (nf4Bytes, ~0.53 B per weight);
 //                  each use decodes W in JS (a table lookup per byte) into a transient fp32
-//                  tensor, freed right after the matmul: Wᵀ for the forward, W for the gradient. Peak
+//                  tensor (on wasm written in place in the heap), freed right after the matmul: Wᵀ for the forward, W for the gradient. Peak
 //                  extra memory is one layer's fp32 weight. Decoding in JS rather than with tfjs
 //                  ops because tfjs has no bit shifts and int32 division on wasm goes through
 //                  float32, which cannot hold a 32-bit packed word exactly.
 import * as tf from '@tensorflow/tfjs';
 import type { FrozenLinear } from './linear';
 import { nativeTransposes } from './matmul';
-import { type Nf4Weight, dequantizeNf4, nf4Bytes, quantizeNf4 } from './nf4';
+import { type Nf4Weight, dequantizeNf4Into, nf4Bytes, quantizeNf4 } from './nf4';
+import { heapFloat32 } from '../gpu/wasm-kernels';
 import {
   NF4_DEQUANTIZE,
   NF4_MATMUL,
   NF4_MATMUL_DQ,
+  NF4_MATMUL_GRAD_X,
   type Nf4KernelAttrs,
   nf4KernelsActive,
   registerNf4Kernels,
@@ -82,6 +84,17 @@ export class Nf4Linear implements FrozenLinear {
     return this.forward(x);
   }
 
+  /** dy [N, out] -> dy · dequant(W) [N, in], the same product as apply's gradient. */
+  inputGrad(dy: tf.Tensor2D): tf.Tensor2D {
+    if (this.path === 'fused') {
+      return tf.engine().runKernel(NF4_MATMUL_GRAD_X, { dy, ...this.gpuInputs! }, this.attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+    }
+    const w = this.dequantized(); // [out, in]
+    const dx = tf.matMul(dy, w) as tf.Tensor2D; // [N, in]
+    w.dispose();
+    return dx;
+  }
+
   private fused(x: tf.Tensor2D): tf.Tensor2D {
     const kernel = this.attrs.doubleQuant ? NF4_MATMUL_DQ : NF4_MATMUL;
     const attrs = this.attrs as unknown as tf.NamedAttrMap;
@@ -94,13 +107,14 @@ export class Nf4Linear implements FrozenLinear {
       const attrs = this.attrs as unknown as tf.NamedAttrMap;
       return tf.engine().runKernel(NF4_DEQUANTIZE, this.gpuInputs, attrs) as tf.Tensor2D;
     }
-    return tf.tensor2d(dequantizeNf4(this.q!), [this.outFeatures, this.inFeatures]);
+    return heapFloat32([this.outFeatures, this.inFeatures], (out) => dequantizeNf4Into(this.q!, out)) as tf.Tensor2D;
   }
 
   /** x · Wᵀ [N, out]. Off WebGPU a transposed operand is ~10x slower (see matmul.ts), so W is decoded straight into Wᵀ [in, out]. */
   private times(x: tf.Tensor2D): tf.Tensor2D {
     if (this.q && !nativeTransposes()) {
-      const wt = tf.tensor2d(dequantizeNf4(this.q, { transposed: true }), [this.inFeatures, this.outFeatures]);
+      const q = this.q;
+      const wt = heapFloat32([this.inFeatures, this.outFeatures], (out) => dequantizeNf4Into(q, out, { transposed: true }));
       const y = tf.matMul(x, wt) as tf.Tensor2D;
       wt.dispose();
       return y;
@@ -116,12 +130,7 @@ export class Nf4Linear implements FrozenLinear {
     save([]);
     return {
       value,
-      gradFunc: (dy) => {
-        const w2 = this.dequantized(); // [out, in]
-        const dx = tf.matMul(dy as tf.Tensor2D, w2); // [N, in]
-        w2.dispose();
-        return dx;
-      },
+      gradFunc: (dy) => this.inputGrad(dy as tf.Tensor2D),
     };
   }
 

@@ -9,6 +9,7 @@ import {
   blockAbsmax,
   codeAt,
   dequantizeNf4,
+  dequantizeNf4Into,
   doubleQuantize,
   dqAbsmaxAt,
   nearestNf4Code,
@@ -196,12 +197,22 @@ describe('dequantizeNf4 (byte-table decoder)', () => {
     return Float32Array.from({ length: q.numel }, (_, i) => NF4_LEVELS[codeAt(q.codes, i)] * abs[Math.floor(i / NF4_BLOCK)]);
   };
   it.each([
-    [7, 9, false], [7, 9, true], [64, 96, false], [33, 20, true], [1, 1, false],
+    [7, 9, false], [7, 9, true], [64, 96, false], [33, 20, true], [1, 1, false], [70, 130, false], [65, 6, true], [3, 65, false],
   ])('[%i, %i] (double quantized %s): equals the per-code decode, and its transposed layout is Wᵀ', (rows, cols, doubleQuant) => {
     const q = quantizeNf4(randoms(rows * cols, rows * 31 + cols), rows, cols, { doubleQuant });
     const want = reference(q);
     expect(Array.from(dequantizeNf4(q))).toEqual(Array.from(want));
     const t = dequantizeNf4(q, { transposed: true });
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expect(t[c * rows + r]).toBe(want[r * cols + c]);
+  });
+  it('decodes into a caller-owned view (as the wasm heap is) and refuses one too short', () => {
+    const q = quantizeNf4(randoms(40 * 10, 5), 40, 10, {});
+    const heap = new Float32Array(1000).fill(-7);
+    const view = heap.subarray(100, 500);
+    dequantizeNf4Into(q, view, { transposed: true });
+    expect(Array.from(view)).toEqual(Array.from(dequantizeNf4(q, { transposed: true })));
+    expect(heap[99]).toBe(-7);
+    expect(heap[500]).toBe(-7);
+    expect(() => dequantizeNf4Into(q, new Float32Array(399))).toThrow(/holds 399 floats, the weight has 400/);
   });
 });

@@ -167,33 +167,59 @@ for (let b = 0; b < 256; b++) {
  * transpose of the decoded weight.
  */
 export function dequantizeNf4(w: Nf4Weight, opts: { transposed?: boolean } = {}): Float32Array {
+  const out = new Float32Array(w.numel);
+  dequantizeNf4Into(w, out, opts);
+  return out;
+}
+
+/** Rows decoded together in the transposed layout: each column's run of them is one contiguous write. */
+const T_ROWS = 32;
+
+/**
+ * dequantizeNf4 into `out` (numel floats, e.g. a view of the wasm heap, so the weight is decoded
+ * where the product reads it, with no JS array allocated and copied). The transposed layout walks
+ * bands of T_ROWS rows: the band's codes stay in L1 while each column's T_ROWS outputs are written
+ * side by side (3x faster than scattering every weight to its own cache line at [1536, 576]).
+ */
+export function dequantizeNf4Into(w: Nf4Weight, out: Float32Array, opts: { transposed?: boolean } = {}): void {
   const absmax = blockAbsmax(w);
-  const codes = w.codes;
+  const bytes = new Uint8Array(w.codes.buffer, w.codes.byteOffset, w.codes.byteLength); // byte j = weights 2j (low nibble), 2j+1
   const n = w.numel;
-  const out = new Float32Array(n);
+  if (out.length < n) throw new RangeError(`dequantizeNf4Into: out holds ${out.length} floats, the weight has ${n}`);
+  const [rows, cols] = w.shape;
   if (!opts.transposed) {
-    for (let i = 0; i < n; i += 2) {
-      const byte = (codes[i >> 3] >>> ((i & 7) * 4)) & 0xff;
+    const pairs = n >> 1;
+    for (let j = 0, i = 0; j < pairs; j++, i += 2) {
+      const byte = bytes[j];
       const s = absmax[i >> 6];
       out[i] = BYTE_LO[byte] * s;
-      if (i + 1 < n) out[i + 1] = BYTE_HI[byte] * s;
+      out[i + 1] = BYTE_HI[byte] * s;
     }
-    return out;
+    if (n & 1) out[n - 1] = BYTE_LO[bytes[n >> 1]] * absmax[(n - 1) >> 6];
+    return;
   }
-  const [rows, cols] = w.shape; // element i is W[r, c]; it goes to out[c * rows + r]
-  let r = 0;
-  let c = 0;
-  for (let i = 0; i < n; i += 2) {
-    const byte = (codes[i >> 3] >>> ((i & 7) * 4)) & 0xff;
-    const s = absmax[i >> 6];
-    out[c * rows + r] = BYTE_LO[byte] * s;
+  if (cols % 2 === 0) {
+    // Element i = r * cols + c is W[r, c]; it goes to out[c * rows + r]. With cols even, c and c + 1 share a byte in every row.
+    for (let r0 = 0; r0 < rows; r0 += T_ROWS) {
+      const rEnd = Math.min(rows, r0 + T_ROWS);
+      for (let c = 0; c < cols; c += 2) {
+        const lo = c * rows;
+        const hi = lo + rows;
+        for (let r = r0, i = r0 * cols + c; r < rEnd; r++, i += cols) {
+          const byte = bytes[i >> 1];
+          const s = absmax[i >> 6];
+          out[lo + r] = BYTE_LO[byte] * s;
+          out[hi + r] = BYTE_HI[byte] * s;
+        }
+      }
+    }
+    return;
+  }
+  for (let i = 0, r = 0, c = 0; i < n; i++) {
+    const byte = bytes[i >> 1];
+    out[c * rows + r] = (i & 1 ? BYTE_HI[byte] : BYTE_LO[byte]) * absmax[i >> 6];
     if (++c === cols) { c = 0; r++; }
-    if (i + 1 < n) {
-      out[c * rows + r] = BYTE_HI[byte] * s;
-      if (++c === cols) { c = 0; r++; }
-    }
   }
-  return out;
 }
 
 /**
