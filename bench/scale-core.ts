@@ -9,6 +9,8 @@
 //   fused       as naive with the chunked loss fused with the head
 //   recompute   fused + per-layer recomputation
 //   scaled      recompute + int8 token table / head (the configuration for real model sizes)
+//   scaled-full-recompute   scaled, but each recomputed layer runs its whole forward again in the
+//               backward (before LlamaModel.layerVjp skipped the last product)
 import * as tf from '@tensorflow/tfjs';
 import { setNf4WordLoads } from '../src/gpu/nf4-matmul';
 import { setFusedAttention } from '../src/model/attention-core';
@@ -16,13 +18,14 @@ import { loadModelWithReport, type LoadModelOptions } from '../src/model/load';
 import { seededRandom } from '../src/util/random';
 import { LoraAdapter } from '../src/train/lora';
 import { DEFAULT_TRAIN, Trainer, type TrainSettings } from '../src/train/trainer';
+import { setRecomputeSkipsLastProduct } from '../src/train/recompute';
 import { estimateTraining, type EstimateBackend } from '../src/train/estimate';
 import { DEFAULT_FUSED_CE } from '../src/train/fused-cross-entropy';
 import type { TokenizedExample } from '../src/train/batches';
 import type { ModelFileSet } from '../src/model/files';
 import type { LinearModule } from '../src/model/config';
 
-export const VARIANTS = ['fp32', 'nf4-unfused', 'nf4-fused', 'nf4-fused-elementwise', 'naive', 'fused', 'recompute', 'scaled'] as const;
+export const VARIANTS = ['fp32', 'nf4-unfused', 'nf4-fused', 'nf4-fused-elementwise', 'naive', 'fused', 'recompute', 'scaled', 'scaled-full-recompute'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 interface VariantPlan {
@@ -40,7 +43,8 @@ export function variantPlan(v: Variant): VariantPlan {
     case 'naive': return { load: { precision: 'nf4' }, settings: { loss: 'plain', recompute: 'off' } };
     case 'fused': return { load: { precision: 'nf4' }, settings: { loss: 'fused', recompute: 'off' } };
     case 'recompute': return { load: { precision: 'nf4' }, settings: { loss: 'fused', recompute: 'on' } };
-    case 'scaled': return { load: { precision: 'nf4', headPrecision: 'int8' }, settings: { loss: 'fused', recompute: 'on' } };
+    case 'scaled':
+    case 'scaled-full-recompute': return { load: { precision: 'nf4', headPrecision: 'int8' }, settings: { loss: 'fused', recompute: 'on' } };
   }
 }
 
@@ -88,6 +92,7 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
   const plan = variantPlan(o.variant);
   setNf4WordLoads(o.variant !== 'nf4-fused-elementwise');
   setFusedAttention(o.variant !== 'naive'); // naive: tfjs's attention ops and autograd (batched products: a scalar loop on wasm)
+  setRecomputeSkipsLastProduct(o.variant !== 'scaled-full-recompute');
   const t0 = performance.now();
   const { model, report } = await loadModelWithReport(files, plan.load);
   const loadMs = performance.now() - t0;

@@ -9,6 +9,12 @@ export interface FrozenLinear {
   readonly outFeatures: number;
   /** x [N, in] -> y [N, out] */
   apply(x: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * dy [N, out] -> dy · W [N, in]: apply's input gradient, computed without its forward (a
+   * recomputed layer's backward needs only this of its last product). Frozen weights only: it
+   * carries no gradient to W, so a trainable linear leaves it out.
+   */
+  inputGrad?(dy: tf.Tensor2D): tf.Tensor2D;
   /** Bytes the frozen weight occupies in backend memory. */
   readonly weightBytes: number;
   /** Kind of storage, for display and benchmarks. */
@@ -40,6 +46,10 @@ export class DenseLinear implements FrozenLinear {
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
     return this.transposed ? frozenMatMul(x, this.stored) : tf.matMul(x, this.stored, false, true); // [N, out]
+  }
+
+  inputGrad(dy: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.matMul(dy, this.transposed ? tf.transpose(this.stored) : this.stored)); // [N, in]
   }
 
   get weightBytes(): number {

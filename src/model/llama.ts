@@ -257,6 +257,33 @@ export class LlamaModel {
     return tf.add(x, this.mlp(i, this.norm(x, layer.postAttnNorm), ctx.lora));
   }
 
+  /**
+   * For a recomputed layer's backward (train/recompute.ts): a scalar whose gradient with respect to
+   * x and the LoRA variables is layer i's vector-Jacobian product with dy [B*T, C], computed
+   * without the layer's last product. y = x1 + down(a) with x1 = x + attn and a the MLP's
+   * activations; down is linear in a, so Σ y⊙dy has the gradients of
+   *   Σ x1⊙dy + Σ a⊙(dy·W_down) + Σ delta_down(a)⊙dy,
+   * where dy·W_down is a constant (down's input gradient, one product instead of the forward's
+   * product and then the same gradient). Only where `hasLayerVjp(i)`.
+   */
+  layerVjp(i: number, x: tf.Tensor2D, ctx: LayerContext, dy: tf.Tensor2D): tf.Scalar {
+    if (!this.hasLayerVjp(i)) throw new Error(`layerVjp: layer ${i} has no vjp without its last product`);
+    const layer = this.weights.layers[i];
+    const down = layer.linear.down_proj;
+    const x1 = tf.add(x, this.attention(i, this.norm(x, layer.inputNorm), ctx)) as tf.Tensor2D; // [B*T, C]
+    const a = this.mlpActivations(i, this.norm(x1, layer.postAttnNorm), ctx.lora); // [B*T, I]
+    const da = down.inputGrad!(dy); // [B*T, I], constant: no path from the tape's sources
+    let s = tf.add(tf.sum(tf.mul(x1, dy)), tf.sum(tf.mul(a, da)));
+    const d = ctx.lora?.delta(i, 'down_proj', a); // [B*T, C]
+    if (d) s = tf.add(s, tf.sum(tf.mul(d, dy)));
+    return s as tf.Scalar;
+  }
+
+  /** Whether layerVjp applies: sandwich norms normalise down's output; a trainable down_proj needs its own weight gradient. */
+  hasLayerVjp(i: number): boolean {
+    return !this.config.sandwichNorms && this.weights.layers[i].linear.down_proj.inputGrad != null;
+  }
+
   /** RMSNorm over the last axis with this family's scale (w, or 1 + w). */
   private norm<T extends tf.Tensor>(x: T, w: tf.Tensor1D): T {
     return rmsNorm(x, w, this.config.rmsNormEps, this.config.normOffset);
@@ -318,10 +345,15 @@ export class LlamaModel {
   }
 
   private mlp(i: number, h: tf.Tensor2D, lora: LoraHook | null): tf.Tensor2D {
+    return this.linear(i, 'down_proj', this.mlpActivations(i, h, lora), lora); // [N, C]
+  }
+
+  /** What down_proj multiplies: act(gate(h)) * up(h), h [N, C] -> [N, I]. */
+  private mlpActivations(i: number, h: tf.Tensor2D, lora: LoraHook | null): tf.Tensor2D {
     const gate = this.linear(i, 'gate_proj', h, lora); // [N, I]
     const up = this.linear(i, 'up_proj', h, lora); // [N, I]
     const act = this.config.activation === 'silu' ? tf.mul(gate, tf.sigmoid(gate)) : geluTanh(gate);
-    return this.linear(i, 'down_proj', tf.mul(act, up) as tf.Tensor2D, lora); // [N, C]
+    return tf.mul(act, up) as tf.Tensor2D;
   }
 
   /** cos/sin [1, T, 1, D] for positions past..past+T-1 of one layer kind. */

@@ -19,12 +19,29 @@ interface EngineTapeState {
   gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean): { value: tf.Tensor; grads: tf.Tensor[] };
 }
 
+let skipLastProduct = true;
+/** Benchmarks and tests: false makes recomputed decoder layers run their whole forward again in the backward (the path before layerVjp). */
+export function setRecomputeSkipsLastProduct(on: boolean): void {
+  skipLastProduct = on;
+}
+export function recomputeSkipsLastProduct(): boolean {
+  return skipLastProduct;
+}
+
+/**
+ * A cheaper stand-in for the recomputed forward in the backward: a scalar whose gradient with
+ * respect to x and the variables equals fn's vector-Jacobian product with dy (e.g. a decoder layer
+ * that skips its last product, LlamaModel.layerVjp).
+ */
+export type VjpObjective = (x: tf.Tensor2D, dy: tf.Tensor2D) => tf.Scalar;
+
 /**
  * fn wrapped so that, under a tape, it saves only x and recomputes itself in the backward pass.
  * `vars` are the trainable variables fn reads (their gradients are returned to the outer tape);
- * without a tape it is fn itself.
+ * without a tape it is fn itself. With `vjp`, the backward takes its gradients from that instead
+ * (it must consume the same random draws, in the same order, as fn).
  */
-export function recomputed(fn: (x: tf.Tensor2D) => tf.Tensor2D, vars: tf.Variable[], random?: ReplayableRandom): (x: tf.Tensor2D) => tf.Tensor2D {
+export function recomputed(fn: (x: tf.Tensor2D) => tf.Tensor2D, vars: tf.Variable[], random?: ReplayableRandom, vjp?: VjpObjective): (x: tf.Tensor2D) => tf.Tensor2D {
   const engine = tf.engine() as unknown as EngineTapeState & { isTapeOn(): boolean };
   const f = tf.customGrad((...args: unknown[]) => {
     const x = args[0] as tf.Tensor2D;
@@ -41,7 +58,8 @@ export function recomputed(fn: (x: tf.Tensor2D) => tf.Tensor2D, vars: tf.Variabl
         const xs = [saved[0], ...vars];
         let res: { value: tf.Tensor; grads: tf.Tensor[] };
         try {
-          res = engine.gradients(() => fn(saved[0] as tf.Tensor2D), xs, dy as tf.Tensor, true);
+          const x0 = saved[0] as tf.Tensor2D;
+          res = vjp ? engine.gradients(() => vjp(x0, dy as tf.Tensor2D), xs, undefined, true) : engine.gradients(() => fn(x0), xs, dy as tf.Tensor, true);
         } finally {
           engine.state.activeTape = outer;
           if (random && seedAfter !== undefined) random.set(seedAfter);
@@ -53,3 +71,4 @@ export function recomputed(fn: (x: tf.Tensor2D) => tf.Tensor2D, vars: tf.Variabl
   }) as unknown as (x: tf.Tensor2D, ...vars: tf.Variable[]) => tf.Tensor2D;
   return (x) => (engine.isTapeOn() ? f(x, ...vars) : fn(x));
 }
+

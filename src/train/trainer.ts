@@ -11,7 +11,7 @@ import { adaptedLogits, type TrainableAdapter } from './trainable';
 import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
 import { maskedCrossEntropy } from './loss';
 import { fusedCrossEntropy } from './fused-cross-entropy';
-import { recomputed } from './recompute';
+import { recomputed, recomputeSkipsLastProduct } from './recompute';
 import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
 import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
 import type { LoraWeights } from '../adapters/lora-types';
@@ -339,7 +339,8 @@ export class Trainer {
       let x = m.embed(ids).reshape([B * T, m.config.hiddenSize]) as tf.Tensor2D; // [B*T, C]
       for (let i = 0; i < m.config.numLayers; i++) {
         const layer = (xi: tf.Tensor2D) => m.layerForward(i, xi, ctx);
-        x = recompute ? recomputed(layer, adapter.layerVariables(i), random)(x) : layer(x);
+        const vjp = recomputeSkipsLastProduct() && m.hasLayerVjp(i) ? (xi: tf.Tensor2D, dy: tf.Tensor2D) => m.layerVjp(i, xi, ctx, dy) : undefined;
+        x = recompute ? recomputed(layer, adapter.layerVariables(i), random, vjp)(x) : layer(x);
       }
       const h = m.finalNorm(x); // [B*T, C]
       if ((this.settings.loss ?? 'fused') === 'fused') return fusedCrossEntropy(h, m.head, b.targets, b.weights, { softcap: headSoftcap(m) });
