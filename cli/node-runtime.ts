@@ -8,6 +8,7 @@ import path from 'node:path';
 import { type ModelFileSet } from '../src/model/files';
 import { modelFingerprint } from '../src/model/fingerprint';
 import { registerWasmKernels } from '../src/gpu/wasm-kernels';
+import { guardWasmHeap } from '../src/gpu/wasm-heap-guard';
 import { bufferSource, type ByteSource } from '../src/model/safetensors';
 import { hubAuthHeaders } from '../src/storage/hub-auth';
 
@@ -19,6 +20,7 @@ export async function initNodeBackend(name: 'wasm' | 'cpu' = 'wasm'): Promise<st
     setWasmPaths(dist + path.sep);
     if (await tf.setBackend('wasm')) {
       registerWasmKernels();
+      guardWasmHeap();
       return 'wasm';
     }
   }

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels';
+import { guardWasmHeap } from './wasm-heap-guard';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerNf4Kernels } from './nf4-matmul';
 
@@ -131,7 +132,10 @@ async function activate(name: BackendName, opts: ChooseBackendOptions): Promise<
   } catch {
     ok = false;
   }
-  if (ok && name === 'wasm') registerWasmKernels();
+  if (ok && name === 'wasm') {
+    registerWasmKernels();
+    guardWasmHeap();
+  }
   if (ok && name === 'webgpu') {
     registerNf4Kernels();
     const device = (tf.backend() as WebGPUBackend).device;

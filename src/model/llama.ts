@@ -360,7 +360,7 @@ export class LlamaModel {
   private rope(kind: LayerType, past: number, T: number): Rope {
     const key = `${kind}:${past}:${T}`;
     let r = this.ropeCache.get(key);
-    if (!r) {
+    if (!r || r.cos.isDisposed || r.sin.isDisposed) { // a step that threw frees what it kept (train/free-on-throw.ts)
       const D = this.config.headDim;
       const { cos, sin } = ropeTable(Array.from({ length: T }, (_, t) => past + t), this.config.rope[kind], D);
       r = { cos: tf.keep(tf.tensor4d(cos, [1, T, 1, D])), sin: tf.keep(tf.tensor4d(sin, [1, T, 1, D])) };

@@ -8,7 +8,7 @@ export class OutOfMemoryError extends Error {
   override name = 'OutOfMemoryError';
 }
 
-const PATTERNS = [/\bAborted\(/, /out of memory/i, /Array buffer allocation failed/i, /memory access out of bounds/i, /GPUOutOfMemoryError/, /Cannot enlarge memory/i];
+const PATTERNS = [/WasmHeapExhausted/, /\bAborted\(/, /out of memory/i, /Array buffer allocation failed/i, /memory access out of bounds/i, /GPUOutOfMemoryError/, /Cannot enlarge memory/i];
 
 export function isOutOfMemory(e: unknown): boolean {
   if (e instanceof OutOfMemoryError) return true;

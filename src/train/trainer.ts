@@ -12,6 +12,7 @@ import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
 import { maskedCrossEntropy } from './loss';
 import { fusedCrossEntropy } from './fused-cross-entropy';
 import { recomputed, recomputeSkipsLastProduct } from './recompute';
+import { freeOnThrow } from './free-on-throw';
 import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
 import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
 import type { LoraWeights } from '../adapters/lora-types';
@@ -353,10 +354,31 @@ export class Trainer {
   batchGradients(b: Batch, recompute = this.recompute): { value: tf.Scalar; grads: tf.Tensor[] } {
     const { f, shared } = this.lossFn(b, recompute);
     try {
-      const { value, grads } = tf.variableGrads(f, this.vars);
+      const { value, grads } = freeOnThrow(() => tf.variableGrads(f, this.vars));
       return { value, grads: this.vars.map((v) => grads[v.name]) };
     } finally {
       tf.dispose(shared);
+    }
+  }
+
+  /** The step's gradAccum micro-batches: each one's loss and gradients (and DPO rewards) pushed to the lists. */
+  private accumulate(losses: tf.Scalar[], gradLists: tf.Tensor[][], rewards: tf.Tensor[]): void {
+    for (let k = 0; k < this.settings.gradAccum; k++) {
+      const batch = this.nextBatch();
+      if (this.dpo) {
+        const dpo = this.dpoLossFn(batch, rewards);
+        try {
+          const { value, grads } = freeOnThrow(() => tf.variableGrads(dpo.f, this.vars));
+          losses.push(value);
+          gradLists.push(this.vars.map((v) => grads[v.name]));
+        } finally {
+          dpo.dispose();
+        }
+        continue;
+      }
+      const { value, grads } = this.batchGradients(batch);
+      losses.push(value);
+      gradLists.push(grads);
     }
   }
 
@@ -374,22 +396,12 @@ export class Trainer {
     const losses: tf.Scalar[] = [];
     const gradLists: tf.Tensor[][] = [];
     const rewards: tf.Tensor[] = [];
-    for (let k = 0; k < s.gradAccum; k++) {
-      const batch = this.nextBatch();
-      if (this.dpo) {
-        const dpo = this.dpoLossFn(batch, rewards);
-        try {
-          const { value, grads } = tf.variableGrads(dpo.f, this.vars);
-          losses.push(value);
-          gradLists.push(this.vars.map((v) => grads[v.name]));
-        } finally {
-          dpo.dispose();
-        }
-        continue;
-      }
-      const { value, grads } = this.batchGradients(batch);
-      losses.push(value);
-      gradLists.push(grads);
+    try {
+      this.accumulate(losses, gradLists, rewards);
+    } catch (e) {
+      tf.dispose([...losses, ...gradLists.flat(), ...rewards]); // the micro-batches before the one that threw
+      this.adapter.training = false;
+      throw e;
     }
     this.adapter.training = false;
     const tally = new DpoTally();
