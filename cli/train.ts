@@ -41,6 +41,7 @@ import { writeRunRecord } from './run-record-files';
 import { defaultPrecision, type BasePrecision } from '../src/model/load';
 import { memoryPlan, memoryPlanMessage } from '../src/train/memory-plan';
 import { isOutOfMemory } from '../src/train/out-of-memory';
+import { resumeSettings, type MicroBatch } from '../src/train/resume-settings';
 import { FullFineTune, fullExportTensors, type FullSpec } from '../src/train/full-finetune';
 import { writeHfModel, type HfModelOptions } from '../src/export/hf-model';
 import type { ModelFileSet } from '../src/model/files';
@@ -124,7 +125,7 @@ async function main(): Promise<number> {
   const beta = num(v.beta, 'beta', DEFAULT_TRAIN.dpoBeta ?? 0.1);
   if (!(beta > 0)) throw new UsageError(`--beta: expected a positive number, got "${v.beta}"`);
   const settings: TrainSettings = resumed
-    ? resumed.settings
+    ? resumeSettings(resumed.settings, v.batch ? resumedMicroBatch(resumed.settings, v.batch, v['grad-accum']) : null)
     : {
         ...DEFAULT_TRAIN,
         steps: Math.round(num(v.steps, 'steps', DEFAULT_TRAIN.steps)),
@@ -143,7 +144,7 @@ async function main(): Promise<number> {
         objective,
         dpoBeta: beta,
       };
-  if (resumed && (v.steps || v.epochs || v.lr || v.rank || v.targets || v.batch || v.seed)) process.stderr.write('note: resuming uses the checkpoint\'s settings; training flags are ignored\n');
+  if (resumed && (v.steps || v.epochs || v.lr || v.rank || v.targets || v.seed)) process.stderr.write('note: resuming uses the checkpoint\'s settings (only --batch / --grad-accum may change, keeping batch x accumulation); other training flags are ignored\n');
 
   // The plan needs only config.json, so a dry run works on a folder (or URL) without weights.
   const cfg = parseConfig(JSON.parse(/^https?:\/\//.test(v.model) ? await (await fetch(`${v.model.replace(/\/+$/, '')}/config.json`)).text() : await readFile(path.join(v.model, 'config.json'), 'utf8')));
@@ -299,3 +300,12 @@ main().then(
     process.exit(1);
   },
 );
+
+/** --batch (and optionally --grad-accum) on resume: the accumulation defaults to what keeps the examples per step. */
+function resumedMicroBatch(stored: TrainSettings, batchFlag: string, accumFlag: string | undefined): MicroBatch {
+  const batchSize = Number(batchFlag);
+  const per = stored.batchSize * stored.gradAccum;
+  const gradAccum = accumFlag !== undefined ? Number(accumFlag) : per / batchSize;
+  if (accumFlag === undefined && !Number.isInteger(gradAccum)) throw new UsageError(`--batch ${batchFlag}: this run takes ${per} examples per optimizer step, so on resume --batch must divide ${per}`);
+  return { batchSize, gradAccum };
+}

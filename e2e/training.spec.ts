@@ -1,13 +1,14 @@
 // Training control in a real browser (wasm backend, for speed): pause, reload the page, and resume
 // the same run from its IndexedDB checkpoint (same step count, the chart continues); stop; and a
-// huge learning rate ends in a clear message with the last good adapter kept and downloadable.
+// huge learning rate ends in a clear message with the last good adapter kept and downloadable; a
+// step that runs out of wasm memory is reported in words and resumes at a smaller micro-batch.
 import { readFile } from 'node:fs/promises';
 import { test, expect, loadModel, openAdvanced, readNumber, EXAMPLE_DATASET } from './fixtures';
 import { readHeader, bufferSource } from '../src/model/safetensors';
 import type { Page } from '@playwright/test';
 
-async function setUp(page: Page, modelUrl: string, settings: Record<string, string>): Promise<void> {
-  await page.goto('/?backend=wasm');
+async function setUp(page: Page, modelUrl: string, settings: Record<string, string>, query = ''): Promise<void> {
+  await page.goto(`/?backend=wasm${query}`);
   await expect(page.getByTestId('backend-name')).toHaveText('WebAssembly', { timeout: 60_000 });
   await loadModel(page, modelUrl);
   await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
@@ -90,3 +91,25 @@ test('a huge learning rate stops with a clear message and keeps the last good ad
   const f = new Float32Array(bytes.buffer.slice(header.dataStart));
   expect(f.every((x) => Number.isFinite(x))).toBe(true);
 });
+
+test('running out of wasm memory during a step says so and resumes at a smaller batch with the same examples per step', async ({ page, modelServer }) => {
+  test.setTimeout(4 * 60_000);
+  // A 150 MB heap: batch 8 x 96 needs ~190 MB at its peak on stories260K, batch 4 ~96 MB. The
+  // allocation that fails is a real one inside a training kernel (src/gpu/wasm-heap-guard.ts).
+  await setUp(page, modelServer.url, { Steps: '6', 'Batch size': '8', 'Sequence length': '96', 'Checkpoint every': '2', 'Evaluate every': '0', 'Samples every': '0' }, '&wasm-heap-limit-mb=150');
+  await expect(page.getByLabel('Compute backend')).toContainText('Memory for training is limited to 150 MB');
+  await page.getByRole('button', { name: 'Start training' }).click();
+  const alert = page.getByRole('alert').filter({ hasText: 'Training stopped with an error' });
+  await expect(alert).toContainText('The wasm backend ran out of memory during training', { timeout: 120_000 });
+  await expect(alert).toContainText('saved at step 0');
+  const offer = page.getByRole('region', { name: 'Unfinished run' });
+  await expect(offer).toContainText('out of memory');
+  await expect(offer).toContainText('batch 4 x 2 accumulation takes the same 8 examples per step');
+  await offer.getByRole('button', { name: 'Resume with batch 4 x 2 accumulation' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 6 steps', { timeout: 180_000 });
+  await expect(page.getByRole('figure', { name: 'Training loss chart' })).toHaveAttribute('data-points', '6');
+  await expect(page.getByLabel('Batch size')).toHaveValue('4');
+  await page.getByText(/Past runs/).click();
+  await expect(page.getByRole('table', { name: 'Past runs' })).toContainText('B 4x2');
+});
+

@@ -1,5 +1,6 @@
 // Page entry: mounts the app and starts the engine worker. `?backend=webgpu|wasm|cpu` forces a
-// backend; a `#adapter=...` (inline) or `#adapter-url=...` (hosted) fragment is a share link,
+// backend; `?wasm-heap-limit-mb=N` makes wasm allocations fail past N MB (to try what fits a
+// smaller device; the e2e journey runs out of memory with it); a `#adapter=...` (inline) or `#adapter-url=...` (hosted) fragment is a share link,
 // opened once the engine is up.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -12,6 +13,8 @@ import type { BackendName } from './worker/protocol';
 const params = new URLSearchParams(location.search);
 const forced = params.get('backend');
 const force: BackendName | null = forced === 'webgpu' || forced === 'wasm' || forced === 'cpu' ? forced : null;
+const limitMb = Number(params.get('wasm-heap-limit-mb'));
+const wasmHeapLimitBytes = Number.isFinite(limitMb) && limitMb > 0 ? Math.round(limitMb * 2 ** 20) : null;
 const share = /(^#|&)adapter(-url)?=/.test(location.hash) ? location.hash : null;
 
 createRoot(document.getElementById('root')!).render(
@@ -20,6 +23,6 @@ createRoot(document.getElementById('root')!).render(
   </StrictMode>,
 );
 
-useApp.getState().start(force, share).catch((e: Error) => {
+useApp.getState().start(force, share, wasmHeapLimitBytes).catch((e: Error) => {
   useApp.setState({ modelError: { title: 'The engine could not start', message: e.message } });
 });

@@ -55,6 +55,18 @@ describe('npm run train', () => {
       expect(l.lr).toBe(steps[5 + i].lr);
     });
     expect(lines(rest.stdout).filter((l) => 'eval_loss' in l).map((l) => l.eval_loss)).toEqual(fullLines.filter((l) => 'eval_loss' in l && l.step === 8).map((l) => l.eval_loss));
+
+    // After running out of memory: the same checkpoint resumed one row at a time, two micro-batches a
+    // step (the same rows per step; only the dropout masks of the smaller shapes differ).
+    const small = await train(['--data', data, '--out', path.join(dir, 'part'), '--resume', path.join(dir, 'part', 'checkpoint-5'), '--batch', '1']);
+    expect(small.code).toBe(0);
+    const smallSteps = lines(small.stdout).filter((l) => 'loss' in l);
+    expect(smallSteps.map((l) => l.step)).toEqual([6, 7, 8]);
+    expect(Math.abs(smallSteps[0].loss - steps[5].loss) / steps[5].loss).toBeLessThan(0.05);
+    expect(smallSteps[0].tokens).toBe(steps[5].tokens);
+    const odd = await train(['--data', data, '--out', path.join(dir, 'part'), '--resume', path.join(dir, 'part', 'checkpoint-5'), '--batch', '3']);
+    expect(odd.code).toBe(1);
+    expect(odd.stderr).toMatch(/this run takes 2 examples per optimizer step, so on resume --batch must divide 2/);
   });
 
   it('exits 3 on a diverging run, naming the reason and the last good checkpoint', async () => {

@@ -22,6 +22,16 @@ interface WasmModule {
 
 const guarded = new WeakSet<object>();
 let ceiling: number | null = null;
+let inUse = 0;
+let peak = 0;
+
+/** Bytes allocated through the guarded _malloc and not freed, and the most since the last reset. */
+export function wasmHeapStats(): { inUse: number; peak: number } {
+  return { inUse, peak };
+}
+export function resetWasmHeapPeak(): void {
+  peak = inUse;
+}
 
 /** Bytes allocated through _malloc and not yet freed past which allocations fail (null: only the real limit). */
 export function setWasmHeapCeiling(bytes: number | null): void {
@@ -38,7 +48,6 @@ export function guardWasmHeap(): void {
   (wasm as unknown as { _free(p: number): void })._free(wasm._malloc(8));
   const malloc = wasm._malloc.bind(wasm);
   const live = new Map<number, number>(); // address -> bytes, for the ceiling's running total
-  let inUse = 0;
   const free = (wasm as unknown as { _free(p: number): void })._free.bind(wasm);
   wasm._malloc = (bytes: number) => {
     if (ceiling !== null && bytes > 0 && inUse + bytes > ceiling) {
@@ -50,6 +59,7 @@ export function guardWasmHeap(): void {
     }
     live.set(p >>> 0, bytes);
     inUse += bytes;
+    if (inUse > peak) peak = inUse;
     return p;
   };
   (wasm as unknown as { _free(p: number): void })._free = (p: number) => {

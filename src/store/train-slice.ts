@@ -9,6 +9,7 @@ import { loraParameterCount } from '../train/estimate';
 import { deleteRun, listRuns, loadCheckpoint } from '../storage/checkpoints';
 import { downloadBytes } from '../ui/download';
 import { notifySeries, resetSeries, trainingSeries } from './train-series';
+import { resumeSettings } from '../train/resume-settings';
 import { requireClient, toUiError, type LoraForm, type Slice, type TrainSlice } from './types';
 
 export const DEFAULT_LORA_FORM: LoraForm = {
@@ -92,7 +93,7 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
       });
     },
 
-    async resumeRun(runId) {
+    async resumeRun(runId, micro = null) {
       set({ training: true, stopping: false, pausing: false, trainError: null, trainResult: null, shareUrl: null, lastEval: null, samples: [], currentRunId: runId });
       try {
         const c = await loadCheckpoint(runId);
@@ -100,7 +101,7 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
         const lastIdx = c.history.steps.length - 1;
         set({
           lora: { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targetModules: c.lora.targetModules, useRslora: c.lora.useRslora },
-          train: c.settings,
+          train: resumeSettings(c.settings, micro),
           fullFineTune: Boolean(c.full),
           softPrompt: c.soft ? { kind: c.soft.kind, numVirtualTokens: c.soft.numVirtualTokens, init: c.soft.init, initText: c.soft.initText } : null,
           totalSteps: c.totalSteps,
@@ -111,7 +112,7 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
         set({ training: false, trainError: toUiError('This run cannot be resumed', e) });
         return;
       }
-      await drive(() => requireClient(get).resumeRun(runId, listeners.onStep, listeners));
+      await drive(() => requireClient(get).resumeRun(runId, listeners.onStep, listeners, micro));
     },
 
     async stopTraining() {

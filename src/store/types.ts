@@ -1,5 +1,6 @@
 // The store's shape: one interface per slice, combined into AppState. Each slice lives in its own
 // file (engine, model, dataset, train, use) and reads the others only through get().
+import type { MicroBatch } from '../train/resume-settings';
 import type { StateCreator } from 'zustand';
 import type { EvalSlice } from './eval-slice';
 import type { EngineClient } from '../worker/client';
@@ -21,7 +22,8 @@ export interface EngineSlice {
   client: EngineClient | null;
   backend: BackendInfo | null;
   gpuError: string | null;
-  start(force: BackendName | null, shareFragment: string | null): Promise<void>;
+  /** wasmHeapLimitBytes: allocations past it fail as out of memory (src/gpu/wasm-heap-guard.ts). */
+  start(force: BackendName | null, shareFragment: string | null, wasmHeapLimitBytes?: number | null): Promise<void>;
 }
 
 export interface ModelSlice {
@@ -93,7 +95,8 @@ export interface TrainSlice {
   startTraining(): Promise<void>;
   stopTraining(): Promise<void>;
   pauseTraining(): Promise<void>;
-  resumeRun(runId: string): Promise<void>;
+  /** Continues a stored run; `micro` runs it at a smaller batch with more accumulation (same examples per step). */
+  resumeRun(runId: string, micro?: MicroBatch | null): Promise<void>;
   refreshRuns(): Promise<void>;
   downloadRunAdapter(runId: string): Promise<void>;
   deleteRun(runId: string): Promise<void>;

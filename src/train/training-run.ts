@@ -38,6 +38,8 @@ export interface RunRecord {
   finalLoss: number | null;
   lastEvalLoss: number | null;
   message: string | null;
+  /** The run paused because the backend ran out of memory (the app then offers a smaller micro-batch). */
+  outOfMemory?: boolean;
 }
 
 export interface RunStore {
@@ -122,7 +124,7 @@ export class TrainingRun {
 
   /** Keeps createdAt and outcome fields of an existing record when resuming. */
   adoptRecord(r: RunRecord): void {
-    this.record = { ...r, status: 'running', message: null };
+    this.record = { ...r, status: 'running', message: null, outOfMemory: false, settings: this.s.settings }; // a resume may run a smaller micro-batch
   }
 
   get elapsedMs(): number {
@@ -220,8 +222,11 @@ export class TrainingRun {
       if (isOutOfMemory(e)) {
         // The backend's memory is gone (a wasm abort leaves its heap unusable): nothing more is read
         // from it; the run is left paused at its last stored checkpoint, resumable with smaller settings.
+        // Before the first checkpoint, the start (held in JS memory, not the backend's) is stored, so a
+        // run that does not fit even its first step resumes from step 0 with a smaller micro-batch.
+        if (this.record.checkpointStep === null && this.saved.length > 0 && !this.s.full) await this.checkpoint(this.saved[0]).catch(() => undefined);
         const message = outOfMemoryMessage(tf.getBackend(), this.record.checkpointStep);
-        await this.saveRecord({ status: 'paused', message }).catch(() => undefined);
+        await this.saveRecord({ status: 'paused', message, outOfMemory: true }).catch(() => undefined);
         throw new OutOfMemoryError(message);
       }
       throw e;

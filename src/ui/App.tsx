@@ -21,6 +21,7 @@ function BackendBadge() {
         {backend.adapterDescription && backend.backend === 'webgpu' ? <span> on {backend.adapterDescription}</span> : null}
       </p>
       <ThreadsNote backend={backend} />
+      {backend.wasmHeapLimitBytes ? <p className="muted">Memory for training is limited to {Math.round(backend.wasmHeapLimitBytes / 2 ** 20)} MB (?wasm-heap-limit-mb in the address).</p> : null}
       <p className="muted">{backend.reason.startsWith('forced') ? `Chosen in the address (?backend=${backend.backend}).` : `Chosen automatically: ${backend.reason}.`}</p>
       <p className="muted">
         Switch:{' '}

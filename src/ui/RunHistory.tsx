@@ -2,6 +2,7 @@
 // run that was paused or interrupted (reload, crash, closed tab), and any run's adapter downloadable.
 import { useApp } from '../store/app-store';
 import { isResumable } from '../storage/checkpoints';
+import { smallerMicroBatch } from '../train/resume-settings';
 import type { RunRecord } from '../train/training-run';
 
 function describe(r: RunRecord): string {
@@ -18,13 +19,21 @@ export function ResumeOffer() {
   const run = runs.find(isResumable);
   if (!run || training) return null;
   const sameModel = model?.fingerprint === run.base.fingerprint;
+  // Out of memory: the same examples per step in smaller pieces (the largest batch below this one).
+  const smaller = run.outOfMemory ? smallerMicroBatch(run.settings) : null;
+  const s = run.settings;
   return (
     <div className="notice" role="region" aria-label="Unfinished run">
       <p>
-        A training run stopped at step {run.checkpointStep} of {run.totalSteps} ({run.status === 'paused' ? 'paused' : run.status === 'diverged' ? 'diverged' : 'interrupted'}).
-        {sameModel ? ' It can continue exactly where it was.' : ` Load ${run.base.source} to continue it.`}
+        A training run stopped at step {run.checkpointStep ?? 0} of {run.totalSteps} ({run.outOfMemory ? 'out of memory' : run.status === 'paused' ? 'paused' : run.status === 'diverged' ? 'diverged' : 'interrupted'}).
+        {!sameModel ? ` Load ${run.base.source} to continue it.` : smaller ? ` It ran batch ${s.batchSize} x ${s.gradAccum}; batch ${smaller.batchSize} x ${smaller.gradAccum} accumulation takes the same ${s.batchSize * s.gradAccum} examples per step with less memory.` : ' It can continue exactly where it was.'}
       </p>
-      <button type="button" className="primary" disabled={!sameModel} onClick={() => void resume(run.runId)}>Resume training</button>
+      {smaller ? (
+        <button type="button" className="primary" disabled={!sameModel} onClick={() => void resume(run.runId, smaller)}>
+          Resume with batch {smaller.batchSize} x {smaller.gradAccum} accumulation
+        </button>
+      ) : null}
+      <button type="button" className={smaller ? undefined : 'primary'} disabled={!sameModel} onClick={() => void resume(run.runId)}>Resume training</button>
     </div>
   );
 }

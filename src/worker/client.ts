@@ -8,6 +8,7 @@ import type { TrainSettings } from '../train/trainer';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { LoraSpec } from '../adapters/lora-types';
 import type { DatasetOptions } from '../data/prepare';
+import type { MicroBatch } from '../train/resume-settings';
 
 /** An error raised in the worker, with its original name (e.g. ModelDownloadError, ShareLinkError). */
 export class WorkerError extends Error {
@@ -99,8 +100,8 @@ export class EngineClient {
     });
   }
 
-  init(force: BackendName | null) {
-    return this.request({ type: 'init', force }, 'ready');
+  init(force: BackendName | null, wasmHeapLimitBytes: number | null = null) {
+    return this.request({ type: 'init', force, wasmHeapLimitBytes }, 'ready');
   }
   evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void) {
     return this.request({ type: 'evaluate', options }, 'evaluated', { onProgress });
@@ -117,8 +118,8 @@ export class EngineClient {
   train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}, soft: Omit<SoftPromptSpec, 'baseModel'> | null = null, full = false) {
     return this.request({ type: 'train', settings, lora, soft, full }, 'train-done', { onStep, ...more });
   }
-  resumeRun(runId: string, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}) {
-    return this.request({ type: 'resume-run', runId }, 'train-done', { onStep, ...more });
+  resumeRun(runId: string, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}, micro: MicroBatch | null = null) {
+    return this.request({ type: 'resume-run', runId, micro }, 'train-done', { onStep, ...more });
   }
   pause() {
     return this.request({ type: 'pause' }, 'paused');

@@ -1,6 +1,8 @@
 // The engine behind the worker: holds the loaded model, tokenizer, dataset, adapter and trainer,
 // and implements every request of the protocol as a plain async method. The worker host (host.ts)
 // only routes messages here, so tests and other hosts can drive the same engine directly.
+import { setWasmHeapCeiling } from '../gpu/wasm-heap-guard';
+import { resumeSettings, type MicroBatch } from '../train/resume-settings';
 import * as tf from '@tensorflow/tfjs';
 import { compareGenerations, evaluateAdapter, type EvalOptions, type EvalSummary, type GenerationRow } from '../eval/evaluate';
 import { parameterCount, parseConfig } from '../model/config';
@@ -66,16 +68,17 @@ export class Engine {
   /** What the cluster bundle needs: the parsed dataset file(s) and the last run's settings. */
   private bundleSource: BundleSource = { dataset: null, run: null };
 
-  async init(force: BackendName | null, onGpuError?: (message: string) => void): Promise<BackendInfo> {
+  async init(force: BackendName | null, onGpuError?: (message: string) => void, wasmHeapLimitBytes: number | null = null): Promise<BackendInfo> {
     const info = await chooseBackend({ force: force ?? undefined, onGpuError, wasmPaths: WASM_URLS });
-    this.backend = info;
+    setWasmHeapCeiling(info.backend === 'wasm' ? wasmHeapLimitBytes : null);
+    this.backend = { ...info, ...(info.backend === 'wasm' && wasmHeapLimitBytes ? { wasmHeapLimitBytes } : {}) };
     // A lost device (driver reset, GPU process crash) ends every later kernel: say so, and point at the checkpoint.
     const device = info.backend === 'webgpu' ? (tf.backend() as unknown as { device?: { lost?: Promise<{ reason: string; message: string }> } }).device : undefined;
     void device?.lost?.then((l) => {
       this.run?.stop();
       onGpuError?.(`The GPU device was lost (${l.reason || 'unknown'}: ${l.message}). Reload the page: the training run can resume from its last checkpoint.`);
     });
-    return info;
+    return this.backend;
   }
 
   /** Loads from IndexedDB when stored, else downloads into it first. The previous model stays until the new one is ready. */
@@ -184,7 +187,7 @@ export class Engine {
   }
 
   /** Continues a stored run from its newest checkpoint, with its stored data; the same base model must be loaded. */
-  async resumeRun(runId: string, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
+  async resumeRun(runId: string, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}, micro: MicroBatch | null = null): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
     this.requireModel();
     const [ckpt, data, record] = await Promise.all([loadCheckpoint(runId), loadRunData(runId), loadRunRecord(runId)]);
     if (ckpt.base.fingerprint !== this.files!.fingerprint) {
@@ -192,7 +195,7 @@ export class Engine {
     }
     this.disposeTraining();
     const fullRun = ckpt.full ? { spec: ckpt.full, adapter: await FullFineTune.create(this.files!, this.requireModel()) } : undefined;
-    const run = new TrainingRun({ ...this.runSetup(runId, ckpt.lora, ckpt.settings, data.train, data.validation, ckpt.soft), ...(fullRun ? { full: fullRun } : {}) }, ckpt);
+    const run = new TrainingRun({ ...this.runSetup(runId, ckpt.lora, resumeSettings(ckpt.settings, micro), data.train, data.validation, ckpt.soft), ...(fullRun ? { full: fullRun } : {}) }, ckpt);
     if (record) run.adoptRecord(record);
     return this.drive(run, onStep, events, runId);
   }

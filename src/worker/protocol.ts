@@ -1,6 +1,7 @@
 // The one contract between the page and the engine worker: a discriminated union per direction,
 // each payload tied to its `type`. Requests carry an id; replies and events name the request they
 // belong to. Errors cross as {name, message} and are rebuilt as named errors by the client.
+import type { MicroBatch } from '../train/resume-settings';
 import type { LoraSpec } from '../adapters/lora-types';
 import type { EvalOptions, EvalPhase, EvalSummary, GenerationRow } from '../eval/evaluate';
 import type { LlamaConfig } from '../model/config';
@@ -35,6 +36,8 @@ export interface BackendInfo {
   threads?: number | null;
   /** Whether the worker is cross-origin isolated (needed for wasm threads). */
   crossOriginIsolated?: boolean;
+  /** wasm: the heap limit set in the address (?wasm-heap-limit-mb), when one is. */
+  wasmHeapLimitBytes?: number;
 }
 
 export interface ModelSummary {
@@ -95,7 +98,7 @@ export type ProgressEvent =
   | { status: 'progress'; task: 'export'; file: string; loaded: number; total: number };
 
 export type Request =
-  | { type: 'init'; id: number; force: BackendName | null }
+  | { type: 'init'; id: number; force: BackendName | null; wasmHeapLimitBytes?: number | null }
   /** The Evaluate view: held-out and general-text loss base vs tuned, and side-by-side generations. */
   | { type: 'evaluate'; id: number; options: EvalOptions }
   /** Generations only, the tuned column at options.strength (the adapter-strength slider). */
@@ -107,7 +110,7 @@ export type Request =
   /** Stop after the current step with a checkpoint; the run stays resumable. */
   | { type: 'pause'; id: number }
   /** Continue a stored run (IndexedDB) from its newest checkpoint; the same base model must be loaded. */
-  | { type: 'resume-run'; id: number; runId: string }
+  | { type: 'resume-run'; id: number; runId: string; /** A smaller micro-batch keeping batch x accumulation (after running out of memory). */ micro?: MicroBatch | null }
   | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean; /** Render the prompt as one user turn through the chat template. */ chat?: boolean }
   | { type: 'export-adapter'; id: number }
   /** A fully fine-tuned model as a Hugging Face folder's files. */
