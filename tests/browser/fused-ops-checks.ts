@@ -3,7 +3,7 @@
 // (tf.grads of sum(op · dy)) on 'webgpu' with the fused kernels, and the tf-op composition on 'cpu',
 // from the same inputs, and reports the relative errors and which kernels WebGPU ran.
 import * as tf from '@tensorflow/tfjs';
-import { applyRope, applyRopeHeadsFirst, gatedActivation, rmsNorm, setFusedOps } from '../../src/model/fused';
+import { adamwUpdate, applyRope, applyRopeHeadsFirst, gatedActivation, rmsNorm, setFusedOps } from '../../src/model/fused';
 import { attentionCore } from '../../src/model/attention-core';
 import { attentionMask } from '../../src/model/attention-mask';
 import { uniformValues } from '../../src/util/random';
@@ -15,11 +15,12 @@ export type FusedCase =
   | { op: 'rmsNorm'; shape: number[]; offset: number }
   | { op: 'gate'; rows: number; width: number; activation: Activation }
   | { op: 'rope'; shape: [number, number, number, number]; tableBatch: number; headsFirst: boolean }
-  | { op: 'attention'; B: number; K: number; G: number; T: number; D: number; packed: boolean };
+  | { op: 'attention'; B: number; K: number; G: number; T: number; D: number; packed: boolean }
+  | { op: 'adamw'; size: number; weightDecay: number };
 
 export interface FusedResult {
   forwardRelErr: number;
-  /** One per differentiated input, in the case's input order. */
+  /** One per differentiated input, in the case's input order (none for the optimizer step). */
   gradRelErrs: number[];
   /** Kernel names WebGPU ran for the forward (to prove the fused kernel, not tf ops, was measured). */
   gpuKernels: string[];
@@ -29,6 +30,8 @@ interface Built {
   /** Differentiated inputs (values, shapes); everything else is captured by `f`. */
   inputs: { values: Float32Array; shape: number[] }[];
   f: (...xs: tf.Tensor[]) => tf.Tensor;
+  /** false: compare the forward only (an optimizer step has no gradient). */
+  differentiable?: boolean;
 }
 
 /** Inputs in [-scale, scale], seeded by position so both backends see the same numbers. */
@@ -64,6 +67,20 @@ function build(c: FusedCase): Built {
         f: (q, k, v) => attentionCore(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, mask, o),
       };
     }
+    case 'adamw': {
+      // Step 3 of AdamW at lr 1e-3 with moments already built up: new p, m, v side by side.
+      const lr = 1e-3;
+      const step = { beta1: 0.9, beta2: 0.999, eps: 1e-8, decay: c.weightDecay > 0 ? 1 - lr * c.weightDecay : 1, lrOverBc1: lr / (1 - 0.9 ** 3), bc2: 1 - 0.999 ** 3 };
+      const v0 = rand([c.size], 12, 1e-3).values.map(Math.abs);
+      return {
+        inputs: [rand([c.size], 13), rand([c.size], 14, 1e-2), rand([c.size], 15, 1e-2), { values: v0, shape: [c.size] }],
+        f: (p, g, m, v) => {
+          const next = adamwUpdate(p!, g!, m!, v!, step);
+          return tf.concat([next.p, next.m, next.v]);
+        },
+        differentiable: false,
+      };
+    }
   }
 }
 
@@ -72,9 +89,10 @@ async function evaluate(c: FusedCase, backend: 'webgpu' | 'cpu'): Promise<{ y: F
   await tf.setBackend(backend);
   const before = tf.memory().numTensors;
   const out = tf.tidy(() => {
-    const { inputs, f } = build(c);
+    const { inputs, f, differentiable = true } = build(c);
     const xs = inputs.map((i) => tf.tensor(i.values, i.shape));
     const y = f(...xs);
+    if (!differentiable) return { y, grads: [] as tf.Tensor[] };
     const dy = tf.tensor(uniformValues(y.size, 11), y.shape);
     const grads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), dy)))(xs);
     return { y, grads };
