@@ -6,8 +6,7 @@
 //   FusedRope           x*cos + rotate_half(x)*sin, optionally written heads-first [B, H, T, D]
 //   FusedMaskedSoftmax  softmax(s * scale + mask) per row         (attention-core.ts, its own gradient)
 //   FusedSoftmaxGrad    scale * p * (dp - rowsum(p * dp))
-//   FusedAdamMoment     beta * m + (1 - beta) * g (or g²)      AdamW's moments, one dispatch each
-//   FusedAdamParam      p * decay - lrOverBc1 * m / (sqrt(v / bc2) + eps)
+// AdamW's update is in fused-adamw.ts, over the same program base.
 // Sizes come in as program uniforms, so one compiled shader serves every shape; only the workgroup
 // size and the flags below are baked into the WGSL. src/model/fused.ts picks these or tf ops.
 import * as tf from '@tensorflow/tfjs';
@@ -20,8 +19,6 @@ export const FUSED_GATE_GRAD = 'FusedGateGrad';
 export const FUSED_ROPE = 'FusedRope';
 export const FUSED_MASKED_SOFTMAX = 'FusedMaskedSoftmax';
 export const FUSED_SOFTMAX_GRAD = 'FusedSoftmaxGrad';
-export const FUSED_ADAM_MOMENT = 'FusedAdamMoment';
-export const FUSED_ADAM_PARAM = 'FusedAdamParam';
 
 import type { Activation } from '../model/config';
 
@@ -35,11 +32,9 @@ export interface GateAttrs { activation: GateActivation }
 export interface GateGradAttrs extends GateAttrs { wrt: 'g' | 'u' }
 export interface RopeAttrs { layout: RopeLayout; /** +1 forward, -1 the backward's rotation by -sin. */ sign: number }
 export interface SoftmaxAttrs { scale: number }
-export interface AdamMomentAttrs { beta: number; /** the second moment: g² instead of g */ squared: boolean }
-export interface AdamParamAttrs { decay: number; lrOverBc1: number; bc2: number; eps: number }
 
 // One workgroup per row for the row programs; 64 threads each for flat ones.
-const WG = 64;
+export const WG = 64;
 const MAX_X = 32768; // workgroups along x before a second dimension (WebGPU guarantees 65535)
 
 function dispatchFor(groups: number): [number, number, number] {
@@ -47,9 +42,9 @@ function dispatchFor(groups: number): [number, number, number] {
   return [x, Math.ceil(groups / x), 1];
 }
 
-type Uniforms = { type: 'int32' | 'float32'; data: number[] }[];
-const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
-const f32 = (v: number) => ({ type: 'float32' as const, data: [v] });
+export type Uniforms = { type: 'int32' | 'float32'; data: number[] }[];
+export const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
+export const f32 = (v: number) => ({ type: 'float32' as const, data: [v] });
 
 /**
  * WGSL: the row (or flat block) this workgroup owns, from a possibly 2-D grid. tfjs copies the
@@ -76,7 +71,7 @@ function reductionBuffers(n: number): string {
 }
 
 /** Base of every program here: a dispatch layout with y, so not "flat", so main() takes no index. */
-abstract class FusedProgram implements WebGPUProgram {
+export abstract class FusedProgram implements WebGPUProgram {
   abstract variableNames: string[];
   outputShape: number[];
   abstract shaderKey: string;
@@ -166,7 +161,7 @@ const ACTIVATION_SNIPPET = `
     }`;
 
 /** Flat element i of this thread, from a possibly 2-D grid of 64-thread blocks. */
-const FLAT_INDEX = `${GROUP_INDEX} * ${WG} + i32(localIndex)`;
+export const FLAT_INDEX = `${GROUP_INDEX} * ${WG} + i32(localIndex)`;
 
 /** y = act(g) * u elementwise; or, for the gradient, dg = dy * u * act'(g) or du = dy * act(g). */
 class GateProgram extends FusedProgram {
@@ -294,53 +289,13 @@ class SoftmaxGradProgram extends FusedProgram {
   }
 }
 
-/** AdamW's moment m * beta + g * (1 - beta), or with square(g): the order of src/train/adamw.ts's tf ops. */
-class AdamMomentProgram extends FusedProgram {
-  variableNames = ['m', 'g'];
-  shaderKey: string;
-  uniforms = 'n : i32, beta : f32, rest : f32,';
-
-  constructor(shape: number[], private readonly squared: boolean) {
-    super(shape, Math.ceil(tf.util.sizeFromShape(shape) / WG));
-    this.shaderKey = `fused_adam_moment_${squared ? 'v' : 'm'}`;
-  }
-
-  getUserCode(): string {
-    const g = this.squared ? 'g[i] * g[i]' : 'g[i]';
-    return `
-    fn main() {
-      let i = ${FLAT_INDEX};
-      if (i < uniforms.n) { result[i] = m[i] * uniforms.beta + ${g} * uniforms.rest; }
-    }`;
-  }
-}
-
-/** The AdamW step from the new moments: p * decay - (m * lrOverBc1) / (sqrt(v / bc2) + eps). */
-class AdamParamProgram extends FusedProgram {
-  variableNames = ['p', 'm', 'v'];
-  shaderKey = 'fused_adam_param';
-  uniforms = 'n : i32, decay : f32, lrOverBc1 : f32, bc2 : f32, eps : f32,';
-
-  constructor(shape: number[]) {
-    super(shape, Math.ceil(tf.util.sizeFromShape(shape) / WG));
-  }
-
-  getUserCode(): string {
-    return `
-    fn main() {
-      let i = ${FLAT_INDEX};
-      if (i < uniforms.n) { result[i] = p[i] * uniforms.decay - (m[i] * uniforms.lrOverBc1) / (sqrt(v[i] / uniforms.bc2) + uniforms.eps); }
-    }`;
-  }
-}
-
 /** Rows and width of x viewed as [rows, last axis]. */
 function rowsOf(shape: number[]): [number, number] {
   const C = shape[shape.length - 1]!;
   return [tf.util.sizeFromShape(shape) / C, C];
 }
 
-function run(backend: unknown, program: FusedProgram, inputs: tf.TensorInfo[], uniforms: Uniforms): tf.TensorInfo {
+export function run(backend: unknown, program: FusedProgram, inputs: tf.TensorInfo[], uniforms: Uniforms): tf.TensorInfo {
   return (backend as WebGPUBackend).runWebGPUProgram(program, inputs, 'float32', uniforms);
 }
 
@@ -477,26 +432,6 @@ export function registerFusedKernels(): void {
       const p = inputs.p!; // [..., S]
       const [rows, S] = rowsOf(p.shape);
       return run(backend, new SoftmaxGradProgram(p.shape, rows), [p, inputs.dp!], [i32(rows), i32(S), f32(scale)]);
-    },
-  });
-
-  tf.registerKernel({
-    kernelName: FUSED_ADAM_MOMENT,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { beta, squared } = attrs as unknown as AdamMomentAttrs;
-      const m = inputs.m!;
-      return run(backend, new AdamMomentProgram(m.shape, squared), [m, inputs.g!], [i32(tf.util.sizeFromShape(m.shape)), f32(beta), f32(1 - beta)]);
-    },
-  });
-  tf.registerKernel({
-    kernelName: FUSED_ADAM_PARAM,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { decay, lrOverBc1, bc2, eps } = attrs as unknown as AdamParamAttrs;
-      const p = inputs.p!;
-      const u = [i32(tf.util.sizeFromShape(p.shape)), f32(decay), f32(lrOverBc1), f32(bc2), f32(eps)];
-      return run(backend, new AdamParamProgram(p.shape), [p, inputs.m!, inputs.v!], u);
     },
   });
 }

@@ -3,8 +3,9 @@
 // the tf-op composition, which is the reference and stays exactly what wasm and cpu always ran.
 // Shapes: B batch, T time, H heads, D head dim, C hidden, N rows, I MLP width, S keys.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED_ADAM_MOMENT, FUSED_ADAM_PARAM, registerFusedAdamW } from '../gpu/fused-adamw';
 import {
-  FUSED_ADAM_MOMENT, FUSED_ADAM_PARAM, FUSED_GATE, FUSED_MASKED_SOFTMAX, FUSED_RMS_NORM, FUSED_ROPE, FUSED_SOFTMAX_GRAD, registerFusedKernels, type GateActivation,
+  FUSED_GATE, FUSED_MASKED_SOFTMAX, FUSED_RMS_NORM, FUSED_ROPE, FUSED_SOFTMAX_GRAD, registerFusedKernels, type GateActivation,
 } from '../gpu/fused-ops';
 
 export type { GateActivation } from '../gpu/fused-ops';
@@ -19,6 +20,7 @@ export function setFusedOps(on: boolean): void {
 export function fusedOpsActive(): boolean {
   if (!enabled || tf.getBackend() !== 'webgpu') return false;
   registerFusedKernels();
+  registerFusedAdamW();
   return true;
 }
 
