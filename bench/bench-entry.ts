@@ -25,6 +25,8 @@ export interface BenchOptions {
   targets: LinearModule[];
   /** wasm threads: 'auto' (half the cores when cross-origin isolated) or a count. */
   threads: 'auto' | number;
+  /** WebGPU: fused norm / rope / gate / softmax kernels (default true) or tf ops, for before/after rows. */
+  fusedOps?: boolean;
 }
 
 async function modelFiles(o: BenchOptions): Promise<ModelFileSet> {

@@ -6,6 +6,8 @@
 //   --model stories260K | smollm2-135m | qwen2.5-0.5b | synthetic:hidden=256,layers=8,heads=8,kv=8,inter=688,vocab=2048
 //            (smollm2-135m / qwen2.5-0.5b: the real config.json from ../shared/tokenizers, random weights)
 //   --batch 2 --seq 32 --steps 3 --warmup 1 --targets q_proj,v_proj|all-linear
+//   --fused-ops on|off|off,on   WebGPU's fused norm/rope/gate/softmax kernels (default on); a list
+//            runs every variant once per setting (rows say fused_ops; dispatches_per_step counts GPU programs)
 //   --threads auto|N   wasm threads (the page is served cross-origin isolated, so threads are available)
 //   --runtime chromium|node   node: the same benchmark in Node's tfjs-wasm (single thread, no page)
 //   --chromium /usr/bin/chromium     (or CHROMIUM_PATH); --model-dir ../shared/models/stories260K
@@ -51,6 +53,10 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), 'bench/run.ts');
   const variants = (args.variants ?? 'fp32,nf4-unfused,nf4-fused').split(',') as Variant[];
   for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new BenchArgumentError(`bench/run.ts: unknown variant "${v}"; expected ${VARIANTS.join(', ')}`);
+  const fusedSettings = (args['fused-ops'] ?? 'on').split(',').map((v) => {
+    if (v !== 'on' && v !== 'off') throw new BenchArgumentError(`bench/run.ts: --fused-ops takes on, off or a list of them, found "${v}"`);
+    return v === 'on';
+  });
   const modelArg = args.model ?? 'stories260K';
   const model = modelOption(modelArg);
   const threads = args.threads === undefined || args.threads === 'auto' ? 'auto' : Number(args.threads);
@@ -72,13 +78,15 @@ async function main(): Promise<void> {
     if (model === 'stories260K') cpSync(resolve(ROOT, args['model-dir'] ?? '../shared/models/stories260K'), join(outDir, 'model'), { recursive: true });
     server = await preview({ configFile: false, root: ROOT, logLevel: 'warn', build: { outDir }, preview: { port, strictPort: true, host: '127.0.0.1', headers: ISOLATION_HEADERS } });
     for (const variant of variants) {
-      const page = await browser.newPage(); // a fresh page per variant: fresh tfjs state and GPU device
-      page.on('console', (m) => m.type() === 'error' && process.stderr.write(`[page] ${m.text()}\n`));
-      await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
-      await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
-      const r = await page.evaluate((o) => window.runBench(o), { ...base, variant });
-      process.stdout.write(JSON.stringify(r) + '\n');
-      await page.close();
+      for (const fusedOps of fusedSettings) {
+        const page = await browser.newPage(); // a fresh page per row: fresh tfjs state and GPU device
+        page.on('console', (m) => m.type() === 'error' && process.stderr.write(`[page] ${m.text()}\n`));
+        await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
+        await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+        const r = await page.evaluate((o) => window.runBench(o), { ...base, variant, fusedOps });
+        process.stdout.write(JSON.stringify(r) + '\n');
+        await page.close();
+      }
     }
   } finally {
     await browser.close();

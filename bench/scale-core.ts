@@ -11,9 +11,13 @@
 //   scaled      recompute + int8 token table / head (the configuration for real model sizes)
 //   scaled-full-recompute   scaled, but each recomputed layer runs its whole forward again in the
 //               backward (before LlamaModel.layerVjp skipped the last product)
+// fusedOps (all variants): false runs the decoder's norms, rope, gate and attention softmax as tf ops
+// on WebGPU too (the path before src/gpu/fused-ops.ts); no effect off WebGPU.
 import * as tf from '@tensorflow/tfjs';
 import { setNf4WordLoads } from '../src/gpu/nf4-matmul';
 import { setFusedAttention } from '../src/model/attention-core';
+import { setFusedOps } from '../src/model/fused';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { loadModelWithReport, type LoadModelOptions } from '../src/model/load';
 import { seededRandom } from '../src/util/random';
 import { LoraAdapter } from '../src/train/lora';
@@ -55,6 +59,8 @@ export interface ScaleBenchOptions {
   steps: number;
   warmupSteps: number;
   targets: LinearModule[];
+  /** WebGPU: the fused WGSL norm / rope / gate / softmax kernels (default true), or tf ops. */
+  fusedOps?: boolean;
 }
 
 export interface BenchRow {
@@ -80,6 +86,11 @@ export interface BenchRow {
   wasm_heap_bytes: number | null;
   estimated_peak_backend_bytes: number;
   kernels_per_step: number;
+  /** WebGPU only: GPU programs dispatched in the profiled step (kernels such as Reshape dispatch none; null elsewhere). */
+  dispatches_per_step: number | null;
+  /** WebGPU only: the profiled step's dispatches per program (the head of its shader key; top 10). */
+  profile_dispatches: Record<string, number> | null;
+  fused_ops: boolean;
   load_ms: number;
   /** The profiled step: milliseconds per kernel name (top 10), and the wall time outside kernels. */
   profile_ms: Record<string, number>;
@@ -93,6 +104,7 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
   setNf4WordLoads(o.variant !== 'nf4-fused-elementwise');
   setFusedAttention(o.variant !== 'naive'); // naive: tfjs's attention ops and autograd (batched products: a scalar loop on wasm)
   setRecomputeSkipsLastProduct(o.variant !== 'scaled-full-recompute');
+  setFusedOps(o.fusedOps ?? true);
   const t0 = performance.now();
   const { model, report } = await loadModelWithReport(files, plan.load);
   const loadMs = performance.now() - t0;
@@ -114,9 +126,15 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
     const msPerStep = (performance.now() - t1) / o.steps;
     // One more step under the profiler for peak memory and kernel count (kept out of the timing).
     const tp = performance.now();
-    const prof = await tf.profile(async () => {
-      await trainer.trainStep();
-    });
+    const dispatches = countDispatches();
+    let prof: Awaited<ReturnType<typeof tf.profile>>;
+    try {
+      prof = await tf.profile(async () => {
+        await trainer.trainStep();
+      });
+    } finally {
+      dispatches?.stop();
+    }
     const profiledMs = performance.now() - tp;
     const bytes = model.baseWeightBytes();
     const backend = tf.getBackend();
@@ -149,6 +167,9 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
       wasm_heap_bytes: backend === 'wasm' ? ((tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? null) : null,
       estimated_peak_backend_bytes: Math.round(est.memory.peakBackend),
       kernels_per_step: prof.kernels.length,
+      dispatches_per_step: dispatches ? dispatches.total() : null,
+      profile_dispatches: dispatches ? topTen(dispatches.byProgram, 'other') : null,
+      fused_ops: o.fusedOps ?? true,
       load_ms: Math.round(loadMs),
       profile_ms: kernelTimes(prof.kernels, profiledMs),
       profile_counts: kernelCounts(prof.kernels),
@@ -158,6 +179,31 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
     adapter.dispose();
     model.dispose();
   }
+}
+
+/**
+ * On WebGPU, counts the programs the backend really dispatches until stop(): every GPU kernel
+ * goes through runWebGPUProgram, which returns without dispatching only for an empty output.
+ */
+function countDispatches(): { byProgram: Map<string, number>; total(): number; stop(): void } | null {
+  if (tf.getBackend() !== 'webgpu') return null;
+  const backend = tf.backend() as WebGPUBackend;
+  const original = backend.runWebGPUProgram;
+  const byProgram = new Map<string, number>();
+  backend.runWebGPUProgram = function (this: WebGPUBackend, program, inputs, ...rest) {
+    if (tf.util.sizeFromShape(program.outputShape) > 0) {
+      const name = program.shaderKey.split('_').slice(0, 2).join('_'); // class names do not survive minification
+      byProgram.set(name, (byProgram.get(name) ?? 0) + 1);
+    }
+    return original.call(this, program, inputs, ...rest);
+  };
+  return {
+    byProgram,
+    total: () => [...byProgram.values()].reduce((a, b) => a + b, 0),
+    stop: () => {
+      backend.runWebGPUProgram = original;
+    },
+  };
 }
 
 /** Per kernel name: summed `value` over the step's kernels (customGrad scopes left out: their kernels are listed too). */

@@ -8,6 +8,7 @@
 // k, v [B, K, S, D], mask [M, S] or [B, 1, M, S] (additive), out [B, K, M, D].
 import * as tf from '@tensorflow/tfjs';
 import { nativeTransposes } from './matmul';
+import { fusedOpsActive, maskedSoftmax, softmaxBackward } from './fused';
 
 export interface AttentionCoreOptions {
   /** Multiplier of q·kᵀ (1/sqrt(D), or the family's query scale). */
@@ -31,6 +32,8 @@ function mm(a: tf.Tensor, b: tf.Tensor, ta = false, tb = false): tf.Tensor {
 
 /** Probabilities (and tanh of the capped scores, for the gradient) of one slice or batch. */
 function probabilities(q: tf.Tensor, k: tf.Tensor, mask: tf.Tensor, o: AttentionCoreOptions): { p: tf.Tensor; th: tf.Tensor | null } {
+  // WebGPU without a soft-cap: scale, mask and softmax in one dispatch (fused.ts).
+  if (!o.softcap && fusedOpsActive()) return { p: maskedSoftmax(mm(q, k, false, true) as tf.Tensor4D, mask, o.scale), th: null };
   let s = tf.mul(mm(q, k, false, true), o.scale); // [.., M, S]
   let th: tf.Tensor | null = null;
   if (o.softcap) {
@@ -93,9 +96,13 @@ export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ma
           const { p, th } = probabilities(qs, ks, m, o); // [.., M, S]
           const dP = mm(dO, vs, false, true); // [.., M, S]
           const dV = mm(p, dO, true, false); // [.., S, D]
-          let dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true))); // softmax backward
-          if (th) dS = tf.mul(dS, tf.sub(1, tf.square(th)));
-          dS = tf.mul(dS, o.scale);
+          let dS: tf.Tensor;
+          if (!th && fusedOpsActive()) dS = softmaxBackward(p, dP, o.scale); // one dispatch on WebGPU
+          else {
+            dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true))); // softmax backward
+            if (th) dS = tf.mul(dS, tf.sub(1, tf.square(th)));
+            dS = tf.mul(dS, o.scale);
+          }
           return [mm(dS, ks), mm(dS, qs, true, false), dV]; // dQ [.., M, D], dK [.., S, D], dV
         });
         return [...grads, tf.zerosLike(sm)];

@@ -14,6 +14,7 @@ import { attentionCore } from './attention-core';
 import { matMulBT } from './matmul';
 import { attentionMask } from './attention-mask';
 import { ropeTable } from './rope';
+import { applyRopeHeadsFirst, gatedActivation, rmsNorm as fusedRmsNorm } from './fused';
 
 export interface LayerWeights {
   inputNorm: tf.Tensor1D; // [C]
@@ -313,8 +314,8 @@ export class LlamaModel {
       q = this.norm(q, layer.qNorm!); // per head, over D
       k = this.norm(k, layer.kNorm!);
     }
-    const qr = applyRope(q, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
-    let kr = applyRope(k, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, K, T, D]
+    const qr = applyRopeHeadsFirst(q, rope); // [B, H, T, D]
+    let kr = applyRopeHeadsFirst(k, rope); // [B, K, T, D]
     let vr = v.transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, K, T, D]
     if (cache) {
       const pk = cache.k[i];
@@ -352,8 +353,7 @@ export class LlamaModel {
   private mlpActivations(i: number, h: tf.Tensor2D, lora: LoraHook | null): tf.Tensor2D {
     const gate = this.linear(i, 'gate_proj', h, lora); // [N, I]
     const up = this.linear(i, 'up_proj', h, lora); // [N, I]
-    const act = this.config.activation === 'silu' ? tf.mul(gate, tf.sigmoid(gate)) : geluTanh(gate);
-    return tf.mul(act, up) as tf.Tensor2D;
+    return gatedActivation(gate, up, this.config.activation); // [N, I]
   }
 
   /** cos/sin [1, T, 1, D] for positions past..past+T-1 of one layer kind. */
@@ -403,23 +403,7 @@ export function layerSmallTensors(l: LayerWeights): tf.Tensor1D[] {
   return out.filter((t): t is tf.Tensor1D => t != null);
 }
 
-/** x [..., C] -> x / rms(x) * (offset + w), over the last axis. */
+/** x [..., C] -> x / rms(x) * (offset + w), over the last axis (one WebGPU dispatch each way, fused.ts). */
 export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number, offset = 0): T {
-  const ms = tf.mean(tf.square(x), -1, true); // [..., 1]
-  const scale = offset ? tf.add(w, offset) : w;
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), scale) as T;
-}
-
-/** gelu with the tanh approximation (PyTorch's gelu(approximate='tanh')). */
-function geluTanh(x: tf.Tensor2D): tf.Tensor2D {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1)) as tf.Tensor2D;
-}
-
-/** q [B, T, H, D] rotated by position: q*cos + rotate_half(q)*sin, rotate_half = cat(-q2, q1). */
-function applyRope(q: tf.Tensor4D, rope: Rope): tf.Tensor4D {
-  const half = q.shape[3] / 2;
-  const [q1, q2] = tf.split(q, [half, half], 3); // [B, T, H, D/2] each
-  const rotated = tf.concat([tf.neg(q2), q1], 3); // [B, T, H, D]
-  return tf.add(tf.mul(q, rope.cos), tf.mul(rotated, rope.sin));
+  return fusedRmsNorm(x, w, eps, offset);
 }

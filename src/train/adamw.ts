@@ -2,6 +2,7 @@
 // then the bias-corrected Adam step. `adamwReference` is the pure specification on plain arrays;
 // `AdamW` applies the same arithmetic to tfjs variables and is tested against it.
 import * as tf from '@tensorflow/tfjs';
+import { adamwUpdate } from '../model/fused';
 
 export interface AdamWParams {
   beta1: number;
@@ -52,15 +53,13 @@ export class AdamW {
     const bc1 = 1 - beta1 ** this.step;
     const bc2 = 1 - beta2 ** this.step;
     tf.tidy(() => {
+      // weightDecay 0 leaves p undecayed (decay exactly 1), as the composition always did.
+      const step = { beta1, beta2, eps, decay: weightDecay > 0 ? 1 - lr * weightDecay : 1, lrOverBc1: lr / bc1, bc2 };
       this.vars.forEach((p, i) => {
-        const g = grads[i];
-        const m = tf.add(tf.mul(this.m[i], beta1), tf.mul(g, 1 - beta1));
-        const v = tf.add(tf.mul(this.v[i], beta2), tf.mul(tf.square(g), 1 - beta2));
-        const decayed = weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
-        const update = tf.div(tf.mul(m, lr / bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-        p.assign(tf.sub(decayed, update));
+        const next = adamwUpdate(p, grads[i], this.m[i], this.v[i], step); // tf ops, or 3 fused dispatches on WebGPU
+        this.m[i].assign(next.m);
+        this.v[i].assign(next.v);
+        p.assign(next.p);
       });
     });
   }

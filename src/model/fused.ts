@@ -1,0 +1,114 @@
+// The decoder's small element-wise and row-wise ops (and AdamW's update), each in one place: on 'webgpu' the fused WGSL
+// kernels of src/gpu/fused-ops.ts (one dispatch each way where tfjs launches several), elsewhere
+// the tf-op composition, which is the reference and stays exactly what wasm and cpu always ran.
+// Shapes: B batch, T time, H heads, D head dim, C hidden, N rows, I MLP width, S keys.
+import * as tf from '@tensorflow/tfjs';
+import { FUSED_ADAM_MOMENT, FUSED_ADAM_PARAM, registerFusedAdamW } from '../gpu/fused-adamw';
+import {
+  FUSED_GATE, FUSED_MASKED_SOFTMAX, FUSED_RMS_NORM, FUSED_ROPE, FUSED_SOFTMAX_GRAD, registerFusedKernels, type GateActivation,
+} from '../gpu/fused-ops';
+
+export type { GateActivation } from '../gpu/fused-ops';
+
+let enabled = true;
+/** Benchmarks and tests: false runs the tf-op composition on WebGPU too (the path before fusion), to compare. */
+export function setFusedOps(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether the fused kernels run now (WebGPU backend, not switched off). */
+export function fusedOpsActive(): boolean {
+  if (!enabled || tf.getBackend() !== 'webgpu') return false;
+  registerFusedKernels();
+  registerFusedAdamW();
+  return true;
+}
+
+/** RoPE tables broadcastable against [B, T, H, D]. */
+export interface RopeTables {
+  cos: tf.Tensor4D; // [B | 1, T, 1, D]
+  sin: tf.Tensor4D;
+}
+
+/** x [..., C] -> x / rms(x) * (offset + w), over the last axis. */
+export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number, offset = 0): T {
+  if (fusedOpsActive()) return tf.engine().runKernel(FUSED_RMS_NORM, { x, w }, { eps, offset }) as T;
+  const ms = tf.mean(tf.square(x), -1, true); // [..., 1]
+  const scale = offset ? tf.add(w, offset) : w;
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), scale) as T;
+}
+
+/** The gated MLP's middle: act(gate) * up, both [N, I]. */
+export function gatedActivation(gate: tf.Tensor2D, up: tf.Tensor2D, activation: GateActivation): tf.Tensor2D {
+  if (fusedOpsActive()) return tf.engine().runKernel(FUSED_GATE, { g: gate, u: up }, { activation }) as tf.Tensor2D;
+  const act = activation === 'silu' ? tf.mul(gate, tf.sigmoid(gate)) : geluTanh(gate);
+  return tf.mul(act, up) as tf.Tensor2D;
+}
+
+/** gelu with the tanh approximation (PyTorch's gelu(approximate='tanh')). */
+function geluTanh(x: tf.Tensor2D): tf.Tensor2D {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1)) as tf.Tensor2D;
+}
+
+/** q [B, T, H, D] rotated by position: q*cos + rotate_half(q)*sin, rotate_half = cat(-q2, q1). */
+export function applyRope(q: tf.Tensor4D, rope: RopeTables): tf.Tensor4D {
+  if (fusedOpsActive()) return tf.engine().runKernel(FUSED_ROPE, { x: q, cos: rope.cos, sin: rope.sin }, { layout: 'same', sign: 1 }) as tf.Tensor4D;
+  return ropeComposed(q, rope);
+}
+
+/** q [B, T, H, D] rotated, then heads first: [B, H, T, D] (on WebGPU the transpose is the kernel's write order). */
+export function applyRopeHeadsFirst(q: tf.Tensor4D, rope: RopeTables): tf.Tensor4D {
+  if (fusedOpsActive()) return tf.engine().runKernel(FUSED_ROPE, { x: q, cos: rope.cos, sin: rope.sin }, { layout: 'toHeads', sign: 1 }) as tf.Tensor4D;
+  return ropeComposed(q, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
+}
+
+function ropeComposed(q: tf.Tensor4D, rope: RopeTables): tf.Tensor4D {
+  const half = q.shape[3] / 2;
+  const [q1, q2] = tf.split(q, [half, half], 3); // [B, T, H, D/2] each
+  const rotated = tf.concat([tf.neg(q2), q1], 3); // [B, T, H, D]
+  return tf.add(tf.mul(q, rope.cos), tf.mul(rotated, rope.sin));
+}
+
+/**
+ * Attention probabilities softmax(s * scale + mask): s [B, K, M, S], mask [M, S] or [1 | B, 1, M, S].
+ * Not differentiable on WebGPU (attention-core.ts carries its own gradient); call only where no tape records.
+ */
+export function maskedSoftmax(s: tf.Tensor4D, mask: tf.Tensor, scale: number): tf.Tensor4D {
+  if (fusedOpsActive()) return tf.engine().runKernel(FUSED_MASKED_SOFTMAX, { s, mask }, { scale }) as tf.Tensor4D;
+  return tf.softmax(tf.add(tf.mul(s, scale), mask)) as tf.Tensor4D;
+}
+
+/** The softmax backward with the score scale: p, dp [..., S] -> p * (dp - rowsum(p * dp)) * scale. */
+export function softmaxBackward(p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tensor {
+  if (fusedOpsActive()) return tf.engine().runKernel(FUSED_SOFTMAX_GRAD, { p, dp }, { scale });
+  return tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale);
+}
+
+/** What one AdamW step of one variable needs beyond the tensors (src/train/adamw.ts). */
+export interface AdamWStep {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1 - lr * weightDecay; exactly 1 skips the decay. */
+  decay: number;
+  /** lr / (1 - beta1^step) */
+  lrOverBc1: number;
+  /** 1 - beta2^step */
+  bc2: number;
+}
+
+/** New (p, m, v) of one variable from its gradient g; three dispatches on WebGPU instead of 13. */
+export function adamwUpdate(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: AdamWStep): { p: tf.Tensor; m: tf.Tensor; v: tf.Tensor } {
+  if (fusedOpsActive()) {
+    const run = tf.engine().runKernel.bind(tf.engine());
+    const m2 = run(FUSED_ADAM_MOMENT, { m, g }, { beta: s.beta1, squared: false }) as tf.Tensor;
+    const v2 = run(FUSED_ADAM_MOMENT, { m: v, g }, { beta: s.beta2, squared: true }) as tf.Tensor;
+    return { m: m2, v: v2, p: run(FUSED_ADAM_PARAM, { p, m: m2, v: v2 }, { decay: s.decay, lrOverBc1: s.lrOverBc1, bc2: s.bc2, eps: s.eps }) as tf.Tensor };
+  }
+  const m2 = tf.add(tf.mul(m, s.beta1), tf.mul(g, 1 - s.beta1));
+  const v2 = tf.add(tf.mul(v, s.beta2), tf.mul(tf.square(g), 1 - s.beta2));
+  const decayed = s.decay !== 1 ? tf.mul(p, s.decay) : p;
+  const update = tf.div(tf.mul(m2, s.lrOverBc1), tf.add(tf.sqrt(tf.div(v2, s.bc2)), s.eps));
+  return { p: tf.sub(decayed, update), m: m2, v: v2 };
+}
