@@ -1,9 +1,10 @@
 // The training step on WebGPU equals the cpu backend's: loss, every LoRA gradient and the first
 // optimizer steps on stories260K, computed in the same headless Chromium, over an fp32 base and
-// over an NF4 base (fused WGSL kernels on WebGPU, JS dequantization on cpu).
+// over an NF4 base (fused WGSL kernels on WebGPU, JS dequantization on cpu); and WebGPU's gradients
+// with every layer recomputed equal them too.
 import { test, expect } from './fixtures';
 
-type Result = { backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; trainLosses: number[] };
+type Result = { backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; recomputedGrads: Record<string, number[]>; trainLosses: number[] };
 
 for (const precision of ['fp32', 'nf4'] as const) {
   test(`one LoRA training step on WebGPU matches the cpu backend (${precision} base)`, async ({ page, modelServer }) => {
@@ -24,6 +25,9 @@ for (const precision of ['fp32', 'nf4'] as const) {
       const scale = Math.max(...g.map(Math.abs));
       const diff = Math.max(...g.map((x, i) => Math.abs(x - gpu.grads[name][i])));
       expect(diff / scale, name).toBeLessThan(1e-3);
+      // Recomputed layers (the backward without down_proj's forward) give the same gradients on WebGPU.
+      const rc = gpu.recomputedGrads[name];
+      expect(Math.max(...g.map((x, i) => Math.abs(x - rc[i]))) / scale, `${name} recomputed`).toBeLessThan(1e-3);
     }
     gpu.trainLosses.forEach((l, i) => expect(Math.abs(l - cpu.trainLosses[i])).toBeLessThan(1e-3));
   });

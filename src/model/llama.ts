@@ -274,9 +274,9 @@ export class LlamaModel {
     const x1 = tf.add(x, this.attention(i, this.norm(x, layer.inputNorm), ctx)) as tf.Tensor2D; // [B*T, C]
     const a = this.mlpActivations(i, this.norm(x1, layer.postAttnNorm), ctx.lora); // [B*T, I]
     const da = down.inputGrad!(dy); // [B*T, I], constant: no path from the tape's sources
-    let s = tf.add(tf.sum(tf.mul(x1, dy)), tf.sum(tf.mul(a, da)));
+    let s = tf.add(dotWithConstant(x1, dy), dotWithConstant(a, da));
     const d = ctx.lora?.delta(i, 'down_proj', a); // [B*T, C]
-    if (d) s = tf.add(s, tf.sum(tf.mul(d, dy)));
+    if (d) s = tf.add(s, dotWithConstant(d, dy));
     return s as tf.Scalar;
   }
 
@@ -406,4 +406,19 @@ export function layerSmallTensors(l: LayerWeights): tf.Tensor1D[] {
 /** x [..., C] -> x / rms(x) * (offset + w), over the last axis (one WebGPU dispatch each way, fused.ts). */
 export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number, offset = 0): T {
   return fusedRmsNorm(x, w, eps, offset);
+}
+
+/**
+ * Σ x⊙c for a constant c (no gradient), whose gradient x̄ = ḡ·c keeps only c: tf.mul would also
+ * save x (an [N, I] activation per recomputed layer that nothing else keeps).
+ */
+function dotWithConstant(x: tf.Tensor, c: tf.Tensor): tf.Scalar {
+  const f = tf.customGrad((xi, save) => {
+    (save as tf.GradSaveFunc)([c]);
+    return {
+      value: tf.sum(tf.mul(xi as tf.Tensor, c)),
+      gradFunc: (g, saved) => tf.mul(saved[0], g as tf.Tensor),
+    };
+  }) as (x: tf.Tensor) => tf.Scalar;
+  return f(x);
 }

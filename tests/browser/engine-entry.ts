@@ -12,7 +12,7 @@ import { maskedCrossEntropy } from '../../src/train/loss';
 import { Trainer, DEFAULT_TRAIN } from '../../src/train/trainer';
 import { loadTokenizer } from '../../src/tokenizer/tokenizer';
 
-async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' | 'nf4' = 'fp32'): Promise<{ backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; trainLosses: number[] }> {
+async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' | 'nf4' = 'fp32'): Promise<{ backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; recomputedGrads: Record<string, number[]>; trainLosses: number[] }> {
   await chooseBackend({ force: backend, wasmPaths: WASM_URLS });
   const get = async (f: string) => new Uint8Array(await (await fetch(`${modelUrl}/${f}`)).arrayBuffer());
   const text = async (f: string) => new TextDecoder().decode(await get(f));
@@ -44,13 +44,20 @@ async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' 
   for (const [name, g] of Object.entries(grads)) out[name.replace(/^lora\d+\./, '')] = Array.from(await g.data());
   const loss = (await value.data())[0];
   tf.dispose([value, ...Object.values(grads)]);
+  // The same gradients through the trainer with every layer recomputed (its backward skips down_proj's forward).
+  const rcTrainer = new Trainer(model, adapter, examples, { ...DEFAULT_TRAIN, batchSize: 2, seqLen: 16, loss: 'plain', recompute: 'on' });
+  const rc = rcTrainer.batchGradients(batch, true);
+  const recomputedGrads: Record<string, number[]> = {};
+  for (const [i, v] of adapter.variables().entries()) recomputedGrads[v.name.replace(/^lora\d+\./, '')] = Array.from(await rc.grads[i].data());
+  tf.dispose([rc.value, ...rc.grads]);
+  rcTrainer.dispose();
   const trainer = new Trainer(model, adapter, examples, { ...DEFAULT_TRAIN, steps: 3, batchSize: 2, seqLen: 16, learningRate: 1e-2, warmupSteps: 0 });
   const trainLosses: number[] = [];
   await trainer.run((r) => void trainLosses.push(r.loss));
   trainer.dispose();
   adapter.dispose();
   model.dispose();
-  return { backend: tf.getBackend(), linearPath: report.linearPath, loss, grads: out, trainLosses };
+  return { backend: tf.getBackend(), linearPath: report.linearPath, loss, grads: out, recomputedGrads, trainLosses };
 }
 
 (window as unknown as { engineChecks: unknown }).engineChecks = { stepOn };
