@@ -408,9 +408,11 @@ export class Trainer {
     await this.tallyRewards(rewards, tally);
     // Mean over micro-batches, then the global norm (before clipping) for reporting and clipping.
     const { mean, norm, lossT } = tf.tidy(() => {
-      const mean = this.vars.map((_, i) => tf.div(addAll(gradLists.map((g) => g[i])), s.gradAccum));
+      // One micro-batch: its gradients are the mean (a clone shares the buffer: no kernel runs, on WebGPU no dispatch).
+      const one = s.gradAccum === 1;
+      const mean = this.vars.map((_, i) => (one ? tf.clone(gradLists[0][i]) : tf.div(addAll(gradLists.map((g) => g[i])), s.gradAccum)));
       const norm = tf.sqrt(addAll(mean.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
-      const lossT = tf.div(addAll(losses), s.gradAccum) as tf.Scalar;
+      const lossT = (one ? tf.clone(losses[0]) : tf.div(addAll(losses), s.gradAccum)) as tf.Scalar;
       return { mean, norm, lossT };
     });
     tf.dispose([...losses, ...gradLists.flat()]);
