@@ -2,7 +2,12 @@
 // optimizer steps on stories260K, computed in the same headless Chromium, over an fp32 base and
 // over an NF4 base (fused WGSL kernels on WebGPU, JS dequantization on cpu); and WebGPU's gradients
 // with every layer recomputed equal them too.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test, expect } from './fixtures';
+import { startModelServer } from './model-server';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 type Result = { backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; recomputedGrads: Record<string, number[]>; trainLosses: number[] };
 
@@ -30,5 +35,32 @@ for (const precision of ['fp32', 'nf4'] as const) {
       expect(Math.max(...g.map((x, i) => Math.abs(x - rc[i]))) / scale, `${name} recomputed`).toBeLessThan(1e-3);
     }
     gpu.trainLosses.forEach((l, i) => expect(Math.abs(l - cpu.trainLosses[i])).toBeLessThan(1e-3));
+  });
+}
+
+// The families whose differences run through the fused WebGPU ops: Gemma 3 (offset and sandwich
+// norms, gelu-tanh gate, query scale) and Qwen3 (per-head q/k norms over rank-4 tensors).
+for (const name of ['tiny-gemma3', 'tiny-qwen3'] as const) {
+  test(`one LoRA training step of ${name} on WebGPU matches the cpu backend`, async ({ page }) => {
+    test.setTimeout(8 * 60_000);
+    const server = await startModelServer({ root: path.resolve(here, `../../shared/models/${name}`) });
+    try {
+      await page.goto('/tests/browser/engine.html');
+      await page.waitForFunction(() => 'engineChecks' in window);
+      const run = (backend: string) =>
+        page.evaluate(([b, url]) => (window as unknown as { engineChecks: { stepOn(b: string, u: string, p: string): Promise<Result> } }).engineChecks.stepOn(b, url, 'fp32'), [backend, server.url] as const);
+      const gpu = await run('webgpu');
+      const cpu = await run('cpu');
+      expect(gpu.backend).toBe('webgpu');
+      expect(Math.abs(gpu.loss - cpu.loss)).toBeLessThan(1e-4);
+      for (const [n, g] of Object.entries(cpu.grads)) {
+        const scale = Math.max(...g.map(Math.abs));
+        expect(Math.max(...g.map((x, i) => Math.abs(x - gpu.grads[n][i]))) / scale, n).toBeLessThan(1e-3);
+        expect(Math.max(...g.map((x, i) => Math.abs(x - gpu.recomputedGrads[n][i]))) / scale, `${n} recomputed`).toBeLessThan(1e-3);
+      }
+      gpu.trainLosses.forEach((l, i) => expect(Math.abs(l - cpu.trainLosses[i])).toBeLessThan(1e-3));
+    } finally {
+      await server.close();
+    }
   });
 }
