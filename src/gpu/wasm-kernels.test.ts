@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../../cli/node-runtime';
 import { copyBox, heapFloat32 } from './wasm-kernels';
+import { wasmHeapStats } from './wasm-heap-guard';
 
 /** Runs f on both backends and returns the values of every output. */
 async function both(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: unknown; cpu: unknown }> {
@@ -115,5 +116,26 @@ describe('heapFloat32', () => {
     expect(Array.from(await c.data())).toEqual([1, 2]);
     c.dispose();
     await tf.setBackend('wasm');
+  });
+});
+
+describe('wasm Cast', () => {
+  beforeAll(async () => {
+    expect(await initNodeBackend('wasm')).toBe('wasm');
+  });
+
+  it('to the same dtype shares the buffer (nothing allocated), and other casts still convert', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d([1.5, -2.25, 3]);
+    const heap = wasmHeapStats().inUse; // real allocations (tf.memory().numBytes counts a shared buffer per tensor)
+    const same = tf.cast(x, 'float32');
+    expect(wasmHeapStats().inUse).toBe(heap);
+    expect(Array.from(await same.data())).toEqual([1.5, -2.25, 3]);
+    x.dispose();
+    expect(Array.from(await same.data())).toEqual([1.5, -2.25, 3]); // the shared buffer lives on
+    const i = tf.cast(same, 'int32');
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(await i.data())).toEqual([1, -2, 3]);
+    tf.dispose([same, i]);
   });
 });

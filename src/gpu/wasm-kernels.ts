@@ -7,6 +7,9 @@
 //  - Identity shares the input's buffer (reference count), as tfjs's cpu, WebGL and WebGPU
 //    backends do; tfjs-wasm copied it. The autograd tape clones every tensor a kernel saves for
 //    its gradient through Identity, so each saved activation was a second copy of itself.
+//  - Cast to the dtype a tensor already has shares its buffer too (tfjs-wasm copied it). tfjs's
+//    gradient of every multiply casts both operands to float32, so each backward multiply copied
+//    its inputs: ~570 copies a step at the 135M shape.
 // Strings keep tfjs's kernels (they do not live in the heap).
 // Also: heapFloat32(), a float32 tensor filled in place (on wasm, straight in the heap).
 import * as tf from '@tensorflow/tfjs';
@@ -123,9 +126,14 @@ export function heapFloat32(shape: number[], fill: (out: Float32Array) => void):
   return tf.tensor(out, shape, 'float32');
 }
 
+function castSameDtype(args: KernelArgs): TensorInfo | null {
+  const x = args.inputs.x;
+  return x.dtype === args.attrs.dtype ? identity(args) : null;
+}
+
 let registered = false;
 
-/** Replaces tfjs-wasm's Slice, Unpack, SplitV and Identity (once; call after the wasm backend is registered). */
+/** Replaces tfjs-wasm's Slice, Unpack, SplitV, Identity and same-dtype Cast (once; call after the wasm backend is registered). */
 export function registerWasmKernels(): void {
   if (registered) return;
   for (const [name, fn] of [['Slice', slice], ['Unpack', unpack], ['SplitV', splitV], ['Identity', identity]] as const) {
@@ -139,6 +147,12 @@ export function registerWasmKernels(): void {
       backendName: 'wasm',
       kernelFunc: ((args: KernelArgs) => (args.inputs[input].dtype === 'string' ? tfjsFunc(args) : fn(args))) as unknown as tf.KernelFunc,
     });
+  }
+  const cast = tf.getKernel('Cast', 'wasm');
+  if (cast) {
+    const tfjsCast = cast.kernelFunc as unknown as KernelFunc;
+    tf.unregisterKernel('Cast', 'wasm');
+    tf.registerKernel({ kernelName: 'Cast', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => castSameDtype(args) ?? tfjsCast(args)) as unknown as tf.KernelFunc });
   }
   registered = true;
 }
