@@ -3,7 +3,7 @@
 // what it made, is recognised as out-of-memory, and the same trainer steps on once memory is back.
 import * as tf from '@tensorflow/tfjs';
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
-import { setWasmHeapCeiling, WasmHeapExhaustedError } from './wasm-heap-guard';
+import { resetWasmHeapPeak, setWasmHeapCeiling, wasmHeapStats, WasmHeapExhaustedError } from './wasm-heap-guard';
 import { isOutOfMemory } from '../train/out-of-memory';
 import { loadStories, textExamples } from '../../tests/stories-fixture';
 import { LoraAdapter } from '../train/lora';
@@ -48,13 +48,15 @@ describe('wasm heap guard', () => {
     const examples = textExamples(tokenizer, ['Zed the purple dragon liked to fly.', 'Lily found a shiny red ball.', 'The cat sat on the mat.', 'Tom ate a big cake.']);
     const adapter = LoraAdapter.create(model.config, { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: 'stories260K' }, 1);
     const trainer = new Trainer(model, adapter, examples, { ...DEFAULT_TRAIN, steps: 6, batchSize: 4, seqLen: 16, warmupSteps: 0, evalEvery: 0, recompute });
-    let first = await trainer.trainStep();
-    const peak = (await tf.profile(async () => { first = await trainer.trainStep(); })).peakBytes - tf.memory().numBytes;
+    await trainer.trainStep();
+    resetWasmHeapPeak();
+    const first = await trainer.trainStep();
+    const { inUse, peak } = wasmHeapStats(); // the guard's own counts: what the ceiling compares
     const tensors = tf.memory().numTensors;
     const bytes = tf.memory().numBytes;
     // Out of memory early in the forward, and late (most of the step's peak already allocated).
-    for (const headroom of [64 * 1024, Math.floor(peak * 0.8)]) {
-      setWasmHeapCeiling(bytes + headroom);
+    for (const headroom of [64 * 1024, Math.floor((peak - inUse) * 0.8)]) {
+      setWasmHeapCeiling(inUse + headroom);
       await expect(trainer.trainStep()).rejects.toSatisfy((e: unknown) => e instanceof WasmHeapExhaustedError && isOutOfMemory(e));
       expect(tf.memory().numTensors).toBe(tensors);
       expect(tf.memory().numBytes).toBe(bytes);
