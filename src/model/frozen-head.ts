@@ -209,24 +209,23 @@ export class Int8Head implements FrozenHead {
   }
 
   rowsAt(ids: Int32Array): tf.Tensor2D {
-    const C = this.hidden;
-    const out = new Float32Array(ids.length * C);
-    ids.forEach((id, i) => {
-      if (!(id >= 0 && id < this.vocabSize)) throw new HeadRangeError(`rowsAt: token id ${id} at position ${i} is outside the vocabulary (0..${this.vocabSize - 1})`);
-      out.set(dequantizeInt8Rows(this.q, id, 1), i * C);
-    });
-    return tf.tensor2d(out, [ids.length, C]);
+    return this.decodedRows(ids, 'rowsAt');
   }
 
   /** Decoded in JS: the ids are read back (cheap on wasm/cpu; one small sync read on WebGPU). */
   embed(idsT: tf.Tensor1D): tf.Tensor2D {
+    return this.decodedRows(idsT.dataSync(), 'embed');
+  }
+
+  /** Rows at ids decoded to fp32 [n, C]; `caller` names the method in the out-of-range message. */
+  private decodedRows(ids: ArrayLike<number>, caller: string): tf.Tensor2D {
     const C = this.hidden;
-    const ids = idsT.dataSync();
     const out = new Float32Array(ids.length * C);
-    ids.forEach((id, i) => {
-      if (!(id >= 0 && id < this.vocabSize)) throw new HeadRangeError(`embed: token id ${id} at position ${i} is outside the vocabulary (0..${this.vocabSize - 1})`);
-      out.set(dequantizeInt8Rows(this.q, id, 1), i * C);
-    });
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!(id >= 0 && id < this.vocabSize)) throw new HeadRangeError(`${caller}: token id ${id} at position ${i} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      dequantizeInt8RowsInto(this.q, id, 1, out.subarray(i * C, (i + 1) * C));
+    }
     return tf.tensor2d(out, [ids.length, C]);
   }
 

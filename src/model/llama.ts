@@ -244,18 +244,22 @@ export class LlamaModel {
    * layer i's cache entry, so it can be wrapped for recomputation.
    */
   layerForward(i: number, x: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D {
-    const cfg = this.config;
     const layer = this.weights.layers[i];
-    const h = this.norm(x, layer.inputNorm); // [B*T, C]
-    let attn = this.attention(i, h, ctx); // [B*T, C]
-    if (cfg.sandwichNorms) {
-      attn = this.norm(attn, layer.postAttnNorm);
+    if (this.config.sandwichNorms) {
+      const attn = this.norm(this.attention(i, this.norm(x, layer.inputNorm), ctx), layer.postAttnNorm); // [B*T, C]
       x = tf.add(x, attn);
       const m = this.mlp(i, this.norm(x, layer.preFfnNorm!), ctx.lora); // [B*T, C]
       return tf.add(x, this.norm(m, layer.postFfnNorm!));
     }
-    x = tf.add(x, attn);
-    return tf.add(x, this.mlp(i, this.norm(x, layer.postAttnNorm), ctx.lora));
+    const { x1, a } = this.beforeDownProj(i, x, ctx);
+    return tf.add(x1, this.linear(i, 'down_proj', a, ctx.lora));
+  }
+
+  /** A layer without sandwich norms up to down_proj: x1 = x + attn(norm(x)) [B*T, C], a = the MLP activations of norm(x1) [B*T, I]. */
+  private beforeDownProj(i: number, x: tf.Tensor2D, ctx: LayerContext): { x1: tf.Tensor2D; a: tf.Tensor2D } {
+    const layer = this.weights.layers[i];
+    const x1 = tf.add(x, this.attention(i, this.norm(x, layer.inputNorm), ctx)) as tf.Tensor2D;
+    return { x1, a: this.mlpActivations(i, this.norm(x1, layer.postAttnNorm), ctx.lora) };
   }
 
   /**
@@ -269,11 +273,8 @@ export class LlamaModel {
    */
   layerVjp(i: number, x: tf.Tensor2D, ctx: LayerContext, dy: tf.Tensor2D): tf.Scalar {
     if (!this.hasLayerVjp(i)) throw new Error(`layerVjp: layer ${i} has no vjp without its last product`);
-    const layer = this.weights.layers[i];
-    const down = layer.linear.down_proj;
-    const x1 = tf.add(x, this.attention(i, this.norm(x, layer.inputNorm), ctx)) as tf.Tensor2D; // [B*T, C]
-    const a = this.mlpActivations(i, this.norm(x1, layer.postAttnNorm), ctx.lora); // [B*T, I]
-    const da = down.inputGrad!(dy); // [B*T, I], constant: no path from the tape's sources
+    const { x1, a } = this.beforeDownProj(i, x, ctx);
+    const da = this.weights.layers[i].linear.down_proj.inputGrad!(dy); // [B*T, I], constant: no path from the tape's sources
     let s = tf.add(dotWithConstant(x1, dy), dotWithConstant(a, da));
     const d = ctx.lora?.delta(i, 'down_proj', a); // [B*T, C]
     if (d) s = tf.add(s, dotWithConstant(d, dy));

@@ -119,8 +119,8 @@ export class Nf4Linear implements FrozenLinear {
       wt.dispose();
       return y;
     }
-    const w = this.dequantized(); // [out, in]
-    const y = (nativeTransposes() ? tf.matMul(x, w, false, true) : tf.tidy(() => tf.matMul(x, tf.transpose(w)))) as tf.Tensor2D;
+    const w = this.dequantized(); // [out, in]; only the WebGPU paths get here, where transposed operands are native
+    const y = tf.matMul(x, w, false, true) as tf.Tensor2D;
     w.dispose();
     return y;
   }
