@@ -126,33 +126,27 @@ export function heapFloat32(shape: number[], fill: (out: Float32Array) => void):
   return tf.tensor(out, shape, 'float32');
 }
 
-function castSameDtype(args: KernelArgs): TensorInfo | null {
-  const x = args.inputs.x;
-  return x.dtype === args.attrs.dtype ? identity(args) : null;
-}
+/** Each replacement, or null where tfjs's own kernel should run (strings, a Cast that converts). */
+const notString = (input: string, fn: KernelFunc) => (args: KernelArgs) => (args.inputs[input].dtype === 'string' ? null : fn(args));
+const REPLACEMENTS: [string, (args: KernelArgs) => TensorInfo | TensorInfo[] | null][] = [
+  ['Slice', notString('x', slice)],
+  ['Unpack', notString('value', unpack)],
+  ['SplitV', notString('x', splitV)],
+  ['Identity', notString('x', identity)],
+  ['Cast', (args) => (args.inputs.x.dtype === args.attrs.dtype ? identity(args) : null)],
+];
 
 let registered = false;
 
 /** Replaces tfjs-wasm's Slice, Unpack, SplitV, Identity and same-dtype Cast (once; call after the wasm backend is registered). */
 export function registerWasmKernels(): void {
   if (registered) return;
-  for (const [name, fn] of [['Slice', slice], ['Unpack', unpack], ['SplitV', splitV], ['Identity', identity]] as const) {
+  for (const [name, mine] of REPLACEMENTS) {
     const original = tf.getKernel(name, 'wasm');
     if (!original) continue; // the wasm backend is not in this bundle
     const tfjsFunc = original.kernelFunc as unknown as KernelFunc;
-    const input = name === 'Unpack' ? 'value' : 'x';
     tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({
-      kernelName: name,
-      backendName: 'wasm',
-      kernelFunc: ((args: KernelArgs) => (args.inputs[input].dtype === 'string' ? tfjsFunc(args) : fn(args))) as unknown as tf.KernelFunc,
-    });
-  }
-  const cast = tf.getKernel('Cast', 'wasm');
-  if (cast) {
-    const tfjsCast = cast.kernelFunc as unknown as KernelFunc;
-    tf.unregisterKernel('Cast', 'wasm');
-    tf.registerKernel({ kernelName: 'Cast', backendName: 'wasm', kernelFunc: ((args: KernelArgs) => castSameDtype(args) ?? tfjsCast(args)) as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ((args: KernelArgs) => mine(args) ?? tfjsFunc(args)) as unknown as tf.KernelFunc });
   }
   registered = true;
 }
