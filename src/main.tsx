@@ -1,7 +1,7 @@
 // Page entry: mounts the app and starts the engine worker. `?backend=webgpu|wasm|cpu` forces a
 // backend; `?wasm-heap-limit-mb=N` makes wasm allocations fail past N MB (to try what fits a
-// smaller device; the e2e journey runs out of memory with it); a `#adapter=...` (inline) or `#adapter-url=...` (hosted) fragment is a share link,
-// opened once the engine is up.
+// smaller device; the e2e journey runs out of memory with it); a `#adapter=...` (inline) or
+// `#adapter-url=...` (hosted) fragment is a share link, opened once the engine is up.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import 'uplot/dist/uPlot.min.css';

@@ -140,4 +140,3 @@ export class LoraAdapter implements LoraHook {
     this.pairs.clear();
   }
 }
-

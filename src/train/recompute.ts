@@ -71,4 +71,3 @@ export function recomputed(fn: (x: tf.Tensor2D) => tf.Tensor2D, vars: tf.Variabl
   }) as unknown as (x: tf.Tensor2D, ...vars: tf.Variable[]) => tf.Tensor2D;
   return (x) => (engine.isTapeOn() ? f(x, ...vars) : fn(x));
 }
-

@@ -400,10 +400,10 @@ export class Trainer {
       this.accumulate(losses, gradLists, rewards);
     } catch (e) {
       tf.dispose([...losses, ...gradLists.flat(), ...rewards]); // the micro-batches before the one that threw
-      this.adapter.training = false;
       throw e;
+    } finally {
+      this.adapter.training = false;
     }
-    this.adapter.training = false;
     const tally = new DpoTally();
     await this.tallyRewards(rewards, tally);
     // Mean over micro-batches, then the global norm (before clipping) for reporting and clipping.

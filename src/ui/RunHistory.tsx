@@ -25,7 +25,7 @@ export function ResumeOffer() {
   return (
     <div className="notice" role="region" aria-label="Unfinished run">
       <p>
-        A training run stopped at step {run.checkpointStep ?? 0} of {run.totalSteps} ({run.outOfMemory ? 'out of memory' : run.status === 'paused' ? 'paused' : run.status === 'diverged' ? 'diverged' : 'interrupted'}).
+        A training run stopped at step {run.checkpointStep} of {run.totalSteps} ({run.outOfMemory ? 'out of memory' : run.status === 'paused' ? 'paused' : run.status === 'diverged' ? 'diverged' : 'interrupted'}).
         {!sameModel ? ` Load ${run.base.source} to continue it.` : smaller ? ` It ran batch ${s.batchSize} x ${s.gradAccum}; batch ${smaller.batchSize} x ${smaller.gradAccum} accumulation takes the same ${s.batchSize * s.gradAccum} examples per step with less memory.` : ' It can continue exactly where it was.'}
       </p>
       {smaller ? (
