@@ -2,7 +2,8 @@
 // file (engine, model, dataset, train, use) and reads the others only through get().
 import type { MicroBatch } from '../train/resume-settings';
 import type { StateCreator } from 'zustand';
-import type { EvalSlice } from './eval-slice';
+import type { EvalSummary, GenerationRow } from '../eval/evaluate';
+import type { TrainHistory } from '../train/checkpoint';
 import type { EngineClient } from '../worker/client';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
 import type { EvalReport, StepReport, TrainSettings } from '../train/trainer';
@@ -128,6 +129,36 @@ export interface UseSlice {
   makeShareLink(): Promise<string | null>;
   /** A link that opens PEFT files hosted at a folder URL or hub repo (for adapters too large to travel in a URL). */
   makeHostedLink(location: string): string | null;
+}
+
+export interface ComparedRun {
+  runId: string;
+  /** Null while it is read from IndexedDB (the tick shows at once; the curve follows). */
+  history: TrainHistory | null;
+}
+
+export interface EvalSlice {
+  /** The serious findings (seriousKey) the person acknowledged; a different set needs a new acknowledgement. */
+  preflightAck: string | null;
+  evaluation: EvalSummary | null;
+  /** The adapter the evaluation was measured on (stale once another is trained or opened). */
+  evaluatedAdapter: AdapterSummary | null;
+  evalBusy: boolean;
+  evalProgress: Extract<ProgressEvent, { task: 'evaluate' }> | null;
+  evalError: UiError | null;
+  /** Validation prompts and new tokens per generation. */
+  evalPrompts: number;
+  evalMaxNewTokens: number;
+  /** Adapter strength of the tuned column (0 = base, 1 = as trained). */
+  strength: number;
+  /** The tuned column regenerated at `strength` (null: the evaluation's own, at 1). */
+  strengthRows: GenerationRow[] | null;
+  comparedRuns: ComparedRun[];
+  acknowledgePreflight(key: string | null): void;
+  setEvalOptions(p: { evalPrompts?: number; evalMaxNewTokens?: number }): void;
+  runEvaluation(): Promise<void>;
+  setStrength(s: number): Promise<void>;
+  toggleComparedRun(runId: string, on: boolean): Promise<void>;
 }
 
 export interface ExportSlice {
