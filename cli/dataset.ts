@@ -1,16 +1,10 @@
-// npm run dataset -- check <file.jsonl> [--model <folder|base URL>] [--format <name>] [--max-length N]
-//   [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S]
-//   [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method lora|full|prompt|dpo]
-// Runs the app's own dataset parser in Node. Prints one JSON line per bad line {"line":N,"error":"..."},
-// then one per preflight finding {"warning":"<id>","severity","message","count","lines","example","fix"}
-// (src/data/preflight.ts; settings findings when --steps, --epochs or --lr is given), then the summary {"format","lines","valid","invalid","examples","tokens","truncated"} (tokens and
-// truncated only with --model).
-// Exit status: 0 all lines valid, 1 some lines invalid or none valid, 2 usage or unreadable file.
+// npm run dataset -- check <file>: the app's own dataset parser and preflight, in Node. Flags, output
+// and exit status: SPEC below (`npm run dataset -- --help`).
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { parseArgs } from 'node:util';
+import { parseCli, type CliOption, type CliSpec } from './usage';
 import { parseDataset } from '../src/data/dataset';
 import { DATASET_FORMATS, isDatasetFormat } from '../src/data/formats';
 import { DatasetFileError } from '../src/data/jsonl';
@@ -21,7 +15,35 @@ import { dataFindings, settingsFindings, USUAL_LEARNING_RATES, type PreflightFin
 import { DEFAULT_DATASET_OPTIONS } from '../src/data/prepare';
 import { DEFAULT_TRAIN, totalSteps } from '../src/train/trainer';
 
-const USAGE = `usage: npm run dataset -- check <file.jsonl> [--model <folder|base URL>] [--format ${DATASET_FORMATS.join('|')}] [--max-length N] [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S] [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method ${Object.keys(USUAL_LEARNING_RATES).join('|')}]`;
+const SPEC = {
+  command: 'npm run dataset --',
+  summary: 'Checks a dataset file with the same parser and preflight as the Dataset step: bad lines, findings, a summary.',
+  positionals: 'check <file.jsonl>',
+  options: {
+    model: { type: 'string', value: '<folder|base URL>', help: 'Tokenize with this model\'s tokenizer (adds tokens and truncation to the summary).' },
+    format: { type: 'string', value: DATASET_FORMATS.join('|'), help: 'Format of every line (detected from the first lines when absent).' },
+    'max-length': { type: 'string', value: 'N', help: 'Tokens per example; longer examples follow --overflow (needs --model).' },
+    overflow: { type: 'string', default: 'truncate', value: 'truncate|drop', help: 'What happens to an example longer than --max-length.' },
+    'train-on-prompt': { type: 'boolean', default: false, help: 'Count the prompt tokens as trained (by default only answers are).' },
+    'val-percent': { type: 'string', value: 'P', help: `Held-out share of the examples, percent (default: ${DEFAULT_DATASET_OPTIONS.validationPercent}).` },
+    seed: { type: 'string', value: 'S', help: `Seed of the train/validation split (default: ${DEFAULT_DATASET_OPTIONS.seed}).` },
+    steps: { type: 'string', value: 'N', help: 'Planned optimizer steps (adds the settings findings).' },
+    epochs: { type: 'string', value: 'E', help: 'Planned epochs instead of --steps.' },
+    batch: { type: 'string', value: 'B', help: `Planned micro-batch (default: ${DEFAULT_TRAIN.batchSize}).` },
+    'grad-accum': { type: 'string', value: 'K', help: `Planned gradient accumulation (default: ${DEFAULT_TRAIN.gradAccum}).` },
+    lr: { type: 'string', value: 'LR', help: 'Planned learning rate (adds the settings findings).' },
+    method: { type: 'string', value: Object.keys(USUAL_LEARNING_RATES).join('|'), help: 'Planned method, for the learning-rate finding.' },
+  },
+  examples: [
+    'npm run dataset -- check data.jsonl',
+    'npm run dataset -- check chat.jsonl --model ../shared/models/stories260K --max-length 256 --steps 200 --lr 2e-4',
+  ],
+  notes: [
+    'Prints one JSON line per bad line {"line","error"}, one per preflight finding {"warning","severity","message","count","lines","example","fix"},',
+    'then the summary {"format","lines","valid","invalid","examples","tokens","truncated"} (tokens and truncated only with --model).',
+    'Exit status: 0 all lines valid, 1 some lines invalid or none valid, 2 usage or unreadable file.',
+  ],
+} satisfies CliSpec<Record<string, CliOption>>;
 
 /** A numeric option: undefined when absent, a UsageError naming the option when not a number in range. */
 function numberOption(values: Record<string, unknown>, name: string, check: (v: number) => boolean): number | undefined {
@@ -56,27 +78,9 @@ async function loadModelTokenizer(model: string): Promise<TextTokenizer> {
 }
 
 async function check(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      format: { type: 'string' },
-      'max-length': { type: 'string' },
-      overflow: { type: 'string', default: 'truncate' },
-      'train-on-prompt': { type: 'boolean', default: false },
-      'val-percent': { type: 'string' },
-      seed: { type: 'string' },
-      steps: { type: 'string' },
-      epochs: { type: 'string' },
-      batch: { type: 'string' },
-      'grad-accum': { type: 'string' },
-      lr: { type: 'string' },
-      method: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseCli(SPEC, args);
   const file = positionals[0];
-  if (!file || positionals.length > 1) throw new UsageError(USAGE);
+  if (!file || positionals.length > 1) throw new UsageError(`expected one dataset file: ${SPEC.command} ${SPEC.positionals}`);
   if (values.format !== undefined && !isDatasetFormat(values.format)) throw new UsageError(`unknown --format "${values.format}"; one of ${DATASET_FORMATS.join(', ')}`);
   if (values.overflow !== 'truncate' && values.overflow !== 'drop') throw new UsageError(`--overflow must be truncate or drop, not "${values.overflow}"`);
   const maxLength = values['max-length'] === undefined ? undefined : Number(values['max-length']);
@@ -127,8 +131,9 @@ async function check(args: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h') parseCli(SPEC, ['--help']);
   try {
-    if (command !== 'check') throw new UsageError(USAGE);
+    if (command !== 'check') throw new UsageError(`expected a command: ${SPEC.command} ${SPEC.positionals} (see --help)`);
     return await check(rest);
   } catch (e) {
     const err = e as Error;
