@@ -3,8 +3,11 @@ import { downloadBytes } from '../ui/download';
 import { encodeHostedAdapterLink } from '../adapters/share-link';
 import { requireClient, toUiError, type Slice, type UseSlice } from './types';
 
+/** The Use step's prompt until a chat dataset offers one of its own (or the person types one). */
+export const DEFAULT_USE_PROMPT = 'Once upon a time';
+
 export const createUseSlice: Slice<UseSlice> = (set, get) => ({
-  prompt: 'Once upon a time',
+  prompt: DEFAULT_USE_PROMPT,
   maxNewTokens: 48,
   temperature: 0,
   generation: { base: null, tuned: null, running: false },

@@ -1,6 +1,7 @@
 // The engine behind the worker: holds the loaded model, tokenizer, dataset, adapter and trainer,
 // and implements every request of the protocol as a plain async method. The worker host (host.ts)
 // only routes messages here, so tests and other hosts can drive the same engine directly.
+import { chatTurns } from '../data/chat-turns';
 import { setWasmHeapCeiling } from '../gpu/wasm-heap-guard';
 import { resumeSettings, type MicroBatch } from '../train/resume-settings';
 import * as tf from '@tensorflow/tfjs';
@@ -204,7 +205,7 @@ export class Engine {
     const tok = this.requireTokenizer();
     if (soft && this.datasetOptions?.packing) throw new EngineError('Soft prompts go before each example, so prompt and prefix tuning cannot pack rows: turn packing off in the Dataset step.');
     const softInit = soft?.init === 'text' && soft.initText ? { softInitIds: tok.encode(soft.initText) } : {};
-    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
+    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), turns: (ids: number[]) => chatTurns(tok, ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
   }
 
   private async drive(run: TrainingRun, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'>, runId: string) {
