@@ -65,7 +65,7 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
   const method: Method = fullOn ? 'full' : soft ? soft.kind : 'lora';
   const N = soft?.numVirtualTokens ?? 8;
   const cfg = model?.config;
-  const memory = (m: Method) => (cfg ? ` · trainable ${formatBytes(4 * 4 * trainableValues(m, cfg, lora.r, lora.targetModules, N))}` : '');
+  const memory = (m: Method) => (cfg ? ` Its trainable values take ${formatBytes(4 * 4 * trainableValues(m, cfg, lora.r, lora.targetModules, N))} (weights, gradients and two AdamW moments).` : '');
   const pick = (m: Method) => {
     if (m === 'full') setFull(true);
     else if (m === 'lora') {
