@@ -2,6 +2,11 @@
 // and implements every request of the protocol as a plain async method. The worker host (host.ts)
 // only routes messages here, so tests and other hosts can drive the same engine directly.
 import { chatTurns } from '../data/chat-turns';
+import { fromPromptPeftFiles } from '../adapters/peft-prompt';
+import { fromPeftFiles } from '../adapters/peft';
+import { decodeShareFragment, hostedAdapterLocation, ShareLinkError } from '../adapters/share-link';
+import type { BundleSource } from './engine-bundle';
+import { adapterFiles, adapterShareLink, EngineError, fullModelFiles, planModelExport, writeModelExport, type Holdings } from './engine-export';
 import { setWasmHeapCeiling } from '../gpu/wasm-heap-guard';
 import { resumeSettings, type MicroBatch } from '../train/resume-settings';
 import * as tf from '@tensorflow/tfjs';
@@ -19,17 +24,12 @@ import { readHubToken } from '../storage/hub-token';
 import { chatPromptIds } from '../data/chat-prompt';
 import { SoftPromptAdapter } from '../train/soft-prompt';
 import { FullFineTune } from '../train/full-finetune';
-import { MemorySink } from '../export/sink';
-import { writeHfModel } from '../export/hf-model';
 import { type StepReport, type TrainSettings } from '../train/trainer';
 import { type TrainableAdapter } from '../train/trainable';
-import { toPromptPeftFiles, fromPromptPeftFiles } from '../adapters/peft-prompt';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
-import { familyProvenance, fromPeftFiles, toPeftFiles } from '../adapters/peft';
-import { encodeShareLink, decodeShareFragment, hostedAdapterLocation, ShareLinkError } from '../adapters/share-link';
 import { fetchHostedAdapter } from '../adapters/hosted-adapter';
 import type { LoraSpec } from '../adapters/lora-types';
 import { prepareDataset, type DatasetOptions } from '../data/prepare';
@@ -38,20 +38,9 @@ import { downloadModel, openStoredModel, resolveModelSource } from '../storage/m
 import { chooseBackend } from '../gpu/backend-choice';
 import { WASM_URLS } from '../gpu/wasm-urls';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ExportChoice, ModelSummary, ProgressEvent } from './protocol';
-import { planExport, runExport, type ExportInput, type ExportResult, type PlannedFile } from '../export/export-run';
 import type { ExportSink } from '../export/sink';
-import { bundleFileName, writeBundle, type BundleInput } from '../export/bundle/bundle';
-import { bundleInputFrom, type BundleSource } from './engine-bundle';
 
-/** A file-name stem from a model's source: the last path part of a URL or hub repo id (a bare host: the model type). */
-export function exportName(source: string, config: unknown): string {
-  const path = /^https?:\/\//.test(source) ? new URL(source).pathname : source;
-  return path.replace(/\/+$/, '').split('/').pop() || String((config as { model_type?: unknown } | null)?.model_type ?? 'model');
-}
-
-export class EngineError extends Error {
-  override name = 'EngineError';
-}
+export { EngineError, exportName } from './engine-export';
 
 export class Engine {
   backend: BackendInfo | null = null;
@@ -277,69 +266,17 @@ export class Engine {
     return { promptIds, outputIds, text: tok.decode([...shown, ...outputIds]) };
   }
 
-  async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
-    const adapter = this.requireAdapter();
-    if (adapter instanceof FullFineTune) throw new EngineError('A fully fine-tuned model has no adapter files: download it as a Hugging Face folder instead.');
-    const provenance = {
-      trained_with: 'browser-finetune-studio',
-      ...familyProvenance(this.requireModel().config),
-      base_model_fingerprint: this.files!.fingerprint,
-      base_precision: this.summary!.basePrecision,
-    };
-    if (adapter instanceof SoftPromptAdapter) return toPromptPeftFiles(adapter.spec, this.requireModel().config, await adapter.toWeights(), provenance);
-    return toPeftFiles(adapter.spec, await adapter.toWeights(), provenance);
-  }
+  // Export and share requests: src/worker/engine-export.ts, on what the engine holds now.
+  exportAdapter = () => adapterFiles(this.holdings());
+  planExport = (choice: ExportChoice) => planModelExport(this.holdings(), choice);
+  exportModel = (choice: ExportChoice, sink: ExportSink, onProgress: (p: ProgressEvent) => void) => writeModelExport(this.holdings(), choice, sink, onProgress);
+  exportFullModel = () => fullModelFiles(this.holdings());
+  shareLink = (pageUrl: string) => adapterShareLink(this.holdings(), pageUrl);
 
-  /** The base files, tokenizer and adapter as the exporter takes them (src/export/export-run.ts). */
-  private async exportInput(choice: ExportChoice): Promise<ExportInput> {
-    if (!this.files || !this.tokenizer) throw new EngineError('Load a model before exporting');
-    if (this.adapter instanceof SoftPromptAdapter && choice.format !== 'gguf') {
-      throw new EngineError(`The ${choice.format} export carries a LoRA adapter; a ${this.adapter.spec.kind} run leaves as its PEFT files (Download adapter). The base model alone exports as GGUF.`);
-    }
-    const adapter = this.adapter instanceof LoraAdapter ? { spec: this.adapter.spec, weights: await this.adapter.toWeights() } : null;
-    return { files: this.files, tokenizer: this.tokenizer, adapter, name: exportName(this.files.source, this.files.config) };
-  }
-
-  private async bundleInput(): Promise<BundleInput> {
-    const m = this.requireModel();
-    return bundleInputFrom(this.bundleSource, { source: this.files!.source, fingerprint: this.files!.fingerprint, config: m.config, basePrecision: this.summary!.basePrecision }, await this.exportAdapter(), exportName(this.files!.source, this.files!.config));
-  }
-
-  async planExport(choice: ExportChoice): Promise<PlannedFile[]> {
-    if (choice.format === 'bundle') {
-      const b = await this.bundleInput();
-      return [{ name: bundleFileName(b.name), bytes: b.trainJsonl.length + b.validationJsonl.length + b.adapterSafetensors.byteLength + 32 * 1024 }];
-    }
-    return planExport(await this.exportInput(choice), { ...choice, format: choice.format });
-  }
-
-  async exportModel(choice: ExportChoice, sink: ExportSink, onProgress: (p: ProgressEvent) => void): Promise<ExportResult> {
-    if (choice.format === 'bundle') return { files: [await writeBundle(sink, await this.bundleInput())] };
-    return runExport(sink, await this.exportInput(choice), {
-      ...choice,
-      format: choice.format,
-      onProgress: (p) => onProgress({ status: 'progress', task: 'export', file: p.file, loaded: p.bytesWritten, total: p.bytesTotal }),
-    });
-  }
-
-  /** The fully fine-tuned model as a Hugging Face folder (in memory: about the size of the weights in the checkpoint's dtype). */
-  async exportFullModel(): Promise<{ name: string; bytes: Uint8Array }[]> {
-    const adapter = this.requireAdapter();
-    if (!(adapter instanceof FullFineTune)) throw new EngineError('Only a fully fine-tuned model exports as a model folder; download the adapter (PEFT) instead.');
-    const files = this.files!;
-    const sink = new MemorySink();
-    await writeHfModel(sink, { config: files.config, tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig, tensors: await adapter.exportTensors(files) }, {
-      dtype: 'auto', metadata: { trained_with: 'browser-finetune-studio', base_model_fingerprint: files.fingerprint },
-    });
-    return [...sink.files].map(([name, bytes]) => ({ name, bytes }));
-  }
-
-  async shareLink(pageUrl: string): Promise<{ url: string; bytes: number }> {
-    const adapter = this.requireAdapter();
-    if (adapter instanceof FullFineTune) throw new EngineError('Share links carry adapters, and full fine-tuning changes every weight: download the Hugging Face folder, host it, and open its URL as the model.');
-    const model = { source: this.files!.source, fingerprint: this.files!.fingerprint, basePrecision: this.summary!.basePrecision };
-    const url = await encodeShareLink(pageUrl, adapter instanceof SoftPromptAdapter ? { model, soft: adapter.spec, softWeights: await adapter.toWeights() } : { model, spec: adapter.spec, weights: await adapter.toWeights() });
-    return { url, bytes: url.length };
+  /** The loaded model, its files and the current adapter, for the export and share requests. */
+  private holdings(): Holdings {
+    const model = this.requireModel();
+    return { model, files: this.files!, summary: this.summary!, tokenizer: this.requireTokenizer(), adapter: this.adapter, bundleSource: this.bundleSource };
   }
 
   /**
