@@ -1,5 +1,6 @@
 // The store's shape: one interface per slice, combined into AppState. Each slice lives in its own
 // file (engine, model, dataset, train, use) and reads the others only through get().
+import type { GenerationSpeed } from '../model/generation-speed';
 import type { MicroBatch } from '../train/resume-settings';
 import type { StateCreator } from 'zustand';
 import type { EvalSummary, GenerationRow } from '../eval/evaluate';
@@ -107,6 +108,9 @@ export interface Generation {
   base: string | null;
   tuned: string | null;
   running: boolean;
+  /** How fast each column was generated on this device (absent until it finishes). */
+  baseSpeed?: GenerationSpeed;
+  tunedSpeed?: GenerationSpeed;
 }
 
 export interface UseSlice {

@@ -28,10 +28,10 @@ export const createUseSlice: Slice<UseSlice> = (set, get) => ({
     try {
       // Text appears as it is generated; the final reply replaces it.
       const base = await client.generate(prompt, { ...opts, useAdapter: false }, (_id, text) => set({ generation: { ...get().generation, base: text } }));
-      set({ generation: { ...get().generation, base: base.text } });
+      set({ generation: { ...get().generation, base: base.text, baseSpeed: base.speed } });
       if (adapter) {
         const tuned = await client.generate(prompt, { ...opts, useAdapter: true }, (_id, text) => set({ generation: { ...get().generation, tuned: text } }));
-        set({ generation: { ...get().generation, tuned: tuned.text } });
+        set({ generation: { ...get().generation, tuned: tuned.text, tunedSpeed: tuned.speed } });
       }
     } catch (e) {
       set({ useError: toUiError('Generation failed', e) });

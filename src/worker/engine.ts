@@ -17,6 +17,7 @@ import { loadModelWithReport } from '../model/load';
 import { IdbQuantizedCache } from '../storage/quantized-cache';
 import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
+import { SpeedMeter, type GenerationSpeed } from '../model/generation-speed';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
 import { stopTokenIds } from '../tokenizer/stop-tokens';
@@ -240,7 +241,7 @@ export class Engine {
     this.run?.pause();
   }
 
-  async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {
+  async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; outputIds: number[]; text: string; speed: GenerationSpeed }> {
     const model = this.requireModel();
     const tok = this.requireTokenizer();
     if (useAdapter && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
@@ -248,6 +249,7 @@ export class Engine {
     const promptIds = chat ? chatPromptIds(tok, prompt) : tok.encode(prompt);
     const shown = chat ? [] : promptIds;
     const soFar: number[] = [];
+    const meter = new SpeedMeter(promptIds.length);
     // A fully fine-tuned model is a second decoder; the base stays the loaded model.
     const full = useAdapter && this.adapter instanceof FullFineTune ? this.adapter : null;
     const outputIds = await generate(full ? full.model : model, promptIds, {
@@ -259,11 +261,12 @@ export class Engine {
       stopIds: stopTokenIds(model.config.eosTokenIds, tok),
       // Decode the whole sequence each time: byte-fallback tokens only form characters together.
       onToken: (id) => {
+        meter.token();
         soFar.push(id);
         onToken(id, tok.decode([...shown, ...soFar]));
       },
     });
-    return { promptIds, outputIds, text: tok.decode([...shown, ...outputIds]) };
+    return { promptIds, outputIds, text: tok.decode([...shown, ...outputIds]), speed: meter.result() };
   }
 
   // Export and share requests: src/worker/engine-export.ts, on what the engine holds now.
