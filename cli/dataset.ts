@@ -19,7 +19,7 @@ import { splitTrainValidation } from '../src/data/dataset';
 import { PreflightCollector } from '../src/data/preflight-collect';
 import { dataFindings, settingsFindings, USUAL_LEARNING_RATES, type PreflightFinding, type TrainMethod } from '../src/data/preflight';
 import { DEFAULT_DATASET_OPTIONS } from '../src/data/prepare';
-import { DEFAULT_TRAIN, totalSteps } from '../src/train/trainer';
+import { DEFAULT_TRAIN, totalSteps } from '../src/train/settings';
 
 const USAGE = `usage: npm run dataset -- check <file.jsonl> [--model <folder|base URL>] [--format ${DATASET_FORMATS.join('|')}] [--max-length N] [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S] [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method ${Object.keys(USUAL_LEARNING_RATES).join('|')}]`;
 

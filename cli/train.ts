@@ -28,7 +28,8 @@ import { SoftPromptAdapter } from '../src/train/soft-prompt';
 import { toPromptPeftFiles } from '../src/adapters/peft-prompt';
 import type { SoftPromptSpec } from '../src/adapters/soft-prompt-types';
 import type { ModelConfig } from '../src/model/config';
-import { DEFAULT_TRAIN, Trainer, TrainingDivergedError, type TrainSettings, type TrainerState } from '../src/train/trainer';
+import { Trainer, TrainingDivergedError, type TrainerState } from '../src/train/trainer';
+import { DEFAULT_TRAIN, type TrainSettings } from '../src/train/settings';
 import { parseTargets } from '../src/train/presets';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_JSON_FILE, CHECKPOINT_TENSORS_FILE, checkpointFromFiles, checkpointToFiles, emptyHistory, examplesFingerprint, type TrainCheckpoint,

@@ -4,7 +4,7 @@
 // choice and the trainable memory it needs. Mounted by TrainStep with one line.
 import { useId } from 'react';
 import { useApp } from '../store/app-store';
-import type { Objective } from '../train/trainer';
+import type { Objective } from '../train/settings';
 import { DEFAULT_DPO } from '../train/dpo';
 import { parameterCount, type ModelConfig } from '../model/config';
 import { deviceTrainingBudget, estimateTraining, fullFineTuneFit, loraParameterCount, type EstimateBackend } from '../train/estimate';
