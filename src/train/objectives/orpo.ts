@@ -13,7 +13,7 @@ export const DEFAULT_ORPO_LAMBDA = 0.1;
 
 /** log(1 - e^x) for x < 0; x is kept a hair below 0 so a certain answer (x = 0) stays finite. */
 export function log1mexp(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.log(tf.neg(tf.expm1(tf.minimum(x, -1e-6)))));
+  return tf.log(tf.neg(tf.expm1(tf.minimum(x, -1e-6))));
 }
 
 export interface OrpoTerms {
@@ -42,7 +42,7 @@ export function orpoLoss(tokenLogps: tf.Tensor2D, weights: tf.Tensor2D, lambda: 
     // The chosen answers' cross-entropy, averaged over all their tokens in the batch (CrossEntropyLoss's mean).
     const nll = tf.div(tf.neg(tf.sum(tf.mul(cs, v))), tf.maximum(tf.sum(tf.mul(cl, v)), 1)) as tf.Scalar;
     const logOdds = tf.sub(tf.sub(chosen, rejected), tf.sub(log1mexp(chosen), log1mexp(rejected))) as tf.Tensor1D; // [P]
-    const ratio = tf.logSigmoid(logOdds); // [P]
+    const ratio = tf.neg(tf.softplus(tf.neg(logOdds))); // [P] log sigmoid (tf.logSigmoid's custom gradient breaks inside tf.tidy)
     const orTerm = tf.div(tf.sum(tf.mul(ratio, v)), tf.sum(v));
     const loss = tf.sub(nll, tf.mul(orTerm, lambda)) as tf.Scalar;
     return { loss, nll, chosen, rejected, logOdds };
