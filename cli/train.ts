@@ -54,6 +54,8 @@ import type { ModelFileSet } from '../src/model/files';
 import { NodeFolderSink } from './file-sink';
 import { OBJECTIVE_OPTIONS, figureFields, objectiveSettings, rewardScorer } from './objective-flags';
 import { parsePromptRows } from '../src/data/prompt-rows';
+import { labelFindings, promptRoomFindings, rewardFindings } from '../src/data/preflight-objectives';
+import type { PreflightFinding } from '../src/data/preflight';
 import { RewardError, type RewardScorer } from '../src/train/objectives/reward';
 
 class UsageError extends Error {
@@ -216,7 +218,14 @@ async function main(): Promise<number> {
     : fullSpec ? await FullFineTune.create(files, model)
     : LoraAdapter.create(model.config, spec, settings.seed);
   const reward: RewardScorer | null = settings.grpo ? rewardScorer(v.reward!, settings.grpo.rewardTimeoutMs) : null;
-  const trainer = new Trainer(model, adapter, train, settings, validation, reward ? { reward, text: { eosTokenId: tokenizer.eosTokenId, decode: (ids) => tokenizer.decode(ids) } } : {});
+  if (settings.kto) preflight(labelFindings(train, settings.kto));
+  if (settings.grpo) preflight(promptRoomFindings(train, settings.seqLen, settings.grpo.maxNewTokens));
+  let rewardsChecked = false;
+  const onRewards = (rewards: number[], lines: number[]) => {
+    if (!rewardsChecked) preflight(rewardFindings(rewards, lines));
+    rewardsChecked = true;
+  };
+  const trainer = new Trainer(model, adapter, train, settings, validation, reward ? { reward, text: { eosTokenId: tokenizer.eosTokenId, decode: (ids) => tokenizer.decode(ids) }, onRewards } : {});
   if (resumed) trainer.restore(resumed.state);
   const history = resumed?.history ?? emptyHistory();
   const stopAt = v['stop-at'] ? Math.round(num(v['stop-at'], 'stop-at', 0)) : null;
@@ -333,4 +342,9 @@ function promptRowsSummary(fileName: string, text: string, tokenizer: ReturnType
     fileName, format: null, lines, valid: rows.length, invalid: errors.length, errors: errors.map((e) => ({ line: e.line, error: e.reason, ...(e.field ? { field: e.field } : {}) })),
     examples, tokens: examples.reduce((a, r) => a + r.inputIds.length, 0), trainedTokens: 0, truncated: 0, dropped: 0, preview: [], lengths: null,
   };
+}
+
+/** Preflight findings on stderr, one a line: severity, id, message, the lines it names, and the fix. */
+function preflight(findings: PreflightFinding[]): void {
+  for (const f of findings) process.stderr.write(`preflight ${f.severity} ${f.id}: ${f.message}${f.lines.length ? ` (lines ${f.lines.join(', ')})` : ''} Fix: ${f.fix}\n`);
 }

@@ -36,7 +36,7 @@ describe('KTO loss', () => {
     const p = tf.tensor1d(policy);
     const f = (x: tf.Tensor1D) => ktoLoss(x, tf.tensor1d(reference), tf.tensor1d(labels), tf.ones([4]) as tf.Tensor1D, kl, s).loss;
     expect((await f(p).data())[0]).toBeCloseTo(plain, 6);
-    const g = await tf.grad(f)(p).data();
+    const g = await tf.grad(f as (x: tf.Tensor) => tf.Tensor)(p).data();
     for (let i = 0; i < 4; i++) expect(g[i]).toBeCloseTo(grad[i], 6);
     const { rewards } = ktoLoss(p, tf.tensor1d(reference), tf.tensor1d(labels), tf.ones([4]) as tf.Tensor1D, kl, s);
     expect(Array.from(await rewards.data())).toEqual(policy.map((x, i) => expect.closeTo(s.beta * (x - reference[i]), 5)));
@@ -117,7 +117,7 @@ describe('ORPO loss', () => {
   });
 
   it('has the gradient of central finite differences', async () => {
-    const g = await tf.grad((x: tf.Tensor2D) => orpoLoss(x, tf.tensor2d(weights), lambda).loss)(tf.tensor2d(logps)).array();
+    const g = (await tf.grad(((x: tf.Tensor2D) => orpoLoss(x, tf.tensor2d(weights), lambda).loss) as (x: tf.Tensor) => tf.Tensor)(tf.tensor2d(logps)).array()) as number[][];
     const h = 1e-5;
     for (let r = 0; r < 4; r++) {
       for (let c = 0; c < 4; c++) {
@@ -160,7 +160,7 @@ describe('GRPO', () => {
     const mask = tf.ones([4, 1]) as tf.Tensor2D;
     const f = (x: tf.Tensor2D) => grpoLoss(x, old as tf.Tensor2D, x, mask, adv, { epsilon: 0.2, beta: 0 }).loss;
     expect((await f(logp as tf.Tensor2D).data())[0]).toBeCloseTo(0.15, 6);
-    const g = Array.from(await tf.grad(f)(logp as tf.Tensor2D).data());
+    const g = Array.from(await tf.grad(f as (x: tf.Tensor) => tf.Tensor)(logp).data());
     expect(g.map((x) => +x.toFixed(6))).toEqual([0, -0.125, 0.375, 0]);
   });
 
@@ -173,14 +173,14 @@ describe('GRPO', () => {
     const mask = tf.tensor2d([[1, 1], [1, 0]]);
     const { loss, kl } = grpoLoss(logp, detach(logp) as tf.Tensor2D, ref, mask, tf.zeros([2]) as tf.Tensor1D, { epsilon: 0.2, beta: 0.1 });
     expect((await loss.data())[0]).toBeCloseTo((0.1 * (0.306853 / 2 + 0.193147)) / 2, 6);
-    expect((await kl.array())[0][0]).toBeCloseTo(0.306853, 5);
+    expect(((await kl.array()) as number[][])[0][0]).toBeCloseTo(0.306853, 5);
   });
 
   it('with the old log-probs detached from the current ones (one pass per batch), the gradient is A x d log p', async () => {
     const logp = tf.tensor2d([[-0.7, -1.3], [-2.0, -0.1]]);
     const mask = tf.tensor2d([[1, 1], [1, 0]]);
     const adv = tf.tensor1d([0.8, -1.2]);
-    const g = await tf.grad((x: tf.Tensor2D) => grpoLoss(x, detach(x) as tf.Tensor2D, x, mask, adv, { epsilon: 0.2, beta: 0 }).loss)(logp).array();
+    const g = (await tf.grad(((x: tf.Tensor2D) => grpoLoss(x, detach(x) as tf.Tensor2D, x, mask, adv, { epsilon: 0.2, beta: 0 }).loss) as (x: tf.Tensor) => tf.Tensor)(logp).array()) as number[][];
     // loss = mean_r( -A_r * sum_t mask / n_r ), so d/dlogp[r][t] = -A_r * mask / (n_r * R).
     expect(g[0][0]).toBeCloseTo(-0.8 / 4, 6);
     expect(g[0][1]).toBeCloseTo(-0.8 / 4, 6);

@@ -113,6 +113,8 @@ export function addAll<T extends tf.Tensor>(ts: T[]): T {
 export interface TrainerExtras {
   reward?: RewardScorer;
   text?: CompletionText;
+  /** GRPO: each micro-batch's rewards and their data lines, as scored. */
+  onRewards?: (rewards: number[], lines: number[]) => void;
 }
 
 /** The room of the run's objective. */
@@ -129,7 +131,7 @@ function objectiveRoom(ctx: ObjectiveContext, extras: TrainerExtras): ObjectiveR
       return new OrpoObjective(ctx);
     case 'grpo':
       if (!extras.reward || !extras.text) throw new Error('GRPO needs a reward function (--reward) and the tokenizer.');
-      return new GrpoObjective(ctx, extras.reward, extras.text);
+      return new GrpoObjective(ctx, extras.reward, extras.text, extras.onRewards);
     default:
       return assertNever(objective);
   }

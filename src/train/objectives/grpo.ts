@@ -76,6 +76,8 @@ export class GrpoObjective implements ObjectiveRoom {
     private readonly ctx: ObjectiveContext,
     private readonly reward: RewardScorer,
     private readonly text: CompletionText,
+    /** Called with each micro-batch's rewards and their data lines (the CLI's preflight reads the first). */
+    private readonly onRewards?: (rewards: number[], lines: number[]) => void,
   ) {}
 
   private get s(): GrpoSettings {
@@ -119,7 +121,9 @@ export class GrpoObjective implements ObjectiveRoom {
     const completions = await this.sample(rows);
     const eos = this.text.eosTokenId;
     const inputs = completions.map((c, i) => ({ prompt: rows[Math.floor(i / G)].prompt ?? '', completion: this.text.decode(c.filter((t) => t !== eos)), row: rows[Math.floor(i / G)].row ?? {} }));
-    const rewards = await this.reward.score(inputs, completions.map((_, i) => rows[Math.floor(i / G)].line ?? 0));
+    const lines = completions.map((_, i) => rows[Math.floor(i / G)].line ?? 0);
+    const rewards = await this.reward.score(inputs, lines);
+    this.onRewards?.(rewards, lines);
     const { advantages, groupStd } = groupAdvantages(rewards, G);
     const seqs: TokenizedExample[] = completions.map((c, i) => {
       const p = rows[Math.floor(i / G)].inputIds;
