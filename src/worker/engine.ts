@@ -166,7 +166,9 @@ export class Engine {
 
   /** The rows the trainer walks: the training examples, or them packed into rows of seqLen + 1 tokens. */
   private trainingRows(settings: TrainSettings): TokenizedExample[] {
-    if (settings.objective === 'dpo' && this.datasetOptions?.packing) throw new EngineError('DPO compares whole answers, so its pairs cannot be packed: turn packing off in the Dataset step.');
+    const objective = settings.objective ?? 'sft';
+    if (objective === 'grpo') throw new EngineError('GRPO samples completions and scores them with a reward function: run it with npm run train --objective grpo --reward ... (not in the page yet).');
+    if (objective !== 'sft' && this.datasetOptions?.packing) throw new EngineError(`${objective.toUpperCase()} compares whole answers, so its rows cannot be packed: turn packing off in the Dataset step.`);
     return this.datasetOptions?.packing ? packExamples(this.examples, settings.seqLen + 1) : this.examples;
   }
 
