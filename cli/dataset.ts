@@ -13,7 +13,7 @@ import { splitTrainValidation } from '../src/data/dataset';
 import { PreflightCollector } from '../src/data/preflight-collect';
 import { dataFindings, settingsFindings, USUAL_LEARNING_RATES, type PreflightFinding, type TrainMethod } from '../src/data/preflight';
 import { DEFAULT_DATASET_OPTIONS } from '../src/data/prepare';
-import { DEFAULT_TRAIN, totalSteps } from '../src/train/trainer';
+import { DEFAULT_TRAIN, totalSteps } from '../src/train/settings';
 
 const SPEC = {
   command: 'npm run dataset --',

@@ -7,7 +7,7 @@ import type { LoraSpec } from '../src/adapters/lora-types';
 import type { DatasetSummary } from '../src/data/dataset';
 import { FALLBACK_CHAT_TEMPLATE } from '../src/data/render';
 import type { LlamaConfig } from '../src/model/config';
-import type { TrainSettings } from '../src/train/trainer';
+import type { TrainSettings } from '../src/train/settings';
 import { RUN_RECORD_FILE, RUN_RECORD_FORMAT, TRAIN_ROWS_FILE, VALIDATION_ROWS_FILE, type RunRecord } from '../src/export/bundle/run-record';
 
 /** The physical lines of a JSONL file (1-based line n is lines[n - 1]); a leading BOM is dropped. */

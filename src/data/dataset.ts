@@ -141,7 +141,8 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
         if (!example) s.dropped++;
         else {
           const rejected = example.rejected;
-          s.examples.push(rejected ? { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, rejected } : { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask });
+          const label = rec.format === 'prompt-completion' && rec.label !== undefined ? { label: rec.label } : {};
+          s.examples.push(rejected ? { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, rejected } : { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, ...label });
           for (const side of rejected ? [example, rejected] : [example]) {
             s.tokens += side.inputIds.length;
             for (const m of side.lossMask) s.trainedTokens += m;

@@ -125,13 +125,14 @@ export function validateRecord(value: unknown, format: DatasetFormat, line: numb
   switch (format) {
     case 'text':
       return { format, text: requireString(value, 'text', line) as string };
-    case 'prompt-completion':
-      return {
-        format,
-        // An empty prompt is legitimate (unconditional generation); an empty completion teaches nothing.
-        prompt: requireString(value, 'prompt', line, { allowEmpty: true }) as string,
-        completion: requireString(value, 'completion', line) as string,
-      };
+    case 'prompt-completion': {
+      // An empty prompt is legitimate (unconditional generation); an empty completion teaches nothing.
+      const prompt = requireString(value, 'prompt', line, { allowEmpty: true }) as string;
+      const completion = requireString(value, 'completion', line) as string;
+      if (!('label' in value)) return { format, prompt, completion };
+      if (typeof value.label !== 'boolean') throw new DatasetLineError(line, `field "label" must be true or false (KTO feedback), found ${typeName(value.label)}`, 'label');
+      return { format, prompt, completion, label: value.label };
+    }
     case 'alpaca': {
       const instruction = requireString(value, 'instruction', line) as string;
       const input = requireString(value, 'input', line, { optional: true, allowEmpty: true }) ?? '';

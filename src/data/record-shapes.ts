@@ -17,7 +17,8 @@ export type PreferenceSide = 'chosen' | 'rejected';
 
 export type DatasetRecord =
   | { format: 'text'; text: string }
-  | { format: 'prompt-completion'; prompt: string; completion: string }
+  /** label: unpaired feedback for KTO (true: a desirable answer, false: an undesirable one). */
+  | { format: 'prompt-completion'; prompt: string; completion: string; label?: boolean }
   | { format: 'alpaca'; instruction: string; input: string; output: string; system?: string }
   | { format: 'messages' | 'sharegpt'; messages: ChatMessage[] }
   | PreferenceRecord;

@@ -14,6 +14,8 @@ export interface TrainingExample {
   lossMask: number[]; // [T]
   /** Preference pairs only (src/data/preference.ts): this example is the chosen answer, this the rejected one. */
   rejected?: { inputIds: number[]; lossMask: number[] };
+  /** Unpaired feedback (KTO): whether the answer is desirable. */
+  label?: boolean;
 }
 
 export interface RenderOptions {

@@ -15,7 +15,7 @@ import { trainingSeries } from '../store/train-series';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
 import { TARGET_PRESETS, presetOf, type TargetPreset } from '../train/presets';
 import { estimateTraining, type EstimateBackend } from '../train/estimate';
-import { totalSteps } from '../train/trainer';
+import { totalSteps } from '../train/settings';
 import { ErrorBox } from './common';
 import { LossChart, MetricChart } from './LossChart';
 import { ResumeOffer, RunHistory } from './RunHistory';

@@ -25,7 +25,8 @@ import { readHubToken } from '../storage/hub-token';
 import { chatPromptIds } from '../data/chat-prompt';
 import { SoftPromptAdapter } from '../train/soft-prompt';
 import { FullFineTune } from '../train/full-finetune';
-import { type StepReport, type TrainSettings } from '../train/trainer';
+import { type StepReport } from '../train/trainer';
+import { type TrainSettings } from '../train/settings';
 import { type TrainableAdapter } from '../train/trainable';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { TrainingRun, type RunEvents } from '../train/training-run';
@@ -156,7 +157,9 @@ export class Engine {
 
   /** The rows the trainer walks: the training examples, or them packed into rows of seqLen + 1 tokens. */
   private trainingRows(settings: TrainSettings): TokenizedExample[] {
-    if (settings.objective === 'dpo' && this.datasetOptions?.packing) throw new EngineError('DPO compares whole answers, so its pairs cannot be packed: turn packing off in the Dataset step.');
+    const objective = settings.objective ?? 'sft';
+    if (objective === 'grpo') throw new EngineError('GRPO samples completions and scores them with a reward function: run it with npm run train --objective grpo --reward ... (not in the page yet).');
+    if (objective !== 'sft' && this.datasetOptions?.packing) throw new EngineError(`${objective.toUpperCase()} compares whole answers, so its rows cannot be packed: turn packing off in the Dataset step.`);
     return this.datasetOptions?.packing ? packExamples(this.examples, settings.seqLen + 1) : this.examples;
   }
 

@@ -8,7 +8,8 @@ import type { EvalOptions, EvalPhase, EvalSummary, GenerationRow } from '../eval
 import type { LlamaConfig } from '../model/config';
 import type { DatasetSummary } from '../data/dataset';
 import type { DatasetExtras, DatasetOptions } from '../data/prepare';
-import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
+import type { StepReport, EvalReport } from '../train/trainer';
+import type { TrainSettings } from '../train/settings';
 import type { SampleReport } from '../train/training-run';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { PlannedFile } from '../export/export-run';

@@ -4,7 +4,7 @@
 // as <out>/run.json; read by the bundle writer. Untrusted when read: checked field by field.
 import type { LoraSpec } from '../../adapters/lora-types';
 import type { DatasetFormat } from '../../data/formats';
-import type { TrainSettings } from '../../train/trainer';
+import type { TrainSettings } from '../../train/settings';
 import { ExportInputError } from '../model-tensors';
 
 export const RUN_RECORD_FORMAT = 'fine-tune-studio-run/1';
