@@ -1,5 +1,5 @@
 // npm run export -- --model <folder|base URL> [--adapter <folder>] --format gguf-adapter|gguf|gguf-merged|ollama|merged|bundle
-//   [--type f32|f16|bf16|q8_0] [--adapter-type f32|f16] [--name <model name>] --out <folder>
+//   [--type f32|f16|bf16|q8_0|q6_k|q5_k_m|q4_k_m|q5_0|q4_0] [--adapter-type f32|f16] [--name <model name>] --out <folder>
 //   bundle: --run <folder written by npm run train> (its run.json, rows and adapter)
 // The same exporter as the Use & share step (src/export/*), writing into a folder. Each file is
 // written as <name>.partial and renamed when complete. Prints one JSON line {"files":[{name,bytes}],"command"?}.
