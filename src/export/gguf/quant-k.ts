@@ -17,6 +17,8 @@ const f = Math.fround;
 export const QK_K = 256;
 /** GROUP_MAX_EPS: a group whose largest magnitude is below this is all zeros. */
 const GROUP_MAX_EPS = f(1e-15);
+/** Scratch for makeQkx2 (n <= 32): x - min as float32. */
+const XM = new Float32Array(32);
 
 /** nearest_int: round half to even through the float32 magic-number sum, as the reference does. */
 export function nearestInt(v: number): number {
@@ -51,21 +53,29 @@ function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, w: Float3
     L.fill(0, lo, lo + n);
     return { scale: 0, theMin: -min };
   }
+  // xm = x - min (float32), recomputed when a better fit moves min; codes are inlined nearest_int
+  // (the float32 magic-number sum) clamped to 0..nmax. This loop is most of a Q4_K export's time.
+  const xm = XM;
+  const setXm = () => { for (let i = 0; i < n; i++) xm[i] = x[o + i]! - min; };
+  setXm();
   let iscale = f(nmax / f(max - min));
   let scale = f(1 / iscale);
   let bestError = 0;
   for (let i = 0; i < n; i++) {
-    const l = Math.max(0, Math.min(nmax, nearestInt(f(iscale * f(x[o + i]! - min)))));
+    let l = f(f(iscale * xm[i]!) + 12582912) - 12582912;
+    l = l < 0 ? 0 : l > nmax ? nmax : l;
     L[lo + i] = l;
     const diff = f(f(f(scale * l) + min) - x[o + i]!);
     bestError = f(bestError + f(w[i]! * f(diff * diff)));
   }
+  const delta = f(rdelta); // a C float (0.1f)
   for (let is = 0; is <= nstep; is++) {
-    // rdelta is a C float (0.1f); min is the best fit's so far, as in the reference.
-    iscale = f(f(f(rmin + f(f(rdelta) * is)) + nmax) / f(max - min));
+    // min is the best fit's so far, as in the reference.
+    iscale = f(f(f(rmin + f(delta * is)) + nmax) / f(max - min));
     let sumL = 0, sumL2 = 0, sumXL = 0;
     for (let i = 0; i < n; i++) {
-      const l = Math.max(0, Math.min(nmax, nearestInt(f(iscale * f(x[o + i]! - min)))));
+      let l = f(f(iscale * xm[i]!) + 12582912) - 12582912;
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
       aux[i] = l;
       const wl = f(w[i]! * l);
       sumL = f(sumL + wl);
@@ -89,7 +99,10 @@ function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, w: Float3
         for (let i = 0; i < n; i++) L[lo + i] = aux[i]!;
         bestError = curError;
         scale = thisScale;
-        min = thisMin;
+        if (thisMin !== min) {
+          min = thisMin;
+          setXm();
+        }
       }
     }
   }
