@@ -40,7 +40,7 @@ const SPEC = {
     model: { type: 'string', value: '<folder|base URL>', help: 'The base model (required except for bundle).' },
     adapter: { type: 'string', value: '<folder>', help: 'PEFT LoRA adapter folder (merged into the weights, or exported as a GGUF adapter).' },
     format: { type: 'string', value: [...EXPORT_FORMATS, 'bundle'].join('|'), help: 'What to write (required).' },
-    type: { type: 'string', value: 'f32|f16|bf16|q8_0', help: 'Weight type of the model tensors (each format has its own default).' },
+    type: { type: 'string', value: 'f32|f16|bf16|q8_0|q6_k|q5_k_m|q4_k_m|q5_0|q4_0', help: 'Weight type of the model tensors; the _m types follow llama.cpp\'s per-tensor mix (each format has its own default).' },
     'adapter-type': { type: 'string', default: 'f32', value: 'f32|f16', help: 'Tensor type of a GGUF adapter.' },
     name: { type: 'string', value: '<model name>', help: 'Name written into the files (default: the model folder\'s name).' },
     out: { type: 'string', value: '<folder>', help: 'Folder to write into (required).' },
@@ -48,7 +48,7 @@ const SPEC = {
     'ignore-fingerprint': { type: 'boolean', default: false, help: 'Export an adapter whose recorded base fingerprint differs from --model.' },
   },
   examples: [
-    'npm run export -- --model ../shared/models/stories260K --adapter out/adapter --format gguf-merged --type q8_0 --out exported',
+    'npm run export -- --model ../shared/models/stories260K --adapter out/adapter --format gguf-merged --type q4_k_m --out exported',
     'npm run export -- --format bundle --run out --out bundle',
   ],
   notes: [
