@@ -14,6 +14,8 @@ const ready = import(workerData.url).then((m) => {
   if (typeof m.default !== 'function') throw new Error('the module has no default export function');
   return m.default;
 });
+// Loaded (or failed to load): the calls' time limits start only after this.
+ready.then(() => parentPort.postMessage({ ready: true }), () => parentPort.postMessage({ ready: true }));
 parentPort.on('message', async ({ id, input }) => {
   try {
     const fn = await ready;
@@ -24,6 +26,9 @@ parentPort.on('message', async ({ id, input }) => {
   }
 });
 `;
+
+/** How long a module may take to load (its thread start and imports), apart from each call's limit. */
+const MODULE_LOAD_LIMIT_MS = 10_000;
 
 type Reply = { id: number; value?: number | { notNumber: string }; error?: string };
 
@@ -39,16 +44,36 @@ export class ModuleRewardScorer implements RewardScorer {
     this.name = path.basename(file);
   }
 
-  private start(): Worker {
-    if (!this.worker) {
-      this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { url: pathToFileURL(path.resolve(this.file)).href } });
-      this.worker.unref();
-    }
-    return this.worker;
+  private starting: Promise<Worker> | null = null;
+
+  /** The worker, once its thread runs and the module is imported: loading is not part of a call's time limit. */
+  private start(line: number): Promise<Worker> {
+    if (this.worker && this.starting) return this.starting;
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { url: pathToFileURL(path.resolve(this.file)).href } });
+    worker.unref();
+    this.worker = worker;
+    this.starting = new Promise<Worker>((resolve, reject) => {
+      const loadLimitMs = Math.max(MODULE_LOAD_LIMIT_MS, this.timeoutMs);
+      const timer = setTimeout(() => {
+        void this.close();
+        reject(new RewardError(line, 'timeout', `the reward module did not load within ${loadLimitMs} ms`));
+      }, loadLimitMs);
+      worker.once('message', () => {
+        clearTimeout(timer);
+        resolve(worker);
+      });
+      worker.once('error', (e: Error) => {
+        clearTimeout(timer);
+        this.worker = null;
+        this.starting = null;
+        reject(new RewardError(line, 'threw', `${e.name}: ${e.message}`));
+      });
+    });
+    return this.starting;
   }
 
-  private call(input: RewardInput, line: number): Promise<number> {
-    const worker = this.start();
+  private async call(input: RewardInput, line: number): Promise<number> {
+    const worker = await this.start(line);
     const id = this.nextId++;
     return new Promise<number>((resolve, reject) => {
       const done = () => {
@@ -77,6 +102,7 @@ export class ModuleRewardScorer implements RewardScorer {
       const onError = (e: Error) => {
         done();
         this.worker = null;
+        this.starting = null;
         reject(new RewardError(line, 'threw', `${e.name}: ${e.message}`));
       };
       worker.on('message', onMessage);
@@ -94,6 +120,7 @@ export class ModuleRewardScorer implements RewardScorer {
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = null;
+    this.starting = null;
     if (w) await w.terminate();
   }
 }
