@@ -44,7 +44,7 @@ test('exports the adapter and the base model as GGUF files from the Use step', a
 
     // Q4_K_M: llama-quantize's mix on rows of 64 (Q4_K falls back to Q5_0; Q6_K to Q8_0 for attn_v of
     // layers 2 and 4 and the tied embedding), its size shown before writing.
-    await page.getByLabel('GGUF tensor type').selectOption({ label: 'Q4_K_M (about 4.8 bits a weight, the usual local choice)' });
+    await page.getByLabel('GGUF tensor type').selectOption({ label: 'Q4_K_M (4-bit k-quant mix, the usual local choice)' });
     await expect(page.getByLabel('Files to export')).toContainText('q4_k_m.gguf');
     const planned = await page.getByLabel('Files to export').innerText();
     const [quantDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export (download)' }).click()]);

@@ -11,6 +11,7 @@ import { dequantizeBlocks, unpackScaleMin } from './dequant';
 import { floatToHalf } from '../dtype';
 import { halfToFloat } from '../../model/safetensors';
 import { uniformValues } from '../../util/random';
+import { createHash } from 'node:crypto';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const u16 = (v: number) => [v & 0xff, v >> 8];
@@ -192,5 +193,23 @@ describe('round-trip error on weight-like data', () => {
         expect(Math.abs(y[at]! - x[at]!)).toBeLessThanOrEqual(Math.abs(d * sc[i >> 4]!) + 1e-9);
       }
     }
+  });
+});
+
+describe('bytes of llama.cpp\'s reference quantizers', () => {
+  // SHA-256 of what ggml-quants.c (quantize_q4_0 ... quantize_q6_K without an importance matrix, the
+  // llama.cpp bundled with node-llama-cpp 3.22.1, compiled without FMA contraction) writes for these
+  // 2,048 values: uniform, some outliers, and one nearly constant sub-block per super-block, so the
+  // scale searches take their non-trivial paths. Builds that fuse multiply-adds differ in a few bytes.
+  const x = uniformValues(2048, 42).map((v, i) => (i % 97 === 0 ? v * 12 : i % 256 < 32 ? v * 0.001 + 0.02 : v) * 0.05);
+  it.each([
+    ['Q4_0', GgmlType.Q4_0, '95828474239021230ed89e0e853e6e81b446c0db9ffc221260c09dd11e38e2dc'],
+    ['Q5_0', GgmlType.Q5_0, '61d3a9130725e5499659521028c52d6a762d0f2d8eed40cbb0c347ea0023df32'],
+    ['Q5_1', GgmlType.Q5_1, '477751ae470c8376f6c86cd64575aef58130da58656a713abde4786b76264ac7'],
+    ['Q4_K', GgmlType.Q4_K, 'ce4cd49e64a01275dd6121f6849f665f09422f9099c6a6582734bae398ada399'],
+    ['Q5_K', GgmlType.Q5_K, '3de8249fc179d26ba378b670dbc6e0214f1caa1ce6ab5a7d6317244c16e8438f'],
+    ['Q6_K', GgmlType.Q6_K, '5b5cc8f078e9f102f3713c6c9f24adaec5bdb94c2ad404bf8ea05a2bff8c3cb2'],
+  ] as const)('%s', (_name, type, sha256) => {
+    expect(createHash('sha256').update(encodeGgml(x, type)).digest('hex')).toBe(sha256);
   });
 });
