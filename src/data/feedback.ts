@@ -119,14 +119,14 @@ export function toUnpairedRows(records: readonly FeedbackRecord[]): UnpairedRow[
       case 'tie':
         break;
       default:
-        assertNever(r.verdict);
+        assertNever(r);
     }
   }
   return rows;
 }
 
 function assertNever(x: never): never {
-  throw new Error(`Unexpected verdict ${JSON.stringify(x)}`);
+  throw new Error(`Unexpected feedback record ${JSON.stringify(x)}`);
 }
 
 /** One JSON object per line, each line ending in a newline (an empty list is an empty file). */

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { deleteFeedback, listFeedback, saveFeedback } from '../../src/storage/feedback-store';
 import type { FeedbackRecord } from '../../src/data/feedback';
 
-const record = (id: string, createdAtMs: number): FeedbackRecord => ({
+const record = (id: string, createdAtMs: number): Extract<FeedbackRecord, { kind: 'single' }> => ({
   id, kind: 'single', prompt: `p${id}`, chat: false, modelSource: 'org/model', adapter: null, createdAtMs,
   answer: { text: ' a', from: 'base', temperature: 0.8, seed: 1 }, verdict: 'up', correction: '',
 });
