@@ -107,7 +107,8 @@ export const createFeedbackSlice: Slice<FeedbackSlice> = (set, get) => {
 
     async rateAnswer(ctx, answer, verdict) {
       const id = newId();
-      return (await store({ id, kind: 'single', ...ctx, answer, verdict, correction: '', createdAtMs: Date.now() })) ? id : null;
+      const { prompt, chat, modelSource, adapter } = ctx; // a Comparison carries more than the context
+      return (await store({ id, kind: 'single', prompt, chat, modelSource, adapter, answer, verdict, correction: '', createdAtMs: Date.now() })) ? id : null;
     },
 
     async editFeedback(id, p) {

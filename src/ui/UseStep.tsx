@@ -7,6 +7,8 @@ import { ErrorBox } from './common';
 import { ExportPanel } from './ExportPanel';
 import { ChatPromptToggle } from './ChatPromptToggle';
 import { FullModelExport } from './FullModelExport';
+import { FeedbackPanel, Thumbs } from './FeedbackPanel';
+import { answerOnly } from '../data/feedback';
 
 export function UseStep() {
   const model = useApp((s) => s.model);
@@ -26,6 +28,11 @@ export function UseStep() {
   const opening = useApp((s) => s.shareOpening);
   const makeHosted = useApp((s) => s.makeHostedLink);
   const [hosted, setHosted] = useState('');
+  const noteGenerate = useApp((s) => s.noteGenerate);
+  const asked = useApp((s) => s.lastGenerate);
+  const comparing = useApp((s) => s.comparison?.running === true);
+  // The outputs show the prompt in front of a plain continuation; a rating keeps the answer alone.
+  const rated = (text: string | null, from: 'base' | 'tuned') => (asked && text !== null && !gen.running ? { text: answerOnly(asked.prompt, text, asked.chat), from, temperature: asked.temperature, seed: asked.seed } : null);
   return (
     <section id="step-use" tabIndex={-1} aria-labelledby="h-use" className={`step${model ? '' : ' locked'}`}>
       <StepBadge step="use" />
@@ -41,6 +48,7 @@ export function UseStep() {
       <form
         onSubmit={(e) => {
           e.preventDefault();
+          noteGenerate();
           void generate();
         }}
       >
@@ -58,17 +66,19 @@ export function UseStep() {
             <input type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setOpts({ temperature: Math.max(0, Number(e.target.value) || 0) })} />
           </label>
           <ChatPromptToggle />
-          <button type="submit" className="primary" disabled={!model || gen.running || training}>{gen.running ? 'Generating…' : 'Generate'}</button>
+          <button type="submit" className="primary" disabled={!model || gen.running || training || comparing}>{gen.running ? 'Generating…' : 'Generate'}</button>
         </div>
       </form>
       <div className="compare">
         <figure>
           <figcaption>Base model</figcaption>
           <output aria-label="Base model output">{gen.base ?? ''}</output>
+          <Thumbs label="the base model output" ctx={asked} answer={rated(gen.base, 'base')} />
         </figure>
         <figure>
           <figcaption>With adapter</figcaption>
           <output aria-label="Tuned model output">{gen.tuned ?? (adapter ? '' : 'no adapter yet')}</output>
+          {gen.tuned !== null ? <Thumbs label="the tuned model output" ctx={asked} answer={rated(gen.tuned, 'tuned')} /> : null}
         </figure>
       </div>
       <div className="row">
@@ -104,6 +114,7 @@ export function UseStep() {
         </label>
       ) : null}
       <ErrorBox error={error} />
+      <FeedbackPanel />
       <ExportPanel />
     </section>
   );
