@@ -49,7 +49,7 @@ export function Thumbs({ label, ctx, answer, disabled }: { label: string; ctx: A
             Corrected answer for {label} (optional)
             <textarea rows={2} value={draft} onChange={(e) => setDraft(e.target.value)} />
           </label>
-          <button type="submit" disabled={draft === record.correction}>Save correction</button>
+          <button type="submit" aria-label={`Save correction for ${label}`} disabled={draft === record.correction}>Save correction</button>
         </form>
       ) : null}
     </div>
@@ -69,7 +69,7 @@ function ComparePanel() {
   const compare = useApp((s) => s.compareAnswers);
   const rate = useApp((s) => s.rateComparison);
   const verdict = useApp((s) => (s.comparison?.recordId ? s.feedback.find((r) => r.id === s.comparison?.recordId) : undefined));
-  const busy = useApp((s) => s.generation.running || s.training || s.evalBusy);
+  const busy = useApp((s) => s.generation.running || s.training || s.evalBusy || s.modelBusy);
   const running = c?.running === true;
   const ready = c !== null && !running && (c.a.text.trim() !== '' || c.b.text.trim() !== '');
   const chosen = verdict?.kind === 'pair' ? verdict.verdict : null;
@@ -191,7 +191,7 @@ function FeedbackItem({ r, n }: { r: FeedbackRecord; n: number }) {
             Corrected answer
             <textarea rows={2} value={draft} onChange={(e) => setDraft(e.target.value)} />
           </label>
-          <button type="submit" disabled={draft === r.correction}>Save correction</button>
+          <button type="submit" aria-label={`Save correction ${n}`} disabled={draft === r.correction}>Save correction</button>
         </form>
       ) : null}
     </li>
@@ -205,6 +205,8 @@ function FeedbackList() {
   const note = useApp((s) => s.feedbackNote);
   const training = useApp((s) => s.training);
   const datasetBusy = useApp((s) => s.datasetBusy);
+  // A model load replaces the dataset: the pairs would be dropped as soon as they were read.
+  const modelBusy = useApp((s) => s.modelBusy);
   const pairs = toPreferencePairs(feedback).length;
   const unpaired = toUnpairedRows(feedback).length;
   return (
@@ -219,7 +221,7 @@ function FeedbackList() {
         <button
           type="button"
           className="primary"
-          disabled={training || datasetBusy}
+          disabled={training || datasetBusy || modelBusy}
           onClick={async () => {
             if (await train()) {
               const el = document.getElementById('step-train');
