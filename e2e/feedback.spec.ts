@@ -2,6 +2,7 @@
 // compare two sampled answers per prompt and pick one by key, download the ratings in TRL's formats,
 // see them survive a reload, then "Train on this feedback" and train DPO on the pairs.
 import { readFile } from 'node:fs/promises';
+import AxeBuilder from '@axe-core/playwright';
 import { test, expect, loadModel, readNumber, openAdvanced } from './fixtures';
 import type { Page } from '@playwright/test';
 
@@ -56,6 +57,13 @@ test('feedback: thumbs, compared answers by key, TRL downloads, kept over a relo
   await expect(panel.getByRole('button', { name: 'Both bad' })).toHaveAttribute('aria-pressed', 'true');
   const total = 1 + PROMPTS.length;
   await expect(page.getByRole('heading', { name: `Your feedback (${total})` })).toBeVisible();
+
+  // At 390 px, with answers, thumbs, a correction and the list on screen: nothing scrolls sideways,
+  // and axe finds no serious or critical violation in the feedback section.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  const axe = await new AxeBuilder({ page }).include('section[aria-label="Feedback"]').analyze();
+  const bad = axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(bad, bad.join('\n')).toEqual([]);
 
   const pairs = await download(page, /Download preference pairs/);
   expect(pairs.map((p) => p.prompt)).toEqual(pairPrompts);
