@@ -61,6 +61,7 @@ test('feedback: thumbs, compared answers by key, TRL downloads, kept over a relo
   // At 390 px, with answers, thumbs, a correction and the list on screen: nothing scrolls sideways,
   // and axe finds no serious or critical violation in the feedback section.
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await page.getByRole('region', { name: 'Feedback', exact: true }).screenshot({ path: test.info().outputPath('feedback-390px.png') });
   const axe = await new AxeBuilder({ page }).include('section[aria-label="Feedback"]').analyze();
   const bad = axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   expect(bad, bad.join('\n')).toEqual([]);
@@ -108,6 +109,8 @@ test('feedback: thumbs, compared answers by key, TRL downloads, kept over a relo
   // The adapter starts equal to the base, so DPO's first loss is exactly ln 2.
   expect(await readNumber(page, 'train-first-loss')).toBeCloseTo(Math.LN2, 3);
   await expect(page.getByRole('figure', { name: 'DPO rewards chart' })).toHaveAttribute('data-points', '4');
+  // Whether 4 steps on a handful of sampled pairs lower the loss is not asserted (it varies with the samples): recorded for a person.
+  test.info().annotations.push({ type: 'dpo-last-loss', description: String(await readNumber(page, 'train-loss')) });
 });
 
 test('train on feedback says what is missing when there are too few pairs', async ({ page }) => {
