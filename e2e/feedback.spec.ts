@@ -3,7 +3,7 @@
 // see them survive a reload, then "Train on this feedback" and train DPO on the pairs.
 import { readFile } from 'node:fs/promises';
 import AxeBuilder from '@axe-core/playwright';
-import { test, expect, loadModel, readNumber, openAdvanced } from './fixtures';
+import { test, expect, loadModel, readNumber, openAdvanced, EXAMPLE_DATASET } from './fixtures';
 import type { Page } from '@playwright/test';
 
 const PROMPTS = ['Once upon a time', 'The little dog', 'Lily wanted to', 'One day, Tom', 'The sun was', 'Mom said', 'The cat and the bird'];
@@ -119,4 +119,43 @@ test('train on feedback says what is missing when there are too few pairs', asyn
   await page.getByRole('button', { name: 'Train on this feedback' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'DPO needs at least 2 preference pairs' })).toContainText('your feedback makes 0');
   await expect(page.getByLabel('Dataset summary')).toHaveCount(0);
+});
+
+test('an Evaluate row sends its prompt to Compare, and base vs tuned answers are rated as a pair', async ({ page, modelServer }) => {
+  test.setTimeout(5 * 60_000);
+  await page.goto('/?backend=wasm');
+  await expect(page.getByTestId('backend-name')).toHaveText('WebAssembly', { timeout: 60_000 });
+  await loadModel(page, modelServer.url);
+  await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
+  await expect(page.getByLabel('Dataset summary')).toContainText('stories-dragon.jsonl');
+  await openAdvanced(page);
+  for (const [label, value] of Object.entries({ Steps: '3', 'Batch size': '2', 'Sequence length': '32', 'Learning rate': '0.01', Warmup: '0', 'Evaluate every': '0', 'Samples every': '0' })) await page.getByLabel(label).fill(value);
+  const ack = page.getByLabel('I have read the serious findings and want to train anyway');
+  if (await ack.isVisible()) await ack.check();
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 3 steps', { timeout: 150_000 });
+
+  const evaluate = page.getByRole('region', { name: 'Evaluate' });
+  await evaluate.getByLabel('Tokens per answer').fill('8');
+  await evaluate.getByRole('button', { name: 'Evaluate base vs tuned' }).click();
+  const row = evaluate.getByRole('group', { name: 'Held-out example 1' });
+  await expect(row).toBeVisible({ timeout: 120_000 });
+  const prompt = ((await row.locator('.gen-prompt strong').textContent()) ?? '').trim();
+  expect(prompt).not.toBe('');
+  await row.getByRole('button', { name: 'Compare two answers to prompt 1' }).click();
+  const panel = page.getByRole('group', { name: 'Compare two answers' });
+  await expect(panel).toBeFocused();
+  await expect(page.getByLabel('Prompt to compare')).toHaveValue(prompt);
+
+  await panel.getByLabel('Answer sources').selectOption({ label: 'Base vs tuned' });
+  await panel.getByRole('button', { name: 'Compare two answers' }).click();
+  await expect(panel.getByRole('button', { name: 'B is better' })).toBeEnabled({ timeout: 60_000 });
+  await expect(panel.getByRole('figure').first()).toContainText('base model');
+  await expect(panel.getByRole('figure').nth(1)).toContainText('with adapter');
+  await page.keyboard.press('2');
+  const item = page.getByRole('listitem', { name: 'Feedback 1' });
+  await expect(item).toContainText(prompt);
+  await expect(item.getByLabel('Verdict')).toHaveValue('b');
+  // The record names the adapter it came from.
+  await expect(item).toContainText('trained (run');
 });

@@ -110,7 +110,7 @@ function ComparePanel() {
         ) : null}
         <div className="row">
           <label className="field">
-            Answers
+            Answer sources
             <select value={mode} onChange={(e) => setOpts({ compareMode: e.target.value as typeof mode })}>
               <option value="samples">Two samples of the {adapter ? 'tuned' : 'base'} model</option>
               <option value="base-vs-tuned" disabled={!adapter}>Base vs tuned{adapter ? '' : ' (needs an adapter)'}</option>
