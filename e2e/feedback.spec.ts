@@ -26,10 +26,10 @@ test('feedback: thumbs, compared answers by key, TRL downloads, kept over a relo
   // A thumbs-down on the base model's answer, with a corrected answer: one preference pair.
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await expect(page.getByRole('button', { name: 'Generate', exact: true })).toBeEnabled({ timeout: 60_000 });
-  await page.getByRole('button', { name: 'Bad answer: the base model output' }).click();
-  await expect(page.getByRole('button', { name: 'Bad answer: the base model output' })).toHaveAttribute('aria-pressed', 'true');
-  await page.getByLabel('Corrected answer for the base model output (optional)').fill(' there was a kind dragon who loved to fly.');
-  await page.getByRole('button', { name: 'Save correction for the base model output' }).click();
+  await page.getByRole('button', { name: "Bad answer: the base model's answer" }).click();
+  await expect(page.getByRole('button', { name: "Bad answer: the base model's answer" })).toHaveAttribute('aria-pressed', 'true');
+  await page.getByLabel("Corrected answer for the base model's answer (optional)").fill(' there was a kind dragon who loved to fly.');
+  await page.getByRole('button', { name: "Save correction for the base model's answer" }).click();
   await expect(page.getByRole('listitem', { name: 'Feedback 1' }).getByLabel('Corrected answer')).toHaveValue(' there was a kind dragon who loved to fly.');
 
   // Two samples per prompt (fresh seeds each time); the verdict is one key while the panel has focus.
@@ -37,7 +37,7 @@ test('feedback: thumbs, compared answers by key, TRL downloads, kept over a relo
   await page.getByLabel('Compare temperature').fill('1');
   const pairPrompts = ['Once upon a time']; // the correction above
   for (const [i, prompt] of PROMPTS.entries()) {
-    await page.getByLabel('Prompt to compare').fill(prompt);
+    await page.getByLabel('Input for both answers').fill(prompt);
     await panel.getByRole('button', { name: 'Compare two answers' }).click();
     const pickA = panel.getByRole('button', { name: 'A is better' });
     await expect(pickA).toBeEnabled({ timeout: 60_000 });
@@ -145,7 +145,7 @@ test('an Evaluate row sends its prompt to Compare, and base vs tuned answers are
   await row.getByRole('button', { name: 'Compare two answers to prompt 1' }).click();
   const panel = page.getByRole('group', { name: 'Compare two answers' });
   await expect(panel).toBeFocused();
-  await expect(page.getByLabel('Prompt to compare')).toHaveValue(prompt);
+  await expect(page.getByLabel('Input for both answers')).toHaveValue(prompt);
 
   await panel.getByLabel('Answer sources').selectOption({ label: 'Base vs tuned' });
   await panel.getByRole('button', { name: 'Compare two answers' }).click();

@@ -102,11 +102,11 @@ function ComparePanel() {
         }}
       >
         <label className="field">
-          Prompt to compare
+          Input for both answers
           <textarea rows={2} value={comparePrompt ?? usePrompt} onChange={(e) => setComparePrompt(e.target.value)} />
         </label>
         {comparePrompt !== null && comparePrompt !== usePrompt ? (
-          <button type="button" className="link" onClick={() => setComparePrompt(null)}>Use the prompt above instead</button>
+          <button type="button" className="link" onClick={() => setComparePrompt(null)}>Use the Use step's prompt again</button>
         ) : null}
         <div className="row">
           <label className="field">

@@ -73,12 +73,12 @@ export function UseStep() {
         <figure>
           <figcaption>Base model</figcaption>
           <output aria-label="Base model output">{gen.base ?? ''}</output>
-          <Thumbs label="the base model output" ctx={asked} answer={rated(gen.base, 'base')} />
+          <Thumbs label="the base model's answer" ctx={asked} answer={rated(gen.base, 'base')} />
         </figure>
         <figure>
           <figcaption>With adapter</figcaption>
           <output aria-label="Tuned model output">{gen.tuned ?? (adapter ? '' : 'no adapter yet')}</output>
-          {gen.tuned !== null ? <Thumbs label="the tuned model output" ctx={asked} answer={rated(gen.tuned, 'tuned')} /> : null}
+          {gen.tuned !== null ? <Thumbs label="the tuned model's answer" ctx={asked} answer={rated(gen.tuned, 'tuned')} /> : null}
         </figure>
       </div>
       <div className="row">
