@@ -119,6 +119,9 @@ test('train on feedback says what is missing when there are too few pairs', asyn
   await page.getByRole('button', { name: 'Train on this feedback' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'DPO needs at least 2 preference pairs' })).toContainText('your feedback makes 0');
   await expect(page.getByLabel('Dataset summary')).toHaveCount(0);
+  // The empty panel (no answers, no ratings yet) has no serious or critical axe finding either.
+  const axe = await new AxeBuilder({ page }).include('section[aria-label="Feedback"]').analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
 });
 
 test('an Evaluate row sends its prompt to Compare, and base vs tuned answers are rated as a pair', async ({ page, modelServer }) => {

@@ -143,9 +143,10 @@ function ComparePanel() {
               </button>
             ))}
           </div>
-          <p id="compare-keys" className="hint">Keys 1–4 pick a verdict while this panel has focus. {chosen ? `Saved: ${PAIR_VERDICTS.find((v) => v.value === chosen)?.label}.` : ''}</p>
+          {chosen ? <p className="hint" role="status">Saved: {PAIR_VERDICTS.find((v) => v.value === chosen)?.label}.</p> : null}
         </>
       ) : null}
+      <p id="compare-keys" className="hint">Keys 1–4 pick a verdict (A better, B better, tie, both bad) while this panel has focus.</p>
     </div>
   );
 }
