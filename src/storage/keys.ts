@@ -19,6 +19,8 @@ export const DATABASES = {
   trainData: { dbName: 'studio-train-data-v1', storeName: 'data' },
   /** The Hugging Face access token (a string), alone in its database so nothing else ever reads or exports it: key HUB_TOKEN_KEY. */
   hubToken: { dbName: 'studio-hub-token-v1', storeName: 'token' },
+  /** People's ratings of generated answers (src/data/feedback.ts FeedbackRecord): key feedbackKey(id). */
+  feedback: { dbName: 'studio-feedback-v1', storeName: 'ratings' },
 } as const;
 
 export type DatabasePurpose = keyof typeof DATABASES;
@@ -91,3 +93,7 @@ export function trainRunKey(runId: string): string {
 
 /** The one key of the hubToken store. */
 export const HUB_TOKEN_KEY = 'hf-token';
+
+export function feedbackKey(id: string): string {
+  return `feedback:${id}`;
+}

@@ -8,6 +8,7 @@ import { createDatasetSlice } from './dataset-slice';
 import { createTrainSlice } from './train-slice';
 import { createUseSlice } from './use-slice';
 import { createExportSlice } from './export-slice';
+import { createFeedbackSlice } from './feedback-slice';
 import type { AppState } from './types';
 
 export const useApp = create<AppState>()((...a) => ({
@@ -18,4 +19,5 @@ export const useApp = create<AppState>()((...a) => ({
   ...createTrainSlice(...a),
   ...createUseSlice(...a),
   ...createExportSlice(...a),
+  ...createFeedbackSlice(...a),
 }));

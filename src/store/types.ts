@@ -15,6 +15,7 @@ import type { LinearModule } from '../model/config';
 import type { DatasetOptions } from '../data/prepare';
 import type { ExportChoice } from '../worker/protocol';
 import type { PlannedFile } from '../export/export-run';
+import type { FeedbackRecord, PairVerdict, RatedAnswer, ThumbVerdict } from '../data/feedback';
 
 export interface UiError {
   title: string;
@@ -180,7 +181,60 @@ export interface ExportSlice {
   runExport(toFolder: boolean): Promise<void>;
 }
 
-export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice & EvalSlice & ExportSlice;
+/** What an answer was asked for: the rating records it with the answer. */
+export interface AnswerContext {
+  prompt: string;
+  chat: boolean;
+  modelSource: string;
+  /** A short description of the adapter in use (null: none). */
+  adapter: string | null;
+}
+
+/** Two samples of the current model (two seeds), or the base against the adapter (one seed). */
+export type CompareMode = 'samples' | 'base-vs-tuned';
+
+export interface Comparison extends AnswerContext {
+  mode: CompareMode;
+  /** Answer texts without the prompt; they grow while `running`. */
+  a: RatedAnswer;
+  b: RatedAnswer;
+  running: boolean;
+  /** The stored rating of this comparison, once given (a second key press changes it). */
+  recordId: string | null;
+}
+
+export interface FeedbackSlice {
+  /** Every stored rating, oldest first (IndexedDB). */
+  feedback: FeedbackRecord[];
+  feedbackError: UiError | null;
+  /** Why "Train on this feedback" could not start (too few pairs), or null. */
+  feedbackNote: string | null;
+  compareMode: CompareMode;
+  /** Sampling temperature of compared answers (0.8: different seeds give different answers). */
+  compareTemperature: number;
+  /** The next comparison's first seed; each comparison takes fresh seeds. */
+  compareSeed: number;
+  /** A prompt of the comparison's own (from an Evaluate row or typed); null follows the Use step's prompt. */
+  comparePrompt: string | null;
+  comparison: Comparison | null;
+  /** What the Use step's last Generate was asked, so its answers are rated against the right prompt. */
+  lastGenerate: AnswerContext & { temperature: number; seed: number } | null;
+  setCompareOptions(p: { compareMode?: CompareMode; compareTemperature?: number }): void;
+  setComparePrompt(v: string | null): void;
+  noteGenerate(): void;
+  compareAnswers(): Promise<void>;
+  rateComparison(v: PairVerdict): Promise<void>;
+  /** Stores a thumb on one answer; returns the new record's id (null when it could not be stored). */
+  rateAnswer(ctx: AnswerContext, answer: RatedAnswer, verdict: ThumbVerdict): Promise<string | null>;
+  editFeedback(id: string, p: { verdict?: PairVerdict | ThumbVerdict; correction?: string }): Promise<void>;
+  removeFeedback(id: string): Promise<void>;
+  refreshFeedback(): Promise<void>;
+  downloadFeedback(kind: 'pairs' | 'unpaired'): void;
+  /** Loads the preference pairs as the dataset and picks DPO; false (with feedbackNote) when it cannot. */
+  trainOnFeedback(): Promise<boolean>;
+}
+
+export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice & EvalSlice & ExportSlice & FeedbackSlice;
 
 export type Slice<T> = StateCreator<AppState, [], [], T>;
 

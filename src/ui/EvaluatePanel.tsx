@@ -8,6 +8,27 @@ import { trainingSeries } from '../store/train-series';
 import type { GenerationRow } from '../eval/evaluate';
 import type { GenerationScores } from '../eval/generations';
 import { ErrorBox } from './common';
+import { COMPARE_PANEL_ID } from './FeedbackPanel';
+
+/** Sends a validation prompt to the Use step's "Compare two answers" and takes the keyboard there. */
+function CompareThisPrompt({ prompt, n }: { prompt: string; n: number }) {
+  const setComparePrompt = useApp((s) => s.setComparePrompt);
+  return (
+    <button
+      type="button"
+      className="link"
+      aria-label={`Compare two answers to prompt ${n}`}
+      onClick={() => {
+        setComparePrompt(prompt);
+        const el = document.getElementById(COMPARE_PANEL_ID);
+        el?.scrollIntoView({ behavior: 'smooth' });
+        el?.focus({ preventScroll: true });
+      }}
+    >
+      Compare two answers to this prompt
+    </button>
+  );
+}
 
 const fmt = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 const signed = (x: number, d = 4) => (x > 0 ? `+${x.toFixed(d)}` : x.toFixed(d));
@@ -25,7 +46,7 @@ function Generations({ rows, strength }: { rows: GenerationRow[]; strength: numb
           {r.turns ? (
             <div className="gen-prompt"><p className="muted">{r.line ? `Line ${r.line}` : 'Conversation'}</p><ChatTurns turns={r.turns} /></div>
           ) : (
-            <p className="gen-prompt"><span className="muted">{r.line ? `Line ${r.line}: ` : ''}</span><strong>{r.prompt}</strong>…</p>
+            <p className="gen-prompt"><span className="muted">{r.line ? `Line ${r.line}: ` : ''}</span><strong>{r.prompt}</strong>… <CompareThisPrompt prompt={r.prompt} n={i + 1} /></p>
           )}
           <div className="gen-cols">
             <figure><figcaption>Base</figcaption><output aria-label={`Base answer ${i + 1}`}>{r.base.text}</output><Scores s={r.base.scores} /></figure>

@@ -8,6 +8,8 @@ import { ErrorBox } from './common';
 import { ExportPanel } from './ExportPanel';
 import { ChatPromptToggle } from './ChatPromptToggle';
 import { FullModelExport } from './FullModelExport';
+import { FeedbackPanel, Thumbs } from './FeedbackPanel';
+import { answerOnly } from '../data/feedback';
 
 /** The speed this device generated a column at: what the person waited for, measured, not estimated. */
 function SpeedLine({ speed, testId }: { speed?: GenerationSpeed; testId: string }) {
@@ -35,6 +37,11 @@ export function UseStep() {
   const opening = useApp((s) => s.shareOpening);
   const makeHosted = useApp((s) => s.makeHostedLink);
   const [hosted, setHosted] = useState('');
+  const noteGenerate = useApp((s) => s.noteGenerate);
+  const asked = useApp((s) => s.lastGenerate);
+  const comparing = useApp((s) => s.comparison?.running === true);
+  // The outputs show the prompt in front of a plain continuation; a rating keeps the answer alone.
+  const rated = (text: string | null, from: 'base' | 'tuned') => (asked && text !== null && !gen.running ? { text: answerOnly(asked.prompt, text, asked.chat), from, temperature: asked.temperature, seed: asked.seed } : null);
   return (
     <section id="step-use" tabIndex={-1} aria-labelledby="h-use" className={`step${model ? '' : ' locked'}`}>
       <StepBadge step="use" />
@@ -50,6 +57,7 @@ export function UseStep() {
       <form
         onSubmit={(e) => {
           e.preventDefault();
+          noteGenerate();
           void generate();
         }}
       >
@@ -67,7 +75,7 @@ export function UseStep() {
             <input type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setOpts({ temperature: Math.max(0, Number(e.target.value) || 0) })} />
           </label>
           <ChatPromptToggle />
-          <button type="submit" className="primary" disabled={!model || gen.running || training}>{gen.running ? 'Generating…' : 'Generate'}</button>
+          <button type="submit" className="primary" disabled={!model || gen.running || training || comparing}>{gen.running ? 'Generating…' : 'Generate'}</button>
         </div>
       </form>
       <div className="compare">
@@ -75,11 +83,13 @@ export function UseStep() {
           <figcaption>Base model</figcaption>
           <output aria-label="Base model output">{gen.base ?? ''}</output>
           <SpeedLine speed={gen.baseSpeed} testId="base-speed" />
+          <Thumbs label="the base model's answer" ctx={asked} answer={rated(gen.base, 'base')} />
         </figure>
         <figure>
           <figcaption>With adapter</figcaption>
           <output aria-label="Tuned model output">{gen.tuned ?? (adapter ? '' : 'no adapter yet')}</output>
           <SpeedLine speed={gen.tunedSpeed} testId="tuned-speed" />
+          {gen.tuned !== null ? <Thumbs label="the tuned model's answer" ctx={asked} answer={rated(gen.tuned, 'tuned')} /> : null}
         </figure>
       </div>
       <div className="row">
@@ -115,6 +125,7 @@ export function UseStep() {
         </label>
       ) : null}
       <ErrorBox error={error} />
+      <FeedbackPanel />
       <ExportPanel />
     </section>
   );
