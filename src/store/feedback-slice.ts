@@ -145,22 +145,27 @@ export const createFeedbackSlice: Slice<FeedbackSlice> = (set, get) => {
       downloadBlob(new Blob([toJsonl(rows)], { type: 'application/jsonl' }), name);
     },
 
-    async trainOnFeedback() {
-      const pairs = toPreferencePairs(get().feedback);
-      if (pairs.length < MIN_TRAINING_PAIRS) {
+    async trainOnFeedback(objective: 'dpo' | 'kto' = 'dpo') {
+      const feedback = get().feedback;
+      const [rows, file] = objective === 'dpo' ? [toPreferencePairs(feedback), FEEDBACK_PAIRS_FILE] : [toUnpairedRows(feedback), FEEDBACK_UNPAIRED_FILE];
+      if (rows.length < MIN_TRAINING_PAIRS) {
+        const short = MIN_TRAINING_PAIRS - rows.length;
         set({
-          feedbackNote: `DPO needs at least ${MIN_TRAINING_PAIRS} preference pairs; your feedback makes ${pairs.length}. Pick A or B in ${MIN_TRAINING_PAIRS - pairs.length} more comparison${MIN_TRAINING_PAIRS - pairs.length === 1 ? '' : 's'}, or give a thumbs-down answer a corrected answer.`,
+          feedbackNote:
+            objective === 'dpo'
+              ? `DPO needs at least ${MIN_TRAINING_PAIRS} preference pairs; your feedback makes ${rows.length}. Pick A or B in ${short} more comparison${short === 1 ? '' : 's'}, or give a thumbs-down answer a corrected answer.`
+              : `KTO needs at least ${MIN_TRAINING_PAIRS} rated answers; your feedback makes ${rows.length}. Rate ${short} more answer${short === 1 ? '' : 's'} with a thumb, or pick A or B in a comparison.`,
         });
         return false;
       }
       set({ feedbackNote: null });
-      // The same path a dropped file takes: the pairs are read, validated and split like any dataset.
-      await get().loadDataset(new File([toJsonl(pairs)], FEEDBACK_PAIRS_FILE, { type: 'application/jsonl' }), FEEDBACK_PAIRS_FILE);
-      if (get().dataset?.fileName !== FEEDBACK_PAIRS_FILE) {
-        set({ feedbackNote: 'The feedback pairs could not be read as a dataset: see the Dataset step.' });
+      // The same path a dropped file takes: the rows are read, validated and split like any dataset.
+      await get().loadDataset(new File([toJsonl(rows)], file, { type: 'application/jsonl' }), file);
+      if (get().dataset?.fileName !== file) {
+        set({ feedbackNote: `The feedback ${objective === 'dpo' ? 'pairs' : 'rows'} could not be read as a dataset: see the Dataset step.` });
         return false;
       }
-      get().setTrain({ objective: 'dpo' });
+      get().setTrain({ objective });
       return true;
     },
   };

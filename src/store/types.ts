@@ -230,8 +230,8 @@ export interface FeedbackSlice {
   removeFeedback(id: string): Promise<void>;
   refreshFeedback(): Promise<void>;
   downloadFeedback(kind: 'pairs' | 'unpaired'): void;
-  /** Loads the preference pairs as the dataset and picks DPO; false (with feedbackNote) when it cannot. */
-  trainOnFeedback(): Promise<boolean>;
+  /** Loads the preference pairs (DPO) or the unpaired rows (KTO) as the dataset and picks that objective; false (with feedbackNote) when it cannot. */
+  trainOnFeedback(objective?: 'dpo' | 'kto'): Promise<boolean>;
 }
 
 export type AppState = EngineSlice & ModelSlice & DatasetSlice & TrainSlice & UseSlice & EvalSlice & ExportSlice & FeedbackSlice;

@@ -210,6 +210,13 @@ function FeedbackList() {
   const modelBusy = useApp((s) => s.modelBusy);
   const pairs = toPreferencePairs(feedback).length;
   const unpaired = toUnpairedRows(feedback).length;
+  const trainOn = async (objective: 'dpo' | 'kto') => {
+    if (await train(objective)) {
+      const el = document.getElementById('step-train');
+      el?.scrollIntoView({ behavior: 'smooth' });
+      el?.focus({ preventScroll: true });
+    }
+  };
   return (
     <section aria-labelledby="h-feedback" className="feedback-list">
       <h4 id="h-feedback">Your feedback ({feedback.length})</h4>
@@ -219,22 +226,14 @@ function FeedbackList() {
       <div className="row">
         <button type="button" disabled={pairs === 0} onClick={() => download('pairs')}>Download preference pairs ({pairs})</button>
         <button type="button" disabled={unpaired === 0} onClick={() => download('unpaired')}>Download unpaired rows ({unpaired})</button>
-        <button
-          type="button"
-          className="primary"
-          disabled={training || datasetBusy || modelBusy}
-          onClick={async () => {
-            if (await train()) {
-              const el = document.getElementById('step-train');
-              el?.scrollIntoView({ behavior: 'smooth' });
-              el?.focus({ preventScroll: true });
-            }
-          }}
-        >
+        <button type="button" className="primary" disabled={training || datasetBusy || modelBusy} onClick={() => void trainOn('dpo')}>
           Train on this feedback
         </button>
+        <button type="button" disabled={training || datasetBusy || modelBusy} onClick={() => void trainOn('kto')}>
+          Train on the ratings (KTO)
+        </button>
       </div>
-      <p className="hint">Pairs are TRL's {'{"prompt","chosen","rejected"}'} rows (DPO); unpaired rows are {'{"prompt","completion","label"}'} (KTO). Training here uses the pairs with DPO.</p>
+      <p className="hint">Pairs are TRL's {'{"prompt","chosen","rejected"}'} rows (DPO); unpaired rows are {'{"prompt","completion","label"}'} (KTO). "Train on this feedback" trains DPO on the pairs; "Train on the ratings" trains KTO on every rated answer, good and bad.</p>
       {note ? <p role="status" className="error-inline">{note}</p> : null}
     </section>
   );

@@ -78,4 +78,25 @@ describe('feedback slice', () => {
     expect(setTrain).not.toHaveBeenCalled();
     expect(store.getState().feedbackNote).toContain('could not be read');
   });
+
+  it('KTO: every rated answer (good and bad) goes through the dataset path as feedback-unpaired.jsonl, and the objective becomes KTO', async () => {
+    const { store, loaded, setTrain } = makeStore({ datasetReads: true });
+    store.setState({ feedback: [single('1', 'down', ' good'), single('2', 'up', '')] });
+    expect(await store.getState().trainOnFeedback('kto')).toBe(true);
+    expect(loaded.map((l) => l.name)).toEqual(['feedback-unpaired.jsonl']);
+    expect((await loaded[0]!.text).trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { prompt: 'Once', completion: ' bad', label: false },
+      { prompt: 'Once', completion: ' good', label: true },
+      { prompt: 'Once', completion: ' bad', label: true },
+    ]);
+    expect(setTrain).toHaveBeenCalledWith({ objective: 'kto' });
+  });
+
+  it('KTO with fewer than two rated answers: says what is needed and loads nothing', async () => {
+    const { store, loaded } = makeStore({ datasetReads: true });
+    store.setState({ feedback: [] });
+    expect(await store.getState().trainOnFeedback('kto')).toBe(false);
+    expect(store.getState().feedbackNote).toContain('KTO needs at least 2 rated answers');
+    expect(loaded).toEqual([]);
+  });
 });
