@@ -11,9 +11,10 @@ import { DatasetFileError } from '../src/data/jsonl';
 import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
 import { splitTrainValidation } from '../src/data/dataset';
 import { PreflightCollector } from '../src/data/preflight-collect';
+import { labelFindings } from '../src/data/preflight-objectives';
 import { dataFindings, settingsFindings, USUAL_LEARNING_RATES, type PreflightFinding, type TrainMethod } from '../src/data/preflight';
 import { DEFAULT_DATASET_OPTIONS } from '../src/data/prepare';
-import { DEFAULT_TRAIN, totalSteps } from '../src/train/settings';
+import { DEFAULT_KTO, DEFAULT_TRAIN, totalSteps } from '../src/train/settings';
 
 const SPEC = {
   command: 'npm run dataset --',
@@ -120,6 +121,8 @@ async function check(args: string[]): Promise<number> {
     const run = { steps: steps ?? DEFAULT_TRAIN.steps, epochs: epochs ?? 0, batchSize: batch, gradAccum };
     findings.push(...settingsFindings({ trainExamples: train.length, steps: totalSteps(run, train.length), batchSize: batch, gradAccum, learningRate: lr ?? DEFAULT_TRAIN.learningRate, method: values.method as TrainMethod | undefined }));
   }
+  // Labelled rows are KTO feedback: both labels must be there, and the classes near balance.
+  if (s.examples.some((e) => e.label !== undefined)) findings.push(...labelFindings(s.examples, DEFAULT_KTO));
   for (const f of findings) console.log(JSON.stringify(findingLine(f)));
   // Exactly the summary: tokens and truncation only when a model is given. Without a model
   // every valid line is one example; with one, examples are what survives the length policy.

@@ -35,6 +35,12 @@ describe('dataset check CLI', () => {
     expect(run('check', 'public/examples/stories-dragon.jsonl', '--model', MODEL, '--steps', '30', '--lr', '3e-3').out.filter((o) => 'warning' in (o as object))).toEqual([]);
   });
 
+  it('KTO rows: one label only is serious, the shipped balanced set is clean', () => {
+    const r = run('check', 'tests/fixtures/datasets/kto-one-label.jsonl', '--model', MODEL);
+    expect(r.out.filter((o) => 'warning' in (o as object))).toEqual([expect.objectContaining({ warning: 'one-label-only', severity: 'serious', count: 3, lines: [1, 2, 3] })]);
+    expect(run('check', 'public/examples/stories-kto.jsonl', '--model', MODEL).out.filter((o) => 'warning' in (o as object))).toEqual([]);
+  });
+
   it('duplicates are found without a model too', () => {
     const r = run('check', 'tests/fixtures/datasets/duplicates.jsonl', '--val-percent', '0');
     expect(r.out.filter((o) => 'warning' in (o as object))).toEqual([expect.objectContaining({ warning: 'duplicates-in-train', lines: [3] })]);

@@ -165,7 +165,7 @@ export class Trainer {
     if (examples.length === 0) throw new Error('The dataset has no usable training examples.');
     // Recomputation wraps the LoRA layer loop; a soft prompt runs the whole forward (see sftLossFn).
     this.recompute = adapter instanceof LoraAdapter ? resolveRecompute(settings.recompute ?? 'auto', model, adapter, settings) : false;
-    this.ctx = { model, adapter, settings, recompute: this.recompute };
+    this.ctx = { model, adapter, settings, recompute: this.recompute, step: () => this.optimizer.step };
     this.room = objectiveRoom(this.ctx, extras);
     this.room.check(examples, validation);
     this.vars = adapter.variables();

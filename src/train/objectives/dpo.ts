@@ -1,10 +1,9 @@
 // The trainer's DPO room: pairs travel as [2P, T] (chosen rows, then rejected rows); the reference
 // log-probs come first, outside the gradient (the base alone). The loss itself is src/train/dpo.ts.
 import * as tf from '@tensorflow/tfjs';
-import type { TokenizedExample } from '../batches';
+import type { Batch, TokenizedExample } from '../batches';
 import { DEFAULT_DPO, DpoTally, asPairs, dpoLoss, pairBatch, sequenceLogProbs } from '../dpo';
 import { adaptedLogits, type TrainableAdapter } from '../trainable';
-import type { Batch } from '../batches';
 import type { MicroBatchLoss, ObjectiveContext, ObjectiveFigures, ObjectiveRoom } from './objective';
 
 export class DpoObjective implements ObjectiveRoom {

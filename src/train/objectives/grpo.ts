@@ -69,8 +69,8 @@ export class GrpoObjective implements ObjectiveRoom {
   readonly perplexity = false;
   private tally = new FigureTally();
   private kept: { kl: tf.Tensor2D; mask: tf.Tensor2D }[] = [];
-  /** Sampling streams used so far (each completion gets its own seed). */
-  private samples = 0;
+  /** Completions sampled so far in the current optimizer step (each gets its own seed). */
+  private sampled = { step: -1, count: 0 };
 
   constructor(
     private readonly ctx: ObjectiveContext,
@@ -93,6 +93,13 @@ export class GrpoObjective implements ObjectiveRoom {
     }
   }
 
+  /** A seed per completion from (run seed, step, index in the step): a resumed run samples exactly as an uninterrupted one. */
+  private nextSeed(): number {
+    const step = this.ctx.step();
+    if (this.sampled.step !== step) this.sampled = { step, count: 0 };
+    return (Math.imul(this.ctx.settings.seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b) ^ this.sampled.count++) >>> 0;
+  }
+
   /** G sampled completions per prompt, each a token list (with the EOS when sampling stopped there). */
   private async sample(rows: TokenizedExample[]): Promise<number[][]> {
     const adapter = this.ctx.adapter as LoraAdapter;
@@ -105,7 +112,7 @@ export class GrpoObjective implements ObjectiveRoom {
         const room = this.ctx.settings.seqLen + 1 - row.inputIds.length;
         const maxNew = Math.min(this.s.maxNewTokens, room);
         for (let g = 0; g < this.s.numGenerations; g++) {
-          const seed = (this.ctx.settings.seed * 1_000_003 + this.samples++) >>> 0;
+          const seed = this.nextSeed();
           const ids = await generate(this.ctx.model, row.inputIds, { maxNewTokens: maxNew, temperature: this.s.temperature, seed, stopIds: eos === null ? [] : [eos], lora: adapter });
           out.push(ids.length < maxNew && eos !== null ? [...ids, eos] : ids);
         }

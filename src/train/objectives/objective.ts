@@ -15,6 +15,8 @@ export interface ObjectiveContext {
   settings: TrainSettings;
   /** Whether decoder layers are recomputed in the backward pass (the SFT path only). */
   recompute: boolean;
+  /** Optimizer steps taken so far (GRPO seeds its sampling from it, so a resumed run samples as an uninterrupted one). */
+  step: () => number;
 }
 
 /** One micro-batch's loss for tf.variableGrads, and what it holds outside the tape (freed by dispose). */
