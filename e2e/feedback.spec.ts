@@ -145,7 +145,7 @@ test('an Evaluate row sends its prompt to Compare, and base vs tuned answers are
   await expect(row).toBeVisible({ timeout: 120_000 });
   const prompt = ((await row.locator('.gen-prompt strong').textContent()) ?? '').trim();
   expect(prompt).not.toBe('');
-  await row.getByRole('button', { name: 'Compare two answers to prompt 1' }).click();
+  await row.getByRole('button', { name: 'Compare two answers to this prompt (example 1)' }).click();
   const panel = page.getByRole('group', { name: 'Compare two answers' });
   await expect(panel).toBeFocused();
   await expect(page.getByLabel('Input for both answers')).toHaveValue(prompt);

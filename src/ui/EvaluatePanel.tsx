@@ -17,7 +17,7 @@ function CompareThisPrompt({ prompt, n }: { prompt: string; n: number }) {
     <button
       type="button"
       className="link"
-      aria-label={`Compare two answers to prompt ${n}`}
+      aria-label={`Compare two answers to this prompt (example ${n})`}
       onClick={() => {
         setComparePrompt(prompt);
         const el = document.getElementById(COMPARE_PANEL_ID);
