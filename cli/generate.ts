@@ -2,7 +2,8 @@
 //   [--max-new-tokens N] [--greedy | --temperature T --seed S] [--top-p P] [--backend wasm|cpu]
 //   [--precision fp32|nf4|auto] (frozen base precision; fp32 by default so references match exactly)
 //   [--ignore-eos] (always produce --max-new-tokens; by default generation stops on every eos id and the chat template's end of turn)
-// Prints one JSON line: {"prompt_ids": [...], "output_ids": [...], "text": "..."} (output_ids: new tokens only).
+// Prints one JSON line: {"prompt_ids": [...], "output_ids": [...], "text": "...", "prefill_tokens_per_s": P,
+//   "decode_tokens_per_s": D} (output_ids: new tokens only; rates from src/model/token-rates.ts, D null under two tokens).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +15,7 @@ import { fromAnyPeftFiles } from '../src/adapters/any-peft';
 import { LoraAdapter } from '../src/train/lora';
 import { stopTokenIds } from '../src/tokenizer/stop-tokens';
 import { SoftPromptAdapter } from '../src/train/soft-prompt';
+import { tokenRates } from '../src/model/token-rates';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -49,6 +51,8 @@ async function main(): Promise<void> {
   }
   const temperature = values.greedy || values.temperature === undefined ? 0 : Number(values.temperature);
   const promptIds = tokenizer.encode(values.prompt ?? '');
+  const arrivals: number[] = [];
+  const start = performance.now();
   const outputIds = await generate(model, promptIds, {
     maxNewTokens: Number(values['max-new-tokens']),
     temperature,
@@ -57,10 +61,12 @@ async function main(): Promise<void> {
     lora: adapter,
     stopIds: values['ignore-eos'] ? [] : stopTokenIds(model.config.eosTokenIds, tokenizer),
     soft: soft?.hook(),
+    onToken: () => void arrivals.push(performance.now()),
   });
+  const rates = tokenRates(promptIds.length, start, arrivals);
   const text = tokenizer.decode([...promptIds, ...outputIds]);
   process.stderr.write(`backend: ${backend}\n`);
-  process.stdout.write(JSON.stringify({ prompt_ids: promptIds, output_ids: outputIds, text }) + '\n');
+  process.stdout.write(JSON.stringify({ prompt_ids: promptIds, output_ids: outputIds, text, ...rates }) + '\n');
 }
 
 main().catch((e: Error) => {

@@ -2,7 +2,7 @@
 // imports the backend's WebAssembly.Memory, so a tensor is handed over as its byte offset in the
 // heap (tfjs-wasm's dataIdMap memoryOffset) and outputs are tensors tfjs allocated (makeOutput).
 // Nothing is copied in or out. Used where generation multiplies a few rows by a frozen weight
-// (nf4-linear.ts, linear.ts via matmul.ts, frozen-head.ts); every caller keeps tfjs's path for
+// (nf4-linear.ts, frozen-head.ts); every caller keeps tfjs's path for
 // other backends, for many rows, and when the kernels are switched off (setSimdKernels, to compare).
 import * as tf from '@tensorflow/tfjs';
 import { KERNEL_BINARIES } from './generated/kernel-binaries';
@@ -27,7 +27,6 @@ interface KernelExports {
   nf4Matmul4(x0: number, x1: number, x2: number, x3: number, K: number, codes: number, absmax: number, levels: number, y0: number, y1: number, y2: number, y3: number, n0: number, n1: number): void;
   int8Matvec(x: number, K: number, codes: number, scale: number, y: number, n0: number, n1: number): void;
   int8Rows(ids: number, count: number, V: number, K: number, codes: number, scale: number, out: number): number;
-  f32Matvec(x: number, K: number, wt: number, N: number, y: number, n0: number, n1: number): void;
 }
 
 export type KernelVariant = 'relaxed-simd' | 'simd';
@@ -187,15 +186,4 @@ export function int8Gather(k: Loaded, ids: tf.Tensor1D, w: HeapInt8): tf.Tensor2
   if (bad < 0) return out;
   out.dispose();
   return { badPosition: bad };
-}
-
-/** x [M, K] · wt [K, N] -> [M, N], one pass over wt per row of x (for a few rows only). */
-export function f32MatMul(k: Loaded, x: tf.Tensor2D, wt: tf.Tensor2D): tf.Tensor2D {
-  const [M, K] = x.shape;
-  const N = wt.shape[1];
-  const w = heapOffset(k, wt);
-  return output(k, [M, N], (y) => {
-    const xp = heapOffset(k, x);
-    for (let m = 0; m < M; m++) k.exports.f32Matvec(xp + m * K * 4, K, w, N, y + m * N * 4, 0, N);
-  }) as tf.Tensor2D;
 }
