@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../../cli/node-runtime';
-import { type HeapNf4, heapInt8, int8Gather, int8MatMul, nf4MatMul, setSimdKernels, simdKernels } from './simd-kernels';
+import { type HeapNf4, heapInt8, int8Gather, int8MatMul, nf4MatMul, rmsNormRows, ropeHeadsFirst, setSimdKernels, simdKernels } from './simd-kernels';
+import { applyRopeHeadsFirst, rmsNorm } from '../model/fused';
 import { blockAbsmax, dequantizeNf4, quantizeNf4 } from '../model/nf4';
 import { HeadRangeError, Int8Head, allLogits, dequantizeInt8Rows, quantizeInt8Rows } from '../model/frozen-head';
 import { SIMD_MAX_ROWS, createNf4Linear } from '../model/nf4-linear';
@@ -143,5 +144,48 @@ describe('the model layers take the kernel path on wasm', () => {
     expect(maxRelativeError(on.dataSync(), off.dataSync())).toBeLessThan(1e-5);
     tf.dispose([on, off, h]);
     head.dispose();
+  });
+});
+
+describe('RMSNorm and RoPE kernels', () => {
+  const bits = (t: tf.Tensor) => Array.from(new Uint32Array((t.dataSync() as Float32Array).slice().buffer));
+
+  it.each([[1, 1, 9, 64], [2, 5, 3, 6], [1, 7, 4, 16], [3, 2, 2, 10]])('RoPE heads-first of x [%i, %i, %i, %i] is bit-identical to the tf-op composition', (B, T, H, D) => {
+    tf.tidy(() => {
+      const x = tf.tensor4d(randoms(B * T * H * D, D), [B, T, H, D]);
+      const ropeB = B === 2 ? B : 1; // per-row tables (packed rows) and shared ones
+      const cos = tf.tensor4d(randoms(ropeB * T * D, 1), [ropeB, T, 1, D]);
+      const sin = tf.tensor4d(randoms(ropeB * T * D, 2), [ropeB, T, 1, D]);
+      const [x1, x2] = tf.split(x, [D / 2, D / 2], 3);
+      const ref = tf.add(tf.mul(x, cos), tf.mul(tf.concat([tf.neg(x2), x1], 3), sin)).transpose([0, 2, 1, 3]);
+      expect(bits(ropeHeadsFirst(kernels(), x, cos, sin))).toEqual(bits(ref));
+    });
+  });
+
+  it.each([[1, 576, 0], [3, 64, 0], [2, 640, 1], [5, 13, 0]])('RMSNorm of [%i, %i] (offset %i) is bit-identical to the tf-op composition', (N, C, offset) => {
+    tf.tidy(() => {
+      const x = tf.tensor2d(randoms(N * C, C), [N, C]).mul(3);
+      const w = tf.tensor1d(randoms(C, 3));
+      const ref = tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-5))), offset ? tf.add(w, offset) : w);
+      expect(bits(rmsNormRows(kernels(), x, w, 1e-5, offset))).toEqual(bits(ref));
+    });
+  });
+
+  it('fused.ts uses them without a tape and the composition under one (gradients intact)', async () => {
+    const x = tf.tensor2d(randoms(2 * 32, 4), [2, 32]);
+    const w = tf.tensor1d(randoms(32, 5));
+    const q = tf.tensor4d(randoms(2 * 3 * 8, 6), [1, 2, 3, 8]);
+    const rope = { cos: tf.tensor4d(randoms(16, 7), [1, 2, 1, 8]), sin: tf.tensor4d(randoms(16, 8), [1, 2, 1, 8]) };
+    expect(await tfjsKernels(() => rmsNorm(x, w, 1e-5))).toEqual([]);
+    expect(await tfjsKernels(() => applyRopeHeadsFirst(q, rope))).toEqual([]);
+    const gradOf = () => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(rmsNorm(xx as tf.Tensor2D, w, 1e-5), tf.range(0, 64).reshape([2, 32]))))(x);
+    const gq = () => tf.grad((qq: tf.Tensor) => tf.sum(tf.mul(applyRopeHeadsFirst(qq as tf.Tensor4D, rope), tf.range(0, 48).reshape([1, 3, 2, 8]))))(q);
+    const [on, onQ] = [gradOf(), gq()];
+    setSimdKernels(false);
+    const [off, offQ] = [gradOf(), gq()];
+    expect(maxRelativeError(on.dataSync(), off.dataSync())).toBe(0);
+    expect(maxRelativeError(onQ.dataSync(), offQ.dataSync())).toBe(0);
+    expect(Math.max(...Array.from(on.dataSync()).map(Math.abs))).toBeGreaterThan(0);
+    tf.dispose([x, w, q, rope.cos, rope.sin, on, off, onQ, offQ]);
   });
 });

@@ -27,6 +27,8 @@ interface KernelExports {
   nf4Matmul4(x0: number, x1: number, x2: number, x3: number, K: number, codes: number, absmax: number, levels: number, y0: number, y1: number, y2: number, y3: number, n0: number, n1: number): void;
   int8Matvec(x: number, K: number, codes: number, scale: number, y: number, n0: number, n1: number): void;
   int8Rows(ids: number, count: number, V: number, K: number, codes: number, scale: number, out: number): number;
+  ropeHeadsFirst(x: number, B: number, T: number, H: number, D: number, cos: number, sin: number, ropeB: number, out: number): void;
+  rmsNorm(x: number, rows: number, C: number, w: number, eps: number, offset: number, out: number): void;
 }
 
 export type KernelVariant = 'relaxed-simd' | 'simd';
@@ -186,4 +188,18 @@ export function int8Gather(k: Loaded, ids: tf.Tensor1D, w: HeapInt8): tf.Tensor2
   if (bad < 0) return out;
   out.dispose();
   return { badPosition: bad };
+}
+
+/** x [B, T, H, D] rotated by cos/sin [B | 1, T, 1, D], heads first: [B, H, T, D] (bit-identical to fused.ts's composition). */
+export function ropeHeadsFirst(k: Loaded, x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D {
+  const [B, T, H, D] = x.shape;
+  return output(k, [B, H, T, D], (y) => {
+    k.exports.ropeHeadsFirst(heapOffset(k, x), B, T, H, D, heapOffset(k, cos), heapOffset(k, sin), cos.shape[0], y);
+  }) as tf.Tensor4D;
+}
+
+/** RMSNorm of x [..., C] with weight w [C] (see kernels.ts rmsNorm). */
+export function rmsNormRows<T extends tf.Tensor>(k: Loaded, x: T, w: tf.Tensor1D, eps: number, offset: number): T {
+  const C = x.shape[x.rank - 1];
+  return output(k, x.shape, (y) => k.exports.rmsNorm(heapOffset(k, x), x.size / C, C, heapOffset(k, w), eps, offset, y)) as T;
 }

@@ -202,3 +202,66 @@ export function int8Rows(ids: usize, count: i32, V: i32, K: i32, codes: usize, s
   }
   return -1;
 }
+
+/**
+ * RoPE with the heads-first transpose (fused.ts applyRopeHeadsFirst): x [B, T, H, D] ->
+ * out [B, H, T, D], out = x * cos + rotate_half(x) * sin, rotate_half = cat(-x2, x1), with
+ * cos/sin [ropeB, T, 1, D] (ropeB 1: shared by the batch). The same fp32 multiplies and adds in
+ * the same order as the tf-op composition (no fused multiply-add), so the result is bit-identical.
+ */
+export function ropeHeadsFirst(x: usize, B: i32, T: i32, H: i32, D: i32, cos: usize, sin: usize, ropeB: i32, out: usize): void {
+  const half = D >> 1;
+  const simd = (half & 3) == 0;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const cs = <usize>(((ropeB == 1 ? 0 : b) * T + t) * D) << 2;
+      const c = cos + cs;
+      const s = sin + cs;
+      for (let h = 0; h < H; h++) {
+        const src = x + (<usize>(((b * T + t) * H + h) * D) << 2);
+        const dst = out + (<usize>(((b * H + h) * T + t) * D) << 2);
+        if (simd) {
+          for (let d = 0; d < half; d += 4) {
+            const lo = <usize>d << 2;
+            const hi = <usize>(d + half) << 2;
+            const x1 = v128.load(src + lo);
+            const x2 = v128.load(src + hi);
+            v128.store(dst + lo, f32x4.add(f32x4.mul(x1, v128.load(c + lo)), f32x4.mul(f32x4.neg(x2), v128.load(s + lo))));
+            v128.store(dst + hi, f32x4.add(f32x4.mul(x2, v128.load(c + hi)), f32x4.mul(x1, v128.load(s + hi))));
+          }
+        } else {
+          for (let d = 0; d < half; d++) {
+            const lo = <usize>d << 2;
+            const hi = <usize>(d + half) << 2;
+            const x1 = load<f32>(src + lo);
+            const x2 = load<f32>(src + hi);
+            store<f32>(dst + lo, x1 * load<f32>(c + lo) + -x2 * load<f32>(s + lo));
+            store<f32>(dst + hi, x2 * load<f32>(c + hi) + x1 * load<f32>(s + hi));
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * RMSNorm over rows of C (fused.ts rmsNorm): out = x * rsqrt(mean(x²) + eps) * (offset + w), with
+ * the mean summed left to right in fp32 and divided by C, as tfjs-wasm's Square, Mean, Add, Rsqrt
+ * and two Multiplies compute it one op at a time.
+ */
+export function rmsNorm(x: usize, rows: i32, C: i32, w: usize, eps: f32, offset: f32, out: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const row = x + (<usize>(r * C) << 2);
+    const o = out + (<usize>(r * C) << 2);
+    let sum: f32 = 0;
+    for (let k = 0; k < C; k++) {
+      const v = load<f32>(row + (<usize>k << 2));
+      sum += v * v;
+    }
+    const inv: f32 = <f32>1 / Mathf.sqrt(sum / <f32>C + eps);
+    for (let k = 0; k < C; k++) {
+      const scale = offset == 0 ? load<f32>(w + (<usize>k << 2)) : load<f32>(w + (<usize>k << 2)) + offset;
+      store<f32>(o + (<usize>k << 2), load<f32>(row + (<usize>k << 2)) * inv * scale);
+    }
+  }
+}
