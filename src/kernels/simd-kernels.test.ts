@@ -24,6 +24,10 @@ beforeAll(async () => {
 
 afterEach(() => setSimdKernels(true));
 
+it('loads the relaxed-SIMD build in Node (initNodeBackend turns the feature on for Node 20)', () => {
+  expect(kernels().variant).toBe('relaxed-simd');
+});
+
 // [M rows of x, N out, K in]
 const SHAPES: [number, number, number][] = [
   [1, 1536, 576], // SmolLM2-135M's gate/up

@@ -41,7 +41,7 @@
 @inline function codes16(codes: usize, f: usize, lowNibbles: v128): v128 {
   const raw = v128.load64_zero(codes + (f >> 1)); // 8 bytes: element 2j in the low nibble of byte j
   const lo = v128.and(raw, lowNibbles);
-  const hi = i8x16.shr_u(raw, 4);
+  const hi = v128.and(i16x8.shr_u(raw, 4), lowNibbles); // one psrlw + pand; i8x16.shr_u has no x86 instruction
   return i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 }
 
