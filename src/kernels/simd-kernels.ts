@@ -15,7 +15,7 @@ interface TensorInfo {
 }
 
 interface WasmBackend {
-  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -23,8 +23,8 @@ interface WasmBackend {
 
 /** The module's exports (pointers are byte offsets into the heap; see kernels.ts for each product). */
 interface KernelExports {
-  nf4Matvec(x: number, K: number, codes: number, absmax: number, levels: number, y: number, n0: number, n1: number): void;
-  nf4Matmul4(x0: number, x1: number, x2: number, x3: number, K: number, codes: number, absmax: number, levels: number, y0: number, y1: number, y2: number, y3: number, n0: number, n1: number): void;
+  nf4Matvec(x: number, K: number, codes: number, absmax: number, tables: number, y: number, n0: number, n1: number): void;
+  nf4Matmul4(x0: number, x1: number, x2: number, x3: number, K: number, codes: number, absmax: number, tables: number, y0: number, y1: number, y2: number, y3: number, n0: number, n1: number): void;
   int8Matvec(x: number, K: number, codes: number, scale: number, y: number, n0: number, n1: number): void;
   int8Rows(ids: number, count: number, V: number, K: number, codes: number, scale: number, out: number): number;
   ropeHeadsFirst(x: number, B: number, T: number, H: number, D: number, cos: number, sin: number, ropeB: number, out: number): void;
@@ -37,8 +37,8 @@ interface Loaded {
   backend: WasmBackend;
   exports: KernelExports;
   variant: KernelVariant;
-  /** NF4 tables in the heap (nf4Tables). */
-  levels: tf.Tensor1D;
+  /** Byte offset of the NF4 tables (nf4Tables) in the heap: malloc'd once per backend, outside tfjs's tensors. */
+  tables: number;
 }
 
 let loaded: Loaded | null = null;
@@ -90,8 +90,10 @@ function load(backend: WasmBackend): Loaded | null {
   }
   const module = new WebAssembly.Module(variant === 'relaxed-simd' ? relaxed : plain);
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const levels = tf.keep(tf.tensor1d(nf4Tables(), 'float32'));
-  return { backend, exports: instance.exports as unknown as KernelExports, variant, levels };
+  const table = nf4Tables();
+  const tables = backend.wasm._malloc(table.byteLength) >>> 0;
+  backend.wasm.HEAPU8.set(new Uint8Array(table.buffer), tables); // HEAPU8 is read after malloc, which may grow the heap
+  return { backend, exports: instance.exports as unknown as KernelExports, variant, tables };
 }
 
 /** The kernels' NF4 tables (144 bytes, see kernels.ts): levels, their fp32 bytes as four swizzle tables, a 0x0f mask. */
@@ -134,18 +136,18 @@ export function nf4MatMul(k: Loaded, x: tf.Tensor2D, w: HeapNf4): tf.Tensor2D {
   const e = k.exports;
   const codes = heapOffset(k, w.codes);
   const absmax = heapOffset(k, w.absmax);
-  const levels = heapOffset(k, k.levels);
+  const tables = k.tables;
   return output(k, [M, N], (y) => {
     const xp = heapOffset(k, x);
     const row = (m: number) => xp + m * K * 4;
     const out = (m: number) => y + m * N * 4;
     let m = 0;
-    for (; m + 4 <= M; m += 4) e.nf4Matmul4(row(m), row(m + 1), row(m + 2), row(m + 3), K, codes, absmax, levels, out(m), out(m + 1), out(m + 2), out(m + 3), 0, N);
+    for (; m + 4 <= M; m += 4) e.nf4Matmul4(row(m), row(m + 1), row(m + 2), row(m + 3), K, codes, absmax, tables, out(m), out(m + 1), out(m + 2), out(m + 3), 0, N);
     if (M - m >= 2) {
       // Two or three rows left: the four-row kernel with the last row repeated (its result written twice).
       const r = (i: number) => Math.min(m + i, M - 1);
-      e.nf4Matmul4(row(r(0)), row(r(1)), row(r(2)), row(r(3)), K, codes, absmax, levels, out(r(0)), out(r(1)), out(r(2)), out(r(3)), 0, N);
-    } else if (M - m === 1) e.nf4Matvec(row(m), K, codes, absmax, levels, out(m), 0, N);
+      e.nf4Matmul4(row(r(0)), row(r(1)), row(r(2)), row(r(3)), K, codes, absmax, tables, out(r(0)), out(r(1)), out(r(2)), out(r(3)), 0, N);
+    } else if (M - m === 1) e.nf4Matvec(row(m), K, codes, absmax, tables, out(m), 0, N);
   }) as tf.Tensor2D;
 }
 
