@@ -4,11 +4,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../../cli/node-runtime';
-import { type HeapNf4, heapInt8, int8Gather, int8MatMul, nf4MatMul, rmsNormRows, ropeHeadsFirst, setSimdKernels, simdKernels } from './simd-kernels';
+import { type HeapNf4, SIMD_MAX_ROWS, heapInt8, int8Gather, int8MatMul, nf4MatMul, rmsNormRows, ropeHeadsFirst, setSimdKernels, simdKernels } from './simd-kernels';
 import { applyRopeHeadsFirst, rmsNorm } from '../model/fused';
 import { blockAbsmax, dequantizeNf4, quantizeNf4 } from '../model/nf4';
 import { HeadRangeError, Int8Head, allLogits, dequantizeInt8Rows, quantizeInt8Rows } from '../model/frozen-head';
-import { SIMD_MAX_ROWS, createNf4Linear } from '../model/nf4-linear';
+import { createNf4Linear } from '../model/nf4-linear';
 import { uniformValues as randoms } from '../util/random';
 import { maxRelativeError } from '../util/compare';
 
@@ -147,6 +147,22 @@ describe('the model layers take the kernel path on wasm', () => {
     expect(on.shape).toEqual([2, V]);
     expect(maxRelativeError(on.dataSync(), off.dataSync())).toBeLessThan(1e-5);
     tf.dispose([on, off, h]);
+    head.dispose();
+  });
+
+  it('Int8Head: no kernel logits while a tape records (they would carry no gradient to h)', () => {
+    const [V, C] = [50, 24];
+    const head = new Int8Head(quantizeInt8Rows(randoms(V * C, 12), V, C));
+    const h = tf.tensor2d(randoms(2 * C, 13), [2, C]);
+    const untaped = head.kernelLogits(h);
+    expect(untaped).not.toBeNull();
+    let taped: tf.Tensor | null = null;
+    tf.grad((hh: tf.Tensor) => {
+      taped = head.kernelLogits(hh as tf.Tensor2D);
+      return tf.sum(hh);
+    })(h).dispose();
+    expect(taped).toBeNull();
+    tf.dispose([h, untaped!]);
     head.dispose();
   });
 });

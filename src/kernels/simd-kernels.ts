@@ -73,6 +73,15 @@ export function simdKernels(): Loaded | null {
   return loaded;
 }
 
+/** The kernels where nothing would record their results for a gradient (they have none of their own), or null. */
+export function untapedKernels(): Loaded | null {
+  const engine = tf.engine() as unknown as { isTapeOn(): boolean };
+  return engine.isTapeOn() ? null : simdKernels();
+}
+
+/** Rows of x up to which products by a frozen weight run as SIMD kernels (they read every weight once per four rows, or per row for int8). */
+export const SIMD_MAX_ROWS = 32;
+
 function load(backend: WasmBackend): Loaded | null {
   const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) {

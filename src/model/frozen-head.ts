@@ -11,10 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { nativeTransposes } from './matmul';
 import { heapFloat32 } from '../gpu/wasm-kernels';
-import { type HeapInt8, heapInt8, int8Gather, int8MatMul, simdKernels } from '../kernels/simd-kernels';
-
-/** Rows of h up to which the int8 head's logits come from the SIMD kernel (it reads every code once per row). */
-const SIMD_MAX_ROWS = 32;
+import { type HeapInt8, SIMD_MAX_ROWS, heapInt8, int8Gather, int8MatMul, simdKernels, untapedKernels } from '../kernels/simd-kernels';
 
 export type HeadPrecision = 'fp32' | 'int8';
 
@@ -235,9 +232,12 @@ export class Int8Head implements FrozenHead {
     return this.decodedRows(idsT.dataSync(), 'embed');
   }
 
-  /** h [N, C] -> logits [N, V] from the SIMD kernel, or null where it does not apply (not wasm, many rows). */
+  /**
+   * h [N, C] -> logits [N, V] from the SIMD kernel, or null where it does not apply (not wasm, many
+   * rows, or a tape recording: the kernel carries no gradient to h, which LoRA training needs).
+   */
   kernelLogits(h: tf.Tensor2D): tf.Tensor2D | null {
-    const k = h.shape[0] <= SIMD_MAX_ROWS && h.dtype === 'float32' ? simdKernels() : null;
+    const k = h.shape[0] <= SIMD_MAX_ROWS && h.dtype === 'float32' ? untapedKernels() : null;
     return k ? int8MatMul(k, h, this.heapTable()) : null;
   }
 

@@ -6,7 +6,7 @@
 // token runs ~20 fewer tfjs kernels per layer, each costing more in dispatch than in arithmetic.
 // Shapes: B batch, T time, H heads, D head dim, C hidden, N rows, I MLP width, S keys.
 import * as tf from '@tensorflow/tfjs';
-import { rmsNormRows, ropeHeadsFirst, simdKernels } from '../kernels/simd-kernels';
+import { rmsNormRows, ropeHeadsFirst, untapedKernels } from '../kernels/simd-kernels';
 import { FUSED_ADAM_MOMENT, FUSED_ADAM_PARAM, registerFusedAdamW } from '../gpu/fused-adamw';
 import {
   FUSED_GATE, FUSED_MASKED_SOFTMAX, FUSED_RMS_NORM, FUSED_ROPE, FUSED_SOFTMAX_GRAD, registerFusedKernels, type GateActivation,
@@ -26,12 +26,6 @@ export function fusedOpsActive(): boolean {
   registerFusedKernels();
   registerFusedAdamW();
   return true;
-}
-
-/** The wasm kernels, where nothing would record their ops for a gradient (they have none). */
-function untapedKernels() {
-  const engine = tf.engine() as unknown as { isTapeOn(): boolean };
-  return engine.isTapeOn() ? null : simdKernels();
 }
 
 /** RoPE tables broadcastable against [B, T, H, D]. */

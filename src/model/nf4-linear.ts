@@ -21,7 +21,7 @@ import type { FrozenLinear } from './linear';
 import { nativeTransposes } from './matmul';
 import { type Nf4Weight, blockAbsmax, dequantizeNf4Into, nf4Bytes, quantizeNf4 } from './nf4';
 import { heapFloat32 } from '../gpu/wasm-kernels';
-import { type HeapNf4, nf4MatMul, simdKernels } from '../kernels/simd-kernels';
+import { type HeapNf4, SIMD_MAX_ROWS, nf4MatMul, simdKernels } from '../kernels/simd-kernels';
 import {
   NF4_DEQUANTIZE,
   NF4_MATMUL,
@@ -40,12 +40,6 @@ export interface Nf4LinearOptions {
   /** 'auto': fused on webgpu, js-dequant elsewhere. 'unfused' forces dequantize-then-matMul. */
   mode?: 'auto' | 'unfused';
 }
-
-/**
- * Rows up to which the SIMD kernel beats decoding W then XNNPACK's product on wasm (the kernel
- * decodes the codes once per four rows; the decode-then-multiply path once per product).
- */
-export const SIMD_MAX_ROWS = 32;
 
 export class Nf4InputShapeError extends Error {
   override name = 'Nf4InputShapeError';
