@@ -6,12 +6,13 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 import { tfjsWasmThreads } from './tools/tfjs-wasm-threads-plugin';
+import { simdKernelsBuild } from './src/kernels/vite-plugin';
 
 /** Headers that make the page and its worker cross-origin isolated. */
 export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 export default defineConfig({
-  plugins: [react(), tfjsWasmThreads()],
+  plugins: [simdKernelsBuild(), react(), tfjsWasmThreads()],
   // The training worker bundles tfjs-backend-wasm, and worker bundles get their own plugin list.
   worker: { format: 'es', plugins: () => [tfjsWasmThreads()] },
   build: {

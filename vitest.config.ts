@@ -7,5 +7,6 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 120_000,
     pool: 'forks',
+    globalSetup: ['src/kernels/vitest-setup.ts'],
   },
 });

@@ -11,6 +11,8 @@
 //   --threads auto|N   wasm threads (the page is served cross-origin isolated, so threads are available)
 //   --runtime chromium|node   node: the same benchmark in Node's tfjs-wasm (single thread, no page)
 //   --chromium /usr/bin/chromium     (or CHROMIUM_PATH); --model-dir ../shared/models/stories260K
+// `npm run bench -- --generate [--model smollm2-135m --prompt-tokens 16 --new-tokens 32 ...]`:
+//   generation speed beside llama.cpp instead (bench/generate-bench.ts lists its options).
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -50,7 +52,9 @@ function modelOption(arg: string): BenchOptions['model'] {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), 'bench/run.ts');
+  const argv = process.argv.slice(2);
+  if (argv.includes('--generate')) return generateBench(parseArgs(argv.filter((a) => a !== '--generate'), 'bench/run.ts --generate'));
+  const args = parseArgs(argv, 'bench/run.ts');
   const variants = (args.variants ?? 'fp32,nf4-unfused,nf4-fused').split(',') as Variant[];
   for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new BenchArgumentError(`bench/run.ts: unknown variant "${v}"; expected ${VARIANTS.join(', ')}`);
   const fusedSettings = (args['fused-ops'] ?? 'on').split(',').map((v) => {
@@ -106,6 +110,24 @@ async function runInNode(base: Omit<BenchOptions, 'variant'>, variants: Variant[
     const row = await runScaleBench(files, { ...base, variant }, backend === 'wasm' ? 1 : null);
     process.stdout.write(JSON.stringify({ ...row, runtime: 'node' }) + '\n');
   }
+}
+
+async function generateBench(args: Record<string, string>): Promise<void> {
+  const { runGenerateBench } = await import('./generate-bench');
+  const onOff = (v: string) => {
+    if (v !== 'on' && v !== 'off') throw new BenchArgumentError(`bench/run.ts --generate: expected on or off, found "${v}"`);
+    return v === 'on';
+  };
+  const variants = (args.variants ?? 'nf4,fp32').split(',');
+  for (const v of variants) if (v !== 'nf4' && v !== 'fp32') throw new BenchArgumentError(`bench/run.ts --generate: --variants takes nf4 and fp32, found "${v}"`);
+  await runGenerateBench(
+    {
+      model: args.model ?? 'smollm2-135m', promptTokens: Number(args['prompt-tokens'] ?? 16), newTokens: Number(args['new-tokens'] ?? 32),
+      variants: variants as ('nf4' | 'fp32')[], kernels: (args.kernels ?? 'on').split(',').map(onOff), llamaCpp: onOff(args['llama-cpp'] ?? 'on'),
+      llamaThreads: Number(args['llama-threads'] ?? 2), repeats: Number(args.repeats ?? 1),
+    },
+    ROOT,
+  );
 }
 
 main().catch((e: unknown) => {

@@ -11,6 +11,7 @@ import { fromAnyPeftFiles } from '../src/adapters/any-peft';
 import { LoraAdapter } from '../src/train/lora';
 import { stopTokenIds } from '../src/tokenizer/stop-tokens';
 import { SoftPromptAdapter } from '../src/train/soft-prompt';
+import { SpeedMeter, tokenRates } from '../src/model/generation-speed';
 
 const SPEC = {
   command: 'npm run generate --',
@@ -32,7 +33,9 @@ const SPEC = {
     'npm run generate -- --model ../shared/models/stories260K --prompt "Once upon a time" --greedy',
     'npm run generate -- --model ./my-model --adapter ./out/adapter --prompt "Hello" --temperature 0.7 --seed 1',
   ],
-  notes: ['Prints one JSON line: {"prompt_ids": [...], "output_ids": [...], "text": "..."} (output_ids: new tokens only).', 'Exit status: 0 done, 1 failed, 2 usage.'],
+  notes: [
+    'Prints one JSON line: {"prompt_ids": [...], "output_ids": [...], "text": "...", "prefill_tokens_per_s": P, "decode_tokens_per_s": D}',
+    '(output_ids: new tokens only; D is null under two new tokens).', 'Exit status: 0 done, 1 failed, 2 usage.'],
 } satisfies CliSpec<Record<string, CliOption>>;
 
 async function main(): Promise<void> {
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
   }
   const temperature = values.greedy || values.temperature === undefined ? 0 : Number(values.temperature);
   const promptIds = tokenizer.encode(values.prompt ?? '');
+  const meter = new SpeedMeter(promptIds.length);
   const outputIds = await generate(model, promptIds, {
     maxNewTokens: Number(values['max-new-tokens']),
     temperature,
@@ -63,10 +67,12 @@ async function main(): Promise<void> {
     lora: adapter,
     stopIds: values['ignore-eos'] ? [] : stopTokenIds(model.config.eosTokenIds, tokenizer),
     soft: soft?.hook(),
+    onToken: () => meter.token(),
   });
+  const rates = tokenRates(meter.result());
   const text = tokenizer.decode([...promptIds, ...outputIds]);
   process.stderr.write(`backend: ${backend}\n`);
-  process.stdout.write(JSON.stringify({ prompt_ids: promptIds, output_ids: outputIds, text }) + '\n');
+  process.stdout.write(JSON.stringify({ prompt_ids: promptIds, output_ids: outputIds, text, ...rates }) + '\n');
 }
 
 main().catch((e: Error) => {

@@ -64,3 +64,25 @@ for (const name of ['tiny-gemma3', 'tiny-qwen3'] as const) {
     }
   });
 }
+
+// Generation on wasm in Chromium goes through the SIMD kernels of src/kernels (relaxed SIMD, on the
+// threaded build's shared heap when the page is cross-origin isolated) and gives the greedy ids of
+// tfjs's own path: stories260K's reference ids over fp32, the same NF4 ids over NF4 + int8 head.
+const STORIES_REFERENCE = [432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282];
+for (const precision of ['fp32', 'nf4'] as const) {
+  test(`generation on wasm through the SIMD kernels equals tfjs's path (${precision} base)`, async ({ page, modelServer }) => {
+    test.setTimeout(4 * 60_000);
+    await page.goto('/tests/browser/engine.html');
+    await page.waitForFunction(() => 'engineChecks' in window);
+    type Gen = { backend: string; variant: string | null; sharedHeap: boolean; withKernels: number[]; withoutKernels: number[] };
+    const r = await page.evaluate(
+      ([url, p]) => (window as unknown as { engineChecks: { generateOnWasm(u: string, p: string): Promise<Gen> } }).engineChecks.generateOnWasm(url, p),
+      [modelServer.url, precision] as const,
+    );
+    expect(r.backend).toBe('wasm');
+    expect(r.variant).toBe('relaxed-simd');
+    expect(r.sharedHeap).toBe(true); // the page is cross-origin isolated, so tfjs loads its threaded build, whose heap is shared
+    expect(r.withKernels).toEqual(r.withoutKernels);
+    if (precision === 'fp32') expect(r.withKernels).toEqual(STORIES_REFERENCE);
+  });
+}

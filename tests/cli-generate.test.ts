@@ -16,8 +16,10 @@ describe('npm run generate', () => {
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    const out = JSON.parse(lines[0]) as { prompt_ids: number[]; output_ids: number[]; text: string };
+    const out = JSON.parse(lines[0]) as { prompt_ids: number[]; output_ids: number[]; text: string; prefill_tokens_per_s: number; decode_tokens_per_s: number };
     expect(out.prompt_ids).toEqual([1, 291, 280, 294]);
+    expect(out.prefill_tokens_per_s).toBeGreaterThan(0);
+    expect(out.decode_tokens_per_s).toBeGreaterThan(0);
     expect(out.output_ids).toEqual([269, 261, 268, 414, 422, 382, 276, 337, 299, 322, 265, 282, 295, 433, 426, 342, 397, 355, 267, 337, 335, 265, 315, 267, 422, 419, 269, 352, 379, 261, 420, 277, 264, 265, 282, 295, 433, 426, 342, 397, 355, 267, 337, 335, 265, 315, 267, 422, 419, 269, 262, 411, 411, 433, 426, 13, 441, 416, 411, 328, 432, 261, 376, 268]);
     expect(out.text.startsWith('The cat and a boy were playing in the park.')).toBe(true);
   });

@@ -5,10 +5,13 @@
 //
 // Storage: 'fp32' keeps W as one backend tensor; 'int8' keeps per-row absmax int8 codes in JS
 // (V*C bytes + V floats, a quarter of fp32) and decodes one block of rows at a time into a transient
-// fp32 tensor, so the head never exists whole in fp32 while training.
+// fp32 tensor, so the head never exists whole in fp32 while training. On wasm, logits for a few
+// rows (generation) and embedding rows instead come from the SIMD kernels of src/kernels over a
+// copy of the codes in the heap (made at the first such use): no block is decoded to fp32.
 import * as tf from '@tensorflow/tfjs';
 import { nativeTransposes } from './matmul';
 import { heapFloat32 } from '../gpu/wasm-kernels';
+import { type HeapInt8, SIMD_MAX_ROWS, heapInt8, int8Gather, int8MatMul, simdKernels, untapedKernels } from '../kernels/simd-kernels';
 
 export type HeadPrecision = 'fp32' | 'int8';
 
@@ -55,6 +58,10 @@ export function tableRows(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
 
 /** Full logits [N, V] (generation, evaluation of small models): block by block. */
 export function allLogits(h: tf.Tensor2D, head: FrozenHead): tf.Tensor2D {
+  if (head instanceof Int8Head) {
+    const y = head.kernelLogits(h);
+    if (y) return y;
+  }
   if (head instanceof DenseHead) return headLogits(h, head.weight); // resident whole: no block copies
   const parts: tf.Tensor2D[] = [];
   for (let j = 0; j < head.numBlocks; j++) {
@@ -185,6 +192,7 @@ export class Int8Head implements FrozenHead {
   readonly vocabSize: number;
   readonly hidden: number;
   readonly numBlocks: number;
+  private heap: HeapInt8 | null = null;
 
   constructor(readonly q: Int8Rows, readonly blockRows = INT8_HEAD_BLOCK_ROWS) {
     this.vocabSize = q.rows;
@@ -212,9 +220,35 @@ export class Int8Head implements FrozenHead {
     return this.decodedRows(ids, 'rowsAt');
   }
 
-  /** Decoded in JS: the ids are read back (cheap on wasm/cpu; one small sync read on WebGPU). */
+  /** Decoded in JS: the ids are read back (cheap on wasm/cpu; one small sync read on WebGPU). On wasm, gathered by the kernel. */
   embed(idsT: tf.Tensor1D): tf.Tensor2D {
+    const k = idsT.dtype === 'int32' ? simdKernels() : null;
+    if (k) {
+      const rows = int8Gather(k, idsT, this.heapTable());
+      if (rows instanceof tf.Tensor) return rows;
+      const id = idsT.dataSync()[rows.badPosition];
+      throw new HeadRangeError(`embed: token id ${id} at position ${rows.badPosition} is outside the vocabulary (0..${this.vocabSize - 1})`);
+    }
     return this.decodedRows(idsT.dataSync(), 'embed');
+  }
+
+  /**
+   * h [N, C] -> logits [N, V] from the SIMD kernel, or null where it does not apply (not wasm, many
+   * rows, or a tape recording: the kernel carries no gradient to h, which LoRA training needs).
+   */
+  kernelLogits(h: tf.Tensor2D): tf.Tensor2D | null {
+    const k = h.shape[0] <= SIMD_MAX_ROWS && h.dtype === 'float32' ? untapedKernels() : null;
+    return k ? int8MatMul(k, h, this.heapTable()) : null;
+  }
+
+  /** The codes and scales in the wasm heap (V*C + 4V bytes), made at first use and kept until dispose(). */
+  private heapTable(): HeapInt8 {
+    if (!this.heap || this.heap.codes.isDisposed) {
+      const k = simdKernels()!;
+      const t = heapInt8(k, this.q.codes, this.q.scale, this.vocabSize, this.hidden);
+      this.heap = { ...t, codes: tf.keep(t.codes), scale: tf.keep(t.scale) };
+    }
+    return this.heap;
   }
 
   /** Rows at ids decoded to fp32 [n, C]; `caller` names the method in the out-of-range message. */
@@ -229,5 +263,8 @@ export class Int8Head implements FrozenHead {
     return tf.tensor2d(out, [ids.length, C]);
   }
 
-  dispose(): void {}
+  dispose(): void {
+    if (this.heap) tf.dispose([this.heap.codes, this.heap.scale]);
+    this.heap = null;
+  }
 }

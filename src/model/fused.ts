@@ -1,8 +1,12 @@
 // The decoder's small element-wise and row-wise ops (and AdamW's update), each in one place: on 'webgpu' the fused WGSL
 // kernels of src/gpu/fused-ops.ts (one dispatch each way where tfjs launches several), elsewhere
 // the tf-op composition, which is the reference and stays exactly what wasm and cpu always ran.
+// On wasm where no gradient tape records (generation), RMSNorm and RoPE run as one kernel each of
+// src/kernels, bit-identical to the composition (same fp32 operations in the same order): a decoded
+// token runs ~20 fewer tfjs kernels per layer, each costing more in dispatch than in arithmetic.
 // Shapes: B batch, T time, H heads, D head dim, C hidden, N rows, I MLP width, S keys.
 import * as tf from '@tensorflow/tfjs';
+import { rmsNormRows, ropeHeadsFirst, untapedKernels } from '../kernels/simd-kernels';
 import { FUSED_ADAM_MOMENT, FUSED_ADAM_PARAM, registerFusedAdamW } from '../gpu/fused-adamw';
 import {
   FUSED_GATE, FUSED_MASKED_SOFTMAX, FUSED_RMS_NORM, FUSED_ROPE, FUSED_SOFTMAX_GRAD, registerFusedKernels, type GateActivation,
@@ -33,6 +37,8 @@ export interface RopeTables {
 /** x [..., C] -> x / rms(x) * (offset + w), over the last axis. */
 export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number, offset = 0): T {
   if (fusedOpsActive()) return tf.engine().runKernel(FUSED_RMS_NORM, { x, w }, { eps, offset }) as T;
+  const k = x.dtype === 'float32' && w.dtype === 'float32' ? untapedKernels() : null;
+  if (k) return rmsNormRows(k, x, w, eps, offset);
   const ms = tf.mean(tf.square(x), -1, true); // [..., 1]
   const scale = offset ? tf.add(w, offset) : w;
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), scale) as T;
@@ -60,6 +66,10 @@ export function applyRope(q: tf.Tensor4D, rope: RopeTables): tf.Tensor4D {
 /** q [B, T, H, D] rotated, then heads first: [B, H, T, D] (on WebGPU the transpose is the kernel's write order). */
 export function applyRopeHeadsFirst(q: tf.Tensor4D, rope: RopeTables): tf.Tensor4D {
   if (fusedOpsActive()) return tf.engine().runKernel(FUSED_ROPE, { x: q, cos: rope.cos, sin: rope.sin }, { layout: 'toHeads', sign: 1 }) as tf.Tensor4D;
+  const k = q.dtype === 'float32' && q.shape[3] % 2 === 0 ? untapedKernels() : null;
+  if (k && rope.cos.shape[1] === q.shape[1] && rope.cos.shape[3] === q.shape[3] && (rope.cos.shape[0] === 1 || rope.cos.shape[0] === q.shape[0])) {
+    return ropeHeadsFirst(k, q, rope.cos, rope.sin);
+  }
   return ropeComposed(q, rope).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, D]
 }
 

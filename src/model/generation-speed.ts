@@ -42,3 +42,15 @@ export class SpeedMeter {
     };
   }
 }
+
+/** The JSON-line form the CLI and the benchmark print, rounded to 0.01 tokens/s. */
+export interface TokenRates {
+  prefill_tokens_per_s: number | null;
+  /** null with fewer than two new tokens (no decode step was timed). */
+  decode_tokens_per_s: number | null;
+}
+
+export function tokenRates(speed: GenerationSpeed): TokenRates {
+  const round = (x: number | null) => (x === null ? null : Math.round(x * 100) / 100);
+  return { prefill_tokens_per_s: round(speed.prefillTokensPerSecond), decode_tokens_per_s: round(speed.decodeTokensPerSecond) };
+}

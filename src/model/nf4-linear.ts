@@ -12,11 +12,16 @@
 //                  extra memory is one layer's fp32 weight. Decoding in JS rather than with tfjs
 //                  ops because tfjs has no bit shifts and int32 division on wasm goes through
 //                  float32, which cannot hold a 32-bit packed word exactly.
+//                  On wasm, a product of at most SIMD_MAX_ROWS rows (generation: one token, a short
+//                  prompt) instead runs the SIMD kernel of src/kernels on a copy of the codes in the
+//                  heap (made at the first such product, ~0.56 B per weight), decoding in registers:
+//                  no fp32 weight at all. The gradient stays inputGrad's.
 import * as tf from '@tensorflow/tfjs';
 import type { FrozenLinear } from './linear';
 import { nativeTransposes } from './matmul';
-import { type Nf4Weight, dequantizeNf4Into, nf4Bytes, quantizeNf4 } from './nf4';
+import { type Nf4Weight, blockAbsmax, dequantizeNf4Into, nf4Bytes, quantizeNf4 } from './nf4';
 import { heapFloat32 } from '../gpu/wasm-kernels';
+import { type HeapNf4, SIMD_MAX_ROWS, nf4MatMul, simdKernels } from '../kernels/simd-kernels';
 import {
   NF4_DEQUANTIZE,
   NF4_MATMUL,
@@ -51,6 +56,8 @@ export class Nf4Linear implements FrozenLinear {
   private readonly gpuInputs: Record<string, tf.Tensor> | null;
   private readonly q: Nf4Weight | null;
   private readonly forward: (x: tf.Tensor2D) => tf.Tensor2D;
+  /** The codes and fp32 absmax in the wasm heap, for the SIMD kernel (made at its first use). */
+  private heap: HeapNf4 | null = null;
 
   constructor(q: Nf4Weight, opts: Nf4LinearOptions = {}) {
     [this.outFeatures, this.inFeatures] = q.shape;
@@ -112,6 +119,8 @@ export class Nf4Linear implements FrozenLinear {
 
   /** x · Wᵀ [N, out]. Off WebGPU a transposed operand is ~10x slower (see matmul.ts), so W is decoded straight into Wᵀ [in, out]. */
   private times(x: tf.Tensor2D): tf.Tensor2D {
+    const k = this.q && x.shape[0] <= SIMD_MAX_ROWS && x.dtype === 'float32' ? simdKernels() : null;
+    if (k) return nf4MatMul(k, x, this.heapWeight());
     if (this.q && !nativeTransposes()) {
       const q = this.q;
       const wt = heapFloat32([this.inFeatures, this.outFeatures], (out) => dequantizeNf4Into(q, out, { transposed: true }));
@@ -125,6 +134,16 @@ export class Nf4Linear implements FrozenLinear {
     return y;
   }
 
+  private heapWeight(): HeapNf4 {
+    if (!this.heap || this.heap.codes.isDisposed) {
+      const q = this.q!;
+      // Outside any tidy: owned by this linear until dispose().
+      const [codes, absmax] = [tf.keep(tf.tensor1d(q.codes, 'int32')), tf.keep(tf.tensor1d(blockAbsmax(q), 'float32'))];
+      this.heap = { outFeatures: this.outFeatures, inFeatures: this.inFeatures, codes, absmax };
+    }
+    return this.heap;
+  }
+
   private unfused(x: tf.Tensor2D, save: tf.GradSaveFunc): { value: tf.Tensor; gradFunc: (dy: tf.Tensor) => tf.Tensor } {
     const value = this.times(x); // [N, out]
     save([]);
@@ -136,6 +155,8 @@ export class Nf4Linear implements FrozenLinear {
 
   dispose(): void {
     if (this.gpuInputs) Object.values(this.gpuInputs).forEach((t) => t.dispose());
+    if (this.heap) tf.dispose([this.heap.codes, this.heap.absmax]);
+    this.heap = null;
   }
 }
 

@@ -12,6 +12,8 @@ import { maskedCrossEntropy } from '../../src/train/loss';
 import { Trainer } from '../../src/train/trainer';
 import { DEFAULT_TRAIN } from '../../src/train/settings';
 import { loadTokenizer } from '../../src/tokenizer/tokenizer';
+import { generate } from '../../src/model/generate';
+import { setSimdKernels, simdKernels } from '../../src/kernels/simd-kernels';
 
 async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' | 'nf4' = 'fp32'): Promise<{ backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; recomputedGrads: Record<string, number[]>; trainLosses: number[] }> {
   await chooseBackend({ force: backend, wasmPaths: WASM_URLS });
@@ -61,4 +63,30 @@ async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' 
   return { backend: tf.getBackend(), linearPath: report.linearPath, loss, grads: out, recomputedGrads, trainLosses };
 }
 
-(window as unknown as { engineChecks: unknown }).engineChecks = { stepOn };
+/** Greedy ids on wasm with the SIMD kernels of src/kernels and without them (tfjs's path), and which kernel build loaded. */
+async function generateOnWasm(modelUrl: string, precision: 'fp32' | 'nf4'): Promise<{ backend: string; variant: string | null; sharedHeap: boolean; withKernels: number[]; withoutKernels: number[] }> {
+  await chooseBackend({ force: 'wasm', wasmPaths: WASM_URLS });
+  const get = async (f: string) => new Uint8Array(await (await fetch(`${modelUrl}/${f}`)).arrayBuffer());
+  const text = async (f: string) => new TextDecoder().decode(await get(f));
+  const files = {
+    source: modelUrl,
+    config: JSON.parse(await text('config.json')),
+    tokenizerJson: JSON.parse(await text('tokenizer.json')),
+    tokenizerConfig: JSON.parse(await text('tokenizer_config.json')),
+    shards: [{ name: 'model.safetensors', bytes: bufferSource(await get('model.safetensors')) }],
+    fingerprint: 'test',
+  };
+  const { model } = await loadModelWithReport(files, { precision, headPrecision: precision === 'nf4' ? 'int8' : 'fp32' });
+  const prompt = [1, 403, 407, 261, 378]; // "Once upon a time"
+  const withKernels = await generate(model, prompt, { maxNewTokens: 24 });
+  const k = simdKernels();
+  const wasm = (tf.backend() as unknown as { wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } }).wasm;
+  const memory = wasm.wasmMemory ?? wasm.asm?.memory;
+  setSimdKernels(false);
+  const withoutKernels = await generate(model, prompt, { maxNewTokens: 24 });
+  setSimdKernels(true);
+  model.dispose();
+  return { backend: tf.getBackend(), variant: k?.variant ?? null, sharedHeap: memory?.buffer instanceof SharedArrayBuffer, withKernels, withoutKernels };
+}
+
+(window as unknown as { engineChecks: unknown }).engineChecks = { stepOn, generateOnWasm };

@@ -1,0 +1,132 @@
+// `npm run bench -- --generate`: generation speed of the studio on Node's tfjs-wasm (NF4 base with
+// the int8 head, fp32 base with the fp32 head) beside llama.cpp (node-llama-cpp) on the studio's
+// own Q8_0 GGUF export of the same random-weight model, in one run, one JSON line per row.
+// Options: --model smollm2-135m|qwen2.5-0.5b (real config and tokenizer, random weights)
+//   --prompt-tokens 16 --new-tokens 32 --variants nf4,fp32 --kernels on|off|on,off (off: tfjs's
+//   path, the code before src/kernels) --llama-cpp on|off --llama-threads 2 --repeats 1
+// Prefill: prompt tokens / time to the first new token. Decode: tokens after the first / their time.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BenchArgumentError, NAMED_MODEL_DIRS } from './args';
+import { syntheticModelFiles } from './synthetic-model';
+import { initNodeBackend } from '../cli/node-runtime';
+import { NodeFolderSink } from '../cli/file-sink';
+import { loadModel } from '../src/model/load';
+import { generate } from '../src/model/generate';
+import { loadTokenizer } from '../src/tokenizer/tokenizer';
+import { listModelTensors } from '../src/export/model-tensors';
+import { writeGgufModel } from '../src/export/gguf/model-file';
+import { setSimdKernels, simdKernels } from '../src/kernels/simd-kernels';
+import type { LlamaModel } from '../src/model/llama';
+import type { ModelFileSet } from '../src/model/files';
+import { SpeedMeter, tokenRates } from '../src/model/generation-speed';
+
+type Timing = { prefill_tokens_per_s: number; decode_tokens_per_s: number };
+
+/** Rates of a run that produced at least two tokens. */
+function rates(meter: SpeedMeter): Timing {
+  const r = tokenRates(meter.result());
+  if (r.prefill_tokens_per_s === null || r.decode_tokens_per_s === null) throw new BenchArgumentError('bench --generate: --new-tokens must be at least 2');
+  return { prefill_tokens_per_s: r.prefill_tokens_per_s, decode_tokens_per_s: r.decode_tokens_per_s };
+}
+
+export interface GenerateBenchOptions {
+  model: string;
+  promptTokens: number;
+  newTokens: number;
+  variants: ('nf4' | 'fp32')[];
+  kernels: boolean[];
+  llamaCpp: boolean;
+  llamaThreads: number;
+  repeats: number;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+async function studioRun(model: LlamaModel, prompt: number[], newTokens: number): Promise<Timing> {
+  const meter = new SpeedMeter(prompt.length);
+  await generate(model, prompt, { maxNewTokens: newTokens, stopIds: [], onToken: () => meter.token() });
+  return rates(meter);
+}
+
+async function llamaCppRun(file: string, prompt: number[], newTokens: number, threads: number, repeats: number): Promise<Timing[]> {
+  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
+  const model = await llama.loadModel({ modelPath: file });
+  const out: Timing[] = [];
+  try {
+    for (let r = 0; r <= repeats; r++) {
+      const ctx = await model.createContext({ contextSize: 512, batchSize: 512, threads });
+      const meter = new SpeedMeter(prompt.length);
+      let n = 0;
+      for await (const _ of ctx.getSequence().evaluate(prompt as never, { temperature: 0 })) {
+        meter.token();
+        if (++n >= newTokens) break;
+      }
+      await ctx.dispose();
+      if (r > 0) out.push(rates(meter)); // run 0 warms up
+    }
+  } finally {
+    await model.dispose();
+  }
+  return out;
+}
+
+export async function runGenerateBench(o: GenerateBenchOptions, root: string): Promise<void> {
+  const dir = NAMED_MODEL_DIRS[o.model];
+  if (!dir) throw new BenchArgumentError(`bench --generate: --model must be one of ${Object.keys(NAMED_MODEL_DIRS).join(', ')}, found "${o.model}"`);
+  const backend = await initNodeBackend('wasm');
+  const folder = path.resolve(root, dir);
+  const config = JSON.parse(await readFile(path.join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const files: ModelFileSet = {
+    ...syntheticModelFiles(config, o.model),
+    tokenizerJson: JSON.parse(await readFile(path.join(folder, 'tokenizer.json'), 'utf8')),
+    tokenizerConfig: JSON.parse(await readFile(path.join(folder, 'tokenizer_config.json'), 'utf8')),
+  };
+  const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
+  const text = 'Once upon a time, in a small village by the sea, there lived an old fisherman who told stories to every child that would listen.';
+  const prompt = tokenizer.encode(text).slice(0, o.promptTokens);
+  if (prompt.length < o.promptTokens) throw new BenchArgumentError(`bench --generate: the prompt text has only ${prompt.length} tokens`);
+  const common = { model: o.model, prompt_tokens: prompt.length, new_tokens: o.newTokens };
+
+  let llama: Timing | null = null;
+  if (o.llamaCpp) {
+    const tmp = await mkdtemp(path.join(tmpdir(), 'bench-gguf-'));
+    try {
+      const sink = new NodeFolderSink(tmp);
+      const tensors = await listModelTensors(files);
+      await writeGgufModel(await sink.create('model-q8_0.gguf'), { config, tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig, tokenizer, tensors, name: o.model }, 'q8_0');
+      const runs = await llamaCppRun(path.join(tmp, 'model-q8_0.gguf'), prompt, o.newTokens, o.llamaThreads, o.repeats);
+      for (const t of runs) process.stdout.write(JSON.stringify({ bench: 'generate', engine: 'llama.cpp (node-llama-cpp 3.22.1)', base: 'q8_0 (studio GGUF export)', threads: o.llamaThreads, ...common, ...t }) + '\n');
+      llama = median(runs);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  for (const precision of o.variants) {
+    const headPrecision = precision === 'nf4' ? 'int8' : 'fp32';
+    const model = await loadModel(files, { precision, headPrecision });
+    try {
+      await studioRun(model, prompt, 2); // warm-up: heap copies for the kernels, tfjs kernels compiled
+      for (let r = 0; r < o.repeats; r++) {
+        for (const kernels of o.kernels) { // interleaved, so load drift hits both settings alike
+          setSimdKernels(kernels);
+          const t = await studioRun(model, prompt, o.newTokens);
+          const variant = kernels ? simdKernels()?.variant ?? 'none' : 'off (tfjs path)';
+          const ratio = llama ? { decode_vs_llama_cpp: round(t.decode_tokens_per_s / llama.decode_tokens_per_s), prefill_vs_llama_cpp: round(t.prefill_tokens_per_s / llama.prefill_tokens_per_s) } : {};
+          process.stdout.write(JSON.stringify({ bench: 'generate', engine: 'studio', backend, threads: 1, base: precision, head: headPrecision, simd_kernels: variant, ...common, ...t, ...ratio }) + '\n');
+        }
+      }
+    } finally {
+      setSimdKernels(true);
+      model.dispose();
+    }
+  }
+}
+
+function median(ts: Timing[]): Timing {
+  const mid = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { prefill_tokens_per_s: mid(ts.map((t) => t.prefill_tokens_per_s)), decode_tokens_per_s: mid(ts.map((t) => t.decode_tokens_per_s)) };
+}
