@@ -20,7 +20,7 @@ export interface BlockedAttentionOptions {
   scale: number;
   /** cap * tanh(s / cap) on the scaled scores; 0 or null for none. */
   softcap: number | null;
-  /** Query times per block (default DEFAULT_ATTENTION_BLOCK.query). */
+  /** Query times per block (default DEFAULT_ATTENTION_BLOCK.query, or setBlockedAttention's). */
   queryBlock?: number;
   /** Key positions per block (default DEFAULT_ATTENTION_BLOCK.key). */
   keyBlock?: number;
@@ -29,27 +29,35 @@ export interface BlockedAttentionOptions {
 }
 
 /**
- * Block sizes: a [G*n, m] score block of SmolLM2-135M (G = 3) is 768 x 512 floats (1.5 MB), large
- * enough that tfjs's per-kernel cost stays small beside the products, small enough to stay in cache.
+ * Block sizes: a [G*n, m] score block of SmolLM2-135M (G = 3) is 768 x 256 floats (768 KB). On wasm
+ * at T = 2048 one layer's attention (forward + backward) took 8.5 s with 256/256 against 12.0 s
+ * with 256/512, 13.5 s with 512/512 and 11.3 s with 128/256 (one run each on a loaded machine):
+ * smaller key blocks skip more of the hidden upper triangle, smaller still pay tfjs's per-kernel cost.
  */
-export const DEFAULT_ATTENTION_BLOCK = { query: 256, key: 512 } as const;
+export const DEFAULT_ATTENTION_BLOCK = { query: 256, key: 256 } as const;
 
 /**
- * Sequences at least this long use blocked attention (model/llama.ts decides per forward call).
- * Below it the dense path's [G*T, S] scores are small and it launches fewer kernels; measured on
- * wasm at SmolLM2-135M's attention shape (bench/attention-core.ts).
+ * A forward of T new tokens over S keys uses blocked attention when T x S is at least this
+ * (model/llama.ts decides per call; decoding one token never does). Below it the dense path's
+ * scores are small and it launches fewer kernels; measured on wasm at SmolLM2-135M's attention
+ * shape with bench/attention-core.ts.
  */
-export const BLOCKED_ATTENTION_MIN_KEYS = 512;
+export const BLOCKED_ATTENTION_MIN_SCORES = 512 * 512;
 
 let forced: boolean | null = null;
-/** Tests and benchmarks: true / false forces the blocked / dense path; null restores the automatic choice. */
-export function setBlockedAttention(on: boolean | null): void {
+let blockSizes: { query: number; key: number } = DEFAULT_ATTENTION_BLOCK;
+/**
+ * Tests and benchmarks: true / false forces the blocked / dense path in the decoder, null restores
+ * the automatic choice; `blocks` replaces the default block sizes (small ones exercise many blocks).
+ */
+export function setBlockedAttention(on: boolean | null, blocks: { query: number; key: number } = DEFAULT_ATTENTION_BLOCK): void {
   forced = on;
+  blockSizes = blocks;
 }
 
-/** Whether a forward attending over S keys uses blocked attention. */
-export function useBlockedAttention(S: number): boolean {
-  return forced ?? S >= BLOCKED_ATTENTION_MIN_KEYS;
+/** Whether a forward of T new tokens attending over S keys uses blocked attention. */
+export function useBlockedAttention(T: number, S: number): boolean {
+  return forced ?? T * S >= BLOCKED_ATTENTION_MIN_SCORES;
 }
 
 interface Blocks {
@@ -261,7 +269,7 @@ export function blockedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   const S = k.shape[2];
   const { G, T } = r;
   if (M !== G * T || S !== r.past + T) throw new Error(`blockedAttention: q rows ${M} and keys ${S} do not match the mask's G ${G}, T ${T}, past ${r.past}`);
-  const bl = blocksOf(r, S, o.queryBlock ?? DEFAULT_ATTENTION_BLOCK.query, o.keyBlock ?? DEFAULT_ATTENTION_BLOCK.key);
+  const bl = blocksOf(r, S, o.queryBlock ?? blockSizes.query, o.keyBlock ?? blockSizes.key);
   const batched = (o.units ?? (nativeTransposes() ? 'batch' : 'slices')) === 'batch';
   const unitRow = (b: number | null) => (r.packing ? b : b === null ? null : 0);
   const f = tf.customGrad((qi, ki, vi, save) => {
