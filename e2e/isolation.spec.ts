@@ -1,6 +1,6 @@
 // The app is served cross-origin isolated (COOP/COEP from vite preview) and still works: the
 // worker starts tfjs's threaded wasm build with the thread count shown, the cross-origin model server's files load,
-// and a few training steps run with the memory plan shown.
+// and a few training steps run with the estimate shown (every layer recomputed, as asked).
 import { test, expect, loadModel, EXAMPLE_DATASET, openAdvanced } from './fixtures';
 
 test('cross-origin isolated page: wasm threads reported, cross-origin model loads and trains', async ({ page, modelServer }) => {
@@ -18,7 +18,7 @@ test('cross-origin isolated page: wasm threads reported, cross-origin model load
   await openAdvanced(page);
   await page.getByLabel('Steps').fill('3');
   await page.getByLabel('Recompute activations').selectOption('on');
-  await expect(page.getByLabel('Memory plan')).toContainText('recomputation on');
+  await expect(page.getByLabel('Training estimate')).toContainText('5 of 5 layers recomputed');
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Training finished after 3 steps' })).toBeVisible({ timeout: 120_000 });
 });

@@ -21,7 +21,7 @@ import { DEFAULT_DPO, DpoTally, asPairs, dpoLoss, pairBatch, sequenceLogProbs, t
 
 /** What the run optimizes: next-token loss on the answers, or DPO's preference loss on pairs. */
 export type Objective = 'sft' | 'dpo';
-import { resolveRecompute } from './memory-plan';
+import { resolveRecomputeLayers, type RecomputeSetting } from './memory-plan';
 
 export interface TrainSettings {
   /** Optimizer steps to run (used when `epochs` is 0). */
@@ -60,10 +60,11 @@ export interface TrainSettings {
   /** DPO's beta (only with objective 'dpo'). */
   dpoBeta?: number;
   /**
-   * Activation recomputation per decoder layer: 'auto' turns it on when the estimate says the
-   * saved activations would be large (src/train/memory-plan.ts). Optional: older checkpoints lack it.
+   * Activation recomputation per decoder layer: 'auto' recomputes the fewest layers that keep the
+   * step within its memory budget (src/train/memory-plan.ts), 'on' all, 'off' none, a number that
+   * many (the first n). Optional: older checkpoints lack it.
    */
-  recompute?: 'auto' | 'on' | 'off';
+  recompute?: RecomputeSetting;
   /** 'fused': chunked cross-entropy fused with the head (never [N, V] at once); 'plain': full logits. */
   loss?: 'fused' | 'plain';
 }
@@ -191,6 +192,8 @@ export class Trainer {
   readonly totalSteps: number;
   /** Whether layers are recomputed in the backward pass ('auto' resolved at construction). */
   readonly recompute: boolean;
+  /** How many (the first n) layers are recomputed. */
+  readonly recomputeLayers: number;
 
   constructor(
     readonly model: LlamaModel,
@@ -209,7 +212,8 @@ export class Trainer {
     adapter.setDropoutSeed(settings.seed);
     this.totalSteps = totalSteps(settings, examples.length);
     // Recomputation wraps the LoRA layer loop; a soft prompt runs the whole forward (see lossFn).
-    this.recompute = adapter instanceof LoraAdapter ? resolveRecompute(settings.recompute ?? 'auto', model, adapter, settings) : false;
+    this.recomputeLayers = adapter instanceof LoraAdapter ? resolveRecomputeLayers(settings.recompute ?? 'auto', model, adapter, settings) : 0;
+    this.recompute = this.recomputeLayers > 0;
   }
 
   /** A copy of the run's state (weights, moments, data position, random state) for a checkpoint. */
@@ -315,7 +319,7 @@ export class Trainer {
    * across layers (masks, rope tables), made outside it: a recomputed layer reads them again in the
    * backward pass, after the forward's tidy has ended. The caller disposes `shared`.
    */
-  private lossFn(b: Batch, recompute = this.recompute): { f: () => tf.Scalar; shared: tf.Tensor[] } {
+  private lossFn(b: Batch, recompute: boolean | number = this.recomputeLayers): { f: () => tf.Scalar; shared: tf.Tensor[] } {
     const m = this.model;
     const adapter = this.adapter;
     if (!(adapter instanceof LoraAdapter)) {
@@ -341,7 +345,7 @@ export class Trainer {
       for (let i = 0; i < m.config.numLayers; i++) {
         const layer = (xi: tf.Tensor2D) => m.layerForward(i, xi, ctx);
         const vjp = recomputeSkipsLastProduct() && m.hasLayerVjp(i) ? (xi: tf.Tensor2D, dy: tf.Tensor2D) => m.layerVjp(i, xi, ctx, dy) : undefined;
-        x = recompute ? recomputed(layer, adapter.layerVariables(i), random, vjp)(x) : layer(x);
+        x = recompute === true || i < Number(recompute) ? recomputed(layer, adapter.layerVariables(i), random, vjp)(x) : layer(x);
       }
       const h = m.finalNorm(x); // [B*T, C]
       if ((this.settings.loss ?? 'fused') === 'fused') return fusedCrossEntropy(h, m.head, b.targets, b.weights, { softcap: headSoftcap(m) });
@@ -350,8 +354,8 @@ export class Trainer {
     return { f, shared };
   }
 
-  /** Loss and gradients (in the order of adapter.variables()) of one batch; the caller disposes them. */
-  batchGradients(b: Batch, recompute = this.recompute): { value: tf.Scalar; grads: tf.Tensor[] } {
+  /** Loss and gradients (in the order of adapter.variables()) of one batch, recomputing all (true), none or the first n layers; the caller disposes them. */
+  batchGradients(b: Batch, recompute: boolean | number = this.recomputeLayers): { value: tf.Scalar; grads: tf.Tensor[] } {
     const { f, shared } = this.lossFn(b, recompute);
     try {
       const { value, grads } = freeOnThrow(() => tf.variableGrads(f, this.vars));
