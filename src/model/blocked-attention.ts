@@ -1,16 +1,17 @@
 // Attention in O(T) memory for long sequences (flash attention's scheme in tfjs ops): queries in
-// blocks of time, keys in blocks of positions, an online softmax (running row max and sum) across
-// the key blocks, and a backward that rebuilds each block's probabilities from the saved
-// log-sum-exp instead of keeping any [M, S] tensor. Blocks the mask hides entirely are skipped (half
-// the products of a causal sequence, most of a sliding window's), and the mask is never dense: a
-// block gets an [n, m] mask only where the causal line, a window's edge or a packed boundary cuts it.
+// blocks of time, each against the keys it may see in chunks, an online softmax (running row max
+// and sum) across the chunks, and a backward that rebuilds each block's probabilities from the
+// saved log-sum-exp instead of keeping any [M, S] tensor. Keys after a block's last query or before
+// its window are never multiplied (half the products of a causal sequence, most of a sliding
+// window's), and the mask is never dense: a chunk gets an [n, m] mask only where the causal line,
+// a window's edge or a packed boundary cuts it.
 //
 // Shapes as attention-core.ts: q [B, K, M, D] with M = G*T (the G query heads of kv head k stacked
 // along time: row g*T + t), k, v [B, K, S, D], out [B, K, M, D]. Inside, a unit is one (batch, kv
 // head) slice [M, D] off WebGPU (2-D untransposed products, tfjs-wasm's fast path) or the whole
 // batch [B, K, M, D] on WebGPU; a query block i is times [t0, t1) of every head: [.., G*n, D].
 // What one call keeps for the backward: q, k, v, out and lse [B, K, M, 1]; at its peak a block step
-// holds a few [.., G*n, m] tensors (n, m <= the block sizes), whatever T is.
+// holds a few [.., G*n, m] tensors (n, m <= the block sizes) and the [.., D, S] key gradients.
 import * as tf from '@tensorflow/tfjs';
 import { maskBlock, type MaskBlock, type MaskRequest } from './attention-mask';
 import { nativeTransposes } from './matmul';
@@ -29,12 +30,13 @@ export interface BlockedAttentionOptions {
 }
 
 /**
- * Block sizes: a [G*n, m] score block of SmolLM2-135M (G = 3) is 768 x 256 floats (768 KB). On wasm
- * at T = 2048 one layer's attention (forward + backward) took 8.5 s with 256/256 against 12.0 s
- * with 256/512, 13.5 s with 512/512 and 11.3 s with 128/256 (one run each on a loaded machine):
- * smaller key blocks skip more of the hidden upper triangle, smaller still pay tfjs's per-kernel cost.
+ * Block sizes. Query blocks of 256 times: the causal line wastes half of one 256 x 256 block per
+ * query block (1/8 of the work at T = 2048) while the kernel count stays low (tfjs launches each
+ * op separately: a fixed 256 x 256 key grid made ~6x more kernels per step, past what tf.profile
+ * can count). Key chunks up to 4,096 keys: a query block's visible keys are then one chunk up to
+ * that length, [G*n, m] = 768 x 2048 floats (6 MB) at SmolLM2-135M's shape and T = 2048.
  */
-export const DEFAULT_ATTENTION_BLOCK = { query: 256, key: 256 } as const;
+export const DEFAULT_ATTENTION_BLOCK = { query: 256, key: 4096 } as const;
 
 /**
  * A forward of T new tokens over S keys uses blocked attention when T x S is at least this
@@ -60,18 +62,30 @@ export function useBlockedAttention(T: number, S: number): boolean {
   return forced ?? T * S >= BLOCKED_ATTENTION_MIN_SCORES;
 }
 
+/** Keys [s0, s1) a query block attends to in one piece, with its mask (per unit, see unitMask). */
+interface Chunk {
+  s0: number;
+  s1: number;
+  /** Per batch row (one row unless packed). */
+  masks: MaskBlock[];
+}
+
 interface Blocks {
   q: [number, number][]; // time ranges [t0, t1)
-  k: [number, number][]; // key ranges [s0, s1)
-  /** plan[row][i][j]: query block i against key block j for batch row `row` (one row unless packed). */
-  plan: MaskBlock[][][];
+  /** chunks[i]: the key chunks query block i attends to (none hidden for every row). */
+  chunks: Chunk[][];
 }
 
 const ranges = (n: number, size: number): [number, number][] => Array.from({ length: Math.ceil(n / size) }, (_, i) => [i * size, Math.min(n, (i + 1) * size)]);
 
-// A forward and its recomputations see the same request object: classify its blocks once.
+// A forward and its recomputations see the same request object: plan its blocks once.
 const plans = new WeakMap<MaskRequest, Map<string, Blocks>>();
 
+/**
+ * Query blocks of qb times; each attends to the keys the causal line and the window leave it,
+ * [past + t0 - W + 1, past + t1), in chunks of at most kb keys (one chunk when they fit: the online
+ * softmax then has nothing to rescale, and kernels stay few).
+ */
 function blocksOf(r: MaskRequest, S: number, qb: number, kb: number): Blocks {
   let byKey = plans.get(r);
   if (!byKey) plans.set(r, (byKey = new Map()));
@@ -79,23 +93,29 @@ function blocksOf(r: MaskRequest, S: number, qb: number, kb: number): Blocks {
   let bl = byKey.get(key);
   if (!bl) {
     const q = ranges(r.T, qb);
-    const k = ranges(S, kb);
     const rows = r.packing ? r.B : 1;
-    const plan = Array.from({ length: rows }, (_, b) => q.map(([t0, t1]) => k.map(([s0, s1]) => maskBlock(r, b, t0, t1, s0, s1))));
-    bl = { q, k, plan };
+    const W = r.window ?? Infinity;
+    const chunks = q.map(([t0, t1]) => {
+      const lo = Math.max(0, r.past + t0 - W + 1);
+      const hi = Math.min(S, r.past + t1);
+      return ranges(hi - lo, kb)
+        .map(([a, b]): Chunk => ({ s0: lo + a, s1: lo + b, masks: Array.from({ length: rows }, (_, row) => maskBlock(r, row, t0, t1, lo + a, lo + b)) }))
+        .filter((c) => c.masks.some((m) => m !== 'hidden'));
+    });
+    bl = { q, chunks };
     byKey.set(key, bl);
   }
   return bl;
 }
 
-/** Block (i, j) for one unit: batch row `b`, or every row (null: the batched unit of WebGPU). */
-function unitBlock(bl: Blocks, b: number | null, i: number, j: number, n: number, m: number): MaskBlock {
-  if (b !== null || bl.plan.length === 1) return bl.plan[b ?? 0][i][j];
-  const per = bl.plan.map((p) => p[i][j]);
-  if (per.every((x) => x === 'visible')) return 'visible';
-  if (per.every((x) => x === 'hidden')) return 'hidden';
-  const out = new Float32Array(per.length * n * m);
-  per.forEach((x, r) => {
+/** A chunk's mask for one unit: batch row `b`, or every row (null: the batched unit of WebGPU). */
+function unitMask(c: Chunk, b: number | null, n: number): MaskBlock {
+  const m = c.s1 - c.s0;
+  if (b !== null || c.masks.length === 1) return c.masks[b ?? 0];
+  if (c.masks.every((x) => x === 'visible')) return 'visible';
+  if (c.masks.every((x) => x === 'hidden')) return 'hidden';
+  const out = new Float32Array(c.masks.length * n * m);
+  c.masks.forEach((x, r) => {
     if (x === 'hidden') out.fill(-1e9, r * n * m, (r + 1) * n * m);
     else if (x !== 'visible') out.set(x, r * n * m);
   });
@@ -160,8 +180,6 @@ function addInto(a: tf.Tensor | null, b: tf.Tensor): tf.Tensor {
 
 /** Online-softmax forward of one unit: out [.., G*T, D] and lse [.., G*T, 1]. */
 function unitForward(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, G: number, T: number, bl: Blocks, b: number | null, o: BlockedAttentionOptions): { out: tf.Tensor; lse: tf.Tensor } {
-  const kTs = bl.k.map(([s0, s1]) => tf.tidy(() => tr(keyRows(k, s0, s1)))); // [.., D, m]
-  const vs = bl.k.map(([s0, s1]) => keyRows(v, s0, s1)); // [.., m, D]
   const outs: tf.Tensor[] = [];
   const lses: tf.Tensor[] = [];
   bl.q.forEach(([t0, t1], i) => {
@@ -169,76 +187,72 @@ function unitForward(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, G: number, T: num
     let mx: tf.Tensor | null = null; // running row max [.., G*n, 1]
     let l: tf.Tensor | null = null; // running row sum of exp(s - mx)
     let acc: tf.Tensor | null = null; // running Σ exp(s - mx)·v [.., G*n, D]
-    bl.k.forEach(([s0, s1], j) => {
-      const mask = unitBlock(bl, b, i, j, t1 - t0, s1 - s0);
-      if (mask === 'hidden') return;
+    for (const c of bl.chunks[i]) {
+      const mask = unitMask(c, b, t1 - t0);
+      if (mask === 'hidden') continue;
       const next = tf.tidy(() => {
-        const { s } = blockScores(qs, kTs[j], mask, t1 - t0, s1 - s0, o.softcap);
+        const { s } = blockScores(qs, tr(keyRows(k, c.s0, c.s1)), mask, t1 - t0, c.s1 - c.s0, o.softcap); // [.., G*n, m]
         const bm = tf.max(s, -1, true);
         const m2 = mx ? tf.maximum(mx, bm) : bm;
         const p = tf.exp(tf.sub(s, m2)); // [.., G*n, m]
-        const pv = tf.matMul(p, vs[j]); // [.., G*n, D]
+        const pv = tf.matMul(p, keyRows(v, c.s0, c.s1)); // [.., G*n, D]
         if (!mx) return [m2, tf.sum(p, -1, true), pv];
         const corr = tf.exp(tf.sub(mx, m2));
         return [m2, tf.add(tf.mul(l!, corr), tf.sum(p, -1, true)), tf.add(tf.mul(acc!, corr), pv)];
       });
       tf.dispose([mx!, l!, acc!].filter((t) => t));
       [mx, l, acc] = next;
-    });
-    // Every query sees at least its own key, so some block of its row was visible.
+    }
+    // Every query sees at least its own key, so some chunk of its row was visible.
     outs.push(tf.tidy(() => tf.div(acc!, l!)));
     lses.push(tf.tidy(() => tf.add(mx!, tf.log(l!))));
     tf.dispose([qs, mx!, l!, acc!]);
   });
   const res = { out: joinQueryRows(outs, G), lse: joinQueryRows(lses, G) };
-  tf.dispose([...kTs, ...vs, ...outs, ...lses]);
+  tf.dispose([...outs, ...lses]);
   return res;
 }
 
 /** Backward of one unit from the saved out and lse: dq [.., G*T, D], dk, dv [.., S, D]. */
 function unitBackward(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, out: tf.Tensor, lse: tf.Tensor, dO: tf.Tensor, G: number, T: number, bl: Blocks, b: number | null, o: BlockedAttentionOptions): tf.Tensor[] {
+  const S = k.shape[k.shape.length - 2];
   const di = tf.tidy(() => tf.sum(tf.mul(dO, out), -1, true)); // [.., G*T, 1]: Σ_s p·dP per row
-  const Q = bl.q.map(([t0, t1]) => tf.tidy(() => {
-    const qi = queryRows(q, G, T, t0, t1);
-    const dOi = queryRows(dO, G, T, t0, t1);
-    return { qsT: tr(tf.mul(qi, o.scale)), qs: tf.mul(qi, o.scale), dO: dOi, dOT: tr(dOi), lse: queryRows(lse, G, T, t0, t1), di: queryRows(di, G, T, t0, t1) };
-  }));
-  const dQ: (tf.Tensor | null)[] = bl.q.map(() => null); // Σ_j dS'·k_j, scaled at the end
-  const dK: tf.Tensor[] = [];
-  const dV: tf.Tensor[] = [];
-  bl.k.forEach(([s0, s1], j) => {
-    const kj = keyRows(k, s0, s1); // [.., m, D]
-    const kT = tr(kj); // [.., D, m]
-    const vT = tr(keyRows(v, s0, s1));
-    let dKT: tf.Tensor | null = null; // [.., D, m]
-    let dVT: tf.Tensor | null = null;
-    bl.q.forEach(([t0, t1], i) => {
-      const mask = unitBlock(bl, b, i, j, t1 - t0, s1 - s0);
-      if (mask === 'hidden') return;
-      const qi = Q[i];
-      const [dq, dkT, dvT] = tf.tidy(() => {
-        const { s, th } = blockScores(qi.qs, kT, mask, t1 - t0, s1 - s0, o.softcap);
-        const p = tf.exp(tf.sub(s, qi.lse)); // [.., G*n, m], the forward's probabilities
-        const dP = tf.matMul(qi.dO, vT); // [.., G*n, m]
-        let dS = tf.mul(p, tf.sub(dP, qi.di)); // softmax backward (before the scale)
+  const dQ: tf.Tensor[] = [];
+  let dKT: tf.Tensor | null = null; // [.., D, S], transposed once at the end
+  let dVT: tf.Tensor | null = null;
+  // Pads a chunk's [.., D, m] to [.., D, S] at its keys.
+  const padKeys = (x: tf.Tensor, s0: number, s1: number) => tf.pad(x, [...x.shape.slice(0, -1).map((): [number, number] => [0, 0]), [s0, S - s1]]);
+  bl.q.forEach(([t0, t1], i) => {
+    const Qi = tf.tidy(() => {
+      const qi = queryRows(q, G, T, t0, t1);
+      const dOi = queryRows(dO, G, T, t0, t1);
+      const qs = tf.mul(qi, o.scale);
+      return { qs, qsT: tr(qs), dO: dOi, dOT: tr(dOi), lse: queryRows(lse, G, T, t0, t1), di: queryRows(di, G, T, t0, t1) };
+    });
+    let dq: tf.Tensor | null = null; // Σ_chunks dS'·k, scaled at the end
+    for (const c of bl.chunks[i]) {
+      const mask = unitMask(c, b, t1 - t0);
+      if (mask === 'hidden') continue;
+      const [dqc, dkT, dvT] = tf.tidy(() => {
+        const kj = keyRows(k, c.s0, c.s1); // [.., m, D]
+        const { s, th } = blockScores(Qi.qs, tr(kj), mask, t1 - t0, c.s1 - c.s0, o.softcap);
+        const p = tf.exp(tf.sub(s, Qi.lse)); // [.., G*n, m], the forward's probabilities
+        const dP = tf.matMul(Qi.dO, tr(keyRows(v, c.s0, c.s1))); // [.., G*n, m]
+        let dS = tf.mul(p, tf.sub(dP, Qi.di)); // softmax backward (before the scale)
         if (th) dS = tf.mul(dS, tf.sub(1, tf.square(th)));
-        return [tf.matMul(dS, kj), tf.matMul(qi.qsT, dS), tf.matMul(qi.dOT, p)]; // [.., G*n, D], [.., D, m], [.., D, m]
+        // [.., G*n, D]; [.., D, m] -> [.., D, S] for dKᵀ and dVᵀ
+        return [tf.matMul(dS, kj), padKeys(tf.matMul(Qi.qsT, dS), c.s0, c.s1), padKeys(tf.matMul(Qi.dOT, p), c.s0, c.s1)];
       });
-      dQ[i] = addInto(dQ[i], dq);
+      dq = addInto(dq, dqc);
       dKT = addInto(dKT, dkT);
       dVT = addInto(dVT, dvT);
-    });
-    const m = s1 - s0;
-    const D = k.shape[k.shape.length - 1];
-    const zero = () => tf.zeros([...k.shape.slice(0, -2), m, D]);
-    dK.push(dKT ? tr(dKT) : zero());
-    dV.push(dVT ? tr(dVT) : zero());
-    tf.dispose([kj, kT, vT, dKT!, dVT!].filter((t) => t));
+    }
+    dQ.push(tf.tidy(() => (dq ? tf.mul(dq, o.scale) : tf.zerosLike(Qi.qs))));
+    tf.dispose([...Object.values(Qi), dq!].filter((t) => t));
   });
-  const axis = k.shape.length - 2;
-  const dq = tf.tidy(() => tf.mul(joinQueryRows(dQ.map((t, i) => t ?? tf.zerosLike(Q[i].qs)), G), o.scale));
-  const res = [dq, tf.concat(dK, axis), tf.concat(dV, axis)];
-  tf.dispose([di, ...dQ.filter((t): t is tf.Tensor => t != null), ...dK, ...dV, ...Q.flatMap((x) => Object.values(x))]);
+  const zeros = () => tf.zeros([...k.shape.slice(0, -2), k.shape[k.shape.length - 1], S]);
+  const res = [joinQueryRows(dQ, G), tr(dKT ?? zeros()), tr(dVT ?? zeros())];
+  tf.dispose([di, ...dQ, dKT!, dVT!].filter((t) => t));
   return res;
 }
 
