@@ -78,6 +78,21 @@ describe.each(FAMILY_MODELS)('%s with blocked attention', (name) => {
   });
 });
 
+describe('the automatic choice', () => {
+  it('keeps the dense core (and its mask) for short sequences and takes blocked attention from 512 x 512 scores on', async () => {
+    const model = await loadModel(await openModelFiles(modelDir('tiny-gemma3')));
+    const masks = (T: number, past = 0) => tf.tidy(() => {
+      const ctx = model.layerContext(1, T, past ? { prefix: { length: past, kv: () => { throw new Error('unused'); } } } : {});
+      return Object.keys(ctx.mask).length;
+    });
+    expect(masks(64)).toBe(2); // full and sliding layers
+    expect(masks(511)).toBe(2);
+    expect(masks(512)).toBe(0);
+    expect(masks(256, 768)).toBe(0); // 256 queries over 1,024 keys
+    model.dispose();
+  });
+});
+
 describe('a training step', () => {
   // Gradients rather than weights after AdamW: its first step is lr x sign(g) wherever |g| >> eps,
   // so weights would compare the sign of gradients that are float noise (dense wasm vs cpu differs there too).
