@@ -142,7 +142,7 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
     const est = estimateTraining({
       config: cfg, rank: 8, targets: o.targets, batchSize: o.batch, seqLen: o.seqLen, gradAccum: 1, examples: 1, steps: 1,
       backend: (backend === 'webgpu' ? 'webgpu' : backend === 'cpu' ? 'cpu' : 'wasm') as EstimateBackend, baseWeightBytes: bytes.linear + bytes.other,
-      recompute: trainer.recompute, fusedLossChunkBytes: plan.settings.loss === 'fused' ? DEFAULT_FUSED_CE.chunkBytes : undefined, lossBlockRows: model.head.blockRows,
+      recomputeLayers: trainer.recomputeLayers, fusedLossChunkBytes: plan.settings.loss === 'fused' ? DEFAULT_FUSED_CE.chunkBytes : undefined, lossBlockRows: model.head.blockRows,
       baseBackendBytes: backendBaseBytes(bytes, report.linearPath, model.head.precision, model.head.bytes),
       linearTransientBytes: report.linearPath === 'js-dequant' || report.linearPath === 'gpu-dequant' ? maxLinearBytes(cfg) : 0,
     });

@@ -10,7 +10,7 @@
 //     [--num-generations G --max-new-tokens N --temperature X --epsilon E --kl-beta B --reward-timeout-ms MS] ({"prompt", ...} lines)
 //   (KTO, ORPO and GRPO steps print TRL's figures: rewards_chosen ..., or reward, reward_std, kl, completion_length)
 //   [--method lora|prompt-tuning|prefix-tuning] [--virtual-tokens N] [--init-text "..."] (soft prompts: PEFT PROMPT_TUNING / PREFIX_TUNING files)
-//   [--precision fp32|nf4|auto] [--head fp32|int8] [--recompute on|off|auto] [--loss fused|plain]
+//   [--precision fp32|nf4|auto] [--head fp32|int8] [--recompute on|off|auto|N] [--loss fused|plain]
 //   [--dry-run] [--ignore-memory-limit]
 // --dry-run prints the memory plan as JSON ({"estimate", "recompute", "fits", "suggestion", ...}) and
 // exits before loading weights; a configuration the estimate says will not fit stops with the
@@ -45,7 +45,7 @@ import type { LoraSpec } from '../src/adapters/lora-types';
 import type { DpoMetrics } from '../src/train/dpo';
 import { writeRunRecord } from './run-record-files';
 import { defaultPrecision, type BasePrecision } from '../src/model/load';
-import { memoryPlan, memoryPlanMessage } from '../src/train/memory-plan';
+import { memoryPlan, memoryPlanMessage, type RecomputeSetting } from '../src/train/memory-plan';
 import { isOutOfMemory } from '../src/train/out-of-memory';
 import { resumeSettings, type MicroBatch } from '../src/train/resume-settings';
 import { FullFineTune, fullExportTensors, type FullSpec } from '../src/train/full-finetune';
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
   };
   const precisionFlag = choice('precision', v.precision!, ['fp32', 'nf4', 'auto'] as const);
   const head = choice('head', v.head!, ['fp32', 'int8'] as const);
-  const recomputeFlag = choice('recompute', v.recompute!, ['on', 'off', 'auto'] as const);
+  const recomputeFlag: RecomputeSetting = /^\d+$/.test(v.recompute!) ? Number(v.recompute) : choice('recompute', v.recompute!, ['on', 'off', 'auto'] as const);
   const lossFlag = choice('loss', v.loss!, ['fused', 'plain'] as const);
   if (!v.model || (!v['dry-run'] && (!v.data || !v.out))) throw new UsageError('--model <folder or base URL>, --data <file.jsonl> and --out <folder> are required (--dry-run needs only --model)');
   if (v.steps && v.epochs) throw new UsageError('give --steps or --epochs, not both');
@@ -162,17 +162,17 @@ async function main(): Promise<number> {
     config: cfg, precision, head, backend: backend === 'cpu' ? 'cpu' : 'wasm', rank: resumed ? resumed.lora.r : Math.round(num(v.rank, 'rank', 8)), targets: targetsForPlan,
     batchSize: settings.batchSize, seqLen: settings.seqLen, gradAccum: settings.gradAccum, recompute: settings.recompute, loss: settings.loss, examples: 1, steps: settings.steps,
   });
-  const planJson = { precision, head, loss: settings.loss, recompute: plan.recompute, fits: plan.fits, budget_bytes: plan.budgetBytes, memory: plan.estimate.memory, suggestion: plan.suggestion, seconds_per_step: plan.estimate.secondsPerStep };
+  const planJson = { precision, head, loss: settings.loss, recompute: plan.recompute, recompute_layers: plan.recomputeLayers, fits: plan.fits, budget_bytes: plan.budgetBytes, memory: plan.estimate.memory, suggestion: plan.suggestion, seconds_per_step: plan.estimate.secondsPerStep };
   if (v['dry-run']) {
     process.stdout.write(JSON.stringify(planJson) + '\n');
     return plan.fits ? 0 : 5;
   }
-  process.stderr.write(`memory plan: ${precision} base, ${head} head, ${settings.loss} loss, recompute ${plan.recompute ? 'on' : 'off'}, about ${(plan.estimate.memory.peakBackend / 1024 ** 2).toFixed(0)} MB of backend memory at the peak\n`);
+  process.stderr.write(`memory plan: ${precision} base, ${head} head, ${settings.loss} loss, recompute ${plan.recomputeLayers} of ${cfg.numLayers} layers, about ${(plan.estimate.memory.peakBackend / 1024 ** 2).toFixed(0)} MB of backend memory at the peak\n`);
   if (!v.data || !v.out) throw new UsageError('--data <file.jsonl> and --out <folder> are required');
   const files = await openModelFiles(v.model);
   const tooBig = memoryPlanMessage(plan, { batchSize: settings.batchSize, seqLen: settings.seqLen, backend: backend === 'cpu' ? 'cpu' : 'wasm' });
   if (tooBig && !v['ignore-memory-limit']) throw new UsageError(`${tooBig} Pass --batch/--grad-accum accordingly, or --ignore-memory-limit to try anyway.`);
-  if (settings.recompute === 'auto') settings.recompute = plan.recompute ? 'on' : 'off';
+  if (settings.recompute === 'auto') settings.recompute = plan.recomputeLayers; // the plan's count, from the same estimate
   if (resumed && resumed.base.fingerprint !== files.fingerprint) {
     throw new UsageError(`${v.resume}: the checkpoint was trained on ${resumed.base.source} (fingerprint ${resumed.base.fingerprint}), not on ${v.model} (${files.fingerprint})`);
   }

@@ -1,6 +1,7 @@
 // The app is served cross-origin isolated (COOP/COEP from vite preview) and still works: the
 // worker starts tfjs's threaded wasm build with the thread count shown, the cross-origin model server's files load,
-// and a few training steps run with the memory plan shown.
+// and a few training steps run with the estimate shown (every layer recomputed, as asked), after
+// which the estimate is timed by the speed they measured, also after a reload.
 import { test, expect, loadModel, EXAMPLE_DATASET, openAdvanced } from './fixtures';
 
 test('cross-origin isolated page: wasm threads reported, cross-origin model loads and trains', async ({ page, modelServer }) => {
@@ -18,7 +19,14 @@ test('cross-origin isolated page: wasm threads reported, cross-origin model load
   await openAdvanced(page);
   await page.getByLabel('Steps').fill('3');
   await page.getByLabel('Recompute activations').selectOption('on');
-  await expect(page.getByLabel('Memory plan')).toContainText('recomputation on');
+  await expect(page.getByLabel('Training estimate')).toContainText('5 of 5 layers recomputed');
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Training finished after 3 steps' })).toBeVisible({ timeout: 120_000 });
+  // The time estimate now runs at the speed those steps measured, and keeps it for the next visit.
+  await expect(page.getByLabel('Training estimate')).toContainText('GFLOP/s measured on this device');
+  await page.reload();
+  await expect(page.getByTestId('backend-name')).toHaveText('WebAssembly', { timeout: 60_000 });
+  await loadModel(page, modelServer.url);
+  await page.getByLabel('Dataset file (JSONL)').setInputFiles(EXAMPLE_DATASET);
+  await expect(page.getByLabel('Training estimate')).toContainText('GFLOP/s measured on this device');
 });

@@ -70,6 +70,10 @@ let fused = true;
 export function setFusedAttention(on: boolean): void {
   fused = on;
 }
+/** Whether the core (and, for long sequences, blocked attention) replaces the plain ops. */
+export function fusedAttention(): boolean {
+  return fused;
+}
 
 /** Plain tfjs ops, autograd keeping every intermediate: the reference and the benchmark's old path. */
 export function attentionReference(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor, o: AttentionCoreOptions): tf.Tensor4D {

@@ -48,3 +48,40 @@ export function attentionMask(r: MaskRequest): tf.Tensor {
   }
   return tf.tensor2d(m, [G * T, S]);
 }
+
+/** How one block of (query times, key positions) is masked: all visible, all blocked, or an additive [n, m] mask. */
+export type MaskBlock = 'visible' | 'hidden' | Float32Array;
+
+/** Whether query time t (0..T-1, absolute position past + t) of batch row b may see key position s. */
+function visible(r: MaskRequest, b: number, t: number, s: number): boolean {
+  const q = r.past + t;
+  if (s > q || q - s >= (r.window ?? Infinity)) return false;
+  const seg = r.packing?.segments;
+  return !seg || seg[b * r.T + s] === seg[b * r.T + t];
+}
+
+/**
+ * The mask of query times [t0, t1) against keys [s0, s1) of batch row b (the rows of one time are
+ * the same for every query head, so a block is per time, not per stacked row). Packed rows and
+ * blocks cut by the causal line or a window's edge get a dense mask; the others are classified
+ * from their corners alone.
+ */
+export function maskBlock(r: MaskRequest, b: number, t0: number, t1: number, s0: number, s1: number): MaskBlock {
+  const W = r.window ?? Infinity;
+  const first = r.past + t0;
+  const last = r.past + t1 - 1;
+  if (s0 > last || s1 - 1 <= first - W) return 'hidden'; // after every query, or before every window
+  if (!r.packing && s1 - 1 <= first && s0 > last - W) return 'visible';
+  const n = t1 - t0;
+  const m = s1 - s0;
+  const out = new Float32Array(n * m);
+  let hidden = 0;
+  for (let t = 0; t < n; t++) {
+    for (let s = 0; s < m; s++) {
+      if (visible(r, b, t0 + t, s0 + s)) continue;
+      out[t * m + s] = BLOCKED;
+      hidden++;
+    }
+  }
+  return hidden === 0 ? 'visible' : hidden === n * m ? 'hidden' : out;
+}

@@ -10,9 +10,10 @@ import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, type LinearModule, type LayerType, LINEAR_MODULES } from './config';
 import { type FrozenLinear } from './linear';
 import { allLogits, type FrozenHead } from './frozen-head';
-import { attentionCore } from './attention-core';
+import { attentionCore, fusedAttention } from './attention-core';
+import { blockedAttention, useBlockedAttention } from './blocked-attention';
 import { matMulBT } from './matmul';
-import { attentionMask } from './attention-mask';
+import { attentionMask, type MaskRequest } from './attention-mask';
 import { ropeTable } from './rope';
 import { applyRopeHeadsFirst, gatedActivation, rmsNorm as fusedRmsNorm } from './fused';
 
@@ -101,8 +102,13 @@ export interface LayerContext {
   B: number;
   T: number;
   rope: Record<LayerType, Rope>;
-  /** Additive masks per layer kind: [G*T, S] or, packed, [B, 1, G*T, T]. */
-  mask: Record<LayerType, tf.Tensor>;
+  /**
+   * Additive masks per layer kind: [G*T, S] or, packed, [B, 1, G*T, T]; absent where attention is
+   * blocked (long sequences, blocked-attention.ts), which reads `maskSpec` instead.
+   */
+  mask: Partial<Record<LayerType, tf.Tensor>>;
+  /** What each layer kind's mask is (causal, window, packing), for blocked attention. */
+  maskSpec: Record<LayerType, MaskRequest>;
   lora: LoraHook | null;
   cache?: KvCache;
   /** Filled by attention with each layer's keys/values when a cache is given. */
@@ -227,16 +233,20 @@ export class LlamaModel {
     const G = cfg.numHeads / cfg.numKvHeads;
     const kinds = [...new Set(cfg.layerTypes)];
     const rope = {} as Record<LayerType, Rope>;
-    const mask = {} as Record<LayerType, tf.Tensor>;
+    const mask: Partial<Record<LayerType, tf.Tensor>> = {};
+    const maskSpec = {} as Record<LayerType, MaskRequest>;
+    // Long sequences: blocked attention, O(T) memory and no dense [G*T, S] mask (~50 MB per layer kind at T = 2048).
+    const blocked = fusedAttention() && useBlockedAttention(T, past + T);
     // Training uses one fixed T; decoding walks positions, so bound what is cached (before this
     // call takes its tables, so none it holds is freed under it).
     if (this.ropeCache.size > 64) this.clearRopeCache();
     for (const kind of kinds) {
       rope[kind] = packing ? this.ropeAt(kind, packing.positions, B, T) : this.rope(kind, past, T);
       const window = kind === 'sliding' ? cfg.slidingWindow : null;
-      mask[kind] = packing ? attentionMask({ B, T, G, past: 0, window, packing }) : attentionMask({ B, T, G, past, window });
+      maskSpec[kind] = packing ? { B, T, G, past: 0, window, packing } : { B, T, G, past, window };
+      if (!blocked) mask[kind] = attentionMask(maskSpec[kind]);
     }
-    return { B, T, rope, mask, lora: opts.lora ?? null, cache, newCache, prefix };
+    return { B, T, rope, mask, maskSpec, lora: opts.lora ?? null, cache, newCache, prefix };
   }
 
   /**
@@ -338,8 +348,11 @@ export class LlamaModel {
     // GQA without copying K/V: the G query heads sharing kv head k (heads k*G .. k*G+G-1) are
     // stacked along time, so one batched matmul per kv head serves them all.
     const qg = qr.reshape([B, K, G * T, D]); // [B, K, G*T, D]
-    // softmax(q·kᵀ·scale (soft-capped) + mask)·v, keeping only q, k, v for the backward (attention-core.ts).
-    const o = attentionCore(qg as tf.Tensor4D, kr, vr, ctx.mask[kind], { scale: cfg.queryScale, softcap: cfg.attnSoftcap }) // [B, K, G*T, D]
+    // softmax(q·kᵀ·scale (soft-capped) + mask)·v, keeping only q, k, v for the backward (attention-core.ts),
+    // or for long sequences in blocks of keys with an online softmax (blocked-attention.ts).
+    const dense = ctx.mask[kind];
+    const opts = { scale: cfg.queryScale, softcap: cfg.attnSoftcap };
+    const o = (dense ? attentionCore(qg as tf.Tensor4D, kr, vr, dense, opts) : blockedAttention(qg as tf.Tensor4D, kr, vr, ctx.maskSpec[kind], opts)) // [B, K, G*T, D]
       .reshape([B, H, T, D])
       .transpose([0, 2, 1, 3]) // [B, T, H, D]
       .reshape([B * T, H * D]) as tf.Tensor2D;

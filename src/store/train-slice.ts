@@ -6,7 +6,8 @@ import type { EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
 import { toPeftFiles } from '../adapters/peft';
 import { toPromptPeftFiles } from '../adapters/peft-prompt';
-import { loraParameterCount } from '../train/estimate';
+import { estimateTraining, loraParameterCount } from '../train/estimate';
+import { estimateBackendOf, FIRST_MEASURED_STEP, measuredGflops, type MeasuredSpeed } from '../train/measured-speed';
 import { deleteRun, listRuns, loadCheckpoint } from '../storage/checkpoints';
 import { downloadBytes } from '../ui/download';
 import { notifySeries, resetSeries, trainingSeries } from './train-series';
@@ -21,9 +22,33 @@ export const DEFAULT_LORA_FORM: LoraForm = {
   useRslora: false,
 };
 
+export const MEASURED_SPEED_KEY = 'finetune-studio:measured-speed';
+
+function storedSpeed(): MeasuredSpeed | null {
+  try {
+    const v = JSON.parse(localStorage.getItem(MEASURED_SPEED_KEY) ?? 'null') as MeasuredSpeed | null;
+    return v && typeof v.backend === 'string' && Number.isFinite(v.gflops) && v.gflops > 0 ? v : null;
+  } catch {
+    return null;
+  }
+}
+
 export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
+  /** A step's tokens/s as GFLOP/s on this backend, remembered for the next estimate. */
+  function measure(step: StepReport): void {
+    const { model, backend, train, lora, fullFineTune, softPrompt } = get();
+    if (step.step < FIRST_MEASURED_STEP || !(step.tokensPerSec > 0) || !model?.config || !backend || softPrompt) return;
+    const e = estimateTraining({
+      config: model.config, rank: lora.r, targets: lora.targetModules, batchSize: train.batchSize, seqLen: train.seqLen, gradAccum: train.gradAccum,
+      examples: 1, steps: 1, backend: estimateBackendOf(backend), method: fullFineTune ? 'full' : 'lora',
+    });
+    const speed: MeasuredSpeed = { backend: estimateBackendOf(backend), gflops: measuredGflops(e.flopsPerToken, step.tokensPerSec) };
+    localStorage.setItem(MEASURED_SPEED_KEY, JSON.stringify(speed));
+    set({ measuredSpeed: speed });
+  }
   const listeners = {
     onStep: (step: StepReport) => {
+      measure(step);
       trainingSeries.steps.push(step.step);
       trainingSeries.loss.push(step.loss);
       trainingSeries.lr.push(step.lr);
@@ -67,6 +92,7 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
     pausing: false,
     trainError: null,
     lastStep: null,
+    measuredSpeed: storedSpeed(),
     trainResult: null,
     adapter: null,
     currentRunId: null,

@@ -12,6 +12,7 @@ import type { TrainSettings } from '../train/settings';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { RunRecord, SampleReport } from '../train/training-run';
 import type { LinearModule } from '../model/config';
+import type { MeasuredSpeed } from '../train/measured-speed';
 import type { DatasetOptions } from '../data/prepare';
 import type { ExportChoice } from '../worker/protocol';
 import type { PlannedFile } from '../export/export-run';
@@ -88,6 +89,8 @@ export interface TrainSlice {
   lastCheckpointStep: number | null;
   /** Every stored run, newest first (IndexedDB). */
   runs: RunRecord[];
+  /** The last run's speed on this device (kept across visits), for the time estimate; null before any run. */
+  measuredSpeed: MeasuredSpeed | null;
   setLora(p: Partial<LoraForm>): void;
   setTrain(p: Partial<TrainSettings>): void;
   /** Prompt or prefix tuning instead of LoRA (null: LoRA). */

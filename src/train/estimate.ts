@@ -6,11 +6,17 @@
 //   base        = baseWeightBytes (as loaded: fp32 or NF4), or 4 x parameters
 //   trainable   = 16 x P   (P LoRA parameters: weights, gradient, AdamW m and v; full fine-tuning:
 //                 P = every parameter, and the frozen base stays loaded beside it as the reference)
-//   per layer   = ACTIVATION_FACTOR x 4 x B x T x (6C + (H + 2Hkv)D + H*T + 3I + R*targets)
-//                 one layer's peak (saved tensors + gradients in flight; factor measured, see below)
+//   per layer   = ACTIVATION_FACTOR x 4 x B x T x (6C + (H + 2Hkv)D + A + 3I + R*targets)
+//                 one layer's peak (saved tensors + gradients in flight; factor measured, see below),
+//                 A = H*T for the dense attention core ([G*T, S] scores per kv head while a layer's
+//                 attention runs), H*(D+1) for blocked attention (its saved output and log-sum-exp;
+//                 its [G*n, m] block tensors do not grow with T), src/model/blocked-attention.ts
 //   activations = L x per layer                        without recomputation
-//               = 4 x B x T x L x C + per layer        with it (each layer's input, plus one layer
-//                                                       rebuilt with its gradient)
+//               = 4 x B x T x n x C + max(L - n, 1) x per layer
+//                                                      with the first n of L layers recomputed (their
+//                                                      inputs; the others' saves, freed before the
+//                                                      backward reaches the recomputed ones, which
+//                                                      rebuild one layer at a time)
 //   logits      = 4 x B x T x V x 3   plain loss (logits, log-softmax, their gradient)
 //               = 24 x rows x Vb + 4 x B x T x C   fused loss (six [rows, Vb] tensors of one chunk, plus dH)
 // Time:
@@ -20,6 +26,7 @@
 //   BACKEND_GFLOPS unless a measured rate is given. The per-layer overhead (kernel launches, JS) is
 //   what dominates small models: stories260K on wasm measured 1,300-1,900 tokens/s where FLOPs alone say ~9,700.
 import { LINEAR_MODULES, linearShape, parameterCount, type LinearModule, type LlamaConfig } from '../model/config';
+import { useBlockedAttention } from '../model/blocked-attention';
 
 /** Sustained GFLOP/s assumed per backend (DESIGN.md section 3: wasm SIMD measured 22-31 on 1024^2 matmuls; smaller shapes get less). */
 export const BACKEND_GFLOPS = {
@@ -54,8 +61,12 @@ export interface EstimateInput {
   gflops?: number;
   /** Replaces BACKEND_LAYER_OVERHEAD_S. */
   layerOverheadS?: number;
-  /** Activation recomputation per layer (default false: the old, full-memory path). */
+  /** Activation recomputation of every layer (default false: the old, full-memory path). */
   recompute?: boolean;
+  /** Layers recomputed (the first n); replaces `recompute` when given. */
+  recomputeLayers?: number;
+  /** The attention path; default the decoder's own choice for T (model/blocked-attention.ts). */
+  attention?: 'dense' | 'blocked';
   /** Loss fused with the head in chunks of this many bytes (src/train/fused-cross-entropy.ts); unset: the plain loss. */
   fusedLossChunkBytes?: number;
   /** Vocabulary rows the fused loss multiplies at once (int8 head: its decode block); default V. */
@@ -89,7 +100,15 @@ export interface TrainEstimate {
    * total: base + trainable + activations + logits (the whole footprint, JS-held base included);
    * peakBackend: what the backend (wasm heap / GPU) holds at a step's peak.
    */
-  memory: { base: number; trainable: number; activations: number; logits: number; total: number; peakBackend: number };
+  memory: {
+    base: number; trainable: number; activations: number; logits: number; total: number; peakBackend: number;
+    /** The part of the base in backend memory, and the weights decoded for one product at a time (both in peakBackend). */
+    baseBackend: number; transient: number;
+  };
+  /** The attention path the activations assume. */
+  attention: 'dense' | 'blocked';
+  /** Layers recomputed (the first n). */
+  recomputeLayers: number;
   flopsPerToken: number;
   tokensPerStep: number;
   secondsPerStep: number;
@@ -126,9 +145,11 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const P = full ? allParams : loraParameterCount(c, R, x.targets);
   const base = x.baseWeightBytes ?? 4 * allParams;
   const trainable = 16 * P;
-  const perTokenLayer = 6 * C + (H + 2 * Hkv) * D + H * T + 3 * I + (full ? 0 : R * x.targets.length);
+  const blocked = (x.attention ?? (useBlockedAttention(T, T) ? 'blocked' : 'dense')) === 'blocked';
+  const perTokenLayer = 6 * C + (H + 2 * Hkv) * D + (blocked ? H * (D + 1) : H * T) + 3 * I + (full ? 0 : R * x.targets.length);
   const perLayer = ACTIVATION_FACTOR * 4 * B * T * perTokenLayer;
-  const activations = x.recompute ? 4 * B * T * L * C + perLayer : L * perLayer;
+  const n = Math.max(0, Math.min(L, x.recomputeLayers ?? (x.recompute ? L : 0)));
+  const activations = n > 0 ? 4 * B * T * n * C + Math.max(L - n, 1) * perLayer : L * perLayer;
   const plainLogits = 4 * B * T * V * 3;
   const N = B * T;
   const blockRows = x.lossBlockRows ?? V;
@@ -147,7 +168,10 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
     memory: {
       base, trainable, activations, logits, total: base + trainable + activations + logits,
       peakBackend: (x.baseBackendBytes ?? base) + trainable + activations + logits + 2 * (x.linearTransientBytes ?? 0),
+      baseBackend: x.baseBackendBytes ?? base, transient: 2 * (x.linearTransientBytes ?? 0),
     },
+    attention: blocked ? 'blocked' : 'dense',
+    recomputeLayers: n,
     flopsPerToken,
     tokensPerStep,
     secondsPerStep,

@@ -1,10 +1,12 @@
 // The pre-training memory plan at SmolLM2-135M's real config: the int8/NF4 base is under 0.2x of
-// fp32, 'auto' recomputes only when the step is large, and a step that cannot fit is refused with
-// the largest batch that does (same sequences per optimizer step through accumulation).
+// fp32, 'auto' recomputes the fewest layers that keep the step within its target (none for small
+// steps, a table of choices), and a step that cannot fit is refused with the largest batch that does
+// (same sequences per optimizer step through accumulation).
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../model/config';
-import { memoryPlan, memoryPlanMessage, type PlanChoice } from './memory-plan';
+import { AUTO_RECOMPUTE_TARGET, memoryPlan, memoryPlanMessage, planEstimateInput, recomputeLayersFor, type PlanChoice } from './memory-plan';
+import { estimateTraining } from './estimate';
 
 const cfg = parseConfig(JSON.parse(readFileSync(new URL('../../../shared/tokenizers/smollm2/config.json', import.meta.url), 'utf8')));
 const base: PlanChoice = {
@@ -17,9 +19,34 @@ describe('memoryPlan at the SmolLM2-135M shape', () => {
     const fp32 = memoryPlan({ ...base, precision: 'fp32', head: 'fp32' }).estimate.memory.base;
     expect(memoryPlan(base).estimate.memory.base / fp32).toBeLessThan(0.2);
   });
-  it('turns recomputation on only for large steps', () => {
-    expect(memoryPlan({ ...base, batchSize: 1, seqLen: 64 }).recompute).toBe(false);
-    expect(memoryPlan(base).recompute).toBe(true);
+  it.each([
+    { batchSize: 1, seqLen: 64, recompute: 'auto', layers: 0 },
+    { batchSize: 4, seqLen: 256, recompute: 'auto', layers: 24 },
+    { batchSize: 16, seqLen: 256, recompute: 'auto', layers: 29 },
+    { batchSize: 32, seqLen: 256, recompute: 'auto', layers: 30 },
+    { batchSize: 1, seqLen: 2048, recompute: 'auto', layers: 27 },
+    { batchSize: 4, seqLen: 256, recompute: 'off', layers: 0 },
+    { batchSize: 1, seqLen: 64, recompute: 'on', layers: 30 },
+    { batchSize: 4, seqLen: 256, recompute: 7, layers: 7 },
+  ] as const)('recomputes $layers of 30 layers at $batchSize x $seqLen with $recompute', ({ batchSize, seqLen, recompute, layers }) => {
+    const choice = { ...base, batchSize, seqLen, recompute };
+    const plan = memoryPlan(choice);
+    expect(plan.recomputeLayers).toBe(layers);
+    expect(plan.recompute).toBe(layers > 0);
+    if (recompute !== 'auto') return;
+    // The fewest that fit the target: one layer fewer would not.
+    const target = plan.budgetBytes * AUTO_RECOMPUTE_TARGET;
+    const peak = (n: number) => estimateTraining(planEstimateInput(choice, n)).memory.peakBackend;
+    if (layers < 30) expect(peak(layers)).toBeLessThanOrEqual(target);
+    if (layers > 0) expect(peak(layers - 1)).toBeGreaterThan(target);
+  });
+  it.each([
+    { name: 'fits without recomputation', peak: (n: number) => 40 - n, want: 0 },
+    { name: 'each layer saves 10 bytes; 5 reach the target of 50', peak: (n: number) => 100 - 10 * n, want: 5 },
+    { name: 'just over the target needs one', peak: (n: number) => (n === 0 ? 51 : 50), want: 1 },
+    { name: 'nothing fits: all', peak: () => 1000, want: 8 },
+  ])('recomputeLayersFor: $name', ({ peak, want }) => {
+    expect(recomputeLayersFor('auto', 8, peak, 100)).toBe(want);
   });
   it('refuses a step that cannot fit and offers the largest batch that does', () => {
     const p = memoryPlan({ ...base, batchSize: 64, seqLen: 2048, recompute: 'on' });

@@ -1,10 +1,11 @@
-// Decisions a run takes from the memory estimate before its first step: whether 'auto'
-// recomputation turns on, and (for the CLI and the Train step) whether a configuration fits at all.
+// Decisions a run takes from the memory estimate before its first step: how many layers 'auto'
+// recomputes (none when the step fits without), and (for the CLI and the Train step) whether a
+// configuration fits at all.
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../model/llama';
 import type { LoraAdapter } from './lora';
 import { estimateTraining, memoryBudgetBytes, type EstimateBackend, type EstimateInput, type TrainEstimate } from './estimate';
-import type { TrainSettings } from './settings';
+import type { RecomputeSetting, TrainSettings } from './settings';
 import { DEFAULT_FUSED_CE } from './fused-cross-entropy';
 import { baseMemory, type BasePrecision } from '../model/load';
 import { INT8_HEAD_BLOCK_ROWS, type HeadPrecision } from '../model/frozen-head';
@@ -17,18 +18,45 @@ export function activeEstimateBackend(): EstimateBackend {
 }
 
 /**
- * 'auto': recompute when, without it, the step would need more than half the backend's budget
- * (the saved activations of every layer dominate then); 'on' / 'off' as asked.
+ * The share of the backend's budget 'auto' aims a step at: the estimate is a back-of-envelope model
+ * (good to ~1.5x at the shapes measured), and a wasm heap never shrinks, so half is left spare.
  */
-export function resolveRecompute(setting: 'auto' | 'on' | 'off', model: LlamaModel, adapter: LoraAdapter, s: Pick<TrainSettings, 'batchSize' | 'seqLen' | 'gradAccum'>): boolean {
-  if (setting !== 'auto') return setting === 'on';
+export const AUTO_RECOMPUTE_TARGET = 0.5;
+
+export type { RecomputeSetting };
+
+/**
+ * How many layers (the first n of L) to recompute: 'auto' takes the fewest whose step stays within
+ * AUTO_RECOMPUTE_TARGET of the budget (none when it fits without; all when nothing does), since
+ * every recomputed layer costs its forward again; 'on' / 'off' / n as asked.
+ */
+export function recomputeLayersFor(setting: RecomputeSetting, L: number, peakAt: (n: number) => number, budgetBytes: number): number {
+  if (setting === 'on') return L;
+  if (setting === 'off') return 0;
+  if (typeof setting === 'number') return Math.max(0, Math.min(L, Math.round(setting)));
+  const target = budgetBytes * AUTO_RECOMPUTE_TARGET;
+  // Peak memory falls as n grows (each recomputed layer keeps one input instead of its saves): bisect.
+  if (peakAt(0) <= target) return 0;
+  let lo = 0; // does not fit
+  let hi = L;
+  if (peakAt(hi) > target) return L;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (peakAt(mid) <= target) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/** Layers recomputed for a loaded model (the Trainer's resolution of its setting). */
+export function resolveRecomputeLayers(setting: RecomputeSetting, model: LlamaModel, adapter: LoraAdapter, s: Pick<TrainSettings, 'batchSize' | 'seqLen' | 'gradAccum'>): number {
   const backend = activeEstimateBackend();
   const bytes = model.baseWeightBytes();
-  const e = estimateTraining({
+  const peakAt = (n: number) => estimateTraining({
     config: model.config, rank: adapter.spec.r, targets: adapter.spec.targetModules, batchSize: s.batchSize, seqLen: s.seqLen, gradAccum: s.gradAccum,
-    examples: 1, steps: 1, backend, baseWeightBytes: bytes.linear + bytes.other, recompute: false,
-  });
-  return e.memory.total > memoryBudgetBytes(backend) / 2;
+    examples: 1, steps: 1, backend, baseWeightBytes: bytes.linear + bytes.other, recomputeLayers: n,
+  }).memory.peakBackend;
+  return recomputeLayersFor(setting, model.config.numLayers, peakAt, memoryBudgetBytes(backend));
 }
 
 /** Everything the pre-load plan needs: the config and what the user chose. */
@@ -42,14 +70,18 @@ export interface PlanChoice {
   batchSize: number;
   seqLen: number;
   gradAccum: number;
-  recompute: 'auto' | 'on' | 'off';
+  recompute: RecomputeSetting;
   loss: 'fused' | 'plain';
   examples: number;
   steps: number;
+  /** 'lora' (default), 'full' (every weight trained) or 'soft' (a soft prompt): only LoRA runs recompute layers. */
+  method?: 'lora' | 'full' | 'soft';
+  /** A speed measured on this device (measured-speed.ts), replacing the backend's assumed GFLOP/s and overhead. */
+  gflops?: number;
 }
 
-/** The estimate's input for a model not loaded yet (sizes from its config alone). */
-export function planEstimateInput(p: PlanChoice, recompute: boolean): EstimateInput {
+/** The estimate's input for a model not loaded yet (sizes from its config alone), with `recompute` of its layers recomputed (true: all). */
+export function planEstimateInput(p: PlanChoice, recompute: boolean | number): EstimateInput {
   const mem = baseMemory(p.config);
   const tableFp32 = 4 * p.config.vocabSize * p.config.hiddenSize * (p.config.tieWordEmbeddings ? 1 : 2);
   const table = p.head === 'int8' ? tableFp32 / 4 + 4 * p.config.vocabSize * (p.config.tieWordEmbeddings ? 1 : 2) : tableFp32;
@@ -62,14 +94,19 @@ export function planEstimateInput(p: PlanChoice, recompute: boolean): EstimateIn
     baseWeightBytes: linear + other,
     baseBackendBytes: (linearInJs ? 0 : linear) + other - (p.head === 'int8' ? table : 0),
     linearTransientBytes: linearInJs ? 4 * C * Math.max(p.config.intermediateSize, p.config.numHeads * p.config.headDim) : 0,
-    recompute,
+    recomputeLayers: recompute === true ? p.config.numLayers : recompute === false ? 0 : recompute,
+    method: p.method === 'full' ? 'full' : 'lora',
+    ...(p.gflops ? { gflops: p.gflops, layerOverheadS: 0 } : {}),
     fusedLossChunkBytes: p.loss === 'fused' ? DEFAULT_FUSED_CE.chunkBytes : undefined,
     lossBlockRows: p.head === 'int8' ? INT8_HEAD_BLOCK_ROWS : p.config.vocabSize,
   };
 }
 
 export interface MemoryPlan {
+  /** Whether any layer is recomputed. */
   recompute: boolean;
+  /** Layers recomputed (the first n of the model's). */
+  recomputeLayers: number;
   estimate: TrainEstimate;
   budgetBytes: number;
   fits: boolean;
@@ -77,12 +114,11 @@ export interface MemoryPlan {
   suggestion: { batchSize: number; gradAccum: number; recompute: boolean; peakBackendBytes: number } | null;
 }
 
-/** Resolves 'auto' recomputation, checks the step against the backend's budget, and suggests what fits. */
+/** Resolves how many layers to recompute, checks the step against the backend's budget, and suggests what fits. */
 export function memoryPlan(p: PlanChoice): MemoryPlan {
   const budgetBytes = memoryBudgetBytes(p.backend);
-  const without = estimateTraining(planEstimateInput(p, false));
-  const recompute = p.recompute === 'auto' ? without.memory.total > budgetBytes / 2 : p.recompute === 'on';
-  const estimate = recompute ? estimateTraining(planEstimateInput(p, true)) : without;
+  const recomputeLayers = recomputeLayersFor((p.method ?? 'lora') === 'lora' ? p.recompute : 'off', p.config.numLayers, (n) => estimateTraining(planEstimateInput(p, n)).memory.peakBackend, budgetBytes);
+  const estimate = estimateTraining(planEstimateInput(p, recomputeLayers));
   const fits = estimate.memory.peakBackend <= budgetBytes;
   let suggestion: MemoryPlan['suggestion'] = null;
   if (!fits) {
@@ -94,7 +130,7 @@ export function memoryPlan(p: PlanChoice): MemoryPlan {
       }
     }
   }
-  return { recompute, estimate, budgetBytes, fits, suggestion };
+  return { recompute: recomputeLayers > 0, recomputeLayers, estimate, budgetBytes, fits, suggestion };
 }
 
 /** The plan in words: what will not fit and what to use instead. */

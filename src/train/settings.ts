@@ -9,6 +9,9 @@ import { DEFAULT_DPO } from './dpo';
  * KTO's loss on unpaired answers labelled good or bad, ORPO's odds-ratio loss on pairs (no reference),
  * or GRPO's clipped policy-gradient loss on sampled completions scored by a reward function.
  */
+/** A recomputation setting: 'auto', all layers ('on'), none ('off'), or the first n layers. */
+export type RecomputeSetting = 'auto' | 'on' | 'off' | number;
+
 export type Objective = 'sft' | 'dpo' | 'kto' | 'orpo' | 'grpo';
 export const OBJECTIVES: readonly Objective[] = ['sft', 'dpo', 'kto', 'orpo', 'grpo'];
 
@@ -82,10 +85,11 @@ export interface TrainSettings {
   /** GRPO's sampling and loss settings (only with objective 'grpo'). */
   grpo?: GrpoSettings;
   /**
-   * Activation recomputation per decoder layer: 'auto' turns it on when the estimate says the
-   * saved activations would be large (src/train/memory-plan.ts). Optional: older checkpoints lack it.
+   * Activation recomputation per decoder layer: 'auto' recomputes the fewest layers that keep the
+   * step within its memory budget (src/train/memory-plan.ts), 'on' all, 'off' none, a number that
+   * many (the first n). Optional: older checkpoints lack it.
    */
-  recompute?: 'auto' | 'on' | 'off';
+  recompute?: RecomputeSetting;
   /** 'fused': chunked cross-entropy fused with the head (never [N, V] at once); 'plain': full logits. */
   loss?: 'fused' | 'plain';
 }

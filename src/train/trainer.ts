@@ -15,7 +15,7 @@ import { nextRows, type Batch, type DataPosition, type TokenizedExample } from '
 import type { LoraWeights } from '../adapters/lora-types';
 import { learningRate } from './schedule';
 import type { DpoMetrics } from './dpo';
-import { resolveRecompute } from './memory-plan';
+import { resolveRecomputeLayers } from './memory-plan';
 import { totalSteps, type TrainSettings } from './settings';
 import type { ObjectiveContext, ObjectiveRoom } from './objectives/objective';
 import { SftObjective, sftLossFn } from './objectives/sft';
@@ -151,6 +151,8 @@ export class Trainer {
   readonly totalSteps: number;
   /** Whether layers are recomputed in the backward pass ('auto' resolved at construction). */
   readonly recompute: boolean;
+  /** How many (the first n) layers are recomputed. */
+  readonly recomputeLayers: number;
   private readonly ctx: ObjectiveContext;
   private readonly room: ObjectiveRoom;
 
@@ -164,8 +166,9 @@ export class Trainer {
   ) {
     if (examples.length === 0) throw new Error('The dataset has no usable training examples.');
     // Recomputation wraps the LoRA layer loop; a soft prompt runs the whole forward (see sftLossFn).
-    this.recompute = adapter instanceof LoraAdapter ? resolveRecompute(settings.recompute ?? 'auto', model, adapter, settings) : false;
-    this.ctx = { model, adapter, settings, recompute: this.recompute, step: () => this.optimizer.step };
+    this.recomputeLayers = adapter instanceof LoraAdapter ? resolveRecomputeLayers(settings.recompute ?? 'auto', model, adapter, settings) : 0;
+    this.recompute = this.recomputeLayers > 0;
+    this.ctx = { model, adapter, settings, recompute: this.recomputeLayers, step: () => this.optimizer.step };
     this.room = objectiveRoom(this.ctx, extras);
     this.room.check(examples, validation);
     this.vars = adapter.variables();
@@ -218,7 +221,7 @@ export class Trainer {
   }
 
   /** Loss and gradients (in the order of adapter.variables()) of one SFT batch; the caller disposes them. */
-  batchGradients(b: Batch, recompute = this.recompute): { value: tf.Scalar; grads: tf.Tensor[] } {
+  batchGradients(b: Batch, recompute: boolean | number = this.recomputeLayers): { value: tf.Scalar; grads: tf.Tensor[] } {
     const { f, shared } = sftLossFn(this.ctx, b, recompute);
     try {
       const { value, grads } = freeOnThrow(() => tf.variableGrads(f, this.vars));

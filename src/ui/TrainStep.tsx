@@ -1,5 +1,5 @@
 // Step 3: a preset chosen from the data, the full LoRA and training settings folded under
-// "Advanced settings" (each with a one-line reason), the memory/time estimate, the preflight
+// "Advanced settings" (each with a one-line reason), the memory/time estimate (MemoryOptions), the preflight
 // findings (serious ones block Start until acknowledged), start / pause / resume / stop, live
 // progress, charts, sample generations, the Evaluate view, and the past runs to resume or compare.
 import { ChatTurns } from './ChatTurns';
@@ -14,12 +14,10 @@ import { RunCompare } from './RunCompare';
 import { trainingSeries } from '../store/train-series';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
 import { TARGET_PRESETS, presetOf, type TargetPreset } from '../train/presets';
-import { estimateTraining, type EstimateBackend } from '../train/estimate';
-import { totalSteps } from '../train/settings';
 import { ErrorBox } from './common';
 import { LossChart, MetricChart } from './LossChart';
 import { ResumeOffer, RunHistory } from './RunHistory';
-import { formatBytes } from './format';
+import { formatSeconds } from './format';
 import { MethodPicker } from './MethodPicker';
 import { DpoChart } from './DpoChart';
 import { MemoryOptions } from './MemoryOptions';
@@ -52,36 +50,6 @@ function SelectField<T extends string>({ label, value, options, onChange, hint }
   );
 }
 
-function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  if (s < 1) return `${Math.round(s * 1000)} ms`;
-  if (s < 120) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
-}
-
-function Estimate() {
-  const model = useApp((s) => s.model);
-  const backend = useApp((s) => s.backend);
-  const dataset = useApp((s) => s.dataset);
-  const lora = useApp((s) => s.lora);
-  const train = useApp((s) => s.train);
-  const fullFineTune = useApp((s) => s.fullFineTune);
-  if (!model?.config || !backend || !dataset) return null;
-  const kind: EstimateBackend = backend.backend === 'webgpu' ? (/swiftshader|fallback/i.test(backend.adapterDescription ?? '') ? 'webgpu-fallback' : 'webgpu') : backend.backend;
-  const steps = totalSteps(train, dataset.examples);
-  const e = estimateTraining({
-    config: model.config, rank: lora.r, targets: lora.targetModules, batchSize: train.batchSize, seqLen: train.seqLen, gradAccum: train.gradAccum,
-    examples: dataset.examples, steps, backend: kind, baseWeightBytes: model.baseWeightBytes, method: fullFineTune ? 'full' : 'lora',
-  });
-  return (
-    <p className="muted" aria-label="Training estimate">
-      Estimate on {kind}: about <strong>{formatBytes(e.memory.total)}</strong> of memory (base {formatBytes(e.memory.base)}, adapter + optimizer {formatBytes(e.memory.trainable)}, activations {formatBytes(e.memory.activations + e.memory.logits)}),{' '}
-      {formatSeconds(e.secondsPerStep)} per step, <strong>{formatSeconds(e.secondsPerEpoch)} per epoch</strong> ({e.stepsPerEpoch} steps), {formatSeconds(e.secondsTotal)} for {steps} steps; {e.loraParameters.toLocaleString()} trainable parameters.
-      A rough model (assumes {e.gflops} GFLOP/s); the live tokens/s below is the truth.
-    </p>
-  );
-}
 
 function Settings({ disabled }: { disabled: boolean }) {
   const lora = useApp((s) => s.lora);
@@ -243,9 +211,8 @@ export function TrainStep() {
       <ResumeOffer />
       <MethodPicker disabled={training} />
       <Settings disabled={training} />
-      <Estimate />
-      <PreflightPanel />
       <MemoryOptions disabled={training} />
+      <PreflightPanel />
       <div className="row">
         <button type="button" className="primary" disabled={!ready || training || blocked || lora.targetModules.length === 0} aria-describedby={blocked ? 'start-blocked' : undefined} onClick={() => void start()}>Start training</button>
         <button type="button" disabled={!training || pausing || stopping} onClick={() => void pause()}>{pausing ? 'Pausing…' : 'Pause'}</button>

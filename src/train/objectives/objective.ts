@@ -13,8 +13,8 @@ export interface ObjectiveContext {
   model: LlamaModel;
   adapter: TrainableAdapter;
   settings: TrainSettings;
-  /** Whether decoder layers are recomputed in the backward pass (the SFT path only). */
-  recompute: boolean;
+  /** Decoder layers recomputed in the backward pass: all (true), none (false/0) or the first n (the SFT path only). */
+  recompute: boolean | number;
   /** Optimizer steps taken so far (GRPO seeds its sampling from it, so a resumed run samples as an uninterrupted one). */
   step: () => number;
 }

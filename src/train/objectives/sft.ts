@@ -21,7 +21,7 @@ function headSoftcap(m: LlamaModel): number {
  * across layers (masks, rope tables), made outside it: a recomputed layer reads them again in the
  * backward pass, after the forward's tidy has ended. The caller disposes `shared`.
  */
-export function sftLossFn(ctx: ObjectiveContext, b: Batch, recompute = ctx.recompute): { f: () => tf.Scalar; shared: tf.Tensor[] } {
+export function sftLossFn(ctx: ObjectiveContext, b: Batch, recompute: boolean | number = ctx.recompute): { f: () => tf.Scalar; shared: tf.Tensor[] } {
   const m = ctx.model;
   const adapter = ctx.adapter;
   if (!(adapter instanceof LoraAdapter)) {
@@ -47,7 +47,7 @@ export function sftLossFn(ctx: ObjectiveContext, b: Batch, recompute = ctx.recom
     for (let i = 0; i < m.config.numLayers; i++) {
       const layer = (xi: tf.Tensor2D) => m.layerForward(i, xi, lctx);
       const vjp = recomputeSkipsLastProduct() && m.hasLayerVjp(i) ? (xi: tf.Tensor2D, dy: tf.Tensor2D) => m.layerVjp(i, xi, lctx, dy) : undefined;
-      x = recompute ? recomputed(layer, adapter.layerVariables(i), random, vjp)(x) : layer(x);
+      x = recompute === true || i < Number(recompute) ? recomputed(layer, adapter.layerVariables(i), random, vjp)(x) : layer(x);
     }
     const h = m.finalNorm(x); // [B*T, C]
     if ((ctx.settings.loss ?? 'fused') === 'fused') return fusedCrossEntropy(h, m.head, b.targets, b.weights, { softcap: headSoftcap(m) });
