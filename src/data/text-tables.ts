@@ -66,8 +66,9 @@ export async function* csvRows(stream: ReadableStream<Uint8Array>, opts: TextRea
     const parser = new Papa.Parser({
       delimiter: opts.delimiter,
       newline,
-      step: (r: Papa.ParseStepResult<string[]>) => {
-        found.push({ fields: r.data, start, missingQuote: r.errors.some((e) => e.code === 'MissingQuotes') });
+      // The bare Parser hands `step` a one-row batch (papaparse's ParserHandle unwraps it; we do here).
+      step: (r: Papa.ParseResult<string[]>) => {
+        found.push({ fields: r.data[0], start, missingQuote: r.errors.some((e) => e.code === 'MissingQuotes') });
         start = r.meta.cursor;
       },
     });
