@@ -1,19 +1,21 @@
-// npm run dataset -- check <file.jsonl> [--model <folder|base URL>] [--format <name>] [--max-length N]
+// npm run dataset -- check <file> [--model <folder|base URL>] [--format <name>] [--columns field=column,...] [--max-length N]
 //   [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S]
 //   [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method lora|full|prompt|dpo]
+// <file> is JSONL (optionally .gz), a JSON array, CSV/TSV or Parquet; --columns maps its columns to a
+// format's fields (prompt=question,completion=answer; messages=conversation,role=from,content=value).
 // Runs the app's own dataset parser in Node. Prints one JSON line per bad line {"line":N,"error":"..."},
 // then one per preflight finding {"warning":"<id>","severity","message","count","lines","example","fix"}
 // (src/data/preflight.ts; settings findings when --steps, --epochs or --lr is given), then the summary {"format","lines","valid","invalid","examples","tokens","truncated"} (tokens and
-// truncated only with --model).
+// truncated only with --model; "mapping" only when columns were mapped, given or detected).
 // Exit status: 0 all lines valid, 1 some lines invalid or none valid, 2 usage or unreadable file.
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { parseDataset } from '../src/data/dataset';
 import { DATASET_FORMATS, isDatasetFormat } from '../src/data/formats';
 import { DatasetFileError } from '../src/data/jsonl';
+import { ColumnMappingError, columnsFlag, parseColumnsFlag } from '../src/data/columns';
+import { openDatasetFile } from './dataset-file';
 import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
 import { splitTrainValidation } from '../src/data/dataset';
 import { PreflightCollector } from '../src/data/preflight-collect';
@@ -21,7 +23,7 @@ import { dataFindings, settingsFindings, USUAL_LEARNING_RATES, type PreflightFin
 import { DEFAULT_DATASET_OPTIONS } from '../src/data/prepare';
 import { DEFAULT_TRAIN, totalSteps } from '../src/train/trainer';
 
-const USAGE = `usage: npm run dataset -- check <file.jsonl> [--model <folder|base URL>] [--format ${DATASET_FORMATS.join('|')}] [--max-length N] [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S] [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method ${Object.keys(USUAL_LEARNING_RATES).join('|')}]`;
+const USAGE = `usage: npm run dataset -- check <file.jsonl|.jsonl.gz|.json|.csv|.tsv|.parquet> [--model <folder|base URL>] [--format ${DATASET_FORMATS.join('|')}] [--columns field=column,...] [--max-length N] [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S] [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method ${Object.keys(USUAL_LEARNING_RATES).join('|')}]`;
 
 /** A numeric option: undefined when absent, a UsageError naming the option when not a number in range. */
 function numberOption(values: Record<string, unknown>, name: string, check: (v: number) => boolean): number | undefined {
@@ -62,6 +64,7 @@ async function check(args: string[]): Promise<number> {
     options: {
       model: { type: 'string' },
       format: { type: 'string' },
+      columns: { type: 'string' },
       'max-length': { type: 'string' },
       overflow: { type: 'string', default: 'truncate' },
       'train-on-prompt': { type: 'boolean', default: false },
@@ -91,13 +94,16 @@ async function check(args: string[]): Promise<number> {
   const lr = numberOption(values, 'lr', (v) => v > 0);
   if (values.method !== undefined && !(values.method in USUAL_LEARNING_RATES)) throw new UsageError(`--method must be one of ${Object.keys(USUAL_LEARNING_RATES).join(', ')}, not "${values.method}"`);
 
+  const columns = values.columns === undefined ? null : parseColumnsFlag(values.columns);
+
   const tokenizer = values.model ? await loadModelTokenizer(values.model) : undefined;
   const collector = new PreflightCollector(tokenizer);
-  const { size } = await stat(file);
-  const stream = Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>;
-  const s = await parseDataset(stream, {
-    fileName: path.basename(file),
-    bytesTotal: size,
+  const input = await openDatasetFile(file);
+  const s = await parseDataset(input.stream, {
+    fileName: input.fileName,
+    bytesTotal: input.bytesTotal,
+    randomAccess: input.randomAccess,
+    columns,
     format: values.format as (typeof DATASET_FORMATS)[number] | undefined,
     tokenizer,
     maxLength,
@@ -121,6 +127,7 @@ async function check(args: string[]): Promise<number> {
   // every valid line is one example; with one, examples are what survives the length policy.
   const summary: Record<string, unknown> = { format: s.format, lines: s.lines, valid: s.valid, invalid: s.invalid, examples: tokenizer ? s.examples.length : s.valid };
   if (tokenizer) Object.assign(summary, { tokens: s.tokens, truncated: s.truncated });
+  if (s.mapping) summary.mapping = { source: s.mapping.source, columns: columnsFlag(s.mapping.columns) };
   console.log(JSON.stringify(summary));
   return s.invalid > 0 || s.valid === 0 ? 1 : 0;
 }
@@ -134,7 +141,7 @@ async function main(argv: string[]): Promise<number> {
     const err = e as Error;
     // One JSON line on stderr too, so scripts can read failures the same way as results.
     console.error(JSON.stringify({ error: err.message, name: err.name }));
-    return err instanceof UsageError || err instanceof DatasetFileError || (err as NodeJS.ErrnoException).code !== undefined ? 2 : 1;
+    return err instanceof UsageError || err instanceof ColumnMappingError || err instanceof DatasetFileError || (err as NodeJS.ErrnoException).code !== undefined ? 2 : 1;
   }
 }
 

@@ -1,4 +1,4 @@
-// npm run eval -- --model <folder|URL> --adapter <folder> --data <file.jsonl> [--general <file>]
+// npm run eval -- --model <folder|URL> --adapter <folder> --data <file.jsonl|.csv|.parquet|...> [--columns field=column,...] [--general <file>]
 //   [--validation <file.jsonl>] [--val-percent P] [--seed S] [--max-length N] [--train-on-prompt]
 //   [--seq-len T] [--batch B] [--prompts N] [--max-new-tokens N] [--strength S] [--precision fp32|nf4|auto]
 // The Evaluate view's figures in Node, from the same pure module (src/eval/evaluate.ts): the data is
@@ -9,10 +9,9 @@
 //   {"eval":"generation","index","line","prompt","reference","base","tuned","base_scores","tuned_scores","strength"} (one per prompt)
 //   {"eval":"scores","base":{"exact","startsLike","stopped","of"},"tuned":{...}}
 // Exit status: 0 done, 1 failed, 2 usage.
-import { createReadStream, existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initNodeBackend, openModelFiles } from './node-runtime';
@@ -21,9 +20,11 @@ import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { fromPeftFiles } from '../src/adapters/peft';
 import { LoraAdapter } from '../src/train/lora';
 import { DEFAULT_DATASET_OPTIONS, prepareDataset, type PrepareInput } from '../src/data/prepare';
+import { ColumnMappingError, parseColumnsFlag } from '../src/data/columns';
+import { openDatasetFile } from './dataset-file';
 import { DEFAULT_EVAL_OPTIONS, evaluateAdapter } from '../src/eval/evaluate';
 
-const USAGE = 'usage: npm run eval -- --model <folder|URL> --adapter <folder> --data <file.jsonl> [--general <file>] [--validation <file.jsonl>] [--val-percent P] [--seed S] [--max-length N] [--train-on-prompt] [--seq-len T] [--batch B] [--prompts N] [--max-new-tokens N] [--strength S] [--precision fp32|nf4|auto]';
+const USAGE = 'usage: npm run eval -- --model <folder|URL> --adapter <folder> --data <file.jsonl|.csv|.parquet|...> [--columns field=column,...] [--general <file>] [--validation <file.jsonl>] [--val-percent P] [--seed S] [--max-length N] [--train-on-prompt] [--seq-len T] [--batch B] [--prompts N] [--max-new-tokens N] [--strength S] [--precision fp32|nf4|auto]';
 const DEFAULT_GENERAL = fileURLToPath(new URL('../public/eval/general-text.txt', import.meta.url));
 
 class UsageError extends Error {
@@ -38,8 +39,8 @@ function num(v: string | undefined, name: string, fallback: number, ok: (x: numb
 }
 
 async function input(file: string): Promise<PrepareInput> {
-  const { size } = await stat(file);
-  return { stream: Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>, fileName: path.basename(file), bytesTotal: size };
+  const f = await openDatasetFile(file);
+  return { stream: f.stream, fileName: f.fileName, bytesTotal: f.bytesTotal, randomAccess: f.randomAccess };
 }
 
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -51,6 +52,7 @@ async function main(argv: string[]): Promise<void> {
       model: { type: 'string' },
       adapter: { type: 'string' },
       data: { type: 'string' },
+      columns: { type: 'string' },
       general: { type: 'string' },
       validation: { type: 'string' },
       'val-percent': { type: 'string' },
@@ -74,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
     validationPercent: num(v['val-percent'], 'val-percent', DEFAULT_DATASET_OPTIONS.validationPercent, (x) => x >= 0 && x < 100),
     seed: num(v.seed, 'seed', DEFAULT_DATASET_OPTIONS.seed, Number.isInteger),
     maxLength: num(v['max-length'], 'max-length', DEFAULT_DATASET_OPTIONS.maxLength, int),
+    columns: v.columns === undefined ? null : parseColumnsFlag(v.columns),
     trainOnPrompt: v['train-on-prompt'],
   };
   const evalOptions = {
@@ -113,5 +116,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((e: Error) => {
   process.stderr.write(JSON.stringify({ error: e.message, name: e.name }) + '\n');
-  process.exit(e instanceof UsageError ? 2 : 1);
+  process.exit(e instanceof UsageError || e instanceof ColumnMappingError ? 2 : 1);
 });

@@ -1,4 +1,5 @@
 // npm run train -- --model <folder|base URL> --data <file.jsonl> --out <folder> [--steps N | --epochs E]
+//   [--columns field=column,...] (--data may be .jsonl(.gz), .json, .csv, .tsv or .parquet; maps its columns, e.g. prompt=question,completion=answer)
 //   [--seed S] [--rank R --alpha A --dropout P --rslora --targets q_proj,v_proj|qv|attention|all-linear]
 //   [--lr X --schedule cosine|linear|constant --warmup N --weight-decay W --max-grad-norm G]
 //   [--batch B --grad-accum K --max-len T] [--eval-every N --val-percent P] [--checkpoint-every N]
@@ -14,15 +15,15 @@
 // The browser's trainer, in Node. stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens"}
 // and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state +
 // PEFT adapter) and, at the end, the PEFT adapter in <out>. Exit: 0 done or stopped, 1 bad input, 3 diverged.
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { initNodeBackend, openModelFiles } from './node-runtime';
 import { loadModel } from '../src/model/load';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { parseDataset, splitTrainValidation } from '../src/data/dataset';
+import { ColumnMappingError, parseColumnsFlag, type ColumnMapping } from '../src/data/columns';
+import { openDatasetFile } from './dataset-file';
 import { LoraAdapter } from '../src/train/lora';
 import { SoftPromptAdapter } from '../src/train/soft-prompt';
 import { toPromptPeftFiles } from '../src/adapters/peft-prompt';
@@ -49,6 +50,15 @@ import { NodeFolderSink } from './file-sink';
 
 class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** --columns as a mapping; a malformed one is a usage error (exit 2). */
+function columnsOption(flag: string): ColumnMapping {
+  try {
+    return parseColumnsFlag(flag);
+  } catch (e) {
+    throw e instanceof ColumnMappingError ? new UsageError(e.message) : e;
+  }
 }
 class BadDataError extends Error {
   override name = 'BadDataError';
@@ -88,7 +98,7 @@ function dpoFields(m: DpoMetrics, prefix = ''): Record<string, number> {
 async function main(): Promise<number> {
   const { values: v } = parseArgs({
     options: {
-      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
+      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, columns: { type: 'string' },
       steps: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' },
       rank: { type: 'string' }, alpha: { type: 'string' }, dropout: { type: 'string' }, rslora: { type: 'boolean', default: false }, targets: { type: 'string' },
       lr: { type: 'string' }, schedule: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' },
@@ -173,8 +183,10 @@ async function main(): Promise<number> {
   const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
   const model = await loadModel(files, { precision, headPrecision: head });
 
-  const summary = await parseDataset(Readable.toWeb(createReadStream(v.data)) as ReadableStream<Uint8Array>, {
-    fileName: path.basename(v.data), bytesTotal: (await stat(v.data)).size, tokenizer, maxLength: settings.seqLen + 1,
+  const columns = v.columns === undefined ? null : columnsOption(v.columns);
+  const dataFile = await openDatasetFile(v.data);
+  const summary = await parseDataset(dataFile.stream, {
+    fileName: dataFile.fileName, bytesTotal: dataFile.bytesTotal, randomAccess: dataFile.randomAccess, columns, tokenizer, maxLength: settings.seqLen + 1,
   });
   for (const e of summary.errors) process.stderr.write(`${v.data}:${e.line}: ${e.error}\n`);
   if (summary.invalid > 0 && !v['skip-bad-lines']) throw new BadDataError(`${v.data}: ${summary.invalid} of ${summary.lines} lines are invalid (see above); fix them or pass --skip-bad-lines`);
