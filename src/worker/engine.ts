@@ -32,6 +32,7 @@ import { encodeShareLink, decodeShareFragment, hostedAdapterLocation, ShareLinkE
 import { fetchHostedAdapter } from '../adapters/hosted-adapter';
 import type { LoraSpec } from '../adapters/lora-types';
 import { prepareDataset, type DatasetOptions } from '../data/prepare';
+import { blobRandomAccess } from '../data/parquet';
 import { packExamples } from '../data/packing';
 import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
 import { chooseBackend } from '../gpu/backend-choice';
@@ -141,8 +142,8 @@ export class Engine {
     const tokenizer = this.requireTokenizer();
     let lastPost = 0;
     const p = await prepareDataset(
-      { stream: file.stream(), fileName, bytesTotal: file.size },
-      validationFile ? { stream: validationFile.file.stream(), fileName: validationFile.fileName, bytesTotal: validationFile.file.size } : null,
+      { stream: file.stream(), fileName, bytesTotal: file.size, randomAccess: blobRandomAccess(file) },
+      validationFile ? { stream: validationFile.file.stream(), fileName: validationFile.fileName, bytesTotal: validationFile.file.size, randomAccess: blobRandomAccess(validationFile.file) } : null,
       tokenizer,
       options,
       (q) => {
@@ -157,7 +158,10 @@ export class Engine {
       this.validation = p.validation;
       this.datasetOptions = options;
       const lines = (ex: TokenizedExample[]) => ex.map((x) => (x as { line?: number }).line ?? 0);
-      this.bundleSource.dataset = { file, validationFile: validationFile?.file ?? null, format: p.summary.format, chatTemplate: p.summary.chatTemplate ?? null, options, trainLines: lines(p.train), validationLines: lines(p.validation) };
+      this.bundleSource.dataset = {
+        file, fileName, validationFile: validationFile ?? null, format: p.summary.format, chatTemplate: p.summary.chatTemplate ?? null, options, trainLines: lines(p.train), validationLines: lines(p.validation),
+        fileKind: p.summary.fileKind, gzip: p.summary.gzip, mapping: p.summary.mapping,
+      };
     }
     const { examples, ...report } = p.summary;
     return { ...report, examples: examples.length, ...p.extras };
