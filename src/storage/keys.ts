@@ -19,6 +19,8 @@ export const DATABASES = {
   trainData: { dbName: 'studio-train-data-v1', storeName: 'data' },
   /** The Hugging Face access token (a string), alone in its database so nothing else ever reads or exports it: key HUB_TOKEN_KEY. */
   hubToken: { dbName: 'studio-hub-token-v1', storeName: 'token' },
+  /** Dataset files downloaded from the hub (src/storage/hub-dataset.ts), a StoredDatasetFile each: key datasetFileKey(...). */
+  datasetFiles: { dbName: 'studio-dataset-files-v1', storeName: 'files' },
 } as const;
 
 export type DatabasePurpose = keyof typeof DATABASES;
@@ -91,3 +93,8 @@ export function trainRunKey(runId: string): string {
 
 /** The one key of the hubToken store. */
 export const HUB_TOKEN_KEY = 'hf-token';
+
+/** One hub dataset file: the dataset id, its config and split, and the file's URL (a split may have several shards). */
+export function datasetFileKey(id: string, config: string, split: string, url: string): string {
+  return `dataset:${id}:${config}:${split}:${url}`;
+}
