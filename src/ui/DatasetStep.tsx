@@ -11,6 +11,7 @@ import { DatasetOptionsForm } from './DatasetOptionsForm';
 import { DatasetReportCard } from './DatasetReport';
 import { DatasetChecks } from './PreflightPanel';
 import { ColumnMapper } from './ColumnMapper';
+import { HubDatasetForm } from './HubDatasetForm';
 
 const EXAMPLES = [
   { file: 'stories-dragon.jsonl', label: 'Example: short stories about Zed the dragon ({"text"})' },
@@ -88,6 +89,7 @@ export function DatasetStep() {
           <button key={x.file} type="button" disabled={disabled} onClick={() => void loadExample(x.file)}>{x.label}</button>
         ))}
       </div>
+      <HubDatasetForm disabled={disabled} />
       <DatasetOptionsForm disabled={!model || busy} />
       <DatasetProgress />
       <ErrorBox error={error} />
