@@ -120,6 +120,7 @@ async function main(): Promise<number> {
   const recomputeFlag = choice('recompute', v.recompute!, ['on', 'off', 'auto'] as const);
   const lossFlag = choice('loss', v.loss!, ['fused', 'plain'] as const);
   if (!v.model || (!v['dry-run'] && (!v.data || !v.out))) throw new UsageError('--model <folder or base URL>, --data <file.jsonl> and --out <folder> are required (--dry-run needs only --model)');
+  const columns = v.columns === undefined ? null : columnsOption(v.columns); // checked before any weight is read
   if (v.steps && v.epochs) throw new UsageError('give --steps or --epochs, not both');
   const backend = await initNodeBackend(v.backend === 'cpu' ? 'cpu' : 'wasm');
   process.stderr.write(`backend: ${backend}\n`);
@@ -183,7 +184,6 @@ async function main(): Promise<number> {
   const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
   const model = await loadModel(files, { precision, headPrecision: head });
 
-  const columns = v.columns === undefined ? null : columnsOption(v.columns);
   const dataFile = await openDatasetFile(v.data);
   const summary = await parseDataset(dataFile.stream, {
     fileName: dataFile.fileName, bytesTotal: dataFile.bytesTotal, randomAccess: dataFile.randomAccess, columns, tokenizer, maxLength: settings.seqLen + 1,
