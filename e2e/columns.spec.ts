@@ -1,6 +1,8 @@
 // Dataset files beyond JSONL, as a person meets them: a Parquet file whose columns are not a known
 // format is dropped in, its columns and samples are shown, the person maps them to prompt/completion,
 // sees the counts, the bad row and the preview follow, and trains a few steps on stories260K.
+import { createRequire } from 'node:module';
+import type { Page } from '@playwright/test';
 import { test, expect, loadModel, openAdvanced, readNumber } from './fixtures';
 import { writeParquetFixture } from '../src/data/parquet-fixture';
 
@@ -12,6 +14,16 @@ const PARQUET = Buffer.from(writeParquetFixture([
   { name: 'say', type: 'string', values: says },
   { name: 'row_id', type: 'int64', values: asks.map((_, i) => i) },
 ], 10)); // three row groups: 10, 10 and 4 rows
+
+/** axe-core's naming rules on one part of the page: every control has an accessible name. */
+async function unnamedControls(page: Page, selector: string): Promise<string[]> {
+  await page.addScriptTag({ path: createRequire(import.meta.url).resolve('axe-core/axe.min.js') });
+  return page.evaluate(async (sel) => {
+    const axe = (window as unknown as { axe: { run: (c: string, o: object) => Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const r = await axe.run(sel, { runOnly: ['label', 'select-name', 'button-name', 'aria-input-field-name', 'input-button-name'] });
+    return r.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
+  }, selector);
+}
 
 test('a Parquet file with unfamiliar columns: map them, see the counts and preview, train on it', async ({ page, modelServer }) => {
   test.setTimeout(10 * 60_000);
@@ -27,6 +39,8 @@ test('a Parquet file with unfamiliar columns: map them, see the counts and previ
   await expect(columns.getByRole('row', { name: /row_id/ })).toContainText('number');
   await expect(page.getByTestId('dataset-format')).toHaveText('unknown');
   await expect(page.getByRole('button', { name: 'Start training' })).toBeDisabled();
+
+  expect(await unnamedControls(page, '#step-dataset')).toEqual([]);
 
   // Map ask -> prompt, say -> completion.
   const form = page.getByRole('form', { name: 'Map columns' });
