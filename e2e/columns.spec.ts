@@ -68,4 +68,18 @@ test('a Parquet file with unfamiliar columns: map them, see the counts and previ
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 3 steps', { timeout: 6 * 60_000 });
   expect(await readNumber(page, 'train-loss')).toBeGreaterThan(0);
+
+  // The run's record (IndexedDB, what the history lists) keeps the file and the mapping it trained on.
+  const runs = await page.evaluate(() => new Promise<unknown[]>((resolve, reject) => {
+    const open = indexedDB.open('studio-train-runs-v1');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const all = open.result.transaction('runs').objectStore('runs').getAll();
+      all.onsuccess = () => resolve(all.result as unknown[]);
+      all.onerror = () => reject(all.error);
+    };
+  }));
+  expect(runs).toEqual([expect.objectContaining({
+    data: { fileName: 'zed-talk.parquet', fileKind: 'parquet', columns: { format: 'prompt-completion', fields: { prompt: 'ask', completion: 'say' }, source: 'given' } },
+  })]);
 });

@@ -208,7 +208,9 @@ export class Engine {
     const tok = this.requireTokenizer();
     if (soft && this.datasetOptions?.packing) throw new EngineError('Soft prompts go before each example, so prompt and prefix tuning cannot pack rows: turn packing off in the Dataset step.');
     const softInit = soft?.init === 'text' && soft.initText ? { softInitIds: tok.encode(soft.initText) } : {};
-    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
+    const d = this.bundleSource.dataset;
+    const data = d ? { fileName: d.fileName, fileKind: d.fileKind, columns: d.mapping ? { ...d.mapping.columns, source: d.mapping.source } : null } : undefined;
+    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), ...(data ? { data } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
   }
 
   private async drive(run: TrainingRun, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'>, runId: string) {
