@@ -4,7 +4,7 @@
 import { parquetMetadataAsync, parquetReadObjects, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { DatasetFileError, type LineProgress } from './jsonl';
-import type { DatasetRow } from './records';
+import type { DatasetRow } from './dataset-row';
 
 /** hyparquet's AsyncBuffer: a Blob (slice + arrayBuffer), a file handle, a cached download. */
 export interface RandomAccess {

@@ -7,16 +7,12 @@ import { DatasetLineError, parseJsonLine } from './formats';
 import { DatasetFileError, readLines, type LineProgress } from './jsonl';
 import { csvRows, jsonArrayRows } from './text-tables';
 import { parquetRows, type RandomAccess } from './parquet';
+import type { DatasetRow } from './dataset-row';
 
 export const DATASET_FILE_KINDS = ['jsonl', 'json-array', 'csv', 'tsv', 'parquet'] as const;
 export type DatasetFileKind = (typeof DATASET_FILE_KINDS)[number];
 
-export interface DatasetRow {
-  /** 1-based: the physical line where the row starts (text files), or the row index (Parquet). */
-  line: number;
-  value?: unknown;
-  error?: DatasetLineError;
-}
+export type { DatasetRow };
 
 export interface RowSource {
   kind: DatasetFileKind;

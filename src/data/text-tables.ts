@@ -5,7 +5,7 @@
 import Papa from 'papaparse';
 import { DatasetLineError, parseJsonLine } from './formats';
 import { DEFAULT_MAX_LINE_CHARS, DatasetFileError, SNIFF_BYTES, assertLooksLikeText, type LineProgress } from './jsonl';
-import type { DatasetRow } from './records';
+import type { DatasetRow } from './dataset-row';
 
 interface TextReadOptions {
   fileName: string;
