@@ -1,7 +1,9 @@
 // Dataset files beyond JSONL, as a person meets them: a Parquet file whose columns are not a known
 // format is dropped in, its columns and samples are shown, the person maps them to prompt/completion,
 // sees the counts, the bad row and the preview follow, and trains a few steps on stories260K.
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { strFromU8, unzipSync } from 'fflate';
 import type { Page } from '@playwright/test';
 import { test, expect, loadModel, openAdvanced, readNumber } from './fixtures';
 import { writeParquetFixture } from '../src/data/parquet-fixture';
@@ -82,4 +84,16 @@ test('a Parquet file with unfamiliar columns: map them, see the counts and previ
   expect(runs).toEqual([expect.objectContaining({
     data: { fileName: 'zed-talk.parquet', fileKind: 'parquet', columns: { format: 'prompt-completion', fields: { prompt: 'ask', completion: 'say' }, source: 'given' } },
   })]);
+
+  // The cluster bundle holds the rows as mapped JSON objects (axolotl / TRL read prompt/completion) and the mapping.
+  await page.getByLabel('Export format').selectOption({ label: 'Bundle to continue on a GPU cluster (zip: exact rows, adapter, axolotl + TRL configs)' });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export (download)' }).click()]);
+  const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
+  const rows = (f: string) => strFromU8(zip[f]!).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { prompt: string; completion: string });
+  const all = [...rows('data/train.jsonl'), ...rows('data/validation.jsonl')];
+  expect(all).toHaveLength(ROWS - 1);
+  expect(all.map((r) => r.prompt).sort()).toEqual(asks.filter((_, i) => i !== 9).sort());
+  expect(all.every((r) => Object.keys(r).join() === 'prompt,completion' && r.completion.startsWith('Zed is a small dragon'))).toBe(true);
+  const record = JSON.parse(strFromU8(Object.entries(zip).find(([f]) => f.endsWith('run.json'))![1])) as { data: Record<string, unknown> };
+  expect(record.data).toMatchObject({ format: 'prompt-completion', source: { fileName: 'zed-talk.parquet', kind: 'parquet' }, columns: { fields: { prompt: 'ask', completion: 'say' }, source: 'given' } });
 });
