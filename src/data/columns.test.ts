@@ -105,4 +105,11 @@ describe('parseDataset with mappings', () => {
     const s = await parseDatasetText('{"question": "q", "answer": "a"}', { fileName: 'x.jsonl', format: 'prompt-completion' });
     expect({ mapping: s.mapping, valid: s.valid, error: s.errors[0]?.error }).toEqual({ mapping: null, valid: 0, error: 'missing field "prompt"' });
   });
+
+  it('unpaired feedback trains its desirable answers; one labelled bad is a bad row that says why', async () => {
+    const rows = [{ q: 'a', r: 'good answer', ok: 1 }, { q: 'b', r: 'bad answer', ok: 0 }, { q: 'c', r: 'fine', ok: 'true' }].map((r) => JSON.stringify(r)).join('\n');
+    const s = await parseDatasetText(rows, { fileName: 'kto.jsonl', columns: parseColumnsFlag('prompt=q,completion=r,label=ok') });
+    expect({ format: s.format, valid: s.valid, invalid: s.invalid }).toEqual({ format: 'prompt-completion', valid: 2, invalid: 1 });
+    expect(s.errors).toEqual([{ line: 2, field: 'label', error: 'label is false (an undesirable answer): unpaired feedback trains as prompt/completion on the desirable answers only (column "ok")' }]);
+  });
 });

@@ -153,7 +153,12 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
     }
     const mapping = s.mapping?.columns;
     try {
-      const rec = validateRecord(mapping ? applyMapping(p.value, mapping, p.line) : p.value, format, p.line);
+      const value = mapping ? applyMapping(p.value, mapping, p.line) : p.value;
+      // Unpaired feedback trains as prompt/completion: an answer labelled bad must not be learned.
+      if (mapping?.format === 'unpaired' && (value as { label?: boolean }).label === false) {
+        throw new DatasetLineError(p.line, 'label is false (an undesirable answer): unpaired feedback trains as prompt/completion on the desirable answers only', 'label');
+      }
+      const rec = validateRecord(value, format, p.line);
       if (tok) {
         const ropts = { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate };
         // A preference pair keeps its rejected answer beside the chosen one (the example itself).
