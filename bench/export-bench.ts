@@ -3,8 +3,8 @@
 // runs `npm run export` once per format in a child process and prints one JSON line each:
 // {"format","type","seconds","peakRssMB","bytes"} (wall time and peak resident memory from
 // /usr/bin/time), so memory can be compared with the model's size (streaming: one tensor at a time).
-// Finally llama.cpp (node-llama-cpp) loads the Q8_0 GGUF with the LoRA GGUF and generates 8 tokens.
-// Usage: npx tsx bench/export-bench.ts [--keep <dir>]
+// Finally llama.cpp (node-llama-cpp) loads each GGUF model (bases with the LoRA GGUF) and generates 8 tokens.
+// Usage: npx tsx bench/export-bench.ts [--keep <dir>] [--types q4_k_m,q6_k,...]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -72,16 +72,27 @@ async function main(): Promise<void> {
   await mkdir(adapter, { recursive: true });
   await writeFile(path.join(adapter, 'adapter_config.json'), f.adapterConfigJson);
   await writeFile(path.join(adapter, 'adapter_model.safetensors'), f.adapterSafetensors);
-  const runs: [string, string | null][] = [['gguf', 'q8_0'], ['gguf', 'f16'], ['gguf', 'f32'], ['gguf-adapter', null], ['gguf-merged', 'q8_0'], ['merged', null]];
+  const only = process.argv.indexOf('--types');
+  const all: [string, string | null][] = [['gguf', 'q8_0'], ['gguf', 'f16'], ['gguf', 'f32'], ['gguf-adapter', null], ['gguf-merged', 'q8_0'], ['merged', null],
+    ['gguf', 'q4_k_m'], ['gguf-merged', 'q4_k_m'], ['gguf', 'q5_k_m'], ['gguf', 'q6_k'], ['gguf', 'q4_0'], ['gguf', 'q5_0']];
+  // --types q4_k_m,q8_0: only the GGUF runs of those types (and the adapter, which the client check needs).
+  const picked = only > 0 ? new Set(process.argv[only + 1]!.split(',')) : null;
+  const runs = picked ? all.filter(([f, t]) => f === 'gguf-adapter' || (t !== null && picked.has(t))) : all;
   for (const [format, type] of runs) {
     const out = path.join(dir, `${format}-${type ?? 'default'}`);
     const r = timedExport(['--model', model, '--adapter', adapter, '--format', format, ...(type ? ['--type', type] : []), '--name', 'smollm2-135m-random', '--out', out]);
     process.stdout.write(JSON.stringify({ format, type, seconds: r.seconds, peakRssMB: r.peakRssMB, bytes: r.files.reduce((a, b) => a + b.bytes, 0), files: r.files.map((x) => x.name), error: r.error }) + '\n');
   }
-  // The real client at real size: llama.cpp loads the Q8_0 model with the LoRA GGUF and generates.
-  const t1 = Date.now();
-  const ids = await llamaCppGreedy(path.join(dir, 'gguf-q8_0', 'smollm2-135m-random-q8_0.gguf'), [1, 504, 2365], 8, [path.join(dir, 'gguf-adapter-default', 'smollm2-135m-random-lora-f32.gguf')]);
-  process.stdout.write(JSON.stringify({ client: 'llama.cpp (node-llama-cpp)', model: 'q8_0 + lora f32', generated: ids.length, seconds: (Date.now() - t1) / 1000 }) + '\n');
+  // The real client at real size: llama.cpp loads each GGUF base with the LoRA GGUF, and each merged
+  // one alone, and generates.
+  for (const [format, type] of runs) {
+    if (format !== 'gguf' && format !== 'gguf-merged') continue;
+    const file = path.join(dir, `${format}-${type}`, `smollm2-135m-random${format === 'gguf' ? '' : '-merged'}-${type}.gguf`);
+    const lora = format === 'gguf' ? [path.join(dir, 'gguf-adapter-default', 'smollm2-135m-random-lora-f32.gguf')] : [];
+    const t1 = Date.now();
+    const ids = await llamaCppGreedy(file, [1, 504, 2365], 8, lora);
+    process.stdout.write(JSON.stringify({ client: 'llama.cpp (node-llama-cpp)', model: `${format} ${type}${lora.length ? ' + lora f32' : ''}`, generated: ids.length, seconds: (Date.now() - t1) / 1000 }) + '\n');
+  }
   if (keep < 0) rmSync(dir, { recursive: true, force: true });
 }
 

@@ -10,7 +10,8 @@ import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { parseDatasetText } from '../src/data/dataset';
 import { FullFineTune } from '../src/train/full-finetune';
 import { LoraAdapter } from '../src/train/lora';
-import { Trainer, DEFAULT_TRAIN } from '../src/train/trainer';
+import { Trainer } from '../src/train/trainer';
+import { DEFAULT_TRAIN } from '../src/train/settings';
 import { estimateTraining } from '../src/train/estimate';
 
 const { values: v } = parseArgs({ options: { model: { type: 'string', default: '../shared/models/stories260K' }, steps: { type: 'string', default: '10' }, lr: { type: 'string', default: '3e-4' }, batch: { type: 'string', default: '4' }, seq: { type: 'string', default: '64' } } });

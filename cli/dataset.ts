@@ -1,16 +1,8 @@
-// npm run dataset -- check <file> [--model <folder|base URL>] [--format <name>] [--columns field=column,...] [--max-length N]
-//   [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S]
-//   [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method lora|full|prompt|dpo]
-// <file> is JSONL (optionally .gz), a JSON array, CSV/TSV or Parquet; --columns maps its columns to a
-// format's fields (prompt=question,completion=answer; messages=conversation,role=from,content=value).
-// Runs the app's own dataset parser in Node. Prints one JSON line per bad line {"line":N,"error":"..."},
-// then one per preflight finding {"warning":"<id>","severity","message","count","lines","example","fix"}
-// (src/data/preflight.ts; settings findings when --steps, --epochs or --lr is given), then the summary {"format","lines","valid","invalid","examples","tokens","truncated"} (tokens and
-// truncated only with --model; "mapping" only when columns were mapped, given or detected).
-// Exit status: 0 all lines valid, 1 some lines invalid or none valid, 2 usage or unreadable file.
+// npm run dataset -- check <file>: the app's own dataset parser and preflight, in Node. Flags, output
+// and exit status: SPEC below (`npm run dataset -- --help`).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCli, type CliOption, type CliSpec } from './usage';
 import { parseDataset } from '../src/data/dataset';
 import { DATASET_FORMATS, isDatasetFormat } from '../src/data/formats';
 import { DatasetFileError } from '../src/data/jsonl';
@@ -21,9 +13,40 @@ import { splitTrainValidation } from '../src/data/dataset';
 import { PreflightCollector } from '../src/data/preflight-collect';
 import { dataFindings, settingsFindings, USUAL_LEARNING_RATES, type PreflightFinding, type TrainMethod } from '../src/data/preflight';
 import { DEFAULT_DATASET_OPTIONS } from '../src/data/prepare';
-import { DEFAULT_TRAIN, totalSteps } from '../src/train/trainer';
+import { DEFAULT_TRAIN, totalSteps } from '../src/train/settings';
 
-const USAGE = `usage: npm run dataset -- check <file.jsonl|.jsonl.gz|.json|.csv|.tsv|.parquet> [--model <folder|base URL>] [--format ${DATASET_FORMATS.join('|')}] [--columns field=column,...] [--max-length N] [--overflow truncate|drop] [--train-on-prompt] [--val-percent P] [--seed S] [--steps N | --epochs E] [--batch B] [--grad-accum K] [--lr LR] [--method ${Object.keys(USUAL_LEARNING_RATES).join('|')}]`;
+const SPEC = {
+  command: 'npm run dataset --',
+  summary: 'Checks a dataset file with the same parser and preflight as the Dataset step: bad lines, findings, a summary.',
+  positionals: 'check <file.jsonl|.jsonl.gz|.json|.csv|.tsv|.parquet>',
+  options: {
+    model: { type: 'string', value: '<folder|base URL>', help: 'Tokenize with this model\'s tokenizer (adds tokens and truncation to the summary).' },
+    format: { type: 'string', value: DATASET_FORMATS.join('|'), help: 'Format of every line (detected from the first lines when absent).' },
+    columns: { type: 'string', value: 'field=column,...', help: 'Which column feeds which field, e.g. prompt=question,completion=answer or messages=dialog,role=from,content=value (detected from common names when absent).' },
+    'max-length': { type: 'string', value: 'N', help: 'Tokens per example; longer examples follow --overflow (needs --model).' },
+    overflow: { type: 'string', default: 'truncate', value: 'truncate|drop', help: 'What happens to an example longer than --max-length.' },
+    'train-on-prompt': { type: 'boolean', default: false, help: 'Count the prompt tokens as trained (by default only answers are).' },
+    'val-percent': { type: 'string', value: 'P', help: `Held-out share of the examples, percent (default: ${DEFAULT_DATASET_OPTIONS.validationPercent}).` },
+    seed: { type: 'string', value: 'S', help: `Seed of the train/validation split (default: ${DEFAULT_DATASET_OPTIONS.seed}).` },
+    steps: { type: 'string', value: 'N', help: 'Planned optimizer steps (adds the settings findings).' },
+    epochs: { type: 'string', value: 'E', help: 'Planned epochs instead of --steps.' },
+    batch: { type: 'string', value: 'B', help: `Planned micro-batch (default: ${DEFAULT_TRAIN.batchSize}).` },
+    'grad-accum': { type: 'string', value: 'K', help: `Planned gradient accumulation (default: ${DEFAULT_TRAIN.gradAccum}).` },
+    lr: { type: 'string', value: 'LR', help: 'Planned learning rate (adds the settings findings).' },
+    method: { type: 'string', value: Object.keys(USUAL_LEARNING_RATES).join('|'), help: 'Planned method, for the learning-rate finding.' },
+  },
+  examples: [
+    'npm run dataset -- check data.jsonl',
+    'npm run dataset -- check qa.parquet --columns prompt=question,completion=answer',
+    'npm run dataset -- check chat.jsonl --model ../shared/models/stories260K --max-length 256 --steps 200 --lr 2e-4',
+  ],
+  notes: [
+    'Prints one JSON line per bad line {"line","error"}, one per preflight finding {"warning","severity","message","count","lines","example","fix"},',
+    'then the summary {"format","lines","valid","invalid","examples","tokens","truncated","mapping"} (tokens and truncated only with --model;',
+    'mapping {"source":"given"|"detected","columns"} only when columns were mapped). Files: JSONL (or .gz), a JSON array, CSV/TSV, Parquet.',
+    'Exit status: 0 all lines valid, 1 some lines invalid or none valid, 2 usage or unreadable file.',
+  ],
+} satisfies CliSpec<Record<string, CliOption>>;
 
 /** A numeric option: undefined when absent, a UsageError naming the option when not a number in range. */
 function numberOption(values: Record<string, unknown>, name: string, check: (v: number) => boolean): number | undefined {
@@ -58,28 +81,9 @@ async function loadModelTokenizer(model: string): Promise<TextTokenizer> {
 }
 
 async function check(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      format: { type: 'string' },
-      columns: { type: 'string' },
-      'max-length': { type: 'string' },
-      overflow: { type: 'string', default: 'truncate' },
-      'train-on-prompt': { type: 'boolean', default: false },
-      'val-percent': { type: 'string' },
-      seed: { type: 'string' },
-      steps: { type: 'string' },
-      epochs: { type: 'string' },
-      batch: { type: 'string' },
-      'grad-accum': { type: 'string' },
-      lr: { type: 'string' },
-      method: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseCli(SPEC, args);
   const file = positionals[0];
-  if (!file || positionals.length > 1) throw new UsageError(USAGE);
+  if (!file || positionals.length > 1) throw new UsageError(`expected one dataset file: ${SPEC.command} ${SPEC.positionals}`);
   if (values.format !== undefined && !isDatasetFormat(values.format)) throw new UsageError(`unknown --format "${values.format}"; one of ${DATASET_FORMATS.join(', ')}`);
   if (values.overflow !== 'truncate' && values.overflow !== 'drop') throw new UsageError(`--overflow must be truncate or drop, not "${values.overflow}"`);
   const maxLength = values['max-length'] === undefined ? undefined : Number(values['max-length']);
@@ -134,8 +138,9 @@ async function check(args: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h') parseCli(SPEC, ['--help']);
   try {
-    if (command !== 'check') throw new UsageError(USAGE);
+    if (command !== 'check') throw new UsageError(`expected a command: ${SPEC.command} ${SPEC.positionals} (see --help)`);
     return await check(rest);
   } catch (e) {
     const err = e as Error;

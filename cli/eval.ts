@@ -1,31 +1,50 @@
-// npm run eval -- --model <folder|URL> --adapter <folder> --data <file.jsonl|.csv|.parquet|...> [--columns field=column,...] [--general <file>]
-//   [--validation <file.jsonl>] [--val-percent P] [--seed S] [--max-length N] [--train-on-prompt]
-//   [--seq-len T] [--batch B] [--prompts N] [--max-new-tokens N] [--strength S] [--precision fp32|nf4|auto]
-// The Evaluate view's figures in Node, from the same pure module (src/eval/evaluate.ts): the data is
-// prepared and split exactly as the page does (same options, same seed), so the held-out set is the
-// same one. Prints JSON lines:
-//   {"eval":"heldout","examples","tokens","base_loss","tuned_loss","base_perplexity","tuned_perplexity"}
-//   {"eval":"general","paragraphs","base_loss","tuned_loss","change","change_percent"}
-//   {"eval":"generation","index","line","prompt","reference","base","tuned","base_scores","tuned_scores","strength"} (one per prompt)
-//   {"eval":"scores","base":{"exact","startsLike","stopped","of"},"tuned":{...}}
-// Exit status: 0 done, 1 failed, 2 usage.
+// npm run eval: the Evaluate view's figures in Node, from the same pure module (src/eval/evaluate.ts);
+// the data is prepared and split exactly as the page does, so the held-out set is the same one.
+// Flags, output and exit status: SPEC below (`npm run eval -- --help`).
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCli, type CliOption, type CliSpec } from './usage';
+import { openDatasetFile } from './dataset-file';
+import { ColumnMappingError, parseColumnsFlag } from '../src/data/columns';
 import { initNodeBackend, openModelFiles } from './node-runtime';
 import { loadModel } from '../src/model/load';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { fromPeftFiles } from '../src/adapters/peft';
 import { LoraAdapter } from '../src/train/lora';
 import { DEFAULT_DATASET_OPTIONS, prepareDataset, type PrepareInput } from '../src/data/prepare';
-import { ColumnMappingError, parseColumnsFlag } from '../src/data/columns';
-import { openDatasetFile } from './dataset-file';
 import { DEFAULT_EVAL_OPTIONS, evaluateAdapter } from '../src/eval/evaluate';
 
-const USAGE = 'usage: npm run eval -- --model <folder|URL> --adapter <folder> --data <file.jsonl|.csv|.parquet|...> [--columns field=column,...] [--general <file>] [--validation <file.jsonl>] [--val-percent P] [--seed S] [--max-length N] [--train-on-prompt] [--seq-len T] [--batch B] [--prompts N] [--max-new-tokens N] [--strength S] [--precision fp32|nf4|auto]';
 const DEFAULT_GENERAL = fileURLToPath(new URL('../public/eval/general-text.txt', import.meta.url));
+
+const SPEC = {
+  command: 'npm run eval --',
+  summary: 'The Evaluate view in Node: held-out loss, general-text loss and sample answers, base against tuned, split exactly as the page splits.',
+  options: {
+    model: { type: 'string', value: '<folder|URL>', help: 'Base model folder or base URL (required).' },
+    adapter: { type: 'string', value: '<folder>', help: 'PEFT LoRA adapter folder (required).' },
+    data: { type: 'string', value: '<file>', help: 'The training dataset (JSONL, .gz, JSON array, CSV/TSV or Parquet); its held-out share is evaluated (required).' },
+    columns: { type: 'string', value: 'field=column,...', help: 'Which column feeds which field, as in training (e.g. prompt=question,completion=answer).' },
+    general: { type: 'string', value: '<file>', help: 'General text whose loss shows forgetting (default: public/eval/general-text.txt).' },
+    validation: { type: 'string', value: '<file.jsonl>', help: 'A separate validation file instead of the held-out share.' },
+    'val-percent': { type: 'string', value: 'P', help: `Held-out share, percent (default: ${DEFAULT_DATASET_OPTIONS.validationPercent}).` },
+    seed: { type: 'string', value: 'S', help: `Split seed (default: ${DEFAULT_DATASET_OPTIONS.seed}).` },
+    'max-length': { type: 'string', value: 'N', help: `Tokens per example (default: ${DEFAULT_DATASET_OPTIONS.maxLength}).` },
+    'train-on-prompt': { type: 'boolean', default: false, help: 'Score prompt tokens too, as a run trained with it did.' },
+    'seq-len': { type: 'string', value: 'T', help: `Sequence length of the loss batches (default: ${DEFAULT_EVAL_OPTIONS.seqLen}).` },
+    batch: { type: 'string', value: 'B', help: `Loss batch size (default: ${DEFAULT_EVAL_OPTIONS.batchSize}).` },
+    prompts: { type: 'string', value: 'N', help: `Validation prompts answered by both models (default: ${DEFAULT_EVAL_OPTIONS.prompts}).` },
+    'max-new-tokens': { type: 'string', value: 'N', help: `Tokens per answer (default: ${DEFAULT_EVAL_OPTIONS.maxNewTokens}).` },
+    strength: { type: 'string', value: 'S', help: 'Adapter strength of the tuned column, 0..4 (default: 1).' },
+    precision: { type: 'string', default: 'fp32', value: 'fp32|nf4|auto', help: 'Frozen base precision.' },
+  },
+  examples: ['npm run eval -- --model ../shared/models/stories260K --adapter out/adapter --data data.jsonl --prompts 4'],
+  notes: [
+    'Prints JSON lines: {"eval":"heldout",...}, {"eval":"general",...}, one {"eval":"generation",...} per prompt, then {"eval":"scores",...}.',
+    'Exit status: 0 done, 1 failed, 2 usage.',
+  ],
+} satisfies CliSpec<Record<string, CliOption>>;
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -46,28 +65,8 @@ async function input(file: string): Promise<PrepareInput> {
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
 
 async function main(argv: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      adapter: { type: 'string' },
-      data: { type: 'string' },
-      columns: { type: 'string' },
-      general: { type: 'string' },
-      validation: { type: 'string' },
-      'val-percent': { type: 'string' },
-      seed: { type: 'string' },
-      'max-length': { type: 'string' },
-      'train-on-prompt': { type: 'boolean', default: false },
-      'seq-len': { type: 'string' },
-      batch: { type: 'string' },
-      prompts: { type: 'string' },
-      'max-new-tokens': { type: 'string' },
-      strength: { type: 'string' },
-      precision: { type: 'string', default: 'fp32' },
-    },
-  });
-  if (!v.model || !v.adapter || !v.data) throw new UsageError(USAGE);
+  const { values: v } = parseCli(SPEC, argv);
+  if (!v.model || !v.adapter || !v.data) throw new UsageError('--model <folder|URL>, --adapter <folder> and --data <file.jsonl> are required (see --help)');
   const precision = v.precision;
   if (precision !== 'fp32' && precision !== 'nf4' && precision !== 'auto') throw new UsageError(`--precision must be fp32, nf4 or auto, not "${precision}"`);
   const int = (x: number) => Number.isInteger(x) && x > 0;
@@ -76,8 +75,8 @@ async function main(argv: string[]): Promise<void> {
     validationPercent: num(v['val-percent'], 'val-percent', DEFAULT_DATASET_OPTIONS.validationPercent, (x) => x >= 0 && x < 100),
     seed: num(v.seed, 'seed', DEFAULT_DATASET_OPTIONS.seed, Number.isInteger),
     maxLength: num(v['max-length'], 'max-length', DEFAULT_DATASET_OPTIONS.maxLength, int),
-    columns: v.columns === undefined ? null : parseColumnsFlag(v.columns),
     trainOnPrompt: v['train-on-prompt'],
+    columns: v.columns === undefined ? null : parseColumnsFlag(v.columns),
   };
   const evalOptions = {
     seqLen: num(v['seq-len'], 'seq-len', DEFAULT_EVAL_OPTIONS.seqLen, int),

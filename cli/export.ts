@@ -1,12 +1,8 @@
-// npm run export -- --model <folder|base URL> [--adapter <folder>] --format gguf-adapter|gguf|gguf-merged|ollama|merged|bundle
-//   [--type f32|f16|bf16|q8_0] [--adapter-type f32|f16] [--name <model name>] --out <folder>
-//   bundle: --run <folder written by npm run train> (its run.json, rows and adapter)
-// The same exporter as the Use & share step (src/export/*), writing into a folder. Each file is
-// written as <name>.partial and renamed when complete. Prints one JSON line {"files":[{name,bytes}],"command"?}.
-// Exit 0 done, 1 bad input (usage, adapter of another model, unsupported type), 2 write failure (disk full).
+// npm run export: the same exporter as the Use & share step (src/export/*), writing into a folder.
+// Flags, output and exit status: SPEC below (`npm run export -- --help`).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCli, type CliOption, type CliSpec } from './usage';
 import { openModelFiles } from './node-runtime';
 import { NodeFolderSink } from './file-sink';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
@@ -37,14 +33,33 @@ export async function readAdapterFolder(folder: string, base: { fingerprint: str
   return adapter;
 }
 
+const SPEC = {
+  command: 'npm run export --',
+  summary: 'Writes the formats of the Use & share step into a folder: GGUF (base, merged, LoRA adapter), an Ollama folder, a merged Hugging Face model, or a cluster bundle of a run.',
+  options: {
+    model: { type: 'string', value: '<folder|base URL>', help: 'The base model (required except for bundle).' },
+    adapter: { type: 'string', value: '<folder>', help: 'PEFT LoRA adapter folder (merged into the weights, or exported as a GGUF adapter).' },
+    format: { type: 'string', value: [...EXPORT_FORMATS, 'bundle'].join('|'), help: 'What to write (required).' },
+    type: { type: 'string', value: 'f32|f16|bf16|q8_0|q6_k|q5_k_m|q4_k_m|q5_0|q4_0', help: 'Weight type of the model tensors; the _m types follow llama.cpp\'s per-tensor mix (each format has its own default).' },
+    'adapter-type': { type: 'string', default: 'f32', value: 'f32|f16', help: 'Tensor type of a GGUF adapter.' },
+    name: { type: 'string', value: '<model name>', help: 'Name written into the files (default: the model folder\'s name).' },
+    out: { type: 'string', value: '<folder>', help: 'Folder to write into (required).' },
+    run: { type: 'string', value: '<folder>', help: 'bundle: a folder written by npm run train (its run.json, rows and adapter).' },
+    'ignore-fingerprint': { type: 'boolean', default: false, help: 'Export an adapter whose recorded base fingerprint differs from --model.' },
+  },
+  examples: [
+    'npm run export -- --model ../shared/models/stories260K --adapter out/adapter --format gguf-merged --type q4_k_m --out exported',
+    'npm run export -- --format bundle --run out --out bundle',
+  ],
+  notes: [
+    'Each file is written as <name>.partial and renamed when complete. Prints one JSON line {"files":[{name,bytes}],"command"?}.',
+    'Exit status: 0 done, 1 bad input (usage, adapter of another model, unsupported type), 2 write failure (disk full).',
+  ],
+  usageStatus: 1,
+} satisfies CliSpec<Record<string, CliOption>>;
+
 async function main(): Promise<number> {
-  const { values: v } = parseArgs({
-    options: {
-      model: { type: 'string' }, adapter: { type: 'string' }, format: { type: 'string' }, type: { type: 'string' },
-      'adapter-type': { type: 'string' }, name: { type: 'string' }, out: { type: 'string' }, run: { type: 'string' },
-      'ignore-fingerprint': { type: 'boolean', default: false },
-    },
-  });
+  const { values: v } = parseCli(SPEC);
   const format = v.format ?? '';
   if (!v.out) throw new UsageError('--out <folder> is required');
   const sink = new NodeFolderSink(v.out);

@@ -10,7 +10,7 @@ import { FALLBACK_CHAT_TEMPLATE } from '../src/data/render';
 import { pickLines, rowsAsJsonl } from '../src/data/exact-rows';
 import { openDatasetFile } from './dataset-file';
 import type { LlamaConfig } from '../src/model/config';
-import type { TrainSettings } from '../src/train/trainer';
+import type { TrainSettings } from '../src/train/settings';
 import { RUN_RECORD_FILE, RUN_RECORD_FORMAT, TRAIN_ROWS_FILE, VALIDATION_ROWS_FILE, type RunRecord } from '../src/export/bundle/run-record';
 
 export async function writeRunRecord(out: string, r: {

@@ -5,6 +5,11 @@
 //   [--batch B --grad-accum K --max-len T] [--eval-every N --val-percent P] [--checkpoint-every N]
 //   [--resume <checkpoint folder>] [--stop-at K] [--skip-bad-lines] [--backend wasm|cpu]
 //   [--objective sft|dpo] [--beta B] (DPO: preference pairs; steps also print rewards_chosen/rejected, margin, accuracy)
+//   [--objective kto] [--beta B --desirable-weight W --undesirable-weight W] ({"prompt","completion","label"} lines)
+//   [--objective orpo] [--orpo-lambda L] (preference pairs, no reference model)
+//   [--objective grpo --reward <file.mjs|builtin:exact|builtin:regex=RE|builtin:json|builtin:length=MIN-MAX>]
+//     [--num-generations G --max-new-tokens N --temperature X --epsilon E --kl-beta B --reward-timeout-ms MS] ({"prompt", ...} lines)
+//   (KTO, ORPO and GRPO steps print TRL's figures: rewards_chosen ..., or reward, reward_std, kl, completion_length)
 //   [--method lora|prompt-tuning|prefix-tuning] [--virtual-tokens N] [--init-text "..."] (soft prompts: PEFT PROMPT_TUNING / PREFIX_TUNING files)
 //   [--precision fp32|nf4|auto] [--head fp32|int8] [--recompute on|off|auto] [--loss fused|plain]
 //   [--dry-run] [--ignore-memory-limit]
@@ -21,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { initNodeBackend, openModelFiles } from './node-runtime';
 import { loadModel } from '../src/model/load';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
-import { parseDataset, splitTrainValidation } from '../src/data/dataset';
+import { parseDataset, splitTrainValidation, type DatasetSummary } from '../src/data/dataset';
 import { ColumnMappingError, parseColumnsFlag, type ColumnMapping } from '../src/data/columns';
 import { openDatasetFile } from './dataset-file';
 import { LoraAdapter } from '../src/train/lora';
@@ -29,7 +34,8 @@ import { SoftPromptAdapter } from '../src/train/soft-prompt';
 import { toPromptPeftFiles } from '../src/adapters/peft-prompt';
 import type { SoftPromptSpec } from '../src/adapters/soft-prompt-types';
 import type { ModelConfig } from '../src/model/config';
-import { DEFAULT_TRAIN, Trainer, TrainingDivergedError, type TrainSettings, type TrainerState } from '../src/train/trainer';
+import { Trainer, TrainingDivergedError, type TrainerState } from '../src/train/trainer';
+import { DEFAULT_TRAIN, type TrainSettings } from '../src/train/settings';
 import { parseTargets } from '../src/train/presets';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_JSON_FILE, CHECKPOINT_TENSORS_FILE, checkpointFromFiles, checkpointToFiles, emptyHistory, examplesFingerprint, type TrainCheckpoint,
@@ -47,12 +53,17 @@ import { FullFineTune, fullExportTensors, type FullSpec } from '../src/train/ful
 import { writeHfModel, type HfModelOptions } from '../src/export/hf-model';
 import type { ModelFileSet } from '../src/model/files';
 import { NodeFolderSink } from './file-sink';
+import { OBJECTIVE_OPTIONS, figureFields, objectiveSettings, rewardScorer } from './objective-flags';
+import { parsePromptRows } from '../src/data/prompt-rows';
+import { labelFindings, promptRoomFindings, rewardFindings } from '../src/data/preflight-objectives';
+import type { PreflightFinding } from '../src/data/preflight';
+import { RewardError, type RewardScorer } from '../src/train/objectives/reward';
 
 class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** --columns as a mapping; a malformed one is a usage error (exit 2). */
+/** --columns as a mapping; a malformed one is a usage error. */
 function columnsOption(flag: string): ColumnMapping {
   try {
     return parseColumnsFlag(flag);
@@ -104,7 +115,7 @@ async function main(): Promise<number> {
       lr: { type: 'string' }, schedule: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' },
       batch: { type: 'string' }, 'grad-accum': { type: 'string' }, 'max-len': { type: 'string' },
       'eval-every': { type: 'string' }, 'val-percent': { type: 'string' }, 'checkpoint-every': { type: 'string' },
-      objective: { type: 'string' }, beta: { type: 'string' },
+      ...OBJECTIVE_OPTIONS,
       method: { type: 'string' }, dtype: { type: 'string' }, 'virtual-tokens': { type: 'string' }, 'init-text': { type: 'string' },
       resume: { type: 'string' }, 'stop-at': { type: 'string' }, 'skip-bad-lines': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
       precision: { type: 'string', default: 'auto' }, head: { type: 'string', default: 'fp32' }, recompute: { type: 'string', default: 'auto' }, loss: { type: 'string', default: 'fused' },
@@ -130,11 +141,7 @@ async function main(): Promise<number> {
     : null;
   const schedule = v.schedule ?? 'cosine';
   if (!['cosine', 'linear', 'constant'].includes(schedule)) throw new UsageError(`--schedule: expected cosine, linear or constant, got "${schedule}"`);
-  const objective = v.objective ?? 'sft';
-  if (objective !== 'sft' && objective !== 'dpo') throw new UsageError(`--objective: expected sft or dpo, got "${objective}"`);
-  if (v.beta !== undefined && objective !== 'dpo') throw new UsageError('--beta applies to --objective dpo only');
-  const beta = num(v.beta, 'beta', DEFAULT_TRAIN.dpoBeta ?? 0.1);
-  if (!(beta > 0)) throw new UsageError(`--beta: expected a positive number, got "${v.beta}"`);
+  const objectiveFlags = objectiveSettings(v);
   const settings: TrainSettings = resumed
     ? resumeSettings(resumed.settings, v.batch ? resumedMicroBatch(resumed.settings, v.batch, v['grad-accum']) : null)
     : {
@@ -152,8 +159,7 @@ async function main(): Promise<number> {
         seqLen: Math.round(num(v['max-len'], 'max-len', DEFAULT_TRAIN.seqLen)),
         evalEvery: Math.round(num(v['eval-every'], 'eval-every', 0)),
         checkpointEvery: Math.round(num(v['checkpoint-every'], 'checkpoint-every', 0)),
-        objective,
-        dpoBeta: beta,
+        ...objectiveFlags,
       };
   if (resumed && (v.steps || v.epochs || v.lr || v.rank || v.targets || v.seed)) process.stderr.write('note: resuming uses the checkpoint\'s settings (only --batch / --grad-accum may change, keeping batch x accumulation); other training flags are ignored\n');
 
@@ -184,10 +190,11 @@ async function main(): Promise<number> {
   const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
   const model = await loadModel(files, { precision, headPrecision: head });
 
-  const dataFile = await openDatasetFile(v.data);
-  const summary = await parseDataset(dataFile.stream, {
-    fileName: dataFile.fileName, bytesTotal: dataFile.bytesTotal, randomAccess: dataFile.randomAccess, columns, tokenizer, maxLength: settings.seqLen + 1,
-  });
+  const summary = settings.objective === 'grpo'
+    ? promptRowsSummary(path.basename(v.data), await readFile(v.data, 'utf8'), tokenizer)
+    : await openDatasetFile(v.data).then((f) => parseDataset(f.stream, {
+        fileName: f.fileName, bytesTotal: f.bytesTotal, randomAccess: f.randomAccess, columns, tokenizer, maxLength: settings.seqLen + 1,
+      }));
   for (const e of summary.errors) process.stderr.write(`${v.data}:${e.line}: ${e.error}\n`);
   if (summary.invalid > 0 && !v['skip-bad-lines']) throw new BadDataError(`${v.data}: ${summary.invalid} of ${summary.lines} lines are invalid (see above); fix them or pass --skip-bad-lines`);
   if (summary.examples.length === 0) throw new BadDataError(`${v.data}: no usable training examples (${summary.lines} lines, ${summary.valid} valid)`);
@@ -221,7 +228,15 @@ async function main(): Promise<number> {
     ? SoftPromptAdapter.create(model, softSpec, settings.seed, softSpec.initText ? tokenizer.encode(softSpec.initText) : undefined)
     : fullSpec ? await FullFineTune.create(files, model)
     : LoraAdapter.create(model.config, spec, settings.seed);
-  const trainer = new Trainer(model, adapter, train, settings, validation);
+  const reward: RewardScorer | null = settings.grpo ? rewardScorer(v.reward!, settings.grpo.rewardTimeoutMs) : null;
+  if (settings.kto) preflight(labelFindings(train, settings.kto));
+  if (settings.grpo) preflight(promptRoomFindings(train, settings.seqLen, settings.grpo.maxNewTokens));
+  let rewardsChecked = false;
+  const onRewards = (rewards: number[], lines: number[]) => {
+    if (!rewardsChecked) preflight(rewardFindings(rewards, lines));
+    rewardsChecked = true;
+  };
+  const trainer = new Trainer(model, adapter, train, settings, validation, reward ? { reward, text: { eosTokenId: tokenizer.eosTokenId, decode: (ids) => tokenizer.decode(ids) }, onRewards } : {});
   if (resumed) trainer.restore(resumed.state);
   const history = resumed?.history ?? emptyHistory();
   const stopAt = v['stop-at'] ? Math.round(num(v['stop-at'], 'stop-at', 0)) : null;
@@ -270,18 +285,24 @@ async function main(): Promise<number> {
         history.gradNorm.push(r.gradNorm);
         history.tokensPerSec.push(r.tokensPerSec);
         if (r.dpo) (history.dpoTrain ??= []).push({ step: r.step, ...r.dpo });
-        out({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens: r.tokens, ...(r.dpo ? dpoFields(r.dpo) : {}) });
+        out({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens: r.tokens, ...(r.dpo ? dpoFields(r.dpo) : {}), ...figureFields(r.figures) });
         if (stopAt !== null && r.step >= stopAt) trainer.requestStop();
       },
       onEval: (e) => {
         history.evalSteps.push(e.step);
         history.evalLoss.push(e.loss);
         if (e.dpo) (history.dpoEval ??= []).push({ step: e.step, ...e.dpo });
-        out(e.dpo ? { eval_loss: e.loss, ...dpoFields(e.dpo, 'eval_'), step: e.step } : { eval_loss: e.loss, eval_perplexity: e.perplexity, step: e.step });
+        out(e.dpo ? { eval_loss: e.loss, ...dpoFields(e.dpo, 'eval_'), step: e.step } : e.figures ? { eval_loss: e.loss, ...figureFields(e.figures, 'eval_'), step: e.step } : { eval_loss: e.loss, eval_perplexity: e.perplexity, step: e.step });
       },
       onCheckpoint: saveCheckpoint,
     });
   } catch (e) {
+    if (e instanceof RewardError) {
+      // The step stopped before any weight changed: what the trainer holds is the last good adapter.
+      await saveCheckpoint(await trainer.state());
+      process.stderr.write(`${e.name}: ${e.message}\nThe step stopped before changing the adapter; the last good adapter is in ${lastGood}.\n`);
+      return 1;
+    }
     if (e instanceof TrainingDivergedError) {
       // Step d's runaway loss came from the weights after step d-1, so the last good checkpoint is at d-2 or before.
       const good = [...savedDirs].reverse().find((c) => c.step <= e.step - 2);
@@ -294,6 +315,8 @@ async function main(): Promise<number> {
       return 4;
     }
     throw e;
+  } finally {
+    await reward?.close?.();
   }
   const state = await trainer.state();
   if (reason === 'stopped' || state.step % (settings.checkpointEvery || Infinity) !== 0) await saveCheckpoint(state);
@@ -320,4 +343,20 @@ function resumedMicroBatch(stored: TrainSettings, batchFlag: string, accumFlag: 
   const gradAccum = accumFlag !== undefined ? Number(accumFlag) : per / batchSize;
   if (accumFlag === undefined && !Number.isInteger(gradAccum)) throw new UsageError(`--batch ${batchFlag}: this run takes ${per} examples per optimizer step, so on resume --batch must divide ${per}`);
   return { batchSize, gradAccum };
+}
+
+/** GRPO's prompt rows ({"prompt", ...}) as a dataset summary (the rest of the run reads only its counts and examples). */
+function promptRowsSummary(fileName: string, text: string, tokenizer: ReturnType<typeof loadTokenizer>): DatasetSummary {
+  const { rows, errors, lines } = parsePromptRows(text, tokenizer);
+  const examples = rows.map((r) => ({ ...r, line: r.line ?? 0 }));
+  return {
+    fileName, format: null, lines, valid: rows.length, invalid: errors.length, errors: errors.map((e) => ({ line: e.line, error: e.reason, ...(e.field ? { field: e.field } : {}) })),
+    examples, tokens: examples.reduce((a, r) => a + r.inputIds.length, 0), trainedTokens: 0, truncated: 0, dropped: 0, preview: [], lengths: null,
+    fileKind: 'jsonl', gzip: false, unit: 'line', columns: [], mapping: null, // prompt rows are JSONL, never mapped
+  };
+}
+
+/** Preflight findings on stderr, one a line: severity, id, message, the lines it names, and the fix. */
+function preflight(findings: PreflightFinding[]): void {
+  for (const f of findings) process.stderr.write(`preflight ${f.severity} ${f.id}: ${f.message}${f.lines.length ? ` (lines ${f.lines.join(', ')})` : ''} Fix: ${f.fix}\n`);
 }

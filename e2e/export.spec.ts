@@ -1,6 +1,7 @@
 // The Use step's export panel (wasm): with an adapter opened from a hosted link, choosing "LoRA
 // adapter as GGUF" shows its exact size and downloads a GGUF adapter file with llama.cpp's keys;
-// the base model as Q8_0 GGUF downloads with its architecture and tokenizer sections. A run
+// the base model as Q8_0 GGUF downloads with its architecture and tokenizer sections, and as Q4_K_M
+// with llama-quantize's type mix at the size shown before. A run
 // trained in the page becomes a cluster bundle holding exactly the dataset's rows and its settings.
 import { readFile } from 'node:fs/promises';
 import { unzipSync, strFromU8 } from 'fflate';
@@ -8,6 +9,7 @@ import { test, expect, loadModel, EXAMPLE_DATASET, openAdvanced } from './fixtur
 import { hostSyntheticAdapter } from './hosted-synthetic-adapter';
 import { parseGguf } from '../src/export/gguf/reader';
 import { GgmlType } from '../src/export/gguf/constants';
+import { formatBytes } from '../src/ui/format';
 import type { LoraSpec } from '../src/adapters/lora-types';
 
 test('exports the adapter and the base model as GGUF files from the Use step', async ({ page, modelServer }) => {
@@ -39,6 +41,18 @@ test('exports the adapter and the base model as GGUF files from the Use step', a
     expect(base.metadata.get('general.architecture')).toBe('llama');
     expect(base.metadata.get('tokenizer.ggml.model')).toBe('llama');
     expect(base.tensors.get('blk.0.attn_q.weight')?.type).toBe(GgmlType.Q8_0);
+
+    // Q4_K_M: llama-quantize's mix on rows of 64 (Q4_K falls back to Q5_0; Q6_K to Q8_0 for attn_v of
+    // layers 2 and 4 and the tied embedding), its size shown before writing.
+    await page.getByLabel('GGUF tensor type').selectOption({ label: 'Q4_K_M (4-bit k-quant mix, the usual local choice)' });
+    await expect(page.getByLabel('Files to export')).toContainText('q4_k_m.gguf');
+    const planned = await page.getByLabel('Files to export').innerText();
+    const [quantDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export (download)' }).click()]);
+    const qbytes = new Uint8Array(await readFile(await quantDownload.path()));
+    expect(planned).toContain(`q4_k_m.gguf: ${formatBytes(qbytes.byteLength)}`);
+    const q = parseGguf(qbytes);
+    expect(q.metadata.get('general.file_type')).toBe(15);
+    expect([q.tensors.get('blk.0.attn_q.weight')?.type, q.tensors.get('blk.2.attn_v.weight')?.type, q.tensors.get('token_embd.weight')?.type]).toEqual([GgmlType.Q5_0, GgmlType.Q8_0, GgmlType.Q8_0]);
   } finally {
     await host.close();
   }

@@ -178,7 +178,7 @@ test('keyboard alone: load the model, pick the example and a preset, train, eval
   await expect(page.getByLabel('Dataset summary')).toContainText('stories-dragon.jsonl');
   // The step bar moves focus into the step it names.
   await page.keyboard.press('Shift+Tab');
-  await tabTo(page, page.getByRole('link', { name: /^3\. Train/ }), 200);
+  await tabTo(page, page.getByRole('link', { name: /^Train Next/ }), 200);
   await page.keyboard.press('Enter');
   await expect(page.locator('#step-train')).toBeFocused();
   await tabTo(page, page.getByRole('radio', { name: /Quick look/ }));

@@ -75,6 +75,22 @@ describe('npm run export', () => {
     expect(mf).not.toContain('ADAPTER');
   });
 
+  it('--format gguf-merged --type q4_k_m writes llama-quantize\'s Q4_K_M mix, its size as planned', async () => {
+    const out = path.join(dir, 'q4km');
+    const r = await cli('cli/export.ts', ['--model', STORIES, '--adapter', path.join(dir, 'adapter'), '--format', 'gguf-merged', '--type', 'q4_k_m', '--out', out]);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as { files: { name: string; bytes: number }[] };
+    expect(result.files.map((f) => f.name)).toEqual(['stories260k-merged-q4_k_m.gguf']);
+    const bytes = new Uint8Array(await readFile(path.join(out, 'stories260k-merged-q4_k_m.gguf')));
+    expect(bytes.byteLength).toBe(result.files[0]!.bytes);
+    const g = parseGguf(bytes);
+    expect(g.metadata.get('general.file_type')).toBe(15); // LLAMA_FTYPE_MOSTLY_Q4_K_M
+    // Rows of 64 (Q4_K -> Q5_0; Q6_K -> Q8_0 on layers 2 and 4 of 5) and 172 (F16).
+    const type = (n: string) => g.tensors.get(n)?.type;
+    expect([type('blk.0.attn_q.weight'), type('blk.0.attn_v.weight'), type('blk.2.attn_v.weight'), type('blk.4.attn_v.weight'), type('blk.1.ffn_down.weight'), type('token_embd.weight'), type('output_norm.weight')])
+      .toEqual([6, 6, 8, 8, 1, 8, 0]); // Q5_0, Q5_0, Q8_0, Q8_0, F16, Q8_0, F32
+  });
+
   it('--format merged writes a Hugging Face folder', async () => {
     const out = path.join(dir, 'merged');
     const r = await cli('cli/export.ts', ['--model', STORIES, '--adapter', path.join(dir, 'adapter'), '--format', 'merged', '--out', out]);
@@ -85,7 +101,7 @@ describe('npm run export', () => {
   it.each([
     ['an adapter of another shape', ['--adapter', 'other-shape', '--format', 'gguf-adapter'], /q_proj\.lora_A\.weight": shape \[4, 32\] but q_proj of this model takes 64 inputs/],
     ['an adapter trained on other weights', ['--adapter', 'other-weights', '--format', 'gguf-merged'], /fingerprint 0123456789abcdef/],
-    ['an unsupported tensor type', ['--adapter', 'adapter', '--format', 'gguf', '--type', 'q4_k_m'], /Unsupported GGUF tensor type "q4_k_m": choose one of f32, f16, bf16, q8_0/],
+    ['an unsupported tensor type', ['--adapter', 'adapter', '--format', 'gguf', '--type', 'q3_k_s'], /Unsupported GGUF tensor type "q3_k_s": choose one of f32, f16, bf16, q8_0, q4_0, q5_0, q4_k_m, q5_k_m, q6_k/],
     ['an unknown format', ['--format', 'onnx'], /--format must be one of/],
   ])('%s exits 1 with the reason and writes nothing', async (_label, args, message) => {
     const out = path.join(dir, `bad-${_label.replace(/\W+/g, '-')}`);

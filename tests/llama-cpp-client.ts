@@ -52,3 +52,25 @@ export async function llamaCppTokenize(modelPath: string, texts: string[]): Prom
     await model.dispose();
   }
 }
+
+/**
+ * llama.cpp's raw next-token logits after each position of `ids` (teacher-forced, one pass): for
+ * comparing two files of the same model with a tolerance where greedy tokens would be too brittle.
+ */
+export async function llamaCppLogits(modelPath: string, ids: number[]): Promise<Float32Array[]> {
+  const l = await instance();
+  const model = await l.loadModel({ modelPath });
+  try {
+    const ctx = await model.createContext({ contextSize: 256, batchSize: 256, threads: 1, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32', flashAttention: false });
+    const out = await ctx.getSequence().controlledEvaluate(ids.map((t) => [t, { generateNext: { logits: true } }] as never));
+    await ctx.dispose();
+    return out.map((o) => {
+      const m = o!.next.logits!;
+      const row = new Float32Array(m.size); // every token of the vocabulary, ordered by logit
+      for (const [t, v] of m) row[t as number] = v;
+      return row;
+    });
+  } finally {
+    await model.dispose();
+  }
+}

@@ -12,7 +12,8 @@ import type { ModelFileSet } from '../src/model/files';
 import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
 import { maskedCrossEntropy } from '../src/train/loss';
 import { LoraAdapter } from '../src/train/lora';
-import { DEFAULT_TRAIN, Trainer } from '../src/train/trainer';
+import { Trainer } from '../src/train/trainer';
+import { DEFAULT_TRAIN } from '../src/train/settings';
 import { textExamples, STORIES } from './stories-fixture';
 
 // Written for this check (not from any training set), as in bench/nf4-quality.ts.

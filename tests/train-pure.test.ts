@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, adamwReference, DEFAULT_ADAMW, type AdamWParams } from '../src/train/adamw';
-import { totalSteps, DEFAULT_TRAIN } from '../src/train/trainer';
+import { totalSteps, DEFAULT_TRAIN } from '../src/train/settings';
 import { parseTargets, presetOf, TARGET_PRESETS } from '../src/train/presets';
 import { ACTIVATION_FACTOR, estimateTraining, type EstimateInput } from '../src/train/estimate';
 import { checkpointFromFiles, checkpointToFiles, CheckpointFormatError, CHECKPOINT_FORMAT, emptyHistory, type TrainCheckpoint } from '../src/train/checkpoint';

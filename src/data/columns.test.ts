@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ColumnMappingError, applyMapping, columnsFlag, parseColumnsFlag, suggestMapping, type ColumnMapping } from './columns';
 import { parseDatasetText } from './dataset';
-import { DatasetLineError } from './formats';
+import { DatasetLineError, type DatasetRecord } from './formats';
+import type { PreflightCollector } from './preflight-collect';
 
 describe('suggestMapping: common hub column names', () => {
   it.each<[string, Record<string, unknown>, ColumnMapping | null]>([
@@ -84,6 +85,10 @@ describe('parseColumnsFlag', () => {
   });
 });
 
+const seen: DatasetRecord[] = [];
+// Only what the records look like after validation matters here; the collector's other work is not needed.
+const collector = { add: (r: DatasetRecord) => seen.push(r) } as unknown as PreflightCollector;
+
 describe('parseDataset with mappings', () => {
   it('detects conversations with from/value roles named human/gpt under another column, and validates the mapped turns', async () => {
     const lines = [
@@ -106,10 +111,11 @@ describe('parseDataset with mappings', () => {
     expect({ mapping: s.mapping, valid: s.valid, error: s.errors[0]?.error }).toEqual({ mapping: null, valid: 0, error: 'missing field "prompt"' });
   });
 
-  it('unpaired feedback trains its desirable answers; one labelled bad is a bad row that says why', async () => {
-    const rows = [{ q: 'a', r: 'good answer', ok: 1 }, { q: 'b', r: 'bad answer', ok: 0 }, { q: 'c', r: 'fine', ok: 'true' }].map((r) => JSON.stringify(r)).join('\n');
-    const s = await parseDatasetText(rows, { fileName: 'kto.jsonl', columns: parseColumnsFlag('prompt=q,completion=r,label=ok') });
+  it('unpaired feedback keeps a boolean label on each prompt/completion record (what KTO reads)', async () => {
+    const rows = [{ q: 'a', r: 'good answer', ok: 1 }, { q: 'b', r: 'bad answer', ok: 0 }, { q: 'c', r: 'fine', ok: 'maybe' }].map((r) => JSON.stringify(r)).join('\n');
+    const s = await parseDatasetText(rows, { fileName: 'kto.jsonl', columns: parseColumnsFlag('prompt=q,completion=r,label=ok'), preflight: collector });
     expect({ format: s.format, valid: s.valid, invalid: s.invalid }).toEqual({ format: 'prompt-completion', valid: 2, invalid: 1 });
-    expect(s.errors).toEqual([{ line: 2, field: 'label', error: 'label is false (an undesirable answer): unpaired feedback trains as prompt/completion on the desirable answers only (column "ok")' }]);
+    expect(s.errors).toEqual([{ line: 3, field: 'ok', error: 'column "ok" (the label) must be true/false, 1/0 or good/bad, found "maybe"' }]);
+    expect(seen.map((r) => (r as { label?: boolean }).label)).toEqual([true, false]);
   });
 });

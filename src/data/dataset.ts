@@ -153,12 +153,8 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
     }
     const mapping = s.mapping?.columns;
     try {
-      const value = mapping ? applyMapping(p.value, mapping, p.line) : p.value;
-      // Unpaired feedback trains as prompt/completion: an answer labelled bad must not be learned.
-      if (mapping?.format === 'unpaired' && (value as { label?: boolean }).label === false) {
-        throw new DatasetLineError(p.line, 'label is false (an undesirable answer): unpaired feedback trains as prompt/completion on the desirable answers only', 'label');
-      }
-      const rec = validateRecord(value, format, p.line);
+      // A mapped unpaired row keeps its boolean label: prompt/completion records carry it for KTO.
+      const rec = validateRecord(mapping ? applyMapping(p.value, mapping, p.line) : p.value, format, p.line);
       if (tok) {
         const ropts = { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate };
         // A preference pair keeps its rejected answer beside the chosen one (the example itself).
@@ -170,7 +166,8 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
         if (!example) s.dropped++;
         else {
           const rejected = example.rejected;
-          s.examples.push(rejected ? { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, rejected } : { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask });
+          const label = rec.format === 'prompt-completion' && rec.label !== undefined ? { label: rec.label } : {};
+          s.examples.push(rejected ? { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, rejected } : { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, ...label });
           for (const side of rejected ? [example, rejected] : [example]) {
             s.tokens += side.inputIds.length;
             for (const m of side.lossMask) s.trainedTokens += m;

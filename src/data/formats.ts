@@ -1,7 +1,12 @@
 // Dataset line formats: what each JSONL shape looks like, how a file's format is detected from its
 // first lines, and per-line validation that says exactly what is wrong (line, field, reason).
 // Records come out normalized (ShareGPT turns become {role, content}) so rendering sees one shape.
-import { validatePreference, type PreferenceRecord } from './preference';
+import { validatePreference } from './preference-lines';
+import { DatasetLineError, isObject, typeName, MESSAGE_ROLES, type ChatMessage, type ChatRole, type DatasetRecord } from './record-shapes';
+
+// The record shapes live in record-shapes.ts (the preference reader and the renderer need them too); their old home keeps them visible.
+export { DatasetLineError, isObject, typeName, MESSAGE_ROLES } from './record-shapes';
+export type { ChatMessage, ChatRole, DatasetRecord } from './record-shapes';
 
 export const DATASET_FORMATS = ['text', 'prompt-completion', 'alpaca', 'messages', 'sharegpt', 'preference'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
@@ -20,31 +25,6 @@ export const FORMAT_EXAMPLES: Record<DatasetFormat, string> = {
   preference: '{"prompt": "...", "chosen": "...", "rejected": "..."} (or chosen/rejected as message lists)',
 };
 
-export type ChatRole = 'system' | 'user' | 'assistant';
-export interface ChatMessage {
-  role: ChatRole;
-  content: string;
-}
-
-export type DatasetRecord =
-  | { format: 'text'; text: string }
-  | { format: 'prompt-completion'; prompt: string; completion: string }
-  | { format: 'alpaca'; instruction: string; input: string; output: string; system?: string }
-  | { format: 'messages' | 'sharegpt'; messages: ChatMessage[] }
-  | PreferenceRecord;
-
-/** One bad line: its 1-based number, the field at fault when there is one, and why. */
-export class DatasetLineError extends Error {
-  override name = 'DatasetLineError';
-  constructor(
-    readonly line: number,
-    readonly reason: string,
-    readonly field?: string,
-  ) {
-    super(`line ${line}: ${reason}`);
-  }
-}
-
 /** Parses one line as JSON; invalid JSON becomes a DatasetLineError carrying the parser's message. */
 export function parseJsonLine(text: string, line: number): unknown {
   try {
@@ -52,16 +32,6 @@ export function parseJsonLine(text: string, line: number): unknown {
   } catch (e) {
     throw new DatasetLineError(line, `invalid JSON: ${(e as Error).message}`);
   }
-}
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
 }
 
 /**
@@ -117,7 +87,6 @@ function requireString(obj: Record<string, unknown>, field: string, line: number
 }
 
 const SHAREGPT_ROLES: Record<string, ChatRole> = { human: 'user', gpt: 'assistant', system: 'system' };
-export const MESSAGE_ROLES: Record<string, ChatRole> = { user: 'user', assistant: 'assistant', system: 'system' };
 
 function validateTurns(obj: Record<string, unknown>, line: number, listField: 'messages' | 'conversations'): ChatMessage[] {
   const [roleField, contentField, roles] = listField === 'messages' ? (['role', 'content', MESSAGE_ROLES] as const) : (['from', 'value', SHAREGPT_ROLES] as const);
@@ -156,13 +125,14 @@ export function validateRecord(value: unknown, format: DatasetFormat, line: numb
   switch (format) {
     case 'text':
       return { format, text: requireString(value, 'text', line) as string };
-    case 'prompt-completion':
-      return {
-        format,
-        // An empty prompt is legitimate (unconditional generation); an empty completion teaches nothing.
-        prompt: requireString(value, 'prompt', line, { allowEmpty: true }) as string,
-        completion: requireString(value, 'completion', line) as string,
-      };
+    case 'prompt-completion': {
+      // An empty prompt is legitimate (unconditional generation); an empty completion teaches nothing.
+      const prompt = requireString(value, 'prompt', line, { allowEmpty: true }) as string;
+      const completion = requireString(value, 'completion', line) as string;
+      if (!('label' in value)) return { format, prompt, completion };
+      if (typeof value.label !== 'boolean') throw new DatasetLineError(line, `field "label" must be true or false (KTO feedback), found ${typeName(value.label)}`, 'label');
+      return { format, prompt, completion, label: value.label };
+    }
     case 'alpaca': {
       const instruction = requireString(value, 'instruction', line) as string;
       const input = requireString(value, 'input', line, { optional: true, allowEmpty: true }) ?? '';

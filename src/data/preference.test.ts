@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { DatasetLineError, shapeOf, validateRecord } from './formats';
-import { renderPreference, validatePreference, type PreferenceRecord } from './preference';
+import { renderPreference } from './preference';
+import { validatePreference } from './preference-lines';
+import type { PreferenceRecord } from './record-shapes';
 import { displayToken, type TrainingExample } from './render';
 import { parseDatasetText } from './dataset';
 

@@ -22,6 +22,11 @@ export const FINDING_IDS = [
   'outlier-long',
   'too-few-examples',
   'learning-rate',
+  // KTO, GRPO (src/data/preflight-objectives.ts)
+  'one-label-only',
+  'kto-weights-unbalanced',
+  'no-room-for-completion',
+  'constant-reward',
 ] as const;
 export type FindingId = (typeof FINDING_IDS)[number];
 

@@ -56,3 +56,20 @@ describe('prepareDataset', () => {
     expect(p.summary.truncated).toBeGreaterThan(0);
   });
 });
+
+describe('prepareDataset: a prompt for the Use step', () => {
+  const smolDir = new URL('../../../shared/tokenizers/smollm2/', import.meta.url);
+  const smol = loadTokenizer(JSON.parse(readFileSync(new URL('tokenizer.json', smolDir), 'utf8')), JSON.parse(readFileSync(new URL('tokenizer_config.json', smolDir), 'utf8')));
+  const chat = (q: string, a: string) => JSON.stringify({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: q }, { role: 'assistant', content: a }] });
+
+  it('chat data: the last user turn of the first held-out conversation', async () => {
+    const text = Array.from({ length: 10 }, (_, i) => chat(`What is ${i} + ${i}?`, String(2 * i))).join('\n');
+    const p = await prepareDataset(input(text, 'chat.jsonl'), null, smol, { ...DEFAULT_DATASET_OPTIONS, validationPercent: 20 });
+    const first = p.validation[0]!.line;
+    expect(p.extras.chatPrompt).toBe(`What is ${first - 1} + ${first - 1}?`);
+  });
+
+  it('plain prompt/completion data gives none', async () => {
+    expect((await prep({})).extras.chatPrompt).toBeNull();
+  });
+});

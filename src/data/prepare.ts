@@ -1,6 +1,7 @@
 // From a dropped file (and optionally a second validation file) to what training needs: parse with
 // the user's options, split off validation (by seeded percentage or from the second file), and say
 // how the training set would pack. The engine calls this; Node tests call it the same way.
+import { chatTurns, lastUserTurn } from './chat-turns';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
 import { parseDataset, splitTrainValidation, type DatasetLineIssue, type DatasetSummary } from './dataset';
 import type { DatasetFormat } from './formats';
@@ -61,6 +62,8 @@ export interface DatasetExtras {
   packing: PackingStats & { rowLength: number; enabled: boolean };
   /** What preflight found in the data (src/data/preflight.ts); the settings' findings are added by the page. */
   preflight: PreflightFinding[];
+  /** For chat data: the last user turn of the first held-out (or training) conversation, a prompt for the Use step. */
+  chatPrompt: string | null;
 }
 
 export interface PreparedDataset {
@@ -128,6 +131,14 @@ export async function prepareDataset(
     summary,
     train,
     validation,
-    extras: { options, train: train.length, validation: report, packing: { ...stats, rowLength: options.maxLength, enabled: options.packing }, preflight },
+    extras: { options, train: train.length, validation: report, packing: { ...stats, rowLength: options.maxLength, enabled: options.packing }, preflight, chatPrompt: firstChatPrompt(validation.length > 0 ? validation : train, tokenizer) },
   };
+}
+
+/** The last user turn of the first example whose untrained head is a chat rendering (null for plain text). */
+function firstChatPrompt(examples: TrainingExample[], tokenizer: TextTokenizer): string | null {
+  const e = examples[0];
+  if (!e) return null;
+  const k = e.lossMask.indexOf(1);
+  return k > 0 ? lastUserTurn(chatTurns(tokenizer, e.inputIds.slice(0, k))) : null;
 }

@@ -3,9 +3,8 @@
 // tokenization step then maps those spans onto tokens (see tokenSpans below for how).
 import { Template } from '@huggingface/jinja';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
-import { DatasetLineError, type ChatMessage, type DatasetRecord } from './formats';
+import { DatasetLineError, preferenceSide, type ChatMessage, type DatasetRecord } from './record-shapes';
 import { endOfTurnToken } from '../tokenizer/stop-tokens';
-import { preferenceSide } from './preference';
 
 export interface TrainingExample {
   /** 1-based line of the dataset file this example came from. */
@@ -15,6 +14,8 @@ export interface TrainingExample {
   lossMask: number[]; // [T]
   /** Preference pairs only (src/data/preference.ts): this example is the chosen answer, this the rejected one. */
   rejected?: { inputIds: number[]; lossMask: number[] };
+  /** Unpaired feedback (KTO): whether the answer is desirable. */
+  label?: boolean;
 }
 
 export interface RenderOptions {

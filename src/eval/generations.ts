@@ -3,6 +3,7 @@
 // the base and the tuned model continue the prompt greedily. Scores a person understands.
 import type { LlamaModel, LoraHook } from '../model/llama';
 import { generate } from '../model/generate';
+import { chatTurns, type ChatTurn } from '../data/chat-turns';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
 import type { TokenizedExample } from '../train/batches';
 
@@ -17,6 +18,8 @@ export interface EvalPrompt {
   line?: number;
   promptIds: number[];
   prompt: string;
+  /** A chat-rendered prompt's turns (absent for plain text), shown instead of the flattened template. */
+  turns?: ChatTurn[];
   /** The dataset's own answer (stop tokens left out). */
   reference: string;
 }
@@ -57,7 +60,8 @@ export function evalPrompts(examples: (TokenizedExample & { line?: number })[], 
     if (k <= 0 || k >= e.inputIds.length) continue;
     const promptIds = e.inputIds.slice(0, k);
     const refIds = e.inputIds.slice(k).filter((id) => !stopIds.has(id));
-    out.push({ index: i, line: e.line, promptIds, prompt: tok.decode(promptIds), reference: continuation(tok, promptIds, refIds) });
+    const turns = chatTurns(tok, promptIds);
+    out.push({ index: i, line: e.line, promptIds, prompt: tok.decode(promptIds), ...(turns ? { turns } : {}), reference: continuation(tok, promptIds, refIds) });
   }
   return out;
 }

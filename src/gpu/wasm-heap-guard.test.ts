@@ -7,7 +7,8 @@ import { resetWasmHeapPeak, setWasmHeapCeiling, wasmHeapStats, WasmHeapExhausted
 import { isOutOfMemory } from '../train/out-of-memory';
 import { loadStories, textExamples } from '../../tests/stories-fixture';
 import { LoraAdapter } from '../train/lora';
-import { Trainer, DEFAULT_TRAIN } from '../train/trainer';
+import { Trainer } from '../train/trainer';
+import { DEFAULT_TRAIN } from '../train/settings';
 import type { LlamaModel } from '../model/llama';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
 

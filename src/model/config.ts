@@ -4,74 +4,14 @@
 // in FamilyTraits (families.ts). A key the engine would not apply is refused by name, never
 // replaced by a default: only keys absent from the file take transformers' class defaults.
 import { UnsupportedModelError } from './errors';
-import { type RopeSpec } from './rope';
-import { findFamily, familyTraits, supportedList, type FamilyId } from './families';
+import { ConfigReader } from './config-reader';
+import { findFamily, familyTraits, supportedList } from './families';
+import { LINEAR_MODULES, type LinearModule, type ModelConfig } from './config-types';
 
 export { UnsupportedModelError } from './errors';
-
-export type LayerType = 'full' | 'sliding';
-export type Activation = 'silu' | 'gelu_tanh';
-
-/** How one family's decoder differs from plain Llama; every field has the Llama value as its neutral one. */
-export interface FamilyTraits {
-  family: FamilyId;
-  /** RMSNorm multiplies by (normOffset + w): 1 for Gemma's (1 + w), 0 elsewhere. */
-  normOffset: number;
-  /** Projections with a bias, e.g. Qwen2's q/k/v. Frozen: LoRA never trains them. */
-  biases: LinearModule[];
-  /** Per-head RMSNorm of q and k (width D) before RoPE (Qwen3, Gemma 3). */
-  qkNorm: boolean;
-  /** Gemma's four norms per layer: the attention and MLP outputs are normed before the residual add. */
-  sandwichNorms: boolean;
-  /** MLP gate activation: silu (SwiGLU) or the tanh approximation of gelu (GeGLU). */
-  activation: Activation;
-  /** Input embeddings are multiplied by this (Gemma: sqrt(hidden)). */
-  embedScale: number;
-  /** Attention scores are q·k times this (1/sqrt(D), or Gemma's query_pre_attn_scalar^-1/2). */
-  queryScale: number;
-  /** Attention kind of each layer. */
-  layerTypes: LayerType[];
-  /** Keys a sliding layer sees: the query's own and the W-1 before it; null when no layer slides. */
-  slidingWindow: number | null;
-  /** RoPE per layer kind (Gemma: its own base for sliding layers). */
-  rope: Record<LayerType, RopeSpec>;
-  /** Scores become cap * tanh(scores / cap) when set. */
-  attnSoftcap: number | null;
-  /** Logits become cap * tanh(logits / cap) when set. */
-  finalSoftcap: number | null;
-  /** Checkpoint key prefixes of the decoder tried in order, e.g. 'model.'; the loader uses the first present. */
-  weightPrefixes: string[];
-}
-
-export interface ModelConfig extends FamilyTraits {
-  /** C: width of the residual stream. */
-  hiddenSize: number;
-  /** Width of the gated MLP's hidden layer. */
-  intermediateSize: number;
-  numLayers: number;
-  /** H: query heads. */
-  numHeads: number;
-  /** KV heads; numHeads / numKvHeads query heads share one (GQA). */
-  numKvHeads: number;
-  /** D: per-head width (hiddenSize / numHeads unless config.json says otherwise). */
-  headDim: number;
-  /** V */
-  vocabSize: number;
-  maxPositions: number;
-  rmsNormEps: number;
-  /** RoPE base of the full-attention layers (for display; the decoder reads `rope`). */
-  ropeTheta: number;
-  /** When true the output head reuses the embedding matrix (no lm_head.weight tensor). */
-  tieWordEmbeddings: boolean;
-  bosTokenId: number | null;
-  eosTokenIds: number[];
-  /** As written in config.json, for display and for adapter_config.json. */
-  modelType: string;
-  architecture: string;
-}
-
-/** The name the rest of the code has always used; every family parses into it. */
-export type LlamaConfig = ModelConfig;
+// The types live in config-types.ts (families.ts needs them without the parser); their old home keeps them visible.
+export type { Activation, FamilyId, FamilyTraits, LayerType, LinearModule, LlamaConfig, ModelConfig } from './config-types';
+export { LINEAR_MODULES } from './config-types';
 
 export const SUPPORTED_ARCHITECTURES = [
   'LlamaForCausalLM',
@@ -100,48 +40,6 @@ const INERT_KEYS = new Set([
 ]);
 
 const DTYPES = ['float32', 'bfloat16', 'float16'];
-
-/** Reads typed values out of one config object, naming the key in every error. */
-export class ConfigReader {
-  constructor(
-    readonly raw: Record<string, unknown>,
-    /** transformers' class defaults, used only for keys absent from the file. */
-    private readonly defaults: Record<string, unknown>,
-  ) {}
-
-  has(key: string): boolean {
-    return this.raw[key] !== undefined;
-  }
-
-  value(key: string): unknown {
-    return this.raw[key] !== undefined ? this.raw[key] : this.defaults[key];
-  }
-
-  num(key: string): number {
-    const v = this.value(key);
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new UnsupportedModelError(`config.json: "${key}" is missing or not a number (found ${JSON.stringify(v)})`);
-    return v;
-  }
-
-  optNum(key: string): number | null {
-    const v = this.value(key);
-    if (v == null) return null;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new UnsupportedModelError(`config.json: "${key}" must be a positive number or null, found ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  bool(key: string): boolean {
-    const v = this.value(key) ?? false;
-    if (typeof v !== 'boolean') throw new UnsupportedModelError(`config.json: "${key}" must be true or false, found ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  /** A key whose only supported value is `expected` (or absent). */
-  require(key: string, expected: unknown, why: string): void {
-    const v = this.value(key);
-    if (v != null && v !== expected) throw new UnsupportedModelError(`config.json: "${key}" is ${JSON.stringify(v)}; only ${JSON.stringify(expected)} is supported (${why})`);
-  }
-}
 
 export function parseConfig(json: unknown): ModelConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UnsupportedModelError('config.json is not a JSON object');
@@ -216,8 +114,6 @@ export function parameterCount(cfg: ModelConfig): number {
 }
 
 /** The linear layers LoRA can target, with their [out, in] shapes. */
-export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-export type LinearModule = (typeof LINEAR_MODULES)[number];
 
 export function linearShape(cfg: Pick<ModelConfig, 'hiddenSize' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize'>, m: LinearModule): { out: number; in: number } {
   const C = cfg.hiddenSize;

@@ -2,11 +2,12 @@
 // Llama: which architectures and model types it covers, the config keys it reads, transformers'
 // class defaults for keys a config omits, and a function turning its config into FamilyTraits.
 // Adding a family is adding an entry here plus its reference test, never a second forward pass.
-import type { ConfigReader, FamilyTraits, LayerType, Activation } from './config';
+import type { ConfigReader } from './config-reader';
+import type { FamilyId, FamilyTraits, LayerType, Activation } from './config-types';
 import { UnsupportedModelError } from './errors';
 import { parseRope, type RopeSpec } from './rope';
 
-export type FamilyId = 'llama' | 'qwen2' | 'qwen3' | 'gemma3';
+export type { FamilyId } from './config-types';
 
 export interface FamilyDef {
   id: FamilyId;

@@ -1,6 +1,8 @@
 // One attempt at bringing a model's files into IndexedDB: config.json validated first, then tokenizer
 // files and safetensors weights (single or sharded) streamed chunk by chunk, each chunk persisted with
 // the manifest before the next is read, so any interruption resumes with an HTTP Range request.
+// Over 400 lines on purpose: one attempt is one state machine (small files, shards, chunks, Range
+// resume, quota and auth failures) that reads best in one place; its pure helpers come first.
 import { parseConfig } from '../model/config';
 import { accessDeniedHint, hubAuthHeaders, isHubHost } from './hub-auth';
 import type { ModelFileSet } from '../model/files';

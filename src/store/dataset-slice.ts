@@ -4,6 +4,7 @@
 // blocked until a mapping yields examples. An option change (the mapping is one) re-reads the
 // current file and always shows the result, so the user sees what the option did.
 import { DEFAULT_DATASET_OPTIONS } from '../data/prepare';
+import { DEFAULT_USE_PROMPT } from './use-slice';
 import { requireClient, toUiError, type AppState, type DatasetSlice, type Slice } from './types';
 
 /** Parses `file` with the current options; returns the report or null (and sets datasetError). */
@@ -25,7 +26,14 @@ async function parse(get: () => AppState, set: (p: Partial<AppState>) => void, f
       // an option change shows what it did.
       if (isNewFile && !mappable) return false;
     }
+    const prev = get().dataset;
     set({ dataset: report, datasetFile: { file, fileName } });
+    // Chat data for a chat model: the Use step asks a held-out question as a chat turn, unless the
+    // person already typed a prompt of their own.
+    if (report.chatPrompt && get().model?.hasChatTemplate) {
+      const untouched = get().prompt === DEFAULT_USE_PROMPT || get().prompt === prev?.chatPrompt;
+      set({ chatPrompt: true, ...(untouched ? { prompt: report.chatPrompt } : {}) });
+    }
     return true;
   } catch (e) {
     set({ datasetError: toUiError(`${fileName} cannot be read`, e) });

@@ -1,42 +1,11 @@
 // Evaluate slice: the preflight acknowledgement, the Evaluate view's figures (base vs tuned, for the
 // adapter they were measured on), the adapter-strength slider's regenerated column, and the past
 // runs picked for the comparison chart (their curves read from IndexedDB).
-import type { AdapterSummary, ProgressEvent } from '../worker/protocol';
-import type { EvalOptions, EvalSummary, GenerationRow } from '../eval/evaluate';
+import type { EvalOptions } from '../eval/evaluate';
 import { DEFAULT_EVAL_OPTIONS } from '../eval/evaluate';
-import type { TrainHistory } from '../train/checkpoint';
 import { loadCheckpoint } from '../storage/checkpoints';
-import { requireClient, toUiError, type Slice, type UiError } from './types';
+import { requireClient, toUiError, type EvalSlice, type Slice } from './types';
 
-export interface ComparedRun {
-  runId: string;
-  /** Null while it is read from IndexedDB (the tick shows at once; the curve follows). */
-  history: TrainHistory | null;
-}
-
-export interface EvalSlice {
-  /** The serious findings (seriousKey) the person acknowledged; a different set needs a new acknowledgement. */
-  preflightAck: string | null;
-  evaluation: EvalSummary | null;
-  /** The adapter the evaluation was measured on (stale once another is trained or opened). */
-  evaluatedAdapter: AdapterSummary | null;
-  evalBusy: boolean;
-  evalProgress: Extract<ProgressEvent, { task: 'evaluate' }> | null;
-  evalError: UiError | null;
-  /** Validation prompts and new tokens per generation. */
-  evalPrompts: number;
-  evalMaxNewTokens: number;
-  /** Adapter strength of the tuned column (0 = base, 1 = as trained). */
-  strength: number;
-  /** The tuned column regenerated at `strength` (null: the evaluation's own, at 1). */
-  strengthRows: GenerationRow[] | null;
-  comparedRuns: ComparedRun[];
-  acknowledgePreflight(key: string | null): void;
-  setEvalOptions(p: { evalPrompts?: number; evalMaxNewTokens?: number }): void;
-  runEvaluation(): Promise<void>;
-  setStrength(s: number): Promise<void>;
-  toggleComparedRun(runId: string, on: boolean): Promise<void>;
-}
 
 /** The general-text sample shipped with the app (public/eval/general-text.txt), fetched once. */
 let generalText: Promise<string | undefined> | null = null;

@@ -1,6 +1,7 @@
 // Train slice: LoRA and training settings, the run's progress (steps, evaluation, samples,
 // checkpoints), pause / resume / stop, and the stored runs (IndexedDB) with their adapters.
-import { DEFAULT_TRAIN, type StepReport } from '../train/trainer';
+import { type StepReport } from '../train/trainer';
+import { DEFAULT_TRAIN } from '../train/settings';
 import type { EvalReport } from '../train/trainer';
 import type { SampleReport } from '../train/training-run';
 import { toPeftFiles } from '../adapters/peft';

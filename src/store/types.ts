@@ -1,11 +1,14 @@
 // The store's shape: one interface per slice, combined into AppState. Each slice lives in its own
 // file (engine, model, dataset, train, use) and reads the others only through get().
+import type { GenerationSpeed } from '../model/generation-speed';
 import type { MicroBatch } from '../train/resume-settings';
 import type { StateCreator } from 'zustand';
-import type { EvalSlice } from './eval-slice';
+import type { EvalSummary, GenerationRow } from '../eval/evaluate';
+import type { TrainHistory } from '../train/checkpoint';
 import type { EngineClient } from '../worker/client';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ModelSummary, ProgressEvent } from '../worker/protocol';
-import type { EvalReport, StepReport, TrainSettings } from '../train/trainer';
+import type { EvalReport, StepReport } from '../train/trainer';
+import type { TrainSettings } from '../train/settings';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { RunRecord, SampleReport } from '../train/training-run';
 import type { LinearModule } from '../model/config';
@@ -106,6 +109,9 @@ export interface Generation {
   base: string | null;
   tuned: string | null;
   running: boolean;
+  /** How fast each column was generated on this device (absent until it finishes). */
+  baseSpeed?: GenerationSpeed;
+  tunedSpeed?: GenerationSpeed;
 }
 
 export interface UseSlice {
@@ -128,6 +134,36 @@ export interface UseSlice {
   makeShareLink(): Promise<string | null>;
   /** A link that opens PEFT files hosted at a folder URL or hub repo (for adapters too large to travel in a URL). */
   makeHostedLink(location: string): string | null;
+}
+
+export interface ComparedRun {
+  runId: string;
+  /** Null while it is read from IndexedDB (the tick shows at once; the curve follows). */
+  history: TrainHistory | null;
+}
+
+export interface EvalSlice {
+  /** The serious findings (seriousKey) the person acknowledged; a different set needs a new acknowledgement. */
+  preflightAck: string | null;
+  evaluation: EvalSummary | null;
+  /** The adapter the evaluation was measured on (stale once another is trained or opened). */
+  evaluatedAdapter: AdapterSummary | null;
+  evalBusy: boolean;
+  evalProgress: Extract<ProgressEvent, { task: 'evaluate' }> | null;
+  evalError: UiError | null;
+  /** Validation prompts and new tokens per generation. */
+  evalPrompts: number;
+  evalMaxNewTokens: number;
+  /** Adapter strength of the tuned column (0 = base, 1 = as trained). */
+  strength: number;
+  /** The tuned column regenerated at `strength` (null: the evaluation's own, at 1). */
+  strengthRows: GenerationRow[] | null;
+  comparedRuns: ComparedRun[];
+  acknowledgePreflight(key: string | null): void;
+  setEvalOptions(p: { evalPrompts?: number; evalMaxNewTokens?: number }): void;
+  runEvaluation(): Promise<void>;
+  setStrength(s: number): Promise<void>;
+  toggleComparedRun(runId: string, on: boolean): Promise<void>;
 }
 
 export interface ExportSlice {

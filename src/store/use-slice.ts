@@ -3,8 +3,11 @@ import { downloadBytes } from '../ui/download';
 import { encodeHostedAdapterLink } from '../adapters/share-link';
 import { requireClient, toUiError, type Slice, type UseSlice } from './types';
 
+/** The Use step's prompt until a chat dataset offers one of its own (or the person types one). */
+export const DEFAULT_USE_PROMPT = 'Once upon a time';
+
 export const createUseSlice: Slice<UseSlice> = (set, get) => ({
-  prompt: 'Once upon a time',
+  prompt: DEFAULT_USE_PROMPT,
   maxNewTokens: 48,
   temperature: 0,
   generation: { base: null, tuned: null, running: false },
@@ -25,10 +28,10 @@ export const createUseSlice: Slice<UseSlice> = (set, get) => ({
     try {
       // Text appears as it is generated; the final reply replaces it.
       const base = await client.generate(prompt, { ...opts, useAdapter: false }, (_id, text) => set({ generation: { ...get().generation, base: text } }));
-      set({ generation: { ...get().generation, base: base.text } });
+      set({ generation: { ...get().generation, base: base.text, baseSpeed: base.speed } });
       if (adapter) {
         const tuned = await client.generate(prompt, { ...opts, useAdapter: true }, (_id, text) => set({ generation: { ...get().generation, tuned: text } }));
-        set({ generation: { ...get().generation, tuned: tuned.text } });
+        set({ generation: { ...get().generation, tuned: tuned.text, tunedSpeed: tuned.speed } });
       }
     } catch (e) {
       set({ useError: toUiError('Generation failed', e) });

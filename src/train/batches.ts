@@ -12,6 +12,13 @@ export interface TokenizedExample {
   segments?: number[];
   /** Preference pairs (DPO): this example is the chosen answer, `rejected` the worse answer to the same prompt. */
   rejected?: TokenizedExample;
+  /** Unpaired feedback (KTO): whether this answer is desirable (true) or undesirable (false). */
+  label?: boolean;
+  /** Prompt-only rows (GRPO): the prompt's text and the whole JSON line, handed to the reward function. */
+  prompt?: string;
+  row?: Record<string, unknown>;
+  /** 1-based line in the data file, for messages that name a row. */
+  line?: number;
 }
 
 export interface Batch {

@@ -4,7 +4,8 @@
 import type { LoraSpec, LoraWeights } from '../adapters/lora-types';
 import { bufferSource, readHeader, readTensorF32, writeSafetensors, type TensorToWrite } from '../model/safetensors';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
-import type { TrainerState, TrainSettings } from './trainer';
+import type { TrainerState } from './trainer';
+import type { TrainSettings } from './settings';
 import type { DpoMetrics } from './dpo';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { FullSpec } from './full-finetune';

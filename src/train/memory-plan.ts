@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../model/llama';
 import type { LoraAdapter } from './lora';
 import { estimateTraining, memoryBudgetBytes, type EstimateBackend, type EstimateInput, type TrainEstimate } from './estimate';
-import type { TrainSettings } from './trainer';
+import type { TrainSettings } from './settings';
 import { DEFAULT_FUSED_CE } from './fused-cross-entropy';
 import { baseMemory, type BasePrecision } from '../model/load';
 import { INT8_HEAD_BLOCK_ROWS, type HeadPrecision } from '../model/frozen-head';

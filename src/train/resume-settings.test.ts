@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { resumeSettings, smallerMicroBatch, ResumeSettingsError } from './resume-settings';
-import { DEFAULT_TRAIN } from './trainer';
+import { DEFAULT_TRAIN } from './settings';
 
 describe('resume with a smaller micro-batch', () => {
   const stored = { ...DEFAULT_TRAIN, batchSize: 8, gradAccum: 1 };

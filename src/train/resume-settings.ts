@@ -1,7 +1,7 @@
 // Resuming a run with a smaller micro-batch (after it ran out of memory): the examples per
 // optimizer step (batch x accumulation) stay what the run was started with, so its step count,
 // schedule and data order are unchanged; only how many rows go through the model at once shrinks.
-import type { TrainSettings } from './trainer';
+import type { TrainSettings } from './settings';
 
 export interface MicroBatch {
   batchSize: number;

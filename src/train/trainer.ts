@@ -1,100 +1,29 @@
-// The LoRA training loop: fixed-shape batches, masked cross-entropy (or DPO's preference loss on
-// pairs, src/train/dpo.ts), gradients through the frozen base by tfjs autograd, global-norm
-// clipping, AdamW under a warmup + decay schedule.
+// The training loop: fixed-shape batches, the objective's loss (one room per loss in
+// src/train/objectives: SFT, DPO, KTO, ORPO, GRPO), gradients through the frozen base by tfjs
+// autograd, global-norm clipping, AdamW under a warmup + decay schedule.
 // It owns no I/O: the worker, Node CLI, tests and benchmarks drive it step by step.
 import * as tf from '@tensorflow/tfjs';
 import { type LlamaModel } from '../model/llama';
 import { SoftPromptAdapter } from './soft-prompt';
 import { LoraAdapter } from './lora';
 import { FullFineTune, type FullWeights } from './full-finetune';
-import { adaptedLogits, type TrainableAdapter } from './trainable';
+import { type TrainableAdapter } from './trainable';
 import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
-import { maskedCrossEntropy } from './loss';
-import { fusedCrossEntropy } from './fused-cross-entropy';
-import { recomputed, recomputeSkipsLastProduct } from './recompute';
 import { freeOnThrow } from './free-on-throw';
-import { AdamW, DEFAULT_ADAMW, type AdamWParams } from './adamw';
-import { makeBatch, nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
+import { AdamW } from './adamw';
+import { nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
 import type { LoraWeights } from '../adapters/lora-types';
 import { learningRate } from './schedule';
-import { DEFAULT_DPO, DpoTally, asPairs, dpoLoss, pairBatch, sequenceLogProbs, type DpoMetrics } from './dpo';
-
-/** What the run optimizes: next-token loss on the answers, or DPO's preference loss on pairs. */
-export type Objective = 'sft' | 'dpo';
+import type { DpoMetrics } from './dpo';
 import { resolveRecompute } from './memory-plan';
-
-export interface TrainSettings {
-  /** Optimizer steps to run (used when `epochs` is 0). */
-  steps: number;
-  /** Passes over the training set; when > 0 it decides the step count (see totalSteps). */
-  epochs: number;
-  /** Sequences per micro-batch (B). */
-  batchSize: number;
-  /** Tokens per sequence (T); longer examples are cut, shorter padded. */
-  seqLen: number;
-  /** Micro-batches whose gradients are averaged into one optimizer step. */
-  gradAccum: number;
-  /** Peak learning rate after warmup. */
-  learningRate: number;
-  schedule: 'constant' | 'linear' | 'cosine';
-  warmupSteps: number;
-  /** Clip the global gradient norm to this; 0 disables clipping. */
-  maxGradNorm: number;
-  /** Fixes LoRA initialisation, data order and dropout masks. */
-  seed: number;
-  adamw: AdamWParams;
-  /** Evaluate on the validation set every N steps (0: never); also after the last step. */
-  evalEvery: number;
-  /** Ask the driver for sample generations every N steps (0: never). */
-  sampleEvery: number;
-  /** Hand a checkpoint to the driver every N steps (0: only when asked). */
-  checkpointEvery: number;
-  /**
-   * Stop as diverged when a step's loss exceeds this multiple of the first step's loss (the base
-   * model's own loss, since B starts at zero); 0 stops on NaN/Inf only. A too-high learning rate often
-   * leaves the loss finite but far worse than the base model's, because RMSNorm rescales the blow-up.
-   */
-  divergenceFactor: number;
-  /** 'sft' (supervised next-token loss) or 'dpo' (preference pairs); absent in older checkpoints, meaning 'sft'. */
-  objective?: Objective;
-  /** DPO's beta (only with objective 'dpo'). */
-  dpoBeta?: number;
-  /**
-   * Activation recomputation per decoder layer: 'auto' turns it on when the estimate says the
-   * saved activations would be large (src/train/memory-plan.ts). Optional: older checkpoints lack it.
-   */
-  recompute?: 'auto' | 'on' | 'off';
-  /** 'fused': chunked cross-entropy fused with the head (never [N, V] at once); 'plain': full logits. */
-  loss?: 'fused' | 'plain';
-}
-
-export const DEFAULT_TRAIN: TrainSettings = {
-  steps: 60,
-  epochs: 0,
-  batchSize: 4,
-  seqLen: 64,
-  gradAccum: 1,
-  learningRate: 3e-3, // LoRA tolerates ~10x full fine-tuning rates; small models like more
-  schedule: 'cosine',
-  warmupSteps: 5,
-  maxGradNorm: 1.0,
-  seed: 42,
-  adamw: DEFAULT_ADAMW,
-  evalEvery: 0,
-  sampleEvery: 0,
-  checkpointEvery: 0,
-  divergenceFactor: 3,
-  objective: 'sft',
-  dpoBeta: DEFAULT_DPO.beta, // TRL's default
-  recompute: 'auto',
-  loss: 'fused',
-};
-
-/** Optimizer steps a run takes: `steps`, or enough whole batches to cover `epochs` passes. */
-export function totalSteps(s: Pick<TrainSettings, 'steps' | 'epochs' | 'batchSize' | 'gradAccum'>, examples: number): number {
-  if (!(s.epochs > 0)) return Math.max(1, Math.round(s.steps));
-  return Math.max(1, Math.ceil((s.epochs * examples) / (s.batchSize * s.gradAccum)));
-}
+import { totalSteps, type TrainSettings } from './settings';
+import type { ObjectiveContext, ObjectiveRoom } from './objectives/objective';
+import { SftObjective, sftLossFn } from './objectives/sft';
+import { DpoObjective } from './objectives/dpo';
+import { KtoObjective } from './objectives/kto';
+import { OrpoObjective } from './objectives/orpo';
+import { GrpoObjective, type CompletionText } from './objectives/grpo';
+import type { RewardScorer } from './objectives/reward';
 
 export interface StepReport {
   step: number;
@@ -110,6 +39,8 @@ export interface StepReport {
   totalSteps: number;
   /** DPO runs: rewards, margin and accuracy of this step's pairs. */
   dpo?: DpoMetrics;
+  /** KTO, ORPO and GRPO runs: the step's figures under TRL's log names ('/' written '_'). */
+  figures?: Record<string, number>;
 }
 
 export interface EvalReport {
@@ -119,6 +50,8 @@ export interface EvalReport {
   perplexity: number;
   /** DPO runs: rewards, margin and accuracy on the validation pairs. */
   dpo?: DpoMetrics;
+  /** KTO and ORPO runs: the validation figures under TRL's log names. */
+  figures?: Record<string, number>;
 }
 
 /** Everything besides the frozen base that decides what the next step does: a resumed run continues exactly. */
@@ -176,9 +109,36 @@ export function addAll<T extends tf.Tensor>(ts: T[]): T {
   return level[0] as T;
 }
 
-/** The model's final logit soft-cap (Gemma), 0 when it has none. */
-function headSoftcap(m: LlamaModel): number {
-  return m.config.finalSoftcap ?? 0;
+/** Extra inputs some objectives need: GRPO's reward function and the tokenizer's decoding. */
+export interface TrainerExtras {
+  reward?: RewardScorer;
+  text?: CompletionText;
+  /** GRPO: each micro-batch's rewards and their data lines, as scored. */
+  onRewards?: (rewards: number[], lines: number[]) => void;
+}
+
+/** The room of the run's objective. */
+function objectiveRoom(ctx: ObjectiveContext, extras: TrainerExtras): ObjectiveRoom {
+  const objective = ctx.settings.objective ?? 'sft';
+  switch (objective) {
+    case 'sft':
+      return new SftObjective(ctx);
+    case 'dpo':
+      return new DpoObjective(ctx);
+    case 'kto':
+      return new KtoObjective(ctx);
+    case 'orpo':
+      return new OrpoObjective(ctx);
+    case 'grpo':
+      if (!extras.reward || !extras.text) throw new Error('GRPO needs a reward function (--reward) and the tokenizer.');
+      return new GrpoObjective(ctx, extras.reward, extras.text, extras.onRewards);
+    default:
+      return assertNever(objective);
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unknown objective: ${String(x)}`);
 }
 
 export class Trainer {
@@ -191,6 +151,8 @@ export class Trainer {
   readonly totalSteps: number;
   /** Whether layers are recomputed in the backward pass ('auto' resolved at construction). */
   readonly recompute: boolean;
+  private readonly ctx: ObjectiveContext;
+  private readonly room: ObjectiveRoom;
 
   constructor(
     readonly model: LlamaModel,
@@ -198,18 +160,18 @@ export class Trainer {
     readonly examples: TokenizedExample[],
     readonly settings: TrainSettings,
     readonly validation: TokenizedExample[] = [],
+    extras: TrainerExtras = {},
   ) {
     if (examples.length === 0) throw new Error('The dataset has no usable training examples.');
-    if (this.dpo) {
-      asPairs(examples);
-      asPairs(validation, 'validation');
-    }
+    // Recomputation wraps the LoRA layer loop; a soft prompt runs the whole forward (see sftLossFn).
+    this.recompute = adapter instanceof LoraAdapter ? resolveRecompute(settings.recompute ?? 'auto', model, adapter, settings) : false;
+    this.ctx = { model, adapter, settings, recompute: this.recompute };
+    this.room = objectiveRoom(this.ctx, extras);
+    this.room.check(examples, validation);
     this.vars = adapter.variables();
     this.optimizer = new AdamW(this.vars, settings.adamw);
     adapter.setDropoutSeed(settings.seed);
     this.totalSteps = totalSteps(settings, examples.length);
-    // Recomputation wraps the LoRA layer loop; a soft prompt runs the whole forward (see lossFn).
-    this.recompute = adapter instanceof LoraAdapter ? resolveRecompute(settings.recompute ?? 'auto', model, adapter, settings) : false;
   }
 
   /** A copy of the run's state (weights, moments, data position, random state) for a checkpoint. */
@@ -255,104 +217,9 @@ export class Trainer {
     return this.stopRequested;
   }
 
-  private get dpo(): boolean {
-    return this.settings.objective === 'dpo';
-  }
-
-  /** [B, T] rows, or for DPO [2B, T]: the B chosen answers, then their B rejected answers. */
-  private nextBatch(): Batch {
-    const { rows, pos } = nextRows(this.examples, this.settings.batchSize, this.position, this.settings.seed);
-    this.position = pos;
-    return this.dpo ? pairBatch(rows, this.settings.seqLen) : makeBatch(rows, this.settings.seqLen);
-  }
-
-  /**
-   * The loss a runaway is measured against: the first step's. DPO's first loss is ln 2 when the adapter
-   * starts equal to the base (LoRA) but can be far lower for a soft prompt that starts random, so
-   * there it is at least ln 2 (the loss of a policy that ranks pairs like the reference does).
-   */
-  private divergenceReference(first: number): number {
-    return this.dpo ? Math.max(first, Math.LN2) : first;
-  }
-
-  /** Summed answer log-probs per row [R], with the adapter or (null) without it: the DPO reference. */
-  private sequenceLogps(b: Batch, adapter: TrainableAdapter | null): tf.Tensor1D {
-    const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-    const logits = adaptedLogits(this.model, ids, adapter); // [R*T, V]
-    return sequenceLogProbs(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights), b.batchSize);
-  }
-
-  /**
-   * The DPO loss of a pair batch. The reference log-probs come first, outside the gradient (the
-   * base alone); `rewards` receives each call's [2, P] chosen/rejected rewards, kept for the metrics.
-   */
-  private dpoLossFn(b: Batch, rewards: tf.Tensor[], count?: number): { f: () => tf.Scalar; dispose: () => void } {
-    const reference = tf.tidy(() => this.sequenceLogps(b, null)); // [2P]
-    const beta = this.settings.dpoBeta ?? DEFAULT_DPO.beta;
-    return {
-      f: () => {
-        const { loss, chosen, rejected } = dpoLoss(this.sequenceLogps(b, this.adapter), reference, beta, count);
-        rewards.push(tf.keep(tf.stack([chosen, rejected]))); // [2, P]
-        return loss;
-      },
-      dispose: () => reference.dispose(),
-    };
-  }
-
-  /** Adds kept [2, P] reward tensors to a tally (only the first `count` pairs of each) and frees them. */
-  private async tallyRewards(rewards: tf.Tensor[], tally: DpoTally, count?: number): Promise<void> {
-    for (const r of rewards) {
-      const d = await r.data();
-      const P = r.shape[1] as number;
-      tally.add(d.subarray(0, P), d.subarray(P), count ?? P);
-    }
-    tf.dispose(rewards);
-    rewards.length = 0;
-  }
-
-  /**
-   * The loss of one batch as a function for tf.variableGrads / tf.tidy, and the tensors it shares
-   * across layers (masks, rope tables), made outside it: a recomputed layer reads them again in the
-   * backward pass, after the forward's tidy has ended. The caller disposes `shared`.
-   */
-  private lossFn(b: Batch, recompute = this.recompute): { f: () => tf.Scalar; shared: tf.Tensor[] } {
-    const m = this.model;
-    const adapter = this.adapter;
-    if (!(adapter instanceof LoraAdapter)) {
-      // A soft prompt changes the sequence itself (virtual tokens or per-layer prefixes), and full
-      // fine-tuning trains the head the fused loss treats as frozen: the whole forward with the
-      // adapter applied, then the plain masked loss.
-      const f = () => {
-        const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-        return maskedCrossEntropy(adaptedLogits(m, ids, adapter, b.packing), tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights)); // logits [B*T, V]
-      };
-      return { f, shared: [] };
-    }
-    const { batchSize: B, seqLen: T } = b;
-    const ctx = m.layerContext(B, T, { lora: adapter, packing: b.packing });
-    const masks = Object.values(ctx.mask) as tf.Tensor[];
-    const ropes = Object.values(ctx.rope).flatMap((r) => [r.cos, r.sin]);
-    for (const t of [...masks, ...ropes]) tf.keep(t);
-    const shared = b.packing ? [...masks, ...ropes] : masks; // unpacked rope tables belong to the model's cache
-    const random = { get: () => adapter.dropoutSeed, set: (s: number) => adapter.setDropoutSeed(s) };
-    const f = () => {
-      const ids = tf.tensor2d(b.inputs, [B, T], 'int32');
-      let x = m.embed(ids).reshape([B * T, m.config.hiddenSize]) as tf.Tensor2D; // [B*T, C]
-      for (let i = 0; i < m.config.numLayers; i++) {
-        const layer = (xi: tf.Tensor2D) => m.layerForward(i, xi, ctx);
-        const vjp = recomputeSkipsLastProduct() && m.hasLayerVjp(i) ? (xi: tf.Tensor2D, dy: tf.Tensor2D) => m.layerVjp(i, xi, ctx, dy) : undefined;
-        x = recompute ? recomputed(layer, adapter.layerVariables(i), random, vjp)(x) : layer(x);
-      }
-      const h = m.finalNorm(x); // [B*T, C]
-      if ((this.settings.loss ?? 'fused') === 'fused') return fusedCrossEntropy(h, m.head, b.targets, b.weights, { softcap: headSoftcap(m) });
-      return maskedCrossEntropy(m.logitsFrom(h), tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights)); // logits [B*T, V]
-    };
-    return { f, shared };
-  }
-
-  /** Loss and gradients (in the order of adapter.variables()) of one batch; the caller disposes them. */
+  /** Loss and gradients (in the order of adapter.variables()) of one SFT batch; the caller disposes them. */
   batchGradients(b: Batch, recompute = this.recompute): { value: tf.Scalar; grads: tf.Tensor[] } {
-    const { f, shared } = this.lossFn(b, recompute);
+    const { f, shared } = sftLossFn(this.ctx, b, recompute);
     try {
       const { value, grads } = freeOnThrow(() => tf.variableGrads(f, this.vars));
       return { value, grads: this.vars.map((v) => grads[v.name]) };
@@ -361,28 +228,29 @@ export class Trainer {
     }
   }
 
-  /** The step's gradAccum micro-batches: each one's loss and gradients (and DPO rewards) pushed to the lists. */
-  private accumulate(losses: tf.Scalar[], gradLists: tf.Tensor[][], rewards: tf.Tensor[]): void {
+  /** The step's gradAccum micro-batches: each one's loss and gradients pushed to the lists; returns the rows run. */
+  private async accumulate(losses: tf.Scalar[], gradLists: tf.Tensor[][]): Promise<number> {
+    let rowsRun = 0;
     for (let k = 0; k < this.settings.gradAccum; k++) {
-      const batch = this.nextBatch();
-      if (this.dpo) {
-        const dpo = this.dpoLossFn(batch, rewards);
-        try {
-          const { value, grads } = freeOnThrow(() => tf.variableGrads(dpo.f, this.vars));
-          losses.push(value);
-          gradLists.push(this.vars.map((v) => grads[v.name]));
-        } finally {
-          dpo.dispose();
-        }
-        continue;
+      const { rows, pos } = nextRows(this.examples, this.settings.batchSize, this.position, this.settings.seed);
+      const mb = await this.room.microBatch(rows);
+      this.position = pos; // only once the micro-batch is made: a failed reward leaves the data where it was
+      try {
+        const { value, grads } = freeOnThrow(() => tf.variableGrads(mb.f, this.vars));
+        losses.push(value);
+        gradLists.push(this.vars.map((v) => grads[v.name]));
+        rowsRun += mb.rows;
+      } finally {
+        mb.dispose();
       }
-      const { value, grads } = this.batchGradients(batch);
-      losses.push(value);
-      gradLists.push(grads);
     }
+    return rowsRun;
   }
 
-  /** One optimizer step. Throws TrainingDivergedError, leaving weights untouched, on a non-finite or runaway loss. */
+  /**
+   * One optimizer step. Throws TrainingDivergedError, leaving weights untouched, on a non-finite or
+   * runaway loss; an objective's own error (a reward function's) also leaves them untouched.
+   */
   async trainStep(): Promise<StepReport> {
     const s = this.settings;
     const t0 = performance.now();
@@ -392,20 +260,22 @@ export class Trainer {
       totalSteps: this.totalSteps,
       kind: s.schedule,
     });
+    const position = { ...this.position };
     this.adapter.training = true;
     const losses: tf.Scalar[] = [];
     const gradLists: tf.Tensor[][] = [];
-    const rewards: tf.Tensor[] = [];
+    let rowsRun: number;
     try {
-      this.accumulate(losses, gradLists, rewards);
+      rowsRun = await this.accumulate(losses, gradLists);
     } catch (e) {
-      tf.dispose([...losses, ...gradLists.flat(), ...rewards]); // the micro-batches before the one that threw
+      tf.dispose([...losses, ...gradLists.flat()]); // the micro-batches before the one that threw
+      await this.room.stepFigures(); // frees what they kept
+      this.position = position;
       throw e;
     } finally {
       this.adapter.training = false;
     }
-    const tally = new DpoTally();
-    await this.tallyRewards(rewards, tally);
+    const figures = await this.room.stepFigures();
     // Mean over micro-batches, then the global norm (before clipping) for reporting and clipping.
     const { mean, norm, lossT } = tf.tidy(() => {
       // One micro-batch: its gradients are the mean (a clone shares the buffer: no kernel runs, on WebGPU no dispatch).
@@ -424,9 +294,9 @@ export class Trainer {
       throw new TrainingDivergedError(this.optimizer.step + 1, Number.isFinite(loss) ? gradNorm : loss);
     }
     if (this.firstLoss === null) this.firstLoss = loss;
-    else if (s.divergenceFactor > 0 && loss > s.divergenceFactor * this.divergenceReference(this.firstLoss)) {
+    else if (s.divergenceFactor > 0 && loss > s.divergenceFactor * this.room.divergenceReference(this.firstLoss)) {
       tf.dispose(mean);
-      throw new TrainingDivergedError(this.optimizer.step + 1, loss, this.divergenceReference(this.firstLoss));
+      throw new TrainingDivergedError(this.optimizer.step + 1, loss, this.room.divergenceReference(this.firstLoss));
     }
     const clip = s.maxGradNorm > 0 && gradNorm > s.maxGradNorm ? s.maxGradNorm / (gradNorm + 1e-6) : 1;
     const clipped = clip === 1 ? mean : tf.tidy(() => mean.map((g) => tf.mul(g, clip)));
@@ -434,61 +304,32 @@ export class Trainer {
     tf.dispose(mean);
     if (clipped !== mean) tf.dispose(clipped);
     const stepMs = performance.now() - t0;
-    const tokens = (this.dpo ? 2 : 1) * s.batchSize * s.seqLen * s.gradAccum;
+    const tokens = rowsRun * s.seqLen;
     const report: StepReport = { step: this.optimizer.step, loss, lr, gradNorm, tokens, tokensPerSec: (tokens / stepMs) * 1000, stepMs, epoch: this.epoch, totalSteps: this.totalSteps };
-    if (this.dpo) report.dpo = tally.metrics();
+    if (figures.dpo) report.dpo = figures.dpo;
+    if (figures.figures) report.figures = figures.figures;
     return report;
   }
 
-  /** Mean masked loss over `examples` (the validation set by default), without gradients. */
+  /** Mean loss over `examples` (the validation set by default), without gradients: SFT's masked loss, or the objective's. */
   async evaluate(examples: TokenizedExample[] = this.validation): Promise<number> {
-    if (examples.length === 0) return NaN;
-    const B = this.settings.batchSize;
-    let weighted = 0;
-    let tokens = 0;
-    for (let i = 0; i < examples.length; i += B) {
-      const rows = examples.slice(i, i + B);
-      while (rows.length < B) rows.push({ inputIds: [], lossMask: [] }); // keep [B, T] fixed
-      const batch = makeBatch(rows, this.settings.seqLen);
-      if (batch.tokens === 0) continue;
-      const { f, shared } = this.lossFn(batch, false);
-      const l = tf.tidy(f);
-      tf.dispose(shared);
-      weighted += (await l.data())[0] * batch.tokens;
-      l.dispose();
-      tokens += batch.tokens;
-    }
-    return tokens > 0 ? weighted / tokens : NaN;
+    return (await this.room.evaluate(examples)).loss;
   }
 
   /** Mean DPO loss and the reward metrics over preference pairs (the validation pairs by default), without gradients. */
   async evaluateDpo(pairs: TokenizedExample[] = this.validation): Promise<{ loss: number; metrics: DpoMetrics }> {
-    const B = this.settings.batchSize;
-    const tally = new DpoTally();
-    let sum = 0;
-    for (let i = 0; i < pairs.length; i += B) {
-      const rows = pairs.slice(i, i + B);
-      const count = rows.length;
-      while (rows.length < B) rows.push({ inputIds: [], lossMask: [], rejected: { inputIds: [], lossMask: [] } }); // keep [2B, T] fixed
-      const rewards: tf.Tensor[] = [];
-      const { f, dispose } = this.dpoLossFn(pairBatch(rows, this.settings.seqLen), rewards, count);
-      const l = tf.tidy(f);
-      dispose();
-      sum += (await l.data())[0] * count;
-      l.dispose();
-      await this.tallyRewards(rewards, tally, count);
-    }
-    return { loss: pairs.length > 0 ? sum / pairs.length : NaN, metrics: tally.metrics() };
+    if (!(this.room instanceof DpoObjective)) throw new Error('evaluateDpo: this run does not train with DPO');
+    const { loss, dpo } = await this.room.evaluate(pairs);
+    return { loss, metrics: dpo as DpoMetrics };
   }
 
-  /** Validation loss and perplexity at the current step (for DPO: the preference loss and reward metrics). */
+  /** Validation loss and perplexity at the current step (for preference objectives: their loss and figures). */
   async evaluateReport(): Promise<EvalReport> {
-    if (this.dpo) {
-      const { loss, metrics } = await this.evaluateDpo();
-      return { step: this.step, loss, perplexity: NaN, dpo: metrics };
-    }
-    const loss = await this.evaluate();
-    return { step: this.step, loss, perplexity: Math.exp(loss) };
+    const { loss, dpo, figures } = await this.room.evaluate(this.validation);
+    const report: EvalReport = { step: this.step, loss, perplexity: this.room.perplexity ? Math.exp(loss) : NaN };
+    if (dpo) report.dpo = dpo;
+    if (figures) report.figures = figures;
+    return report;
   }
 
   /**

@@ -1,6 +1,7 @@
 // One training run as the app drives it: a Trainer plus its checkpoints (every N steps, at pause and
 // stop, kept in memory as the last good state), sample generations from fixed prompts, and the run's
 // record for the history list. Storage is injected (IndexedDB in the worker), so this runs in Node too.
+import type { ChatTurn } from '../data/chat-turns';
 import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
 import type { LoraSpec } from '../adapters/lora-types';
@@ -9,7 +10,8 @@ import { SoftPromptAdapter } from './soft-prompt';
 import { FullFineTune, type FullSpec } from './full-finetune';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { type TrainableAdapter } from './trainable';
-import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState, type TrainSettings } from './trainer';
+import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState } from './trainer';
+import { type TrainSettings } from './settings';
 import type { TokenizedExample } from './batches';
 import type { ColumnMapping } from '../data/columns';
 import * as tf from '@tensorflow/tfjs';
@@ -58,7 +60,8 @@ export interface RunStore {
 
 export interface SampleReport {
   step: number;
-  samples: { prompt: string; text: string }[];
+  /** turns and reply: for chat-rendered prompts, the prompt as turns and the new text alone. */
+  samples: { prompt: string; text: string; turns?: ChatTurn[]; reply?: string }[];
 }
 
 export interface RunEvents {
@@ -84,6 +87,8 @@ export interface RunSetup {
   runId: string;
   store: RunStore;
   decode: (ids: number[]) => string;
+  /** The turns of a chat-rendered prompt (null for plain text), so samples read as a conversation. */
+  turns?: (ids: number[]) => ChatTurn[] | null;
   /** Where sample generations stop (every eos id and the chat template's end of turn); default: the config's eos ids. */
   stopIds?: number[];
   /** Token ids of the sample prompts; default: samplePrompts(validation or train). */
@@ -173,7 +178,8 @@ export class TrainingRun {
       const a = this.adapter;
       const opts = { maxNewTokens: 24, stopIds: this.s.stopIds ?? this.s.model.config.eosTokenIds };
       const ids = a instanceof FullFineTune ? await generate(a.model, p, opts) : await generate(this.s.model, p, { ...opts, ...(a instanceof SoftPromptAdapter ? { soft: a.hook() } : { lora: a }) });
-      out.push({ prompt: this.s.decode(p), text: this.s.decode([...p, ...ids]) });
+      const turns = this.s.turns?.(p) ?? null;
+      out.push({ prompt: this.s.decode(p), text: this.s.decode([...p, ...ids]), ...(turns ? { turns, reply: this.s.decode(ids) } : {}) });
     }
     return out;
   }

@@ -47,7 +47,6 @@ function StepNav() {
           <li key={s.id} className={s.state.status}>
             <a
               href={`#${s.id}`}
-              aria-label={`${i + 1}. ${s.label}: ${STATUS_LABEL[s.state.status]}, ${s.state.why}`}
               onClick={(e) => {
                 e.preventDefault();
                 const el = document.getElementById(s.id);
@@ -56,9 +55,10 @@ function StepNav() {
                 el?.focus({ preventScroll: true });
               }}
             >
+              {/* The link's name is its visible text ("Model Done: ..."); the number is decoration. */}
               <span className="step-number" aria-hidden="true">{s.state.status === 'done' ? '✓' : i + 1}</span>
               <span className="step-text">
-                <span>{s.label}</span>
+                <span>{s.label}</span>{' '}
                 <span className="step-why">{STATUS_LABEL[s.state.status]}: {s.state.why}</span>
               </span>
             </a>
@@ -75,7 +75,7 @@ export function App() {
       <header>
         <div>
           <h1>Fine-tune Studio</h1>
-          <p className="tagline">Train a LoRA adapter for a small language model on your own GPU. Your data never leaves this browser.</p>
+          <p className="tagline">Fine-tune a small language model on your own GPU or processor: LoRA and QLoRA adapters, soft prompts or every weight, trained on examples or on preferences. Your data never leaves this browser.</p>
         </div>
         <BackendBadge />
       </header>

@@ -1,6 +1,7 @@
 // The Evaluate view: during training, the validation loss so far; after it, held-out loss and
 // perplexity base vs tuned (and per evaluation step of the run), the forgetting check on general
 // text, and side-by-side generations on validation prompts with an adapter-strength slider.
+import { ChatTurns } from './ChatTurns';
 import { useEffect, useRef, useState } from 'react';
 import { useApp } from '../store/app-store';
 import { trainingSeries } from '../store/train-series';
@@ -21,7 +22,11 @@ function Generations({ rows, strength }: { rows: GenerationRow[]; strength: numb
     <div className="generations">
       {rows.map((r, i) => (
         <div key={r.index} className="gen-row" role="group" aria-label={`Held-out example ${i + 1}`}>
-          <p className="gen-prompt"><span className="muted">{r.line ? `Line ${r.line}: ` : ''}</span><strong>{r.prompt}</strong>…</p>
+          {r.turns ? (
+            <div className="gen-prompt"><p className="muted">{r.line ? `Line ${r.line}` : 'Conversation'}</p><ChatTurns turns={r.turns} /></div>
+          ) : (
+            <p className="gen-prompt"><span className="muted">{r.line ? `Line ${r.line}: ` : ''}</span><strong>{r.prompt}</strong>…</p>
+          )}
           <div className="gen-cols">
             <figure><figcaption>Base</figcaption><output aria-label={`Base answer ${i + 1}`}>{r.base.text}</output><Scores s={r.base.scores} /></figure>
             <figure><figcaption>Tuned{strength !== 1 ? ` at strength ${strength}` : ''}</figcaption><output aria-label={`Tuned answer ${i + 1}`}>{r.tuned.text}</output><Scores s={r.tuned.scores} /></figure>

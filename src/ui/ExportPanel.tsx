@@ -14,6 +14,12 @@ const USES_ADAPTER_TYPE: Record<PanelFormat, boolean> = { 'gguf-adapter': true, 
 const TYPES: { value: GgufWeightType; label: string }[] = [
   { value: 'f16', label: 'F16 (half the size of F32, near-lossless)' },
   { value: 'q8_0', label: 'Q8_0 (8-bit, about a quarter of F32)' },
+  // k-quants need rows of 256 weights; other rows fall back as llama-quantize does (the size above says what it comes to).
+  { value: 'q6_k', label: 'Q6_K (6-bit k-quant, near Q8_0 quality)' },
+  { value: 'q5_k_m', label: 'Q5_K_M (5-bit k-quant mix, as llama-quantize makes it)' },
+  { value: 'q4_k_m', label: 'Q4_K_M (4-bit k-quant mix, the usual local choice)' },
+  { value: 'q5_0', label: 'Q5_0 (5-bit, legacy blocks)' },
+  { value: 'q4_0', label: 'Q4_0 (4-bit, legacy blocks)' },
   { value: 'bf16', label: 'BF16' },
   { value: 'f32', label: 'F32 (exact)' },
 ];

@@ -4,8 +4,10 @@
 // choice and the trainable memory it needs. Mounted by TrainStep with one line.
 import { useId } from 'react';
 import { useApp } from '../store/app-store';
-import type { Objective } from '../train/trainer';
+import type { Objective } from '../train/settings';
 import { DEFAULT_DPO } from '../train/dpo';
+import { DEFAULT_KTO } from '../train/settings';
+import { DEFAULT_ORPO_LAMBDA } from '../train/objectives/orpo';
 import { parameterCount, type ModelConfig } from '../model/config';
 import { deviceTrainingBudget, estimateTraining, fullFineTuneFit, loraParameterCount, type EstimateBackend } from '../train/estimate';
 import { softPromptWidth, type SoftPromptKind } from '../adapters/soft-prompt-types';
@@ -20,7 +22,24 @@ const OBJECTIVES: { value: Objective; label: string; hint: string }[] = [
     label: 'Preference (DPO)',
     hint: 'Teach which of two answers is better: needs {"prompt","chosen","rejected"} pairs. Each step also runs the base alone (the reference): about 2x the activations and 3x the time of supervised tuning.',
   },
+  {
+    value: 'kto',
+    label: 'Thumbs up / down (KTO)',
+    hint: 'Teach from answers marked good or bad, no pairs needed: {"prompt","completion","label": true|false} lines with both labels. Each step also runs the base alone and mismatched answers for its KL baseline: about 4x the time of supervised tuning.',
+  },
+  {
+    value: 'orpo',
+    label: 'Preference without a reference (ORPO)',
+    hint: 'Supervised tuning on the chosen answers plus a push away from the rejected ones: needs {"prompt","chosen","rejected"} pairs; no reference pass, so about 2x the time of supervised tuning.',
+  },
 ];
+
+/** What each objective's data must look like, as the dataset summary names formats. */
+const NEEDS_FORMAT: Partial<Record<Objective, { format: string; what: string }>> = {
+  dpo: { format: 'preference', what: 'DPO needs a preference dataset (prompt / chosen / rejected lines)' },
+  orpo: { format: 'preference', what: 'ORPO needs a preference dataset (prompt / chosen / rejected lines)' },
+  kto: { format: 'prompt-completion', what: 'KTO needs prompt / completion / label lines' },
+};
 
 /** Trainable values of a method: what its weights, gradients and two AdamW moments cost (4 fp32 copies). */
 function trainableValues(method: Method, cfg: ModelConfig, rank: number, targets: Parameters<typeof loraParameterCount>[2], virtualTokens: number): number {
@@ -65,7 +84,7 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
   const method: Method = fullOn ? 'full' : soft ? soft.kind : 'lora';
   const N = soft?.numVirtualTokens ?? 8;
   const cfg = model?.config;
-  const memory = (m: Method) => (cfg ? ` · trainable ${formatBytes(4 * 4 * trainableValues(m, cfg, lora.r, lora.targetModules, N))}` : '');
+  const memory = (m: Method) => (cfg ? ` Its trainable values take ${formatBytes(4 * 4 * trainableValues(m, cfg, lora.r, lora.targetModules, N))} (weights, gradients and two AdamW moments).` : '');
   const pick = (m: Method) => {
     if (m === 'full') setFull(true);
     else if (m === 'lora') {
@@ -74,7 +93,8 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
     } else setSoft({ kind: m, numVirtualTokens: N, init: m === 'prompt-tuning' ? (soft?.init ?? 'random') : 'random', initText: m === 'prompt-tuning' ? (soft?.initText ?? null) : null });
   };
   const fullWhyNot = fullUnavailable(nf4, cfg, backend, train, dataset?.examples ?? 1);
-  const pairsMissing = objective === 'dpo' && dataset !== null && dataset.format !== 'preference';
+  const needs = NEEDS_FORMAT[objective];
+  const pairsMissing = needs !== undefined && dataset !== null && dataset.format !== needs.format;
   return (
     <fieldset disabled={disabled} className="settings" aria-label="Training method">
       <legend>Method and objective</legend>
@@ -129,8 +149,26 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
             <span id={ids.beta} className="hint">How far the tuned model may move from the base: smaller lets it move more (TRL's default 0.1).</span>
           </div>
         ) : null}
+        {objective === 'kto' ? (
+          <div className="field">
+            <label>
+              KTO beta
+              <input type="number" min={0.001} step={0.01} value={train.kto?.beta ?? DEFAULT_KTO.beta} aria-describedby={ids.beta} onChange={(e) => { const v = Number(e.target.value); if (v > 0) setTrain({ kto: { ...(train.kto ?? DEFAULT_KTO), beta: v } }); }} />
+            </label>
+            <span id={ids.beta} className="hint">Scale of the implicit reward log(p / p_base): smaller lets the model move further (TRL's default 0.1).</span>
+          </div>
+        ) : null}
+        {objective === 'orpo' ? (
+          <div className="field">
+            <label>
+              ORPO lambda
+              <input type="number" min={0} step={0.05} value={train.orpoLambda ?? DEFAULT_ORPO_LAMBDA} aria-describedby={ids.beta} onChange={(e) => { const v = Number(e.target.value); if (v >= 0) setTrain({ orpoLambda: v }); }} />
+            </label>
+            <span id={ids.beta} className="hint">Weight of the odds-ratio push beside the chosen answers' loss (TRL's default 0.1).</span>
+          </div>
+        ) : null}
       </div>
-      {pairsMissing ? <p role="alert" className="error">DPO needs a preference dataset (prompt / chosen / rejected lines); the loaded file is {dataset?.format ?? 'of unknown format'}.</p> : null}
+      {pairsMissing ? <p role="alert" className="error">{needs?.what}; the loaded file is {dataset?.format ?? 'of unknown format'}.</p> : null}
     </fieldset>
   );
 }

@@ -3,7 +3,7 @@
 // findings block "Start training" until the person acknowledges them; nothing changes the data.
 import { useApp } from '../store/app-store';
 import { settingsFindings, seriousKey, type PreflightFinding, type TrainMethod } from '../data/preflight';
-import { totalSteps } from '../train/trainer';
+import { totalSteps } from '../train/settings';
 
 const SEVERITY_LABEL = { serious: 'Serious', warning: 'Warning', info: 'Note' } as const;
 

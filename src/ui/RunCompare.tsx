@@ -3,7 +3,7 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import { useApp } from '../store/app-store';
-import type { ComparedRun } from '../store/eval-slice';
+import type { ComparedRun } from '../store/types';
 import type { RunRecord } from '../train/training-run';
 import { smooth } from './LossChart';
 import { ChartSaveButtons, saveChartPng, saveCsv } from './chart-export';

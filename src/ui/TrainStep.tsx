@@ -2,6 +2,8 @@
 // "Advanced settings" (each with a one-line reason), the memory/time estimate, the preflight
 // findings (serious ones block Start until acknowledged), start / pause / resume / stop, live
 // progress, charts, sample generations, the Evaluate view, and the past runs to resume or compare.
+import { ChatTurns } from './ChatTurns';
+import type { SampleReport } from '../train/training-run';
 import { useEffect, useId } from 'react';
 import { useApp } from '../store/app-store';
 import { StepBadge } from './StepBadge';
@@ -13,7 +15,7 @@ import { trainingSeries } from '../store/train-series';
 import { LINEAR_MODULES, type LinearModule } from '../model/config';
 import { TARGET_PRESETS, presetOf, type TargetPreset } from '../train/presets';
 import { estimateTraining, type EstimateBackend } from '../train/estimate';
-import { totalSteps } from '../train/trainer';
+import { totalSteps } from '../train/settings';
 import { ErrorBox } from './common';
 import { LossChart, MetricChart } from './LossChart';
 import { ResumeOffer, RunHistory } from './RunHistory';
@@ -190,11 +192,11 @@ function Status() {
   );
 }
 
-function SampleList({ s }: { s: { step: number; samples: { prompt: string; text: string }[] } }) {
+function SampleList({ s }: { s: SampleReport }) {
   return (
     <div>
       <p className="muted">After step {s.step}</p>
-      <ul>{s.samples.map((x, i) => <li key={i}><strong>{x.prompt}</strong>{x.text.slice(x.prompt.length)}</li>)}</ul>
+      <ul>{s.samples.map((x, i) => <li key={i}>{x.turns ? <ChatTurns turns={x.turns} reply={x.reply} /> : <><strong>{x.prompt}</strong>{x.text.slice(x.prompt.length)}</>}</li>)}</ul>
     </div>
   );
 }

@@ -1,5 +1,6 @@
 // Step 4: generate with the base and the tuned model side by side, download the adapter in PEFT
 // format, and copy a share link that opens the same adapter in any browser.
+import type { GenerationSpeed } from '../model/generation-speed';
 import { useState } from 'react';
 import { useApp } from '../store/app-store';
 import { StepBadge } from './StepBadge';
@@ -7,6 +8,14 @@ import { ErrorBox } from './common';
 import { ExportPanel } from './ExportPanel';
 import { ChatPromptToggle } from './ChatPromptToggle';
 import { FullModelExport } from './FullModelExport';
+
+/** The speed this device generated a column at: what the person waited for, measured, not estimated. */
+function SpeedLine({ speed, testId }: { speed?: GenerationSpeed; testId: string }) {
+  if (!speed || speed.newTokens === 0) return null;
+  const decode = speed.decodeTokensPerSecond === null ? '' : ` at ${speed.decodeTokensPerSecond.toFixed(1)} tokens/s`;
+  const prefill = speed.prefillTokensPerSecond === null ? '' : `; the ${speed.promptTokens}-token prompt read at ${Math.round(speed.prefillTokensPerSecond)} tokens/s`;
+  return <p className="hint" data-testid={testId}>{speed.newTokens} new tokens{decode}{prefill}.</p>;
+}
 
 export function UseStep() {
   const model = useApp((s) => s.model);
@@ -65,10 +74,12 @@ export function UseStep() {
         <figure>
           <figcaption>Base model</figcaption>
           <output aria-label="Base model output">{gen.base ?? ''}</output>
+          <SpeedLine speed={gen.baseSpeed} testId="base-speed" />
         </figure>
         <figure>
           <figcaption>With adapter</figcaption>
           <output aria-label="Tuned model output">{gen.tuned ?? (adapter ? '' : 'no adapter yet')}</output>
+          <SpeedLine speed={gen.tunedSpeed} testId="tuned-speed" />
         </figure>
       </div>
       <div className="row">

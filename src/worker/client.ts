@@ -4,7 +4,7 @@ import type { BackendName, BasePrecision, ExportChoice, FromWorker, ProgressEven
 import type { StepReport, EvalReport } from '../train/trainer';
 import type { EvalOptions } from '../eval/evaluate';
 import type { SampleReport } from '../train/training-run';
-import type { TrainSettings } from '../train/trainer';
+import type { TrainSettings } from '../train/settings';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { LoraSpec } from '../adapters/lora-types';
 import type { DatasetOptions } from '../data/prepare';

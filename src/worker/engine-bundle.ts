@@ -10,7 +10,7 @@ import { blobRandomAccess } from '../data/parquet';
 import type { DatasetOptions } from '../data/prepare';
 import { FALLBACK_CHAT_TEMPLATE } from '../data/render';
 import type { LlamaConfig } from '../model/config';
-import type { TrainSettings } from '../train/trainer';
+import type { TrainSettings } from '../train/settings';
 import type { BundleInput } from '../export/bundle/bundle';
 import { RUN_RECORD_FORMAT, type RunRecord } from '../export/bundle/run-record';
 import { ExportInputError } from '../export/model-tensors';

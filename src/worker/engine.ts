@@ -1,6 +1,12 @@
 // The engine behind the worker: holds the loaded model, tokenizer, dataset, adapter and trainer,
 // and implements every request of the protocol as a plain async method. The worker host (host.ts)
 // only routes messages here, so tests and other hosts can drive the same engine directly.
+import { chatTurns } from '../data/chat-turns';
+import { fromPromptPeftFiles } from '../adapters/peft-prompt';
+import { fromPeftFiles } from '../adapters/peft';
+import { decodeShareFragment, hostedAdapterLocation, ShareLinkError } from '../adapters/share-link';
+import type { BundleSource } from './engine-bundle';
+import { adapterFiles, adapterShareLink, EngineError, fullModelFiles, planModelExport, writeModelExport, type Holdings } from './engine-export';
 import { setWasmHeapCeiling } from '../gpu/wasm-heap-guard';
 import { resumeSettings, type MicroBatch } from '../train/resume-settings';
 import * as tf from '@tensorflow/tfjs';
@@ -11,6 +17,7 @@ import { loadModelWithReport } from '../model/load';
 import { IdbQuantizedCache } from '../storage/quantized-cache';
 import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
+import { SpeedMeter, type GenerationSpeed } from '../model/generation-speed';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
 import { stopTokenIds } from '../tokenizer/stop-tokens';
@@ -18,17 +25,13 @@ import { readHubToken } from '../storage/hub-token';
 import { chatPromptIds } from '../data/chat-prompt';
 import { SoftPromptAdapter } from '../train/soft-prompt';
 import { FullFineTune } from '../train/full-finetune';
-import { MemorySink } from '../export/sink';
-import { writeHfModel } from '../export/hf-model';
-import { type StepReport, type TrainSettings } from '../train/trainer';
+import { type StepReport } from '../train/trainer';
+import { type TrainSettings } from '../train/settings';
 import { type TrainableAdapter } from '../train/trainable';
-import { toPromptPeftFiles, fromPromptPeftFiles } from '../adapters/peft-prompt';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
-import { familyProvenance, fromPeftFiles, toPeftFiles } from '../adapters/peft';
-import { encodeShareLink, decodeShareFragment, hostedAdapterLocation, ShareLinkError } from '../adapters/share-link';
 import { fetchHostedAdapter } from '../adapters/hosted-adapter';
 import type { LoraSpec } from '../adapters/lora-types';
 import { prepareDataset, type DatasetOptions } from '../data/prepare';
@@ -38,20 +41,9 @@ import { downloadModel, openStoredModel, resolveModelSource } from '../storage/m
 import { chooseBackend } from '../gpu/backend-choice';
 import { WASM_URLS } from '../gpu/wasm-urls';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ExportChoice, ModelSummary, ProgressEvent } from './protocol';
-import { planExport, runExport, type ExportInput, type ExportResult, type PlannedFile } from '../export/export-run';
 import type { ExportSink } from '../export/sink';
-import { bundleFileName, writeBundle, type BundleInput } from '../export/bundle/bundle';
-import { bundleInputFrom, type BundleSource } from './engine-bundle';
 
-/** A file-name stem from a model's source: the last path part of a URL or hub repo id (a bare host: the model type). */
-export function exportName(source: string, config: unknown): string {
-  const path = /^https?:\/\//.test(source) ? new URL(source).pathname : source;
-  return path.replace(/\/+$/, '').split('/').pop() || String((config as { model_type?: unknown } | null)?.model_type ?? 'model');
-}
-
-export class EngineError extends Error {
-  override name = 'EngineError';
-}
+export { EngineError, exportName } from './engine-export';
 
 export class Engine {
   backend: BackendInfo | null = null;
@@ -169,7 +161,9 @@ export class Engine {
 
   /** The rows the trainer walks: the training examples, or them packed into rows of seqLen + 1 tokens. */
   private trainingRows(settings: TrainSettings): TokenizedExample[] {
-    if (settings.objective === 'dpo' && this.datasetOptions?.packing) throw new EngineError('DPO compares whole answers, so its pairs cannot be packed: turn packing off in the Dataset step.');
+    const objective = settings.objective ?? 'sft';
+    if (objective === 'grpo') throw new EngineError('GRPO samples completions and scores them with a reward function: run it with npm run train --objective grpo --reward ... (not in the page yet).');
+    if (objective !== 'sft' && this.datasetOptions?.packing) throw new EngineError(`${objective.toUpperCase()} compares whole answers, so its rows cannot be packed: turn packing off in the Dataset step.`);
     return this.datasetOptions?.packing ? packExamples(this.examples, settings.seqLen + 1) : this.examples;
   }
 
@@ -210,7 +204,7 @@ export class Engine {
     const softInit = soft?.init === 'text' && soft.initText ? { softInitIds: tok.encode(soft.initText) } : {};
     const d = this.bundleSource.dataset;
     const data = d ? { fileName: d.fileName, fileKind: d.fileKind, columns: d.mapping ? { ...d.mapping.columns, source: d.mapping.source } : null } : undefined;
-    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), ...(data ? { data } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
+    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), ...(data ? { data } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), turns: (ids: number[]) => chatTurns(tok, ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
   }
 
   private async drive(run: TrainingRun, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'>, runId: string) {
@@ -256,7 +250,7 @@ export class Engine {
     this.run?.pause();
   }
 
-  async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; outputIds: number[]; text: string }> {
+  async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; outputIds: number[]; text: string; speed: GenerationSpeed }> {
     const model = this.requireModel();
     const tok = this.requireTokenizer();
     if (useAdapter && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
@@ -264,6 +258,7 @@ export class Engine {
     const promptIds = chat ? chatPromptIds(tok, prompt) : tok.encode(prompt);
     const shown = chat ? [] : promptIds;
     const soFar: number[] = [];
+    const meter = new SpeedMeter(promptIds.length);
     // A fully fine-tuned model is a second decoder; the base stays the loaded model.
     const full = useAdapter && this.adapter instanceof FullFineTune ? this.adapter : null;
     const outputIds = await generate(full ? full.model : model, promptIds, {
@@ -275,76 +270,25 @@ export class Engine {
       stopIds: stopTokenIds(model.config.eosTokenIds, tok),
       // Decode the whole sequence each time: byte-fallback tokens only form characters together.
       onToken: (id) => {
+        meter.token();
         soFar.push(id);
         onToken(id, tok.decode([...shown, ...soFar]));
       },
     });
-    return { promptIds, outputIds, text: tok.decode([...shown, ...outputIds]) };
+    return { promptIds, outputIds, text: tok.decode([...shown, ...outputIds]), speed: meter.result() };
   }
 
-  async exportAdapter(): Promise<{ adapterConfigJson: string; adapterSafetensors: Uint8Array }> {
-    const adapter = this.requireAdapter();
-    if (adapter instanceof FullFineTune) throw new EngineError('A fully fine-tuned model has no adapter files: download it as a Hugging Face folder instead.');
-    const provenance = {
-      trained_with: 'browser-finetune-studio',
-      ...familyProvenance(this.requireModel().config),
-      base_model_fingerprint: this.files!.fingerprint,
-      base_precision: this.summary!.basePrecision,
-    };
-    if (adapter instanceof SoftPromptAdapter) return toPromptPeftFiles(adapter.spec, this.requireModel().config, await adapter.toWeights(), provenance);
-    return toPeftFiles(adapter.spec, await adapter.toWeights(), provenance);
-  }
+  // Export and share requests: src/worker/engine-export.ts, on what the engine holds now.
+  exportAdapter = () => adapterFiles(this.holdings());
+  planExport = (choice: ExportChoice) => planModelExport(this.holdings(), choice);
+  exportModel = (choice: ExportChoice, sink: ExportSink, onProgress: (p: ProgressEvent) => void) => writeModelExport(this.holdings(), choice, sink, onProgress);
+  exportFullModel = () => fullModelFiles(this.holdings());
+  shareLink = (pageUrl: string) => adapterShareLink(this.holdings(), pageUrl);
 
-  /** The base files, tokenizer and adapter as the exporter takes them (src/export/export-run.ts). */
-  private async exportInput(choice: ExportChoice): Promise<ExportInput> {
-    if (!this.files || !this.tokenizer) throw new EngineError('Load a model before exporting');
-    if (this.adapter instanceof SoftPromptAdapter && choice.format !== 'gguf') {
-      throw new EngineError(`The ${choice.format} export carries a LoRA adapter; a ${this.adapter.spec.kind} run leaves as its PEFT files (Download adapter). The base model alone exports as GGUF.`);
-    }
-    const adapter = this.adapter instanceof LoraAdapter ? { spec: this.adapter.spec, weights: await this.adapter.toWeights() } : null;
-    return { files: this.files, tokenizer: this.tokenizer, adapter, name: exportName(this.files.source, this.files.config) };
-  }
-
-  private async bundleInput(): Promise<BundleInput> {
-    const m = this.requireModel();
-    return bundleInputFrom(this.bundleSource, { source: this.files!.source, fingerprint: this.files!.fingerprint, config: m.config, basePrecision: this.summary!.basePrecision }, await this.exportAdapter(), exportName(this.files!.source, this.files!.config));
-  }
-
-  async planExport(choice: ExportChoice): Promise<PlannedFile[]> {
-    if (choice.format === 'bundle') {
-      const b = await this.bundleInput();
-      return [{ name: bundleFileName(b.name), bytes: b.trainJsonl.length + b.validationJsonl.length + b.adapterSafetensors.byteLength + 32 * 1024 }];
-    }
-    return planExport(await this.exportInput(choice), { ...choice, format: choice.format });
-  }
-
-  async exportModel(choice: ExportChoice, sink: ExportSink, onProgress: (p: ProgressEvent) => void): Promise<ExportResult> {
-    if (choice.format === 'bundle') return { files: [await writeBundle(sink, await this.bundleInput())] };
-    return runExport(sink, await this.exportInput(choice), {
-      ...choice,
-      format: choice.format,
-      onProgress: (p) => onProgress({ status: 'progress', task: 'export', file: p.file, loaded: p.bytesWritten, total: p.bytesTotal }),
-    });
-  }
-
-  /** The fully fine-tuned model as a Hugging Face folder (in memory: about the size of the weights in the checkpoint's dtype). */
-  async exportFullModel(): Promise<{ name: string; bytes: Uint8Array }[]> {
-    const adapter = this.requireAdapter();
-    if (!(adapter instanceof FullFineTune)) throw new EngineError('Only a fully fine-tuned model exports as a model folder; download the adapter (PEFT) instead.');
-    const files = this.files!;
-    const sink = new MemorySink();
-    await writeHfModel(sink, { config: files.config, tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig, tensors: await adapter.exportTensors(files) }, {
-      dtype: 'auto', metadata: { trained_with: 'browser-finetune-studio', base_model_fingerprint: files.fingerprint },
-    });
-    return [...sink.files].map(([name, bytes]) => ({ name, bytes }));
-  }
-
-  async shareLink(pageUrl: string): Promise<{ url: string; bytes: number }> {
-    const adapter = this.requireAdapter();
-    if (adapter instanceof FullFineTune) throw new EngineError('Share links carry adapters, and full fine-tuning changes every weight: download the Hugging Face folder, host it, and open its URL as the model.');
-    const model = { source: this.files!.source, fingerprint: this.files!.fingerprint, basePrecision: this.summary!.basePrecision };
-    const url = await encodeShareLink(pageUrl, adapter instanceof SoftPromptAdapter ? { model, soft: adapter.spec, softWeights: await adapter.toWeights() } : { model, spec: adapter.spec, weights: await adapter.toWeights() });
-    return { url, bytes: url.length };
+  /** The loaded model, its files and the current adapter, for the export and share requests. */
+  private holdings(): Holdings {
+    const model = this.requireModel();
+    return { model, files: this.files!, summary: this.summary!, tokenizer: this.requireTokenizer(), adapter: this.adapter, bundleSource: this.bundleSource };
   }
 
   /**

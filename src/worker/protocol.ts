@@ -1,13 +1,15 @@
 // The one contract between the page and the engine worker: a discriminated union per direction,
 // each payload tied to its `type`. Requests carry an id; replies and events name the request they
 // belong to. Errors cross as {name, message} and are rebuilt as named errors by the client.
+import type { GenerationSpeed } from '../model/generation-speed';
 import type { MicroBatch } from '../train/resume-settings';
 import type { LoraSpec } from '../adapters/lora-types';
 import type { EvalOptions, EvalPhase, EvalSummary, GenerationRow } from '../eval/evaluate';
 import type { LlamaConfig } from '../model/config';
 import type { DatasetSummary } from '../data/dataset';
 import type { DatasetExtras, DatasetOptions } from '../data/prepare';
-import type { TrainSettings, StepReport, EvalReport } from '../train/trainer';
+import type { StepReport, EvalReport } from '../train/trainer';
+import type { TrainSettings } from '../train/settings';
 import type { SampleReport } from '../train/training-run';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import type { PlannedFile } from '../export/export-run';
@@ -131,7 +133,7 @@ export type Reply =
   | { type: 'train-done'; id: number; reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId?: string }
   | { type: 'stopped'; id: number }
   | { type: 'paused'; id: number }
-  | { type: 'generated'; id: number; promptIds: number[]; outputIds: number[]; text: string }
+  | { type: 'generated'; id: number; promptIds: number[]; outputIds: number[]; text: string; speed: GenerationSpeed }
   | { type: 'adapter-files'; id: number; adapterConfigJson: string; adapterSafetensors: Uint8Array }
   | { type: 'model-files'; id: number; files: { name: string; bytes: Uint8Array }[] }
   | { type: 'share-link'; id: number; url: string; bytes: number }

@@ -9,7 +9,8 @@ import { bufferSource } from '../../src/model/safetensors';
 import { LoraAdapter } from '../../src/train/lora';
 import { makeBatch } from '../../src/train/batches';
 import { maskedCrossEntropy } from '../../src/train/loss';
-import { Trainer, DEFAULT_TRAIN } from '../../src/train/trainer';
+import { Trainer } from '../../src/train/trainer';
+import { DEFAULT_TRAIN } from '../../src/train/settings';
 import { loadTokenizer } from '../../src/tokenizer/tokenizer';
 
 async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' | 'nf4' = 'fp32'): Promise<{ backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; recomputedGrads: Record<string, number[]>; trainLosses: number[] }> {

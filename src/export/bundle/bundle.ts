@@ -20,6 +20,9 @@ export interface BundleInput {
 
 /** name -> contents of every file in the bundle (what the zip holds). */
 export function bundleFiles(b: BundleInput): Map<string, string | Uint8Array> {
+  // KTO and GRPO rows look like prompt-completion data: without this the bundle would write an SFT config for them.
+  const objective = b.record.settings.objective ?? 'sft';
+  if (objective !== 'sft') throw new Error(`The cluster bundle writes supervised (SFT) configs; ${objective.toUpperCase()} runs are not bundled yet.`);
   const files = new Map<string, string | Uint8Array>([
     ['README.md', bundleReadme(b.record, b.name)],
     ['run.json', JSON.stringify(b.record, null, 2) + '\n'],

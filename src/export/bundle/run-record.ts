@@ -6,7 +6,7 @@ import type { LoraSpec } from '../../adapters/lora-types';
 import type { DatasetFormat } from '../../data/formats';
 import type { ColumnMapping } from '../../data/columns';
 import type { DatasetFileKind } from '../../data/records';
-import type { TrainSettings } from '../../train/trainer';
+import type { TrainSettings } from '../../train/settings';
 import { ExportInputError } from '../model-tensors';
 
 export const RUN_RECORD_FORMAT = 'fine-tune-studio-run/1';

@@ -7,7 +7,8 @@
 // - qwen2 / qwen3 / gemma3 run NEOX RoPE in llama.cpp, so no permutation.
 // - gemma3 stores RMSNorm weights as (1 + w), since llama.cpp's norm multiplies by the weight alone.
 import { ExportInputError, type SourceTensor } from '../model-tensors';
-import { GgmlType, GgufExportError } from './constants';
+import { GgmlType, GgufExportError, WEIGHT_TYPES, type GgufWeightType } from './constants';
+import { quantizedTypes } from './quant-mix';
 import { kv, type GgufMetadata, type GgufTensor } from './writer';
 
 export type GgufArch = 'llama' | 'qwen2' | 'qwen3' | 'gemma3';
@@ -179,8 +180,12 @@ export function tensorType(ggufName: string, shape: number[], weightType: GgmlTy
   return weightType;
 }
 
-/** The base (or merged) model's tensors under GGUF names, transformed and typed as the converter does. */
-export function ggufModelTensors(arch: GgufArch, c: Config, tensors: SourceTensor[], weightType: GgmlType): GgufTensor[] {
+/**
+ * The base (or merged) model's tensors under GGUF names, transformed and typed as the converter
+ * does, or for the quantized file types as llama-quantize would then retype them (quant-mix.ts).
+ */
+export function ggufModelTensors(arch: GgufArch, c: Config, tensors: SourceTensor[], weightType: GgufWeightType): GgufTensor[] {
+  const wt = WEIGHT_TYPES[weightType];
   const tied = c.tie_word_embeddings === true || (arch === 'gemma3' && c.tie_word_embeddings !== false);
   const out: GgufTensor[] = [];
   const factors = arch === 'llama' ? llama3RopeFactors(c) : null;
@@ -195,7 +200,7 @@ export function ggufModelTensors(arch: GgufArch, c: Config, tensors: SourceTenso
     out.push({
       name,
       shape: t.shape,
-      type: tensorType(name, t.shape, weightType),
+      type: tensorType(name, t.shape, wt.quantize ? GgmlType.F32 : wt.ggml),
       read: async () => {
         let x = await t.read();
         if (perm) x = perm(x, rows);
@@ -203,6 +208,10 @@ export function ggufModelTensors(arch: GgufArch, c: Config, tensors: SourceTenso
         return x;
       },
     });
+  }
+  if (wt.quantize) {
+    const types = quantizedTypes(out, weightType, num(c, 'num_hidden_layers'));
+    for (const t of out) t.type = types.get(t.name)!;
   }
   return out;
 }

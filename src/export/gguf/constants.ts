@@ -24,22 +24,40 @@ export const BLOCK: Partial<Record<GgmlType, [number, number]>> = {
   [GgmlType.F16]: [1, 2],
   [GgmlType.BF16]: [1, 2],
   [GgmlType.Q8_0]: [32, 34], // an f16 scale + 32 int8 codes
+  [GgmlType.Q4_0]: [32, 18], // f16 scale + 32 4-bit codes
+  [GgmlType.Q5_0]: [32, 22], // f16 scale + 32 high bits (u32) + 32 4-bit codes
+  [GgmlType.Q5_1]: [32, 24], // f16 scale, f16 min + 32 high bits + 32 4-bit codes
+  [GgmlType.Q4_K]: [256, 144], // f16 d, f16 dmin, 12 bytes of eight 6-bit scales and mins, 256 4-bit codes
+  [GgmlType.Q5_K]: [256, 176], // as Q4_K + 32 bytes of high bits
+  [GgmlType.Q6_K]: [256, 210], // 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d
 };
 
 /** llama.cpp's llama_token_type (vocab.py TokenType / SentencePieceTokenTypes). */
 export enum TokenType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 
 /** general.file_type (LlamaFileType): the dominant type of the weight matrices. */
-export enum LlamaFileType { ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32 }
+export enum LlamaFileType {
+  ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q8_0 = 7, MOSTLY_Q5_0 = 8,
+  MOSTLY_Q4_K_M = 15, MOSTLY_Q5_K_M = 17, MOSTLY_Q6_K = 18, MOSTLY_BF16 = 32,
+}
 
-/** The types the exporter offers: what the weight matrices are stored as (norms and biases stay F32). */
-export type GgufWeightType = 'f32' | 'f16' | 'bf16' | 'q8_0';
+/**
+ * The types the exporter offers. f32 / f16 / bf16 / q8_0 are what convert_hf_to_gguf.py writes
+ * (norms and biases F32); the others are what llama-quantize writes for that file type, with its
+ * per-tensor mix (quant-mix.ts). `ggml` is the file type's default tensor type.
+ */
+export type GgufWeightType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q4_k_m' | 'q5_k_m' | 'q6_k';
 
-export const WEIGHT_TYPES: Record<GgufWeightType, { ggml: GgmlType; fileType: LlamaFileType }> = {
-  f32: { ggml: GgmlType.F32, fileType: LlamaFileType.ALL_F32 },
-  f16: { ggml: GgmlType.F16, fileType: LlamaFileType.MOSTLY_F16 },
-  bf16: { ggml: GgmlType.BF16, fileType: LlamaFileType.MOSTLY_BF16 },
-  q8_0: { ggml: GgmlType.Q8_0, fileType: LlamaFileType.MOSTLY_Q8_0 },
+export const WEIGHT_TYPES: Record<GgufWeightType, { ggml: GgmlType; fileType: LlamaFileType; quantize: boolean }> = {
+  f32: { ggml: GgmlType.F32, fileType: LlamaFileType.ALL_F32, quantize: false },
+  f16: { ggml: GgmlType.F16, fileType: LlamaFileType.MOSTLY_F16, quantize: false },
+  bf16: { ggml: GgmlType.BF16, fileType: LlamaFileType.MOSTLY_BF16, quantize: false },
+  q8_0: { ggml: GgmlType.Q8_0, fileType: LlamaFileType.MOSTLY_Q8_0, quantize: false },
+  q4_0: { ggml: GgmlType.Q4_0, fileType: LlamaFileType.MOSTLY_Q4_0, quantize: true },
+  q5_0: { ggml: GgmlType.Q5_0, fileType: LlamaFileType.MOSTLY_Q5_0, quantize: true },
+  q4_k_m: { ggml: GgmlType.Q4_K, fileType: LlamaFileType.MOSTLY_Q4_K_M, quantize: true },
+  q5_k_m: { ggml: GgmlType.Q5_K, fileType: LlamaFileType.MOSTLY_Q5_K_M, quantize: true },
+  q6_k: { ggml: GgmlType.Q6_K, fileType: LlamaFileType.MOSTLY_Q6_K, quantize: true },
 };
 
 export class GgufExportError extends Error {

@@ -34,7 +34,7 @@ export async function ggufModelParts(input: GgufModelInput, type: GgufWeightType
   md.set('general.file_type', kv.u32(wt.fileType));
   const vocabSize = await vocabMetadata({ tokenizerJson: input.tokenizerJson, tokenizerConfig: input.tokenizerConfig, config: c, tokenizer: input.tokenizer }, md);
   md.set('general.quantization_version', kv.u32(GGML_QUANT_VERSION));
-  const tensors = ggufModelTensors(arch, c, input.tensors, wt.ggml);
+  const tensors = ggufModelTensors(arch, c, input.tensors, type);
   const embd = tensors.find((t) => t.name === 'token_embd.weight');
   if (!embd) throw new ExportInputError('the checkpoint has no model.embed_tokens.weight');
   if (embd.shape[0] !== vocabSize) throw new GgufExportError(`token_embd has ${embd.shape[0]} rows but the vocabulary has ${vocabSize} entries`);

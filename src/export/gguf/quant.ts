@@ -1,9 +1,12 @@
 // Tensor data in GGML storage types, byte-exact with llama.cpp's reference (ggml-quants.c and
 // gguf-py quants.py): F32, F16 and BF16 round to nearest even; Q8_0 stores each block of 32 values
 // as an f16 scale d = max|x| / 127 and int8 codes round(x / d), rounding half away from zero, with
-// the scale and its inverse computed in float32 as the reference does.
+// the scale and its inverse computed in float32 as the reference does. The 4/5-bit block types and
+// k-quants live in quant-32.ts and quant-k.ts.
 import { floatToBf16, floatToHalf } from '../dtype';
 import { BLOCK, GgmlType, GgufExportError } from './constants';
+import { quantizeQ4_0, quantizeQ5_0, quantizeQ5_1 } from './quant-32';
+import { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './quant-k';
 
 export function ggmlBytes(type: GgmlType, elements: number, rowLength: number): number {
   const b = BLOCK[type];
@@ -46,8 +49,13 @@ export function encodeGgml(x: Float32Array, type: GgmlType): Uint8Array {
       for (let i = 0; i < x.length; i++) out[i] = conv(x[i]!);
       return new Uint8Array(out.buffer);
     }
-    case GgmlType.Q8_0:
-      return quantizeQ8_0(x);
+    case GgmlType.Q8_0: return quantizeQ8_0(x);
+    case GgmlType.Q4_0: return quantizeQ4_0(x);
+    case GgmlType.Q5_0: return quantizeQ5_0(x);
+    case GgmlType.Q5_1: return quantizeQ5_1(x);
+    case GgmlType.Q4_K: return quantizeQ4_K(x);
+    case GgmlType.Q5_K: return quantizeQ5_K(x);
+    case GgmlType.Q6_K: return quantizeQ6_K(x);
     default:
       throw new GgufExportError(`GGML type ${GgmlType[type] ?? type} is not supported by this exporter`);
   }

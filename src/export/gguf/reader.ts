@@ -1,9 +1,10 @@
-// Reads back a GGUF file's metadata, tensor infos and tensor values (F32, F16, BF16, Q8_0): for the
-// tests, for checking a file before it is offered, and for the CLI's summary. Not a general
-// loader: no big-endian files, no other quantization types.
+// Reads back a GGUF file's metadata, tensor infos and tensor values (F32, F16, BF16, Q8_0, and the
+// 4/5-bit and k-quant block types through dequant.ts): for the tests, for checking a file before it
+// is offered, and for the CLI's summary. Not a general loader: no big-endian files, no IQ types.
 import { halfToFloat } from '../../model/safetensors';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufExportError, GgufValueType } from './constants';
 import { tensorBytes } from './writer';
+import { dequantizeBlocks, isBlockType } from './dequant';
 
 export interface GgufTensorInfo {
   name: string;
@@ -86,6 +87,7 @@ export function parseGguf(bytes: Uint8Array): ParsedGguf {
 /** A tensor's values as float32 (dequantized). */
 export function readGgufTensor(bytes: Uint8Array, info: GgufTensorInfo): Float32Array {
   const n = info.shape.reduce((a, b) => a * b, 1);
+  if (isBlockType(info.type)) return dequantizeBlocks(info.type, bytes.subarray(info.offset, info.offset + tensorBytes(info)), n);
   const view = new DataView(bytes.buffer, bytes.byteOffset + info.offset, tensorBytes(info));
   const out = new Float32Array(n);
   switch (info.type) {
