@@ -1,13 +1,13 @@
 // npm run dataset -- check <file>: the app's own dataset parser and preflight, in Node. Flags, output
 // and exit status: SPEC below (`npm run dataset -- --help`).
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { parseCli, type CliOption, type CliSpec } from './usage';
 import { parseDataset } from '../src/data/dataset';
 import { DATASET_FORMATS, isDatasetFormat } from '../src/data/formats';
 import { DatasetFileError } from '../src/data/jsonl';
+import { ColumnMappingError, columnsFlag, parseColumnsFlag } from '../src/data/columns';
+import { openDatasetFile } from './dataset-file';
 import { loadTokenizer, type TextTokenizer } from '../src/tokenizer/tokenizer';
 import { splitTrainValidation } from '../src/data/dataset';
 import { PreflightCollector } from '../src/data/preflight-collect';
@@ -19,10 +19,11 @@ import { DEFAULT_KTO, DEFAULT_TRAIN, totalSteps } from '../src/train/settings';
 const SPEC = {
   command: 'npm run dataset --',
   summary: 'Checks a dataset file with the same parser and preflight as the Dataset step: bad lines, findings, a summary.',
-  positionals: 'check <file.jsonl>',
+  positionals: 'check <file.jsonl|.jsonl.gz|.json|.csv|.tsv|.parquet>',
   options: {
     model: { type: 'string', value: '<folder|base URL>', help: 'Tokenize with this model\'s tokenizer (adds tokens and truncation to the summary).' },
     format: { type: 'string', value: DATASET_FORMATS.join('|'), help: 'Format of every line (detected from the first lines when absent).' },
+    columns: { type: 'string', value: 'field=column,...', help: 'Which column feeds which field, e.g. prompt=question,completion=answer or messages=dialog,role=from,content=value (detected from common names when absent).' },
     'max-length': { type: 'string', value: 'N', help: 'Tokens per example; longer examples follow --overflow (needs --model).' },
     overflow: { type: 'string', default: 'truncate', value: 'truncate|drop', help: 'What happens to an example longer than --max-length.' },
     'train-on-prompt': { type: 'boolean', default: false, help: 'Count the prompt tokens as trained (by default only answers are).' },
@@ -37,11 +38,13 @@ const SPEC = {
   },
   examples: [
     'npm run dataset -- check data.jsonl',
+    'npm run dataset -- check qa.parquet --columns prompt=question,completion=answer',
     'npm run dataset -- check chat.jsonl --model ../shared/models/stories260K --max-length 256 --steps 200 --lr 2e-4',
   ],
   notes: [
     'Prints one JSON line per bad line {"line","error"}, one per preflight finding {"warning","severity","message","count","lines","example","fix"},',
-    'then the summary {"format","lines","valid","invalid","examples","tokens","truncated"} (tokens and truncated only with --model).',
+    'then the summary {"format","lines","valid","invalid","examples","tokens","truncated","mapping"} (tokens and truncated only with --model;',
+    'mapping {"source":"given"|"detected","columns"} only when columns were mapped). Files: JSONL (or .gz), a JSON array, CSV/TSV, Parquet.',
     'Exit status: 0 all lines valid, 1 some lines invalid or none valid, 2 usage or unreadable file.',
   ],
 } satisfies CliSpec<Record<string, CliOption>>;
@@ -96,13 +99,16 @@ async function check(args: string[]): Promise<number> {
   const lr = numberOption(values, 'lr', (v) => v > 0);
   if (values.method !== undefined && !(values.method in USUAL_LEARNING_RATES)) throw new UsageError(`--method must be one of ${Object.keys(USUAL_LEARNING_RATES).join(', ')}, not "${values.method}"`);
 
+  const columns = values.columns === undefined ? null : parseColumnsFlag(values.columns);
+
   const tokenizer = values.model ? await loadModelTokenizer(values.model) : undefined;
   const collector = new PreflightCollector(tokenizer);
-  const { size } = await stat(file);
-  const stream = Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>;
-  const s = await parseDataset(stream, {
-    fileName: path.basename(file),
-    bytesTotal: size,
+  const input = await openDatasetFile(file);
+  const s = await parseDataset(input.stream, {
+    fileName: input.fileName,
+    bytesTotal: input.bytesTotal,
+    randomAccess: input.randomAccess,
+    columns,
     format: values.format as (typeof DATASET_FORMATS)[number] | undefined,
     tokenizer,
     maxLength,
@@ -128,6 +134,7 @@ async function check(args: string[]): Promise<number> {
   // every valid line is one example; with one, examples are what survives the length policy.
   const summary: Record<string, unknown> = { format: s.format, lines: s.lines, valid: s.valid, invalid: s.invalid, examples: tokenizer ? s.examples.length : s.valid };
   if (tokenizer) Object.assign(summary, { tokens: s.tokens, truncated: s.truncated });
+  if (s.mapping) summary.mapping = { source: s.mapping.source, columns: columnsFlag(s.mapping.columns) };
   console.log(JSON.stringify(summary));
   return s.invalid > 0 || s.valid === 0 ? 1 : 0;
 }
@@ -142,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
     const err = e as Error;
     // One JSON line on stderr too, so scripts can read failures the same way as results.
     console.error(JSON.stringify({ error: err.message, name: err.name }));
-    return err instanceof UsageError || err instanceof DatasetFileError || (err as NodeJS.ErrnoException).code !== undefined ? 2 : 1;
+    return err instanceof UsageError || err instanceof ColumnMappingError || err instanceof DatasetFileError || (err as NodeJS.ErrnoException).code !== undefined ? 2 : 1;
   }
 }
 

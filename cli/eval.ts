@@ -1,12 +1,13 @@
 // npm run eval: the Evaluate view's figures in Node, from the same pure module (src/eval/evaluate.ts);
 // the data is prepared and split exactly as the page does, so the held-out set is the same one.
 // Flags, output and exit status: SPEC below (`npm run eval -- --help`).
-import { createReadStream, existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseCli, type CliOption, type CliSpec } from './usage';
+import { openDatasetFile } from './dataset-file';
+import { ColumnMappingError, parseColumnsFlag } from '../src/data/columns';
 import { initNodeBackend, openModelFiles } from './node-runtime';
 import { loadModel } from '../src/model/load';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
@@ -23,7 +24,8 @@ const SPEC = {
   options: {
     model: { type: 'string', value: '<folder|URL>', help: 'Base model folder or base URL (required).' },
     adapter: { type: 'string', value: '<folder>', help: 'PEFT LoRA adapter folder (required).' },
-    data: { type: 'string', value: '<file.jsonl>', help: 'The training dataset; its held-out share is evaluated (required).' },
+    data: { type: 'string', value: '<file>', help: 'The training dataset (JSONL, .gz, JSON array, CSV/TSV or Parquet); its held-out share is evaluated (required).' },
+    columns: { type: 'string', value: 'field=column,...', help: 'Which column feeds which field, as in training (e.g. prompt=question,completion=answer).' },
     general: { type: 'string', value: '<file>', help: 'General text whose loss shows forgetting (default: public/eval/general-text.txt).' },
     validation: { type: 'string', value: '<file.jsonl>', help: 'A separate validation file instead of the held-out share.' },
     'val-percent': { type: 'string', value: 'P', help: `Held-out share, percent (default: ${DEFAULT_DATASET_OPTIONS.validationPercent}).` },
@@ -56,8 +58,8 @@ function num(v: string | undefined, name: string, fallback: number, ok: (x: numb
 }
 
 async function input(file: string): Promise<PrepareInput> {
-  const { size } = await stat(file);
-  return { stream: Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>, fileName: path.basename(file), bytesTotal: size };
+  const f = await openDatasetFile(file);
+  return { stream: f.stream, fileName: f.fileName, bytesTotal: f.bytesTotal, randomAccess: f.randomAccess };
 }
 
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -74,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
     seed: num(v.seed, 'seed', DEFAULT_DATASET_OPTIONS.seed, Number.isInteger),
     maxLength: num(v['max-length'], 'max-length', DEFAULT_DATASET_OPTIONS.maxLength, int),
     trainOnPrompt: v['train-on-prompt'],
+    columns: v.columns === undefined ? null : parseColumnsFlag(v.columns),
   };
   const evalOptions = {
     seqLen: num(v['seq-len'], 'seq-len', DEFAULT_EVAL_OPTIONS.seqLen, int),
@@ -112,5 +115,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((e: Error) => {
   process.stderr.write(JSON.stringify({ error: e.message, name: e.name }) + '\n');
-  process.exit(e instanceof UsageError ? 2 : 1);
+  process.exit(e instanceof UsageError || e instanceof ColumnMappingError ? 2 : 1);
 });

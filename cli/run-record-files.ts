@@ -1,26 +1,31 @@
 // Writes what `npm run export -- --format bundle --run <out>` needs from a finished or running
 // `npm run train`: <out>/run.json (model identity, LoRA, trainer and data settings) and the exact
-// rows trained on and held out, as the lines of the user's file (train.jsonl, validation.jsonl).
+// rows trained on and held out, as the lines of the user's file (train.jsonl, validation.jsonl), or
+// for other kinds of file (CSV, Parquet ...) and mapped columns the rows re-written as JSON objects.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoraSpec } from '../src/adapters/lora-types';
 import type { DatasetSummary } from '../src/data/dataset';
 import { FALLBACK_CHAT_TEMPLATE } from '../src/data/render';
+import { pickLines, rowsAsJsonl } from '../src/data/exact-rows';
+import { openDatasetFile } from './dataset-file';
 import type { LlamaConfig } from '../src/model/config';
 import type { TrainSettings } from '../src/train/settings';
 import { RUN_RECORD_FILE, RUN_RECORD_FORMAT, TRAIN_ROWS_FILE, VALIDATION_ROWS_FILE, type RunRecord } from '../src/export/bundle/run-record';
-
-/** The physical lines of a JSONL file (1-based line n is lines[n - 1]); a leading BOM is dropped. */
-export function fileLines(text: string): string[] {
-  return text.replace(/^\uFEFF/, '').split(/\r?\n/);
-}
 
 export async function writeRunRecord(out: string, r: {
   dataFile: string; summary: DatasetSummary; train: { line: number }[]; validation: { line: number }[];
   model: { source: string; fingerprint: string; config: LlamaConfig }; lora: LoraSpec; settings: TrainSettings;
 }): Promise<void> {
-  const lines = fileLines(await readFile(r.dataFile, 'utf8'));
-  const rows = (ex: { line: number }[]) => ex.map((e) => lines[e.line - 1]!).join('\n') + (ex.length ? '\n' : '');
+  const s = r.summary;
+  const mapping = s.mapping?.columns ?? null;
+  const plain = s.fileKind === 'jsonl' && !s.gzip && !mapping;
+  const text = plain ? await readFile(r.dataFile, 'utf8') : null;
+  const file = plain ? null : await openDatasetFile(r.dataFile);
+  const rows = (ex: { line: number }[]) => {
+    const lines = ex.map((e) => e.line);
+    return text !== null ? Promise.resolve(pickLines(text, lines)) : rowsAsJsonl({ stream: file!.reopen, fileName: file!.fileName, randomAccess: file!.randomAccess, mapping }, lines);
+  };
   const ct = r.summary.chatTemplate;
   const record: RunRecord = {
     format: RUN_RECORD_FORMAT,
@@ -36,9 +41,11 @@ export async function writeRunRecord(out: string, r: {
       chatTemplate: ct ? { name: ct.name, fallback: ct.fallback, template: ct.fallback ? FALLBACK_CHAT_TEMPLATE : null } : null,
       trainRows: r.train.length,
       validationRows: r.validation.length,
+      ...(s.fileKind ? { source: { fileName: s.fileName, kind: s.fileKind, gzip: s.gzip } } : {}),
+      ...(s.mapping ? { columns: { ...s.mapping.columns, source: s.mapping.source } } : {}),
     },
   };
-  await writeFile(path.join(out, TRAIN_ROWS_FILE), rows(r.train));
-  await writeFile(path.join(out, VALIDATION_ROWS_FILE), rows(r.validation));
+  await writeFile(path.join(out, TRAIN_ROWS_FILE), await rows(r.train));
+  await writeFile(path.join(out, VALIDATION_ROWS_FILE), await rows(r.validation));
   await writeFile(path.join(out, RUN_RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
 }

@@ -1,4 +1,5 @@
 // npm run train -- --model <folder|base URL> --data <file.jsonl> --out <folder> [--steps N | --epochs E]
+//   [--columns field=column,...] (--data may be .jsonl(.gz), .json, .csv, .tsv or .parquet; maps its columns, e.g. prompt=question,completion=answer)
 //   [--seed S] [--rank R --alpha A --dropout P --rslora --targets q_proj,v_proj|qv|attention|all-linear]
 //   [--lr X --schedule cosine|linear|constant --warmup N --weight-decay W --max-grad-norm G]
 //   [--batch B --grad-accum K --max-len T] [--eval-every N --val-percent P] [--checkpoint-every N]
@@ -19,15 +20,15 @@
 // The browser's trainer, in Node. stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens"}
 // and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state +
 // PEFT adapter) and, at the end, the PEFT adapter in <out>. Exit: 0 done or stopped, 1 bad input, 3 diverged.
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { initNodeBackend, openModelFiles } from './node-runtime';
 import { loadModel } from '../src/model/load';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { parseDataset, splitTrainValidation, type DatasetSummary } from '../src/data/dataset';
+import { ColumnMappingError, parseColumnsFlag, type ColumnMapping } from '../src/data/columns';
+import { openDatasetFile } from './dataset-file';
 import { LoraAdapter } from '../src/train/lora';
 import { SoftPromptAdapter } from '../src/train/soft-prompt';
 import { toPromptPeftFiles } from '../src/adapters/peft-prompt';
@@ -60,6 +61,15 @@ import { RewardError, type RewardScorer } from '../src/train/objectives/reward';
 
 class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** --columns as a mapping; a malformed one is a usage error. */
+function columnsOption(flag: string): ColumnMapping {
+  try {
+    return parseColumnsFlag(flag);
+  } catch (e) {
+    throw e instanceof ColumnMappingError ? new UsageError(e.message) : e;
+  }
 }
 class BadDataError extends Error {
   override name = 'BadDataError';
@@ -99,7 +109,7 @@ function dpoFields(m: DpoMetrics, prefix = ''): Record<string, number> {
 async function main(): Promise<number> {
   const { values: v } = parseArgs({
     options: {
-      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
+      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, columns: { type: 'string' },
       steps: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' },
       rank: { type: 'string' }, alpha: { type: 'string' }, dropout: { type: 'string' }, rslora: { type: 'boolean', default: false }, targets: { type: 'string' },
       lr: { type: 'string' }, schedule: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' },
@@ -121,6 +131,7 @@ async function main(): Promise<number> {
   const recomputeFlag: RecomputeSetting = /^\d+$/.test(v.recompute!) ? Number(v.recompute) : choice('recompute', v.recompute!, ['on', 'off', 'auto'] as const);
   const lossFlag = choice('loss', v.loss!, ['fused', 'plain'] as const);
   if (!v.model || (!v['dry-run'] && (!v.data || !v.out))) throw new UsageError('--model <folder or base URL>, --data <file.jsonl> and --out <folder> are required (--dry-run needs only --model)');
+  const columns = v.columns === undefined ? null : columnsOption(v.columns); // checked before any weight is read
   if (v.steps && v.epochs) throw new UsageError('give --steps or --epochs, not both');
   const backend = await initNodeBackend(v.backend === 'cpu' ? 'cpu' : 'wasm');
   process.stderr.write(`backend: ${backend}\n`);
@@ -181,9 +192,9 @@ async function main(): Promise<number> {
 
   const summary = settings.objective === 'grpo'
     ? promptRowsSummary(path.basename(v.data), await readFile(v.data, 'utf8'), tokenizer)
-    : await parseDataset(Readable.toWeb(createReadStream(v.data)) as ReadableStream<Uint8Array>, {
-        fileName: path.basename(v.data), bytesTotal: (await stat(v.data)).size, tokenizer, maxLength: settings.seqLen + 1,
-      });
+    : await openDatasetFile(v.data).then((f) => parseDataset(f.stream, {
+        fileName: f.fileName, bytesTotal: f.bytesTotal, randomAccess: f.randomAccess, columns, tokenizer, maxLength: settings.seqLen + 1,
+      }));
   for (const e of summary.errors) process.stderr.write(`${v.data}:${e.line}: ${e.error}\n`);
   if (summary.invalid > 0 && !v['skip-bad-lines']) throw new BadDataError(`${v.data}: ${summary.invalid} of ${summary.lines} lines are invalid (see above); fix them or pass --skip-bad-lines`);
   if (summary.examples.length === 0) throw new BadDataError(`${v.data}: no usable training examples (${summary.lines} lines, ${summary.valid} valid)`);
@@ -341,6 +352,7 @@ function promptRowsSummary(fileName: string, text: string, tokenizer: ReturnType
   return {
     fileName, format: null, lines, valid: rows.length, invalid: errors.length, errors: errors.map((e) => ({ line: e.line, error: e.reason, ...(e.field ? { field: e.field } : {}) })),
     examples, tokens: examples.reduce((a, r) => a + r.inputIds.length, 0), trainedTokens: 0, truncated: 0, dropped: 0, preview: [], lengths: null,
+    fileKind: 'jsonl', gzip: false, unit: 'line', columns: [], mapping: null, // prompt rows are JSONL, never mapped
   };
 }
 

@@ -1,7 +1,11 @@
 // Runs `npm run dataset -- check` as a person would and checks its JSON-lines output and exit status.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { writeParquetFixture } from './parquet-fixture';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL = fileURLToPath(new URL('../../../shared/models/stories260K/', import.meta.url));
@@ -63,5 +67,52 @@ describe('dataset check CLI', () => {
     const r = run('check', 'tests/fixtures/datasets/not-text.jsonl');
     expect(r.rc).toBe(2);
     expect(JSON.parse(r.err.trim())).toMatchObject({ name: 'DatasetFileError' });
+  });
+
+  describe('files beyond JSONL and --columns', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dataset-cli-'));
+    const csv = path.join(dir, 'qa.csv');
+    writeFileSync(csv, 'question,answer\n"What is 2+2?\nThink.",4\n"Say ""hi""",hi\nempty answer,\n');
+    const pq = path.join(dir, 'odd.parquet');
+    writeFileSync(pq, writeParquetFixture([
+      { name: 'q', type: 'string', values: ['one', 'two', 'three', null, 'five'] },
+      { name: 'a', type: 'string', values: ['1', '2', '3', '4', '5'] },
+    ], 2));
+
+    it('--columns maps a CSV: rows start on the right lines, the empty cell is named by its column', () => {
+      const r = run('check', csv, '--columns', 'prompt=question,completion=answer');
+      expect(r.rc).toBe(1);
+      expect(r.out).toEqual([
+        { line: 5, error: 'field "completion" is empty (column "answer")' },
+        { format: 'prompt-completion', lines: 3, valid: 2, invalid: 1, examples: 2, mapping: { source: 'given', columns: 'prompt=question,completion=answer' } },
+      ]);
+    });
+
+    it('without --columns, question/answer is detected and said so', () => {
+      expect(run('check', csv).out.at(-1)).toMatchObject({ format: 'prompt-completion', valid: 2, mapping: { source: 'detected', columns: 'completion=answer,prompt=question' } });
+    });
+
+    it('Parquet with unfamiliar columns: unknown without a mapping, trainable with --columns (tokens with --model)', () => {
+      const unknown = run('check', pq);
+      expect(unknown.rc).toBe(1);
+      expect(unknown.out[0]).toEqual({ line: 1, error: expect.stringContaining("or map its columns (q, a) to a format's fields") });
+      expect(unknown.out.at(-1)).toEqual({ format: null, lines: 5, valid: 0, invalid: 5, examples: 0 });
+      const mapped = run('check', pq, '--columns', 'prompt=q,completion=a', '--model', MODEL);
+      // (Preflight also warns that one-character answers are near-empty: not this test's point.)
+      expect(mapped.out.filter((o) => !('warning' in (o as object)))).toEqual([
+        { line: 4, error: 'missing column "q" (mapped to prompt)' },
+        expect.objectContaining({ format: 'prompt-completion', lines: 5, valid: 4, invalid: 1, examples: 4, tokens: expect.any(Number), mapping: { source: 'given', columns: 'prompt=q,completion=a' } }),
+      ]);
+    });
+
+    it.each([
+      ['prompt', '--columns: "prompt" is not field=column (e.g. prompt=question,completion=answer)'],
+      ['prompt=q', '--columns: prompt-completion needs "completion" mapped to a column'],
+      ['prompt=q,answer=a', '--columns: "answer" is not a field of prompt-completion (prompt, completion); prompt-completion needs "completion" mapped to a column'],
+    ])('a bad --columns %j is a usage error (exit 2) that says what is wrong', (flag, message) => {
+      const r = run('check', pq, '--columns', flag);
+      expect(r.rc).toBe(2);
+      expect(JSON.parse(r.err.trim())).toEqual({ name: 'ColumnMappingError', error: message });
+    });
   });
 });

@@ -143,10 +143,15 @@ describe('parseDataset options', () => {
     expect({ valid: s.valid, invalid: s.invalid }).toEqual({ valid: 1, invalid: 60 });
   });
 
-  it('a pretty-printed JSON array is one DatasetFileError, not a line per error', async () => {
-    const err = await parseDatasetText('[\n  {"text": "a"},\n  {"text": "b"}\n]\n', { fileName: 'arr.json' }).catch((e: unknown) => e);
+  it('a pretty-printed JSON array is read element by element (each at the line it starts on)', async () => {
+    const s = await parseDatasetText('[\n  {"text": "a"},\n  {"text": "b"}\n]\n', { fileName: 'arr.json' });
+    expect({ kind: s.fileKind, format: s.format, valid: s.valid }).toEqual({ kind: 'json-array', format: 'text', valid: 2 });
+  });
+
+  it('a pretty-printed JSON object is one DatasetFileError, not a line per error', async () => {
+    const err = await parseDatasetText('{\n  "text": "a"\n}\n', { fileName: 'one.json' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DatasetFileError);
-    expect((err as Error).message).toBe('arr.json: line 1 is "[": this looks like a multi-line JSON document, not JSONL (one JSON object per line)');
+    expect((err as Error).message).toBe('one.json: line 1 is "{": this looks like a multi-line JSON document, not JSONL (one JSON object per line)');
   });
 
   it('an aborted signal stops parsing with DatasetAbortedError', async () => {

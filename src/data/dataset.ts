@@ -1,9 +1,13 @@
-// The one entry point the worker (and the CLI) calls: stream a JSONL file, detect its format,
-// validate every line, render and tokenize the valid ones, and sum it all up for the UI.
-// Bad lines are counted and the first ones kept with their line numbers; valid lines go on.
+// The one entry point the worker (and the CLI) calls: stream a dataset file (JSONL, gzip, JSON
+// array, CSV/TSV, Parquet: src/data/records.ts), map its columns when asked or when common names
+// say how (src/data/columns.ts), detect its format, validate every row, render and tokenize the
+// valid ones, and sum it all up for the UI. Bad rows are counted and the first ones kept with their
+// line (or row) numbers; valid rows go on.
 import type { TextTokenizer } from '../tokenizer/tokenizer';
-import { DatasetFileError, readLines, streamFromBytes, type LineProgress } from './jsonl';
-import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detectFormat, parseJsonLine, shapeOf, validateRecord, type DatasetFormat } from './formats';
+import { streamFromBytes, type LineProgress } from './jsonl';
+import { openRows, type DatasetFileKind, type DatasetRow, type RandomAccess } from './records';
+import { applyMapping, describeColumns, suggestMapping, type ColumnInfo, type ColumnMapping, type MappingFormat } from './columns';
+import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detectFormat, validateRecord, type DatasetFormat } from './formats';
 import { chatTemplateFor, displayToken, fitLength, renderExample, type OverflowPolicy, type TrainingExample } from './render';
 import { fitPairLength, renderPreference } from './preference';
 import { LengthTally, type LengthHistogram } from './histogram';
@@ -34,6 +38,10 @@ export interface ParseDatasetOptions {
   signal?: AbortSignal;
   /** Gathers the preflight checks' facts from each valid line (src/data/preflight-collect.ts). */
   preflight?: PreflightCollector;
+  /** Random access to the same bytes as the stream: Parquet is read through it. */
+  randomAccess?: RandomAccess;
+  /** Which column feeds which field; decides the format. Without it, common column names may. */
+  columns?: ColumnMapping | null;
 }
 
 export interface DatasetLineIssue {
@@ -80,17 +88,26 @@ export interface DatasetSummary {
   chatTemplate?: { name: string; fallback: boolean };
   /** Token lengths of the rendered examples before the length policy (null without a tokenizer or examples). */
   lengths: LengthHistogram | null;
+  /** How the file was read (JSONL, CSV ...), whether it was gzip-compressed, and what `line` numbers count. */
+  fileKind: DatasetFileKind | null;
+  gzip: boolean;
+  unit: 'line' | 'row';
+  /** The columns of the first rows with sample values (for the column mapper). */
+  columns: ColumnInfo[];
+  /** The column mapping applied: given by the user, or detected from common column names. */
+  mapping: { columns: ColumnMapping; source: 'given' | 'detected' } | null;
+}
+
+/** The dataset format rows take after a mapping (unpaired feedback trains like prompt/completion). */
+export function mappedFormat(f: MappingFormat): DatasetFormat {
+  return f === 'unpaired' ? 'prompt-completion' : f;
 }
 
 export class DatasetAbortedError extends Error {
   override name = 'DatasetAbortedError';
 }
 
-interface Pending {
-  line: number;
-  value?: unknown;
-  error?: DatasetLineError;
-}
+type Pending = DatasetRow;
 
 /** How many non-blank lines are held back while the format is still unknown. */
 const DETECT_BUFFER_LINES = 1000;
@@ -114,6 +131,11 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
     dropped: 0,
     preview: [],
     lengths: null,
+    fileKind: null,
+    gzip: false,
+    unit: 'line',
+    columns: [],
+    mapping: null,
   };
   const tally = new LengthTally();
 
@@ -126,10 +148,13 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
     s.lines++;
     if (p.error) return fail(p.error);
     if (format === null) {
-      return fail(new DatasetLineError(p.line, `not a known dataset format; expected one of ${DATASET_FORMATS.map((f) => FORMAT_EXAMPLES[f]).join(' or ')}`));
+      const cols = s.columns.length ? `; or map its columns (${s.columns.map((c) => c.name).join(', ')}) to a format's fields` : '';
+      return fail(new DatasetLineError(p.line, `not a known dataset format; expected one of ${DATASET_FORMATS.map((f) => FORMAT_EXAMPLES[f]).join(' or ')}${cols}`));
     }
+    const mapping = s.mapping?.columns;
     try {
-      const rec = validateRecord(p.value, format, p.line);
+      // A mapped unpaired row keeps its boolean label: prompt/completion records carry it for KTO.
+      const rec = validateRecord(mapping ? applyMapping(p.value, mapping, p.line) : p.value, format, p.line);
       if (tok) {
         const ropts = { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate };
         // A preference pair keeps its rejected answer beside the chosen one (the example itself).
@@ -158,40 +183,40 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
       } else opts.preflight?.add(rec, p.line);
       s.valid++;
     } catch (e) {
-      if (e instanceof DatasetLineError) fail(e);
-      else fail(new DatasetLineError(p.line, `could not be rendered: ${(e as Error).message}`));
+      if (e instanceof DatasetLineError) {
+        // A mapped field's problem names the user's column too.
+        const column = e.field !== undefined ? mapping?.fields[e.field] : undefined;
+        fail(column && column !== e.field ? new DatasetLineError(e.line, `${e.reason} (column "${column}")`, e.field) : e);
+      } else fail(new DatasetLineError(p.line, `could not be rendered: ${(e as Error).message}`));
     }
   };
 
-  const parse = (line: number, text: string): Pending => {
-    try {
-      return { line, value: parseJsonLine(text, line) };
-    } catch (e) {
-      return { line, error: e as DatasetLineError };
-    }
-  };
-
-  // While the format is unknown, lines wait here (bounded) until enough have a recognizable shape.
-  let held: Pending[] | null = opts.format ? null : [];
-  let shaped = 0;
+  // The first rows wait here (bounded) until enough are read to list the columns, choose a mapping
+  // and detect the format.
+  let held: Pending[] | null = [];
+  let parsed = 0;
   const release = () => {
     if (!held) return;
-    s.format = detectFormat(held.filter((p) => !p.error).map((p) => p.value));
+    const values = held.filter((p) => !p.error).map((p) => p.value);
+    s.columns = describeColumns(values.slice(0, DETECT_LINES));
+    const detected = opts.columns || opts.format ? null : suggestMapping(values.slice(0, DETECT_LINES));
+    if (opts.columns) s.mapping = { columns: opts.columns, source: 'given' };
+    else if (detected) s.mapping = { columns: detected, source: 'detected' };
+    s.format = s.mapping ? mappedFormat(s.mapping.columns.format) : (opts.format ?? detectFormat(values));
     for (const p of held) accept(p, s.format);
     held = null;
   };
 
-  for await (const { line, text } of readLines(stream, { fileName: opts.fileName, bytesTotal: opts.bytesTotal, onProgress: opts.onProgress })) {
-    if (opts.signal?.aborted) throw new DatasetAbortedError(`parsing ${opts.fileName} was cancelled at line ${line}`);
-    // A pretty-printed JSON array would otherwise show up as thousands of "invalid JSON" lines.
-    if (s.lines === 0 && held?.length === 0 && (text.trim() === '[' || text.trim() === '{')) {
-      throw new DatasetFileError(opts.fileName, `line ${line} is "${text.trim()}": this looks like a multi-line JSON document, not JSONL (one JSON object per line)`);
-    }
-    const p = parse(line, text);
+  const rows = await openRows(stream, { fileName: opts.fileName, bytesTotal: opts.bytesTotal, onProgress: opts.onProgress, randomAccess: opts.randomAccess });
+  s.fileKind = rows.kind;
+  s.gzip = rows.gzip;
+  s.unit = rows.unit;
+  for await (const p of rows.rows) {
+    if (opts.signal?.aborted) throw new DatasetAbortedError(`parsing ${opts.fileName} was cancelled at ${rows.unit} ${p.line}`);
     if (held) {
       held.push(p);
-      if (!p.error && shapeOf(p.value) !== null) shaped++;
-      if (shaped >= DETECT_LINES || held.length >= DETECT_BUFFER_LINES) release();
+      if (!p.error) parsed++;
+      if (parsed >= DETECT_LINES || held.length >= DETECT_BUFFER_LINES) release();
     } else accept(p, s.format);
   }
   release();

@@ -43,16 +43,16 @@ export const SNIFF_BYTES = 1024;
 export const DEFAULT_MAX_LINE_CHARS = 64 * 1024 * 1024;
 
 /** Throws DatasetFileError when `head` (the first bytes of a file) does not look like UTF-8 text. */
-export function assertLooksLikeText(head: Uint8Array, fileName: string): void {
+export function assertLooksLikeText(head: Uint8Array, fileName: string, expected = 'UTF-8 JSONL, one JSON object per line'): void {
   const nul = head.indexOf(0);
   if (nul >= 0) {
-    throw new DatasetFileError(fileName, `not a text file (NUL byte at offset ${nul}); expected UTF-8 JSONL, one JSON object per line`);
+    throw new DatasetFileError(fileName, `not a text file (NUL byte at offset ${nul}); expected ${expected}`);
   }
   try {
     // stream: true tolerates a multi-byte character cut at the end of the sniffed window.
     new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
   } catch {
-    throw new DatasetFileError(fileName, 'not a text file (invalid UTF-8 in the first kilobyte); expected UTF-8 JSONL, one JSON object per line');
+    throw new DatasetFileError(fileName, `not a text file (invalid UTF-8 in the first kilobyte); expected ${expected}`);
   }
 }
 

@@ -5,6 +5,8 @@ import { chatTurns, lastUserTurn } from './chat-turns';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
 import { parseDataset, splitTrainValidation, type DatasetLineIssue, type DatasetSummary } from './dataset';
 import type { DatasetFormat } from './formats';
+import type { ColumnMapping } from './columns';
+import type { RandomAccess } from './records';
 import type { LineProgress } from './jsonl';
 import { packExamples, packingStats, type PackingStats } from './packing';
 import type { OverflowPolicy, TrainingExample } from './render';
@@ -15,6 +17,8 @@ import { dataFindings, type PreflightFinding } from './preflight';
 export interface DatasetOptions {
   /** Forced format, or null to detect it from the first lines. */
   format: DatasetFormat | null;
+  /** Which column feeds which field (decides the format), or null to detect it from common column names. */
+  columns: ColumnMapping | null;
   /** Loss on prompt / user / system tokens too (default off: only completions and assistant turns). */
   trainOnPrompt: boolean;
   /** Maximum tokens per example (the training sequence length + 1: inputs plus the last target). */
@@ -30,6 +34,7 @@ export interface DatasetOptions {
 
 export const DEFAULT_DATASET_OPTIONS: DatasetOptions = {
   format: null,
+  columns: null, // detected from the column names when they are not a known format
   trainOnPrompt: false, // learn the answers, not the questions (TRL's completion-only default)
   maxLength: 129, // the default training sequence length 128, plus one target
   overflow: 'truncate', // keep the start of long examples rather than losing them
@@ -72,6 +77,8 @@ export interface PrepareInput {
   stream: ReadableStream<Uint8Array>;
   fileName: string;
   bytesTotal?: number;
+  /** Random access to the same bytes (Blob.slice): Parquet files need it. */
+  randomAccess?: RandomAccess;
 }
 
 export async function prepareDataset(
@@ -83,9 +90,11 @@ export async function prepareDataset(
 ): Promise<PreparedDataset> {
   const collector = new PreflightCollector(tokenizer);
   const validationCollector = validationFile ? new PreflightCollector(tokenizer) : undefined;
-  const parseOpts = (input: PrepareInput, format: DatasetFormat | undefined, preflight?: PreflightCollector) => ({
+  const parseOpts = (input: PrepareInput, format: DatasetFormat | undefined, preflight?: PreflightCollector, columns: ColumnMapping | null = options.columns) => ({
     fileName: input.fileName,
     bytesTotal: input.bytesTotal,
+    randomAccess: input.randomAccess,
+    columns,
     format,
     tokenizer,
     maxLength: options.maxLength,
@@ -99,8 +108,8 @@ export async function prepareDataset(
   let validation: TrainingExample[];
   let report: ValidationReport;
   if (validationFile) {
-    // The validation file must be in the training file's format (detected or forced).
-    const v = await parseDataset(validationFile.stream, parseOpts(validationFile, options.format ?? summary.format ?? undefined, validationCollector));
+    // The validation file must be in the training file's format (detected or forced), its columns mapped alike.
+    const v = await parseDataset(validationFile.stream, parseOpts(validationFile, options.format ?? summary.format ?? undefined, validationCollector, summary.mapping?.columns ?? null));
     train = summary.examples;
     validation = v.examples;
     report = { source: 'file', examples: validation.length, fileName: validationFile.fileName, invalid: v.invalid, errors: v.errors.slice(0, 5) };

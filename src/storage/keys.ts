@@ -21,6 +21,8 @@ export const DATABASES = {
   hubToken: { dbName: 'studio-hub-token-v1', storeName: 'token' },
   /** People's ratings of generated answers (src/data/feedback.ts FeedbackRecord): key feedbackKey(id). */
   feedback: { dbName: 'studio-feedback-v1', storeName: 'ratings' },
+  /** Dataset files downloaded from the hub (src/storage/hub-dataset.ts), a StoredDatasetFile each: key datasetFileKey(...). */
+  datasetFiles: { dbName: 'studio-dataset-files-v1', storeName: 'files' },
 } as const;
 
 export type DatabasePurpose = keyof typeof DATABASES;
@@ -96,4 +98,9 @@ export const HUB_TOKEN_KEY = 'hf-token';
 
 export function feedbackKey(id: string): string {
   return `feedback:${id}`;
+}
+
+/** One hub dataset file: the dataset id, its config and split, and the file's URL (a split may have several shards). */
+export function datasetFileKey(id: string, config: string, split: string, url: string): string {
+  return `dataset:${id}:${config}:${split}:${url}`;
 }

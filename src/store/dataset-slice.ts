@@ -1,5 +1,7 @@
 // Dataset slice: the user's dataset options, the parsed file's report, and the optional validation
-// file. A new file with nothing usable never replaces a good one; an option change re-reads the
+// file. A new file with nothing usable never replaces a good one, except when its columns are not a
+// known format: then its report (columns, samples) is shown so the user can map them; training stays
+// blocked until a mapping yields examples. An option change (the mapping is one) re-reads the
 // current file and always shows the result, so the user sees what the option did.
 import { DEFAULT_DATASET_OPTIONS } from '../data/prepare';
 import { DEFAULT_USE_PROMPT } from './use-slice';
@@ -12,13 +14,17 @@ async function parse(get: () => AppState, set: (p: Partial<AppState>) => void, f
     const { datasetOptions, validationFile } = get();
     const { report } = await requireClient(get).parseDataset(file, fileName, datasetOptions, (p) => set({ datasetProgress: p }), validationFile);
     if (report.examples === 0) {
-      const why = report.lines === 0 ? 'The file has no lines.' : `None of its ${report.lines} lines is a valid example.`;
-      const first = report.errors.slice(0, 3).map((x) => `line ${x.line}: ${x.error}`).join('; ');
+      const unit = report.unit;
+      const mappable = report.format === null && report.columns.length > 0;
+      const why = report.lines === 0 ? `The file has no ${unit}s.` : `None of its ${report.lines} ${unit}s is a valid example.`;
+      const first = mappable ? '' : report.errors.slice(0, 3).map((x) => `${unit} ${x.line}: ${x.error}`).join('; ');
       const prev = get().dataset;
-      const kept = isNewFile && prev ? ` The previous dataset (${prev.fileName}) is kept.` : '';
-      set({ datasetError: { title: `${fileName} cannot be used`, message: `${why}${first ? ` ${first}.` : ''}${kept}` } });
-      // A new file with nothing usable keeps the old dataset; an option change shows what it did.
-      if (isNewFile) return false;
+      const kept = isNewFile && prev && !mappable ? ` The previous dataset (${prev.fileName}) is kept.` : '';
+      const map = mappable ? ` Its columns (${report.columns.map((c) => c.name).join(', ')}) are not a known format: map them to a format's fields below.` : '';
+      set({ datasetError: { title: `${fileName} cannot be used${mappable ? ' yet' : ''}`, message: `${why}${first ? ` ${first}.` : ''}${kept}${map}` } });
+      // A new file with nothing usable keeps the old dataset, unless mapping its columns can help;
+      // an option change shows what it did.
+      if (isNewFile && !mappable) return false;
     }
     const prev = get().dataset;
     set({ dataset: report, datasetFile: { file, fileName } });
@@ -47,6 +53,8 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => ({
   validationFile: null,
 
   async loadDataset(file, fileName) {
+    // A mapping names the previous file's columns: a new file starts from detection.
+    if (get().datasetOptions.columns) set({ datasetOptions: { ...get().datasetOptions, columns: null } });
     await parse(get, set, file, fileName, true);
   },
 

@@ -13,6 +13,7 @@ import { type TrainableAdapter } from './trainable';
 import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState } from './trainer';
 import { type TrainSettings } from './settings';
 import type { TokenizedExample } from './batches';
+import type { ColumnMapping } from '../data/columns';
 import * as tf from '@tensorflow/tfjs';
 import { isOutOfMemory, outOfMemoryMessage, OutOfMemoryError } from './out-of-memory';
 import { CHECKPOINT_FORMAT, emptyHistory, examplesFingerprint, type TrainCheckpoint, type TrainHistory } from './checkpoint';
@@ -42,6 +43,14 @@ export interface RunRecord {
   message: string | null;
   /** The run paused because the backend ran out of memory (the app then offers a smaller micro-batch). */
   outOfMemory?: boolean;
+  /** The dataset it trained on: the file's name and kind, and the column mapping used (given or detected), if any. */
+  data?: RunDataSource;
+}
+
+export interface RunDataSource {
+  fileName: string;
+  fileKind: string | null;
+  columns: (ColumnMapping & { source: 'given' | 'detected' }) | null;
 }
 
 export interface RunStore {
@@ -84,6 +93,8 @@ export interface RunSetup {
   stopIds?: number[];
   /** Token ids of the sample prompts; default: samplePrompts(validation or train). */
   prompts?: number[][];
+  /** Recorded with the run: which file and column mapping the examples came from. */
+  data?: RunDataSource;
 }
 
 /** Up to `n` prompts from the data: each example's prompt part (tokens without loss), or its first 6 tokens. */
@@ -122,7 +133,7 @@ export class TrainingRun {
     this.prompts = s.prompts ?? samplePrompts(s.validation.length > 0 ? s.validation : s.train);
     const now = Date.now();
     this.record = {
-      runId: s.runId, createdAt: now, updatedAt: now, status: 'running', base: s.base, lora: s.lora, ...(s.soft ? { soft: s.soft } : {}), ...(s.full ? { full: s.full.spec } : {}), settings: s.settings,
+      runId: s.runId, createdAt: now, updatedAt: now, status: 'running', base: s.base, lora: s.lora, ...(s.soft ? { soft: s.soft } : {}), ...(s.full ? { full: s.full.spec } : {}), ...(s.data ? { data: s.data } : {}), settings: s.settings,
       totalSteps: this.trainer.totalSteps, step: this.trainer.step, checkpointStep: resumeFrom ? resumeFrom.state.step : null, finalLoss: null, lastEvalLoss: null, message: null,
     };
   }

@@ -72,8 +72,8 @@ export function DatasetOptionsForm({ disabled }: { disabled: boolean }) {
         </div>
         <div className="field">
           <label>
-            Validation file (optional JSONL)
-            <input type="file" accept=".jsonl,.json,.txt" onChange={(e) => { const f = e.target.files?.[0]; if (f) void setValidationFile({ file: f, fileName: f.name }); e.target.value = ''; }} />
+            Validation file (optional; same format and columns)
+            <input type="file" accept=".jsonl,.ndjson,.json,.txt,.csv,.tsv,.parquet,.gz" onChange={(e) => { const f = e.target.files?.[0]; if (f) void setValidationFile({ file: f, fileName: f.name }); e.target.value = ''; }} />
           </label>
           {validationFile ? <button type="button" className="link" onClick={() => void setValidationFile(null)}>Use a percentage instead</button> : null}
         </div>

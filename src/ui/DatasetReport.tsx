@@ -34,8 +34,8 @@ function Preview({ d }: { d: Report }) {
         const trained = ex.tokens.filter((t) => t.loss).length;
         return (
           <div key={ex.line}>
-            <p className="hint">Line {ex.line}: {ex.tokens.length} tokens, {trained} carry loss</p>
-            <p className="tokens" aria-label={`Example from line ${ex.line}`} data-loss-tokens={trained}>
+            <p className="hint">{d.unit === 'row' ? 'Row' : 'Line'} {ex.line}: {ex.tokens.length} tokens, {trained} carry loss</p>
+            <p className="tokens" aria-label={`Example from ${d.unit} ${ex.line}`} data-loss-tokens={trained}>
               {ex.tokens.map((t, i) => (
                 <span key={i} className={t.loss ? 'tok loss' : 'tok'} data-loss={t.loss ? '1' : '0'} title={`id ${t.id}${t.loss ? ' · carries loss' : ' · context only'}`}>
                   {t.text.replace(/\n/g, '⏎\n')}
@@ -54,11 +54,11 @@ function BadLines({ d }: { d: Report }) {
   return (
     <details open>
       <summary data-testid="dataset-errors-summary">
-        {d.invalid} invalid line{d.invalid === 1 ? '' : 's'} skipped{d.errors.length < d.invalid ? ` (first ${d.errors.length} shown)` : ''}; training uses the {d.valid} valid one{d.valid === 1 ? '' : 's'}
+        {d.invalid} invalid {d.unit}{d.invalid === 1 ? '' : 's'} skipped{d.errors.length < d.invalid ? ` (first ${d.errors.length} shown)` : ''}; training uses the {d.valid} valid one{d.valid === 1 ? '' : 's'}
       </summary>
       <ul className="line-errors" aria-label="Invalid lines">
         {d.errors.map((e) => (
-          <li key={e.line}>Line {e.line}: {e.error}</li>
+          <li key={e.line}>{d.unit === 'row' ? 'Row' : 'Line'} {e.line}: {e.error}</li>
         ))}
       </ul>
     </details>
@@ -73,7 +73,7 @@ export function DatasetReportCard() {
   return (
     <div className="card" aria-label="Dataset summary">
       <p>
-        <strong>{d.fileName}</strong> · format <strong data-testid="dataset-format">{d.format ?? 'unknown'}</strong> ({o.format ? 'forced' : 'detected'})
+        <strong>{d.fileName}</strong>{d.fileKind && d.fileKind !== 'jsonl' ? ` (${d.fileKind.toUpperCase().replace('-', ' ')}${d.gzip ? ', gzip' : ''})` : d.gzip ? ' (gzip)' : ''} · format <strong data-testid="dataset-format">{d.format ?? 'unknown'}</strong> ({d.mapping ? `${d.mapping.source === 'given' ? 'mapped' : 'mapped automatically'} from its columns` : o.format ? 'forced' : 'detected'})
       </p>
       {d.chatTemplate ? (
         <p data-testid="dataset-template">
@@ -82,7 +82,7 @@ export function DatasetReportCard() {
         </p>
       ) : null}
       <dl className="stats">
-        <Stat label="Lines" value={d.lines} testId="dataset-lines" />
+        <Stat label={d.unit === 'row' ? 'Rows' : 'Lines'} value={d.lines} testId="dataset-lines" />
         <Stat label="Valid" value={d.valid} testId="dataset-valid" />
         <Stat label="Invalid" value={d.invalid} testId="dataset-invalid" />
         <Stat label="Examples" value={d.examples} testId="dataset-examples" />

@@ -1,6 +1,7 @@
-// Step 2: drop or pick a JSONL file (or load an example) and choose how it is read. The worker
-// streams, validates and tokenizes it (the page never holds it as a string); a progress bar shows
-// lines and bytes, then DatasetReport shows counts, histogram, bad lines and the highlighted preview.
+// Step 2: drop or pick a dataset file (JSONL, gzip JSONL, a JSON array, CSV/TSV, Parquet) or load an
+// example, and choose how it is read. The worker streams, validates and tokenizes it (the page never
+// holds it as a string); a progress bar shows rows and bytes, the column mapper shows columns that are
+// not a known format, then DatasetReport shows counts, histogram, bad rows and the highlighted preview.
 import { useState } from 'react';
 import { useApp } from '../store/app-store';
 import { StepBadge } from './StepBadge';
@@ -9,6 +10,8 @@ import { formatBytes, formatCount } from './format';
 import { DatasetOptionsForm } from './DatasetOptionsForm';
 import { DatasetReportCard } from './DatasetReport';
 import { DatasetChecks } from './PreflightPanel';
+import { ColumnMapper } from './ColumnMapper';
+import { HubDatasetForm } from './HubDatasetForm';
 
 const EXAMPLES = [
   { file: 'stories-dragon.jsonl', label: 'Example: short stories about Zed the dragon ({"text"})' },
@@ -45,7 +48,8 @@ export function DatasetStep() {
       <StepBadge step="dataset" />
       <h2 id="h-dataset">2. Dataset</h2>
       <p className="muted">
-        A JSONL file, one JSON object per line: <code>{'{"text": …}'}</code>, <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca, OpenAI messages or ShareGPT.
+        A JSONL file, one JSON object per line: <code>{'{"text": …}'}</code>, <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca, OpenAI messages or ShareGPT;
+        or the same rows as CSV/TSV (a header row), Parquet, a JSON array, or gzip-compressed JSONL. Other column names can be mapped.
         {model ? null : ' Load a model first: its tokenizer reads the data.'}
       </p>
       <div
@@ -64,13 +68,13 @@ export function DatasetStep() {
           if (f && !disabled) void loadDataset(f, f.name);
         }}
       >
-        <p>Drop a .jsonl file here, or</p>
+        <p>Drop a .jsonl, .csv, .tsv, .parquet, .json or .jsonl.gz file here, or</p>
         <label className="button">
-          Choose a JSONL file
+          Choose a dataset file
           <input
             type="file"
-            accept=".jsonl,.json,.txt,application/jsonl,application/json,text/plain"
-            aria-label="Dataset file (JSONL)"
+            accept=".jsonl,.ndjson,.json,.txt,.csv,.tsv,.parquet,.gz,application/jsonl,application/json,text/plain,text/csv,text/tab-separated-values,application/gzip"
+            aria-label="Dataset file (JSONL), or CSV, TSV, Parquet, a JSON array, gzip"
             disabled={disabled}
             onChange={(e) => {
               const f = e.target.files?.[0];
@@ -85,9 +89,11 @@ export function DatasetStep() {
           <button key={x.file} type="button" disabled={disabled} onClick={() => void loadExample(x.file)}>{x.label}</button>
         ))}
       </div>
+      <HubDatasetForm disabled={disabled} />
       <DatasetOptionsForm disabled={!model || busy} />
       <DatasetProgress />
       <ErrorBox error={error} />
+      <ColumnMapper />
       <DatasetReportCard />
       <DatasetChecks />
     </section>

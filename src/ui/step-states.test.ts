@@ -10,7 +10,7 @@ const DATA = { examples: 50, fileName: 'x.jsonl' };
 const TABLE: [string, Partial<StepInputs>, string][] = [
   ['a fresh page', {}, 'model next: pick a model | dataset blocked: needs a model | train blocked: needs a dataset | use blocked: needs a model'],
   ['model loading', { modelBusy: true }, 'model running: loading… | dataset blocked: needs a model | train blocked: needs a dataset | use blocked: needs a model'],
-  ['model loaded', { model: MODEL }, 'model done: Llama | dataset next: add a JSONL file | train blocked: needs a dataset | use blocked: needs an adapter'],
+  ['model loaded', { model: MODEL }, 'model done: Llama | dataset next: add a dataset file | train blocked: needs a dataset | use blocked: needs an adapter'],
   ['dataset with no usable example', { model: MODEL, dataset: { examples: 0, fileName: 'x' } }, 'model done: Llama | dataset next: no usable example yet | train blocked: needs a dataset | use blocked: needs an adapter'],
   ['dataset loaded', { model: MODEL, dataset: DATA }, 'model done: Llama | dataset done: 50 examples | train next: start training | use blocked: needs an adapter'],
   ['serious findings', { model: MODEL, dataset: DATA, preflightBlocked: true }, 'model done: Llama | dataset done: 50 examples | train blocked: review the serious findings | use blocked: needs an adapter'],

@@ -30,7 +30,7 @@ export function stepStates(x: StepInputs): Record<StepId, StepState> {
       ? { status: 'running', why: 'reading…' }
       : x.dataset && x.dataset.examples > 0
         ? { status: 'done', why: `${x.dataset.examples.toLocaleString('en')} examples` }
-        : { status: 'next', why: x.dataset ? 'no usable example yet' : 'add a JSONL file' };
+        : { status: 'next', why: x.dataset ? 'no usable example yet' : 'add a dataset file' };
   const train: StepState = !x.dataset || x.dataset.examples === 0
     ? { status: 'blocked', why: 'needs a dataset' }
     : x.training

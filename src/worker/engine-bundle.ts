@@ -1,8 +1,12 @@
 // The cluster bundle from the page: the engine remembers the dataset file(s) it parsed (with the
 // line of every kept example) and the settings of the last run it started; this turns them into
-// the bundle writer's input, re-reading the exact rows from the user's file by line number.
+// the bundle writer's input, re-reading the exact rows from the user's file by line (or row) number:
+// a plain JSONL file's own lines, or for other kinds and mapped columns the rows as JSON objects.
 import type { LoraSpec } from '../adapters/lora-types';
 import type { DatasetFormat } from '../data/formats';
+import type { DatasetSummary } from '../data/dataset';
+import { pickLines, rowsAsJsonl } from '../data/exact-rows';
+import { blobRandomAccess } from '../data/parquet';
 import type { DatasetOptions } from '../data/prepare';
 import { FALLBACK_CHAT_TEMPLATE } from '../data/render';
 import type { LlamaConfig } from '../model/config';
@@ -14,7 +18,11 @@ import { ExportInputError } from '../export/model-tensors';
 export interface BundleSource {
   dataset: {
     file: Blob;
-    validationFile: Blob | null;
+    fileName: string;
+    validationFile: { file: Blob; fileName: string } | null;
+    fileKind: DatasetSummary['fileKind'];
+    gzip: boolean;
+    mapping: DatasetSummary['mapping'];
     format: DatasetFormat | null;
     chatTemplate: { name: string; fallback: boolean } | null;
     options: DatasetOptions;
@@ -24,16 +32,16 @@ export interface BundleSource {
   run: { settings: TrainSettings; spec: LoraSpec } | null;
 }
 
-function lines(text: string): string[] {
-  return text.replace(/^\uFEFF/, '').split(/\r?\n/);
-}
-
 export async function bundleInputFrom(src: BundleSource, model: { source: string; fingerprint: string; config: LlamaConfig; basePrecision: 'fp32' | 'nf4' }, adapter: { adapterConfigJson: string; adapterSafetensors: Uint8Array }, name: string): Promise<BundleInput> {
   const d = src.dataset;
   if (!d || !src.run) throw new ExportInputError('The cluster bundle needs the run trained in this session: load its dataset and train (or resume) first');
-  const main = lines(await d.file.text());
-  const val = d.validationFile ? lines(await d.validationFile.text()) : main;
-  const pick = (from: string[], ls: number[]) => ls.map((l) => from[l - 1]!).join('\n') + (ls.length ? '\n' : '');
+  const mapping = d.mapping?.columns ?? null;
+  // The validation file shares the training file's mapping, so it is re-read the same way.
+  const pick = async (f: { file: Blob; fileName: string }, ls: number[]) =>
+    d.fileKind === 'jsonl' && !d.gzip && !mapping && !/\.(gz|csv|tsv|parquet)$/i.test(f.fileName)
+      ? pickLines(await f.file.text(), ls)
+      : rowsAsJsonl({ stream: () => f.file.stream(), fileName: f.fileName, randomAccess: blobRandomAccess(f.file), mapping }, ls);
+  const main = { file: d.file, fileName: d.fileName };
   const record: RunRecord = {
     format: RUN_RECORD_FORMAT,
     model: { source: model.source, fingerprint: model.fingerprint, modelType: model.config.modelType, architecture: model.config.architecture },
@@ -49,7 +57,9 @@ export async function bundleInputFrom(src: BundleSource, model: { source: string
       chatTemplate: d.chatTemplate ? { ...d.chatTemplate, template: d.chatTemplate.fallback ? FALLBACK_CHAT_TEMPLATE : null } : null,
       trainRows: d.trainLines.length,
       validationRows: d.validationLines.length,
+      ...(d.fileKind ? { source: { fileName: d.fileName, kind: d.fileKind, gzip: d.gzip } } : {}),
+      ...(d.mapping ? { columns: { ...d.mapping.columns, source: d.mapping.source } } : {}),
     },
   };
-  return { record, trainJsonl: pick(main, d.trainLines), validationJsonl: pick(val, d.validationLines), ...adapter, name };
+  return { record, trainJsonl: await pick(main, d.trainLines), validationJsonl: await pick(d.validationFile ?? main, d.validationLines), ...adapter, name };
 }

@@ -35,6 +35,7 @@ import { type TokenizedExample } from '../train/batches';
 import { fetchHostedAdapter } from '../adapters/hosted-adapter';
 import type { LoraSpec } from '../adapters/lora-types';
 import { prepareDataset, type DatasetOptions } from '../data/prepare';
+import { blobRandomAccess } from '../data/parquet';
 import { packExamples } from '../data/packing';
 import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
 import { chooseBackend } from '../gpu/backend-choice';
@@ -133,8 +134,8 @@ export class Engine {
     const tokenizer = this.requireTokenizer();
     let lastPost = 0;
     const p = await prepareDataset(
-      { stream: file.stream(), fileName, bytesTotal: file.size },
-      validationFile ? { stream: validationFile.file.stream(), fileName: validationFile.fileName, bytesTotal: validationFile.file.size } : null,
+      { stream: file.stream(), fileName, bytesTotal: file.size, randomAccess: blobRandomAccess(file) },
+      validationFile ? { stream: validationFile.file.stream(), fileName: validationFile.fileName, bytesTotal: validationFile.file.size, randomAccess: blobRandomAccess(validationFile.file) } : null,
       tokenizer,
       options,
       (q) => {
@@ -149,7 +150,10 @@ export class Engine {
       this.validation = p.validation;
       this.datasetOptions = options;
       const lines = (ex: TokenizedExample[]) => ex.map((x) => (x as { line?: number }).line ?? 0);
-      this.bundleSource.dataset = { file, validationFile: validationFile?.file ?? null, format: p.summary.format, chatTemplate: p.summary.chatTemplate ?? null, options, trainLines: lines(p.train), validationLines: lines(p.validation) };
+      this.bundleSource.dataset = {
+        file, fileName, validationFile: validationFile ?? null, format: p.summary.format, chatTemplate: p.summary.chatTemplate ?? null, options, trainLines: lines(p.train), validationLines: lines(p.validation),
+        fileKind: p.summary.fileKind, gzip: p.summary.gzip, mapping: p.summary.mapping,
+      };
     }
     const { examples, ...report } = p.summary;
     return { ...report, examples: examples.length, ...p.extras };
@@ -198,7 +202,9 @@ export class Engine {
     const tok = this.requireTokenizer();
     if (soft && this.datasetOptions?.packing) throw new EngineError('Soft prompts go before each example, so prompt and prefix tuning cannot pack rows: turn packing off in the Dataset step.');
     const softInit = soft?.init === 'text' && soft.initText ? { softInitIds: tok.encode(soft.initText) } : {};
-    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), turns: (ids: number[]) => chatTurns(tok, ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
+    const d = this.bundleSource.dataset;
+    const data = d ? { fileName: d.fileName, fileKind: d.fileKind, columns: d.mapping ? { ...d.mapping.columns, source: d.mapping.source } : null } : undefined;
+    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), ...(data ? { data } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), turns: (ids: number[]) => chatTurns(tok, ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
   }
 
   private async drive(run: TrainingRun, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'>, runId: string) {

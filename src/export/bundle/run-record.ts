@@ -4,6 +4,8 @@
 // as <out>/run.json; read by the bundle writer. Untrusted when read: checked field by field.
 import type { LoraSpec } from '../../adapters/lora-types';
 import type { DatasetFormat } from '../../data/formats';
+import type { ColumnMapping } from '../../data/columns';
+import type { DatasetFileKind } from '../../data/records';
 import type { TrainSettings } from '../../train/settings';
 import { ExportInputError } from '../model-tensors';
 
@@ -32,6 +34,13 @@ export interface RunRecord {
     chatTemplate: { name: string; fallback: boolean; template: string | null } | null;
     trainRows: number;
     validationRows: number;
+    /**
+     * The user's file: its name and kind. When it was not plain JSONL, or its columns were mapped,
+     * the rows files hold each row re-written as one JSON object in `format` (mapped).
+     */
+    source?: { fileName: string; kind: DatasetFileKind; gzip: boolean };
+    /** Which column fed which field (given by the user or detected from the column names); absent when none was mapped. */
+    columns?: ColumnMapping & { source: 'given' | 'detected' };
   };
 }
 
