@@ -1,34 +1,55 @@
 // `npm run bench`: builds bench/bench.html with Vite into a temp folder, serves it (with the
-// stories260K files when asked), drives headless Chromium and prints one JSON line per variant.
-// Options (all optional):
-//   --backend auto|webgpu|wasm|cpu   (default auto: WebGPU only on a real, faster adapter)
-//   --variants fp32,nf4-unfused,nf4-fused   (all: bench/scale-core.ts; naive,scaled for the scale rows)
-//   --model stories260K | smollm2-135m | qwen2.5-0.5b | synthetic:hidden=256,layers=8,heads=8,kv=8,inter=688,vocab=2048
-//            (smollm2-135m / qwen2.5-0.5b: the real config.json from ../shared/tokenizers, random weights)
-//   --batch 2 --seq 32 --steps 3 --warmup 1 --targets q_proj,v_proj|all-linear
-//   --fused-ops on|off|off,on   WebGPU's fused norm/rope/gate/softmax kernels (default on); a list
-//            runs every variant once per setting (rows say fused_ops; dispatches_per_step counts GPU programs)
-//   --threads auto|N   wasm threads (the page is served cross-origin isolated, so threads are available)
-//   --runtime chromium|node   node: the same benchmark in Node's tfjs-wasm (single thread, no page)
-//   --chromium /usr/bin/chromium     (or CHROMIUM_PATH); --model-dir ../shared/models/stories260K
-// `npm run bench -- --generate [--model smollm2-135m --prompt-tokens 16 --new-tokens 32 ...]`:
-//   generation speed beside llama.cpp instead (bench/generate-bench.ts lists its options).
+// stories260K files when asked), drives headless Chromium and prints one JSON line per variant;
+// with --generate, generation speed beside llama.cpp instead (bench/generate-bench.ts). Every flag,
+// its default and examples: SPEC below (`npm run bench -- --help`).
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright';
-import { build, preview } from 'vite';
-import { CHROMIUM_ARGS } from '../playwright.config';
-import { ISOLATION_HEADERS } from '../vite.config';
-import { tfjsWasmThreads } from '../tools/tfjs-wasm-threads-plugin';
-import { BenchArgumentError, NAMED_MODEL_DIRS, parseArgs } from './args';
+import { BenchArgumentError, NAMED_MODEL_DIRS } from './args';
+import { parseCli, type CliOption, type CliSpec } from '../cli/usage';
 import { readFileSync } from 'node:fs';
 import type { BenchOptions } from './bench-entry';
+import type { preview as vitePreview } from 'vite';
 import { VARIANTS, type Variant } from './scale-core';
 import { parseTargets } from '../src/train/presets';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const SPEC = {
+  command: 'npm run bench --',
+  summary: 'Training speed and memory per variant in headless Chromium (or Node), one JSON line per row;\nwith --generate, generation speed of the studio beside llama.cpp on its own Q8_0 export of the same model.',
+  options: {
+    generate: { type: 'boolean', default: false, help: 'Generation rows (studio NF4/fp32 vs llama.cpp) instead of training rows.' },
+    model: { type: 'string', value: 'stories260K|smollm2-135m|qwen2.5-0.5b|synthetic:hidden=256,layers=8,...', help: 'Model: stories260K, a real config with random weights, or a synthetic one (default stories260K; smollm2-135m with --generate).' },
+    variants: { type: 'string', value: 'a,b,...', help: 'Training: fp32, nf4-unfused, nf4-fused, naive, scaled (default fp32,nf4-unfused,nf4-fused). --generate: nf4,fp32 (default both).' },
+    backend: { type: 'string', value: 'auto|webgpu|wasm|cpu', help: 'Training backend (default auto: WebGPU only on a real, faster adapter).' },
+    batch: { type: 'string', value: 'B', help: 'Training: sequences per step (default 2).' },
+    seq: { type: 'string', value: 'T', help: 'Training: tokens per sequence (default 32).' },
+    steps: { type: 'string', value: 'N', help: 'Training: timed steps (default 3).' },
+    warmup: { type: 'string', value: 'N', help: 'Training: untimed steps first (default 1).' },
+    targets: { type: 'string', value: 'q_proj,v_proj|all-linear', help: 'Training: LoRA targets (default q_proj,v_proj).' },
+    'fused-ops': { type: 'string', value: 'on|off|off,on', help: 'Training on WebGPU: fused norm/rope/gate/softmax kernels; a list runs each variant per setting (default on).' },
+    threads: { type: 'string', value: 'auto|N', help: 'Training: wasm threads in the page (default auto).' },
+    runtime: { type: 'string', value: 'chromium|node', help: 'Training: in headless Chromium, or Node\'s tfjs-wasm on one thread (default chromium).' },
+    chromium: { type: 'string', value: '<path>', help: 'Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium).' },
+    'model-dir': { type: 'string', value: '<folder>', help: 'Where stories260K is (default ../shared/models/stories260K).' },
+    port: { type: 'string', value: 'N', help: 'Port of the page\'s server (default 5188).' },
+    'prompt-tokens': { type: 'string', value: 'N', help: '--generate: prompt length (default 16).' },
+    'new-tokens': { type: 'string', value: 'N', help: '--generate: tokens generated per run, at least 2 (default 32).' },
+    kernels: { type: 'string', value: 'on|off|on,off', help: '--generate: the SIMD kernels, tfjs\'s own path, or both interleaved (default on).' },
+    'llama-cpp': { type: 'string', value: 'on|off', help: '--generate: the llama.cpp rows (default on).' },
+    'llama-threads': { type: 'string', value: 'N', help: '--generate: llama.cpp threads (default 2).' },
+    repeats: { type: 'string', value: 'N', help: '--generate: timed runs per row (default 1).' },
+  },
+  examples: [
+    'npm run bench -- --model smollm2-135m --variants scaled --batch 4 --seq 256 --runtime node',
+    'npm run bench -- --backend wasm --variants fp32,nf4-fused',
+    'npm run bench -- --generate --new-tokens 32 --prompt-tokens 16 --kernels on,off --repeats 2 --llama-threads 2',
+  ],
+  notes: ['Figures and the commands behind them: docs/performance.md. Exit status: 0 done, 1 failed or bad flags.'],
+  usageStatus: 1,
+} satisfies CliSpec<Record<string, CliOption>>;
 
 /** synthetic:hidden=256,layers=8,... -> a Llama config.json object. */
 function syntheticConfig(spec: string): Record<string, unknown> {
@@ -52,9 +73,9 @@ function modelOption(arg: string): BenchOptions['model'] {
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--generate')) return generateBench(parseArgs(argv.filter((a) => a !== '--generate'), 'bench/run.ts --generate'));
-  const args = parseArgs(argv, 'bench/run.ts');
+  const { values } = parseCli(SPEC);
+  const { generate, ...args } = values;
+  if (generate) return generateBench(args);
   const variants = (args.variants ?? 'fp32,nf4-unfused,nf4-fused').split(',') as Variant[];
   for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new BenchArgumentError(`bench/run.ts: unknown variant "${v}"; expected ${VARIANTS.join(', ')}`);
   const fusedSettings = (args['fused-ops'] ?? 'on').split(',').map((v) => {
@@ -72,7 +93,11 @@ async function main(): Promise<void> {
 
   const outDir = mkdtempSync(join(tmpdir(), 'lora-bench-'));
   const port = Number(args.port ?? 5188);
-  let server: Awaited<ReturnType<typeof preview>> | null = null;
+  // The page's toolchain loads only here, so --help and the Node rows start quickly.
+  const [{ chromium }, { build, preview }, { CHROMIUM_ARGS }, { ISOLATION_HEADERS }, { tfjsWasmThreads }] = await Promise.all([
+    import('playwright'), import('vite'), import('../playwright.config'), import('../vite.config'), import('../tools/tfjs-wasm-threads-plugin'),
+  ]);
+  let server: Awaited<ReturnType<typeof vitePreview>> | null = null;
   const browser = await chromium.launch({ executablePath: args.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   try {
     await build({
@@ -112,7 +137,7 @@ async function runInNode(base: Omit<BenchOptions, 'variant'>, variants: Variant[
   }
 }
 
-async function generateBench(args: Record<string, string>): Promise<void> {
+async function generateBench(args: Partial<Record<string, string>>): Promise<void> {
   const { runGenerateBench } = await import('./generate-bench');
   const onOff = (v: string) => {
     if (v !== 'on' && v !== 'off') throw new BenchArgumentError(`bench/run.ts --generate: expected on or off, found "${v}"`);

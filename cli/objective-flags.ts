@@ -5,13 +5,23 @@ import { DEFAULT_DPO } from '../src/train/dpo';
 import { DEFAULT_ORPO_LAMBDA } from '../src/train/objectives/orpo';
 import { builtinReward, type RewardScorer } from '../src/train/objectives/reward';
 import { ModuleRewardScorer } from './reward-module';
+import type { CliOption } from './usage';
 
+/** The objective's rows of the train command's flag table (cli/usage.ts); defaults shown in the help, applied in objectiveSettings. */
 export const OBJECTIVE_OPTIONS = {
-  objective: { type: 'string' }, beta: { type: 'string' },
-  'desirable-weight': { type: 'string' }, 'undesirable-weight': { type: 'string' }, 'orpo-lambda': { type: 'string' },
-  reward: { type: 'string' }, 'num-generations': { type: 'string' }, 'max-new-tokens': { type: 'string' }, temperature: { type: 'string' },
-  epsilon: { type: 'string' }, 'kl-beta': { type: 'string' }, 'reward-timeout-ms': { type: 'string' },
-} as const;
+  objective: { type: 'string', value: OBJECTIVES.join('|'), help: 'What the run optimizes: next-token loss (sft, default), preference pairs (dpo, orpo), labelled rows (kto), a reward (grpo).' },
+  beta: { type: 'string', value: 'B', help: `DPO/KTO temperature of the implicit reward (default ${DEFAULT_DPO.beta}).` },
+  'desirable-weight': { type: 'string', value: 'W', help: `KTO: weight of rows labelled true (default ${DEFAULT_KTO.desirableWeight}).` },
+  'undesirable-weight': { type: 'string', value: 'W', help: `KTO: weight of rows labelled false (default ${DEFAULT_KTO.undesirableWeight}).` },
+  'orpo-lambda': { type: 'string', value: 'L', help: `ORPO: weight of the odds-ratio term beside the NLL (default ${DEFAULT_ORPO_LAMBDA}).` },
+  reward: { type: 'string', value: '<file.mjs|builtin:...>', help: 'GRPO reward: a module whose default export is ({prompt, completion, row}) => number, or builtin:exact, builtin:regex=RE, builtin:json, builtin:length=MIN-MAX.' },
+  'num-generations': { type: 'string', value: 'G', help: `GRPO: completions sampled per prompt (default ${DEFAULT_GRPO.numGenerations}).` },
+  'max-new-tokens': { type: 'string', value: 'N', help: `GRPO: length limit of each completion (default ${DEFAULT_GRPO.maxNewTokens}).` },
+  temperature: { type: 'string', value: 'X', help: `GRPO: sampling temperature (default ${DEFAULT_GRPO.temperature}).` },
+  epsilon: { type: 'string', value: 'E', help: `GRPO: clipping range of the probability ratio (default ${DEFAULT_GRPO.epsilon}).` },
+  'kl-beta': { type: 'string', value: 'B', help: `GRPO: weight of the KL penalty to the base (default ${DEFAULT_GRPO.beta}).` },
+  'reward-timeout-ms': { type: 'string', value: 'MS', help: `GRPO: time limit of one reward call (default ${DEFAULT_GRPO.rewardTimeoutMs}).` },
+} as const satisfies Record<string, CliOption>;
 
 export class ObjectiveUsageError extends Error {
   override name = 'UsageError';

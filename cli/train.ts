@@ -1,28 +1,10 @@
-// npm run train -- --model <folder|base URL> --data <file.jsonl> --out <folder> [--steps N | --epochs E]
-//   [--columns field=column,...] (--data may be .jsonl(.gz), .json, .csv, .tsv or .parquet; maps its columns, e.g. prompt=question,completion=answer)
-//   [--seed S] [--rank R --alpha A --dropout P --rslora --targets q_proj,v_proj|qv|attention|all-linear]
-//   [--lr X --schedule cosine|linear|constant --warmup N --weight-decay W --max-grad-norm G]
-//   [--batch B --grad-accum K --max-len T] [--eval-every N --val-percent P] [--checkpoint-every N]
-//   [--resume <checkpoint folder>] [--stop-at K] [--skip-bad-lines] [--backend wasm|cpu]
-//   [--objective sft|dpo] [--beta B] (DPO: preference pairs; steps also print rewards_chosen/rejected, margin, accuracy)
-//   [--objective kto] [--beta B --desirable-weight W --undesirable-weight W] ({"prompt","completion","label"} lines)
-//   [--objective orpo] [--orpo-lambda L] (preference pairs, no reference model)
-//   [--objective grpo --reward <file.mjs|builtin:exact|builtin:regex=RE|builtin:json|builtin:length=MIN-MAX>]
-//     [--num-generations G --max-new-tokens N --temperature X --epsilon E --kl-beta B --reward-timeout-ms MS] ({"prompt", ...} lines)
-//   (KTO, ORPO and GRPO steps print TRL's figures: rewards_chosen ..., or reward, reward_std, kl, completion_length)
-//   [--method lora|prompt-tuning|prefix-tuning] [--virtual-tokens N] [--init-text "..."] (soft prompts: PEFT PROMPT_TUNING / PREFIX_TUNING files)
-//   [--precision fp32|nf4|auto] [--head fp32|int8] [--recompute on|off|auto|N] [--loss fused|plain]
-//   [--dry-run] [--ignore-memory-limit]
-// --dry-run prints the memory plan as JSON ({"estimate", "recompute", "fits", "suggestion", ...}) and
-// exits before loading weights; a configuration the estimate says will not fit stops with the
-// largest batch that does, unless --ignore-memory-limit. Exit 4: the backend ran out of memory mid-run.
-//   [--method full] [--dtype auto|F32|F16|BF16] (every weight trained; writes a Hugging Face model folder, the checkpoint's dtype by default)
-// The browser's trainer, in Node. stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens"}
-// and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state +
-// PEFT adapter) and, at the end, the PEFT adapter in <out>. Exit: 0 done or stopped, 1 bad input, 3 diverged.
+// npm run train: the browser's trainer in Node. Reads a model and a dataset file, trains an adapter
+// (LoRA, prompt or prefix tuning) or every weight, prints one JSON line per step and writes PEFT files
+// (or a model folder) and resumable checkpoints. Flags, output and exit status: SPEC below
+// (`npm run train -- --help`).
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCli, type CliOption, type CliSpec } from './usage';
 import { initNodeBackend, openModelFiles } from './node-runtime';
 import { loadModel } from '../src/model/load';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
@@ -77,6 +59,65 @@ class BadDataError extends Error {
 
 const KEEP_CHECKPOINTS = 3;
 
+const SPEC = {
+  command: 'npm run train --',
+  summary: 'Trains on a dataset file as the Train step does, in Node: LoRA (default), prompt or prefix tuning, or full fine-tuning;\nSFT, DPO, KTO, ORPO or GRPO. Writes the PEFT adapter (or a model folder for --method full) in --out.',
+  options: {
+    model: { type: 'string', value: '<folder|base URL>', help: 'Hugging Face model folder or base URL (required).' },
+    data: { type: 'string', value: '<file>', help: 'Training data: .jsonl, .jsonl.gz, .json (array), .csv, .tsv or .parquet (required unless --dry-run).' },
+    out: { type: 'string', value: '<folder>', help: 'Where the adapter (or model folder) and the checkpoints go (required unless --dry-run).' },
+    columns: { type: 'string', value: 'field=column,...', help: 'Map the file\'s columns to a format\'s fields, e.g. prompt=question,completion=answer.' },
+    steps: { type: 'string', value: 'N', help: `Optimizer steps (default ${DEFAULT_TRAIN.steps}); not with --epochs.` },
+    epochs: { type: 'string', value: 'E', help: 'Passes over the training rows; decides the step count.' },
+    seed: { type: 'string', value: 'S', help: `Fixes initialisation, data order and dropout (default ${DEFAULT_TRAIN.seed}).` },
+    method: { type: 'string', value: 'lora|prompt-tuning|prefix-tuning|full', help: 'What is trained (default lora).' },
+    rank: { type: 'string', value: 'R', help: 'LoRA rank (default 8).' },
+    alpha: { type: 'string', value: 'A', help: 'LoRA alpha (default 16).' },
+    dropout: { type: 'string', value: 'P', help: 'LoRA dropout (default 0).' },
+    rslora: { type: 'boolean', default: false, help: 'Scale by alpha / sqrt(rank) (rsLoRA) instead of alpha / rank.' },
+    targets: { type: 'string', value: 'q_proj,v_proj|qv|attention|all-linear', help: 'Modules that get LoRA (default q_proj,v_proj).' },
+    'virtual-tokens': { type: 'string', value: 'N', help: 'Prompt/prefix tuning: virtual tokens (default 8).' },
+    'init-text': { type: 'string', value: '"..."', help: 'Prompt tuning: start the virtual tokens from this text.' },
+    dtype: { type: 'string', value: 'auto|F32|F16|BF16', help: 'Full fine-tuning: dtype of the written model (default: the checkpoint\'s).' },
+    lr: { type: 'string', value: 'X', help: `Peak learning rate (default ${DEFAULT_TRAIN.learningRate}).` },
+    schedule: { type: 'string', value: 'cosine|linear|constant', help: `Learning-rate schedule after warmup (default ${DEFAULT_TRAIN.schedule}).` },
+    warmup: { type: 'string', value: 'N', help: `Warmup steps (default ${DEFAULT_TRAIN.warmupSteps}).` },
+    'weight-decay': { type: 'string', value: 'W', help: `AdamW weight decay (default ${DEFAULT_TRAIN.adamw.weightDecay}).` },
+    'max-grad-norm': { type: 'string', value: 'G', help: `Clip the global gradient norm; 0 disables (default ${DEFAULT_TRAIN.maxGradNorm}).` },
+    batch: { type: 'string', value: 'B', help: `Sequences per micro-batch (default ${DEFAULT_TRAIN.batchSize}).` },
+    'grad-accum': { type: 'string', value: 'K', help: 'Micro-batches per optimizer step (default 1).' },
+    'max-len': { type: 'string', value: 'T', help: `Tokens per sequence; longer rows are cut (default ${DEFAULT_TRAIN.seqLen}).` },
+    'eval-every': { type: 'string', value: 'N', help: 'Evaluate on the held-out rows every N steps and after the last (default 0: never).' },
+    'val-percent': { type: 'string', value: 'P', help: 'Percent of the rows held out for validation (default 10 with --eval-every, else 0).' },
+    'checkpoint-every': { type: 'string', value: 'N', help: 'Write <out>/checkpoint-<step>/ every N steps (the last 3 are kept; always at the end).' },
+    resume: { type: 'string', value: '<checkpoint folder>', help: 'Continue a run from its checkpoint (only --batch/--grad-accum may change).' },
+    'stop-at': { type: 'string', value: 'K', help: 'Stop (resumably) after step K.' },
+    'skip-bad-lines': { type: 'boolean', default: false, help: 'Train on the good rows when some are malformed (default: stop and name them).' },
+    ...OBJECTIVE_OPTIONS,
+    backend: { type: 'string', default: 'wasm', value: 'wasm|cpu', help: 'tfjs backend.' },
+    precision: { type: 'string', default: 'auto', value: 'fp32|nf4|auto', help: 'Frozen base precision (auto: NF4 above 4 MB of weights).' },
+    head: { type: 'string', default: 'fp32', value: 'fp32|int8', help: 'Frozen output head: fp32, or an int8 table (less memory).' },
+    recompute: { type: 'string', default: 'auto', value: 'auto|on|off|N', help: 'Recompute layers in the backward pass: auto (the fewest that fit the budget), all, none, or the first N.' },
+    loss: { type: 'string', default: 'fused', value: 'fused|plain', help: 'Cross-entropy fused with the head in chunks, or over full logits.' },
+    'dry-run': { type: 'boolean', default: false, help: 'Print the memory plan as JSON and exit before reading weights.' },
+    'ignore-memory-limit': { type: 'boolean', default: false, help: 'Start even when the plan says the step will not fit.' },
+  },
+  examples: [
+    'npm run train -- --model ../shared/models/stories260K --data data.jsonl --out out/run1 --steps 30',
+    'npm run train -- --model ./smollm2 --data hub.parquet --columns prompt=question,completion=answer --out out/qa --epochs 1',
+    'npm run train -- --model ./smollm2 --data pairs.jsonl --objective dpo --beta 0.1 --out out/dpo',
+    'npm run train -- --model ./smollm2 --data prompts.jsonl --objective grpo --reward builtin:json --out out/grpo',
+    'npm run train -- --model ./smollm2 --batch 8 --max-len 512 --dry-run',
+  ],
+  notes: [
+    'stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens", ...the objective\'s figures},',
+    'and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state + PEFT adapter).',
+    'A configuration the plan says will not fit stops with the largest batch that does, unless --ignore-memory-limit.',
+    'Exit status: 0 done or stopped, 1 bad input or usage, 3 diverged, 4 out of memory mid-run, 130 interrupted.',
+  ],
+  usageStatus: 1,
+} satisfies CliSpec<Record<string, CliOption>>;
+
 function num(v: string | undefined, flag: string, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -107,21 +148,7 @@ function dpoFields(m: DpoMetrics, prefix = ''): Record<string, number> {
 }
 
 async function main(): Promise<number> {
-  const { values: v } = parseArgs({
-    options: {
-      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, columns: { type: 'string' },
-      steps: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' },
-      rank: { type: 'string' }, alpha: { type: 'string' }, dropout: { type: 'string' }, rslora: { type: 'boolean', default: false }, targets: { type: 'string' },
-      lr: { type: 'string' }, schedule: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' },
-      batch: { type: 'string' }, 'grad-accum': { type: 'string' }, 'max-len': { type: 'string' },
-      'eval-every': { type: 'string' }, 'val-percent': { type: 'string' }, 'checkpoint-every': { type: 'string' },
-      ...OBJECTIVE_OPTIONS,
-      method: { type: 'string' }, dtype: { type: 'string' }, 'virtual-tokens': { type: 'string' }, 'init-text': { type: 'string' },
-      resume: { type: 'string' }, 'stop-at': { type: 'string' }, 'skip-bad-lines': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
-      precision: { type: 'string', default: 'auto' }, head: { type: 'string', default: 'fp32' }, recompute: { type: 'string', default: 'auto' }, loss: { type: 'string', default: 'fused' },
-      'dry-run': { type: 'boolean', default: false }, 'ignore-memory-limit': { type: 'boolean', default: false },
-    },
-  });
+  const { values: v } = parseCli(SPEC);
   const choice = <T extends string>(flag: string, value: string, allowed: readonly T[]): T => {
     if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag}: expected ${allowed.join(', ')}, got "${value}"`);
     return value as T;
@@ -331,7 +358,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: Error) => {
-    process.stderr.write(`${e.name}: ${e.message}\n`);
+    const usage = e.name === 'UsageError' ? ` (${SPEC.command} --help for every flag)` : '';
+    process.stderr.write(`${e.name}: ${e.message}${usage}\n`);
     process.exit(1);
   },
 );

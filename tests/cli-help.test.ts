@@ -8,6 +8,8 @@ const COMMANDS: [name: string, script: string, flags: string[]][] = [
   ['dataset', 'cli/dataset.ts', ['--model', '--format', '--max-length', '--val-percent']],
   ['eval', 'cli/eval.ts', ['--model', '--adapter', '--data', '--prompts']],
   ['export', 'cli/export.ts', ['--model', '--adapter', '--format', '--type', '--out']],
+  ['train', 'cli/train.ts', ['--model', '--data', '--out', '--columns', '--objective', '--reward', '--recompute', '--dry-run']],
+  ['bench', 'bench/run.ts', ['--generate', '--model', '--variants', '--kernels', '--llama-threads']],
 ];
 
 function run(script: string, args: string[]) {
