@@ -9,8 +9,8 @@
 // AdamW's update is in fused-adamw.ts, over the same program base.
 // Sizes come in as program uniforms, so one compiled shader serves every shape; only the workgroup
 // size and the flags below are baked into the WGSL. src/model/fused.ts picks these or tf ops.
-// Over 400 lines on purpose: the six programs share one dispatch helper, one set of WGSL snippets
-// and one registration loop; split apart, each would repeat them.
+// Over 400 lines on purpose: the six programs share one dispatch helper, the WGSL snippets
+// (workgroup sums, reduction buffers) and one registration function; split apart, each would repeat them.
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 
