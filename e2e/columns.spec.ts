@@ -1,12 +1,16 @@
 // Dataset files beyond JSONL, as a person meets them: a Parquet file whose columns are not a known
 // format is dropped in, its columns and samples are shown, the person maps them to prompt/completion,
-// sees the counts, the bad row and the preview follow, and trains a few steps on stories260K.
+// sees the counts, the bad row and the preview follow, trains a few steps on stories260K, and exports
+// the cluster bundle and the merged model as Q4_K_M GGUF.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { strFromU8, unzipSync } from 'fflate';
 import type { Page } from '@playwright/test';
 import { test, expect, loadModel, openAdvanced, readNumber } from './fixtures';
 import { writeParquetFixture } from '../src/data/parquet-fixture';
+import { parseGguf } from '../src/export/gguf/reader';
+import { GgmlType } from '../src/export/gguf/constants';
+import { formatBytes } from '../src/ui/format';
 
 const ROWS = 24;
 const asks = Array.from({ length: ROWS }, (_, i) => `Who is Zed, part ${i + 1}?`);
@@ -27,7 +31,7 @@ async function unnamedControls(page: Page, selector: string): Promise<string[]> 
   }, selector);
 }
 
-test('a Parquet file with unfamiliar columns: map them, see the counts and preview, train on it', async ({ page, modelServer }) => {
+test('a Parquet file with unfamiliar columns: map them, see the counts and preview, train on it, export Q4_K_M', async ({ page, modelServer }) => {
   test.setTimeout(10 * 60_000);
   await page.goto('/?backend=wasm');
   await loadModel(page, modelServer.url);
@@ -47,8 +51,8 @@ test('a Parquet file with unfamiliar columns: map them, see the counts and previ
   // Map ask -> prompt, say -> completion.
   const form = page.getByRole('form', { name: 'Map columns' });
   await form.getByLabel('Map to format').selectOption({ label: 'Prompt / completion' });
-  await form.getByLabel('Prompt', { exact: true }).selectOption('ask');
-  await form.getByLabel('Completion', { exact: true }).selectOption('say');
+  await form.getByLabel('Column for prompt', { exact: true }).selectOption('ask');
+  await form.getByLabel('Column for completion', { exact: true }).selectOption('say');
   await form.getByRole('button', { name: 'Apply mapping' }).click();
 
   await expect(page.getByTestId('column-mapping-status')).toHaveText('Your mapping: prompt ← ask, completion ← say.');
@@ -96,4 +100,17 @@ test('a Parquet file with unfamiliar columns: map them, see the counts and previ
   expect(all.every((r) => Object.keys(r).join() === 'prompt,completion' && r.completion.startsWith('Zed is a small dragon'))).toBe(true);
   const record = JSON.parse(strFromU8(Object.entries(zip).find(([f]) => f.endsWith('run.json'))![1])) as { data: Record<string, unknown> };
   expect(record.data).toMatchObject({ format: 'prompt-completion', source: { fileName: 'zed-talk.parquet', kind: 'parquet' }, columns: { fields: { prompt: 'ask', completion: 'say' }, source: 'given' } });
+
+  // The tuned model merged and quantized as people run it locally: Q4_K_M, at the size shown before
+  // writing (rows of 64: llama-quantize's fallbacks, Q5_0 for Q4_K and Q8_0 for Q6_K).
+  await page.getByLabel('Export format').selectOption({ label: 'Merged model as GGUF (base + adapter)' });
+  await page.getByLabel('GGUF tensor type').selectOption({ label: 'Q4_K_M (4-bit k-quant mix, the usual local choice)' });
+  await expect(page.getByLabel('Files to export')).toContainText('q4_k_m.gguf');
+  const planned = await page.getByLabel('Files to export').innerText();
+  const [merged] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export (download)' }).click()]);
+  const ggufBytes = new Uint8Array(await readFile((await merged.path())!));
+  expect(planned).toContain(`q4_k_m.gguf: ${formatBytes(ggufBytes.byteLength)}`);
+  const gguf = parseGguf(ggufBytes);
+  expect(gguf.metadata.get('general.file_type')).toBe(15); // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  expect([gguf.tensors.get('blk.0.attn_q.weight')?.type, gguf.tensors.get('token_embd.weight')?.type]).toEqual([GgmlType.Q5_0, GgmlType.Q8_0]);
 });

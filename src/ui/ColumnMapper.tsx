@@ -84,7 +84,8 @@ function MappingForm({ d, disabled }: { d: DatasetReport; disabled: boolean }) {
           const inTurn = draft.format === 'messages' && f.field !== 'messages';
           return (
             <div className="field" key={f.field}>
-              <label htmlFor={id}>{f.label}{f.required ? '' : ' (optional)'}</label>
+              {/* A column picker reads "Column for prompt", so it never shares a name with the Use step's Prompt box. */}
+              <label htmlFor={id}>{inTurn ? f.label : `Column for ${f.label.toLowerCase()}`}{f.required ? '' : ' (optional)'}</label>
               {inTurn ? (
                 <input id={id} type="text" value={draft.fields[f.field] ?? ''} disabled={disabled} placeholder={f.field === 'role' ? 'e.g. from' : 'e.g. value'} onChange={(e) => setField(f.field, e.target.value.trim())} />
               ) : (
