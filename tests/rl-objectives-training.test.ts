@@ -115,6 +115,17 @@ describe('KTO, ORPO and GRPO on stories260K', () => {
     adapter.dispose();
   });
 
+  it('SFT refuses rows labelled false (it would learn the bad answers) and names them', () => {
+    const adapter = LoraAdapter.create(model.config, SPEC, 1);
+    const lines = kto.map((e, i) => ({ ...e, line: i + 1 }));
+    expect(() => new Trainer(model, adapter, lines, settings({ objective: 'sft', steps: 1 }))).toThrow(
+      /^8 rows are labelled false \(undesirable answers, e\.g\. lines 2, 4, 6, 8, 10\): supervised training would learn them\. Train with the KTO objective/,
+    );
+    const good = new Trainer(model, adapter, lines.filter((e) => e.label), settings({ objective: 'sft', steps: 1 }));
+    good.dispose();
+    adapter.dispose();
+  });
+
   it('KTO: loss and LoRA gradient equal a plain computation (mismatched rows for the KL, detached)', async () => {
     const adapter = LoraAdapter.create(model.config, SPEC, 2);
     for (const v of adapter.variables()) if (v.name.endsWith('.B')) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 7));
@@ -178,7 +189,7 @@ describe('KTO, ORPO and GRPO on stories260K', () => {
   });
 
   it('GRPO: steps report TRL\'s figures and leak no tensors', async () => {
-    const { rows } = parsePromptRows(['Once upon a time', 'The cat', 'Tom and his mom', 'Lily wanted to'].map((p) => JSON.stringify({ prompt: p })).join('\n'), tok);
+    const { rows } = await parsePromptRows(['Once upon a time', 'The cat', 'Tom and his mom', 'Lily wanted to'].map((p) => JSON.stringify({ prompt: p })).join('\n'), tok);
     const adapter = LoraAdapter.create(model.config, SPEC, 4);
     const reward = functionScorer('says-the', ({ completion }) => (/\bthe\b/.test(completion) ? 1 : 0));
     const trainer = new Trainer(model, adapter, rows, settings({ objective: 'grpo', batchSize: 2, seqLen: 24, grpo: { ...DEFAULT_GRPO, numGenerations: 4, maxNewTokens: 12 } }), [], { reward, text: { eosTokenId: tok.eosTokenId, decode: (ids) => tok.decode(ids) } });
@@ -197,7 +208,7 @@ describe('KTO, ORPO and GRPO on stories260K', () => {
   });
 
   it('GRPO: a run resumed from a checkpoint samples and steps exactly as the uninterrupted run', async () => {
-    const { rows } = parsePromptRows(['Once upon a time', 'The cat', 'Tom and his mom'].map((p) => JSON.stringify({ prompt: p })).join('\n'), tok);
+    const { rows } = await parsePromptRows(['Once upon a time', 'The cat', 'Tom and his mom'].map((p) => JSON.stringify({ prompt: p })).join('\n'), tok);
     const reward = functionScorer('says-a', ({ completion }) => (completion.match(/\ba\b/g) ?? []).length);
     const make = () => {
       const adapter = LoraAdapter.create(model.config, SPEC, 6);
@@ -228,7 +239,7 @@ describe('KTO, ORPO and GRPO on stories260K', () => {
   ] as const) {
     it(`GRPO: a reward that ${what} stops the step, names the row, and leaves the adapter as it was`, async () => {
       const lines = ['{"prompt": "Once upon a time"}', '{"prompt": "The cat"}'].join('\n');
-      const { rows } = parsePromptRows(lines, tok);
+      const { rows } = await parsePromptRows(lines, tok);
       const adapter = LoraAdapter.create(model.config, SPEC, 5);
       let calls = 0;
       // Good for the whole first step (8 calls), then bad on the second prompt's rows.

@@ -60,7 +60,17 @@ export class SftObjective implements ObjectiveRoom {
   readonly perplexity = true;
   constructor(private readonly ctx: ObjectiveContext) {}
 
-  check(): void {}
+  /** Rows rated bad (label false, a KTO set) would be learned as answers: refused, with the way out. */
+  check(train: TokenizedExample[], validation: TokenizedExample[]): void {
+    const bad = [...train, ...validation].filter((e) => e.label === false);
+    if (bad.length === 0) return;
+    const lines = bad.flatMap((e) => (e.line === undefined ? [] : [e.line])).slice(0, 5);
+    const where = lines.length > 0 ? `, e.g. line${lines.length === 1 ? '' : 's'} ${lines.join(', ')}` : '';
+    throw new Error(
+      `${bad.length} row${bad.length === 1 ? ' is' : 's are'} labelled false (undesirable answers${where}): ` +
+        'supervised training would learn them. Train with the KTO objective, which reads the labels, or remove those rows.',
+    );
+  }
 
   async microBatch(rows: TokenizedExample[]): Promise<MicroBatchLoss> {
     const { f, shared } = sftLossFn(this.ctx, makeBatch(rows, this.ctx.settings.seqLen));
