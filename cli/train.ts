@@ -36,7 +36,8 @@ import { writeHfModel, type HfModelOptions } from '../src/export/hf-model';
 import type { ModelFileSet } from '../src/model/files';
 import { NodeFolderSink } from './file-sink';
 import { OBJECTIVE_OPTIONS, figureFields, objectiveSettings, rewardScorer } from './objective-flags';
-import { parsePromptRows } from '../src/data/prompt-rows';
+import { parsePromptRowStream, promptColumnFlag } from '../src/data/prompt-rows';
+import { DatasetLineError } from '../src/data/formats';
 import { labelFindings, promptRoomFindings, rewardFindings } from '../src/data/preflight-objectives';
 import type { PreflightFinding } from '../src/data/preflight';
 import { RewardError, type RewardScorer } from '../src/train/objectives/reward';
@@ -66,7 +67,7 @@ const SPEC = {
     model: { type: 'string', value: '<folder|base URL>', help: 'Hugging Face model folder or base URL (required).' },
     data: { type: 'string', value: '<file>', help: 'Training data: .jsonl, .jsonl.gz, .json (array), .csv, .tsv or .parquet (required unless --dry-run).' },
     out: { type: 'string', value: '<folder>', help: 'Where the adapter (or model folder) and the checkpoints go (required unless --dry-run).' },
-    columns: { type: 'string', value: 'field=column,...', help: 'Map the file\'s columns to a format\'s fields, e.g. prompt=question,completion=answer.' },
+    columns: { type: 'string', value: 'field=column,...', help: 'Map the file\'s columns to a format\'s fields, e.g. prompt=question,completion=answer (GRPO: prompt=<column> only).' },
     steps: { type: 'string', value: 'N', help: `Optimizer steps (default ${DEFAULT_TRAIN.steps}); not with --epochs.` },
     epochs: { type: 'string', value: 'E', help: 'Passes over the training rows; decides the step count.' },
     seed: { type: 'string', value: 'S', help: `Fixes initialisation, data order and dropout (default ${DEFAULT_TRAIN.seed}).` },
@@ -113,7 +114,7 @@ const SPEC = {
     'stdout: one JSON line per optimizer step {"step","loss","lr","grad_norm","tokens", ...the objective\'s figures},',
     'and {"eval_loss","eval_perplexity","step"} when evaluating. Writes <out>/checkpoint-<step>/ (resumable state + PEFT adapter).',
     'A configuration the plan says will not fit stops with the largest batch that does, unless --ignore-memory-limit.',
-    'Exit status: 0 done or stopped, 1 bad input or usage, 3 diverged, 4 out of memory mid-run, 130 interrupted.',
+    'Exit status: 0 done or stopped, 1 bad input or usage, 3 diverged, 4 out of memory mid-run, 5 --dry-run plan does not fit, 130 interrupted.',
   ],
   usageStatus: 1,
 } satisfies CliSpec<Record<string, CliOption>>;
@@ -158,7 +159,10 @@ async function main(): Promise<number> {
   const recomputeFlag: RecomputeSetting = /^\d+$/.test(v.recompute!) ? Number(v.recompute) : choice('recompute', v.recompute!, ['on', 'off', 'auto'] as const);
   const lossFlag = choice('loss', v.loss!, ['fused', 'plain'] as const);
   if (!v.model || (!v['dry-run'] && (!v.data || !v.out))) throw new UsageError('--model <folder or base URL>, --data <file.jsonl> and --out <folder> are required (--dry-run needs only --model)');
-  const columns = v.columns === undefined ? null : columnsOption(v.columns); // checked before any weight is read
+  // Checked before any weight is read. GRPO reads one column, the prompt (--columns prompt=<column>).
+  const grpo = v.objective === 'grpo';
+  const columns = v.columns === undefined || grpo ? null : columnsOption(v.columns);
+  const promptColumn = grpo && v.columns !== undefined ? grpoPromptColumn(v.columns) : 'prompt';
   if (v.steps && v.epochs) throw new UsageError('give --steps or --epochs, not both');
   const backend = await initNodeBackend(v.backend === 'cpu' ? 'cpu' : 'wasm');
   process.stderr.write(`backend: ${backend}\n`);
@@ -218,7 +222,7 @@ async function main(): Promise<number> {
   const model = await loadModel(files, { precision, headPrecision: head });
 
   const summary = settings.objective === 'grpo'
-    ? promptRowsSummary(path.basename(v.data), await readFile(v.data, 'utf8'), tokenizer)
+    ? await promptRowsSummary(v.data, promptColumn, tokenizer)
     : await openDatasetFile(v.data).then((f) => parseDataset(f.stream, {
         fileName: f.fileName, bytesTotal: f.bytesTotal, randomAccess: f.randomAccess, columns, tokenizer, maxLength: settings.seqLen + 1,
       }));
@@ -271,7 +275,7 @@ async function main(): Promise<number> {
   const runId = resumed?.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await mkdir(v.out, { recursive: true });
   // What `npm run export -- --format bundle --run <out>` needs to continue this run elsewhere.
-  await writeRunRecord(v.out, { dataFile: v.data, summary, train, validation, model: { source: files.source, fingerprint: files.fingerprint, config: model.config }, lora: spec, settings });
+  await writeRunRecord(v.out, { dataFile: v.data, summary, train, validation, model: { source: files.source, fingerprint: files.fingerprint, config: model.config }, lora: spec, settings, basePrecision: precision });
 
   let lastGood: string | null = resumed ? v.resume! : null;
   const savedDirs: { step: number; dir: string }[] = resumed ? [{ step: resumed.state.step, dir: v.resume! }] : [];
@@ -373,14 +377,25 @@ function resumedMicroBatch(stored: TrainSettings, batchFlag: string, accumFlag: 
   return { batchSize, gradAccum };
 }
 
-/** GRPO's prompt rows ({"prompt", ...}) as a dataset summary (the rest of the run reads only its counts and examples). */
-function promptRowsSummary(fileName: string, text: string, tokenizer: ReturnType<typeof loadTokenizer>): DatasetSummary {
-  const { rows, errors, lines } = parsePromptRows(text, tokenizer);
+/** --columns for GRPO: prompt=<column> only; anything else is a usage error. */
+function grpoPromptColumn(flag: string): string {
+  try {
+    return promptColumnFlag(flag);
+  } catch (e) {
+    throw e instanceof DatasetLineError ? new UsageError(e.reason) : e;
+  }
+}
+
+/** GRPO's prompt rows ({"prompt", ...}, any dataset file kind) as a dataset summary (the rest of the run reads only its counts and examples). */
+async function promptRowsSummary(file: string, promptColumn: string, tokenizer: ReturnType<typeof loadTokenizer>): Promise<DatasetSummary> {
+  const f = await openDatasetFile(file);
+  const { rows, errors, lines, kind, gzip, unit } = await parsePromptRowStream(f.stream, tokenizer, { fileName: f.fileName, bytesTotal: f.bytesTotal, randomAccess: f.randomAccess, promptColumn });
+  const fileName = f.fileName;
   const examples = rows.map((r) => ({ ...r, line: r.line ?? 0 }));
   return {
     fileName, format: null, lines, valid: rows.length, invalid: errors.length, errors: errors.map((e) => ({ line: e.line, error: e.reason, ...(e.field ? { field: e.field } : {}) })),
     examples, tokens: examples.reduce((a, r) => a + r.inputIds.length, 0), trainedTokens: 0, truncated: 0, dropped: 0, preview: [], lengths: null,
-    fileKind: 'jsonl', gzip: false, unit: 'line', columns: [], mapping: null, // prompt rows are JSONL, never mapped
+    fileKind: kind, gzip, unit, columns: [], mapping: null, // the prompt column is named by --columns, not a format mapping
   };
 }
 

@@ -92,6 +92,20 @@ describe('npm run train --objective kto | orpo | grpo', () => {
     expect(Object.keys(tensors).length).toBeGreaterThan(0);
   });
 
+  it('GRPO reads prompts from a CSV file, from the column --columns names; the reward sees the row as the file has it', async () => {
+    const data = path.join(dir, 'prompts.csv');
+    await writeFile(data, 'question,answer\n"Once upon a time, there",x\nThe cat,y\n');
+    const reward = path.join(dir, 'row-reader.mjs');
+    await writeFile(reward, 'export default ({ prompt, row }) => (row.question === prompt && typeof row.answer === "string" ? 1 : 0) + Math.random() * 1e-3;\n');
+    const r = await train(['--data', data, '--columns', 'prompt=question', '--out', path.join(dir, 'csv'), '--objective', 'grpo', '--reward', reward, '--num-generations', '2', '--max-new-tokens', '4', '--steps', '1', '--batch', '2', '--max-len', '16', '--rank', '2']);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout)[0].reward).toBeGreaterThan(0.99);
+    const bad = await train(['--data', data, '--columns', 'prompt=question,completion=answer', '--out', path.join(dir, 'csv2'), '--objective', 'grpo', '--reward', 'builtin:json']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--columns: GRPO reads one column, the prompt: expected prompt=<column>/);
+  });
+
   it('preflight names a KTO set with one label only and a GRPO reward that is constant', async () => {
     const oneLabel = path.join(dir, 'one-label.jsonl');
     await writeFile(oneLabel, [0, 1, 2, 3].map((i) => JSON.stringify({ prompt: `Tom had ${i} cats.`, completion: ' He was happy.', label: true })).join('\n') + '\n');
