@@ -11,11 +11,14 @@ import { pickLines, rowsAsJsonl } from '../src/data/exact-rows';
 import { openDatasetFile } from './dataset-file';
 import type { LlamaConfig } from '../src/model/config';
 import type { TrainSettings } from '../src/train/settings';
+import type { BasePrecision } from '../src/model/load';
 import { RUN_RECORD_FILE, RUN_RECORD_FORMAT, TRAIN_ROWS_FILE, VALIDATION_ROWS_FILE, type RunRecord } from '../src/export/bundle/run-record';
 
 export async function writeRunRecord(out: string, r: {
   dataFile: string; summary: DatasetSummary; train: { line: number }[]; validation: { line: number }[];
   model: { source: string; fingerprint: string; config: LlamaConfig }; lora: LoraSpec; settings: TrainSettings;
+  /** The frozen base's precision the run trained over (--precision, 'auto' resolved). */
+  basePrecision: BasePrecision;
 }): Promise<void> {
   const s = r.summary;
   const mapping = s.mapping?.columns ?? null;
@@ -30,7 +33,7 @@ export async function writeRunRecord(out: string, r: {
   const record: RunRecord = {
     format: RUN_RECORD_FORMAT,
     model: { source: r.model.source, fingerprint: r.model.fingerprint, modelType: r.model.config.modelType, architecture: r.model.config.architecture },
-    basePrecision: 'fp32', // npm run train loads the base in fp32 (loadModel's default)
+    basePrecision: r.basePrecision,
     lora: r.lora,
     settings: r.settings,
     data: {
