@@ -22,7 +22,7 @@ const SPEC = {
   options: {
     generate: { type: 'boolean', default: false, help: 'Generation rows (studio NF4/fp32 vs llama.cpp) instead of training rows.' },
     model: { type: 'string', value: 'stories260K|smollm2-135m|qwen2.5-0.5b|synthetic:hidden=256,layers=8,...', help: 'Model: stories260K, a real config with random weights, or a synthetic one (default stories260K; smollm2-135m with --generate).' },
-    variants: { type: 'string', value: 'a,b,...', help: 'Training: fp32, nf4-unfused, nf4-fused, naive, scaled (default fp32,nf4-unfused,nf4-fused). --generate: nf4,fp32 (default both).' },
+    variants: { type: 'string', value: 'a,b,...', help: `Training: ${VARIANTS.join(', ')} (default fp32,nf4-unfused,nf4-fused; see docs/performance.md). --generate: nf4,fp32 (default both).` },
     backend: { type: 'string', value: 'auto|webgpu|wasm|cpu', help: 'Training backend (default auto: WebGPU only on a real, faster adapter).' },
     batch: { type: 'string', value: 'B', help: 'Training: sequences per step (default 2).' },
     seq: { type: 'string', value: 'T', help: 'Training: tokens per sequence (default 32).' },
