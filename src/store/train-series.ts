@@ -2,7 +2,7 @@
 // subscription, so a new point costs a chart update and never a re-render of the tree.
 import type { TrainHistory } from '../train/checkpoint';
 
-export const trainingSeries: TrainHistory = { steps: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], evalSteps: [], evalLoss: [], dpoTrain: [], dpoEval: [] };
+export const trainingSeries: TrainHistory = { steps: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], evalSteps: [], evalLoss: [], dpoTrain: [], dpoEval: [], figureTrain: [] };
 
 type SeriesListener = () => void;
 const listeners = new Set<SeriesListener>();
@@ -23,5 +23,6 @@ export function resetSeries(from?: TrainHistory): void {
   // DPO reward points (absent in supervised runs' histories).
   trainingSeries.dpoTrain = [...(from?.dpoTrain ?? [])];
   trainingSeries.dpoEval = [...(from?.dpoEval ?? [])];
+  trainingSeries.figureTrain = [...(from?.figureTrain ?? [])]; // KTO / ORPO figures
   notifySeries();
 }

@@ -55,6 +55,7 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
       trainingSeries.gradNorm.push(step.gradNorm);
       trainingSeries.tokensPerSec.push(step.tokensPerSec);
       if (step.dpo) trainingSeries.dpoTrain?.push({ step: step.step, ...step.dpo });
+      if (step.figures) trainingSeries.figureTrain?.push({ step: step.step, figures: step.figures });
       notifySeries();
       set({ lastStep: step, totalSteps: step.totalSteps });
     },

@@ -26,6 +26,14 @@ export interface TrainHistory {
   /** DPO runs: reward metrics per step and per evaluation (absent for supervised runs). */
   dpoTrain?: DpoPoint[];
   dpoEval?: DpoPoint[];
+  /** KTO and ORPO runs: each step's figures under TRL's log names (absent otherwise). */
+  figureTrain?: FigurePoint[];
+}
+
+/** One step's named figures (rewards_chosen, kl, log_odds_ratio ...), for the objective's charts. */
+export interface FigurePoint {
+  step: number;
+  figures: Record<string, number>;
 }
 
 /** One point of the DPO reward charts. */

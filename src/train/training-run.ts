@@ -203,6 +203,7 @@ export class TrainingRun {
           h.gradNorm.push(r.gradNorm);
           h.tokensPerSec.push(r.tokensPerSec);
           if (r.dpo) (h.dpoTrain ??= []).push({ step: r.step, ...r.dpo });
+          if (r.figures) (h.figureTrain ??= []).push({ step: r.step, figures: r.figures });
           ev.onStep(r);
           // Let queued messages (pause, stop) in between steps.
           await new Promise((res) => setTimeout(res, 0));
@@ -233,6 +234,7 @@ export class TrainingRun {
         if (ek >= 0) for (const k of ['evalSteps', 'evalLoss'] as const) h[k].length = ek;
         if (h.dpoTrain) h.dpoTrain = h.dpoTrain.filter((p) => p.step <= good.step);
         if (h.dpoEval) h.dpoEval = h.dpoEval.filter((p) => p.step <= good.step);
+        if (h.figureTrain) h.figureTrain = h.figureTrain.filter((p) => p.step <= good.step);
         if (this.record.checkpointStep !== good.step) await this.checkpoint(good);
         await this.saveRecord({ status: 'diverged', message: `${e.message} Restored the checkpoint of step ${good.step}.` });
       }

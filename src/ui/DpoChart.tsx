@@ -1,10 +1,9 @@
 // Live DPO charts (uPlot): rewards of the chosen and rejected answers and their margin, and the
 // share of pairs ranked right (accuracy), on training steps (lines) and validation pairs (dots).
-// Like the loss chart it subscribes to the series outside React rendering. Renders nothing for supervised runs.
-import { useEffect, useRef } from 'react';
-import uPlot from 'uplot';
+// Drawn by SeriesPlot, outside React rendering. Renders nothing for other objectives.
 import { useApp } from '../store/app-store';
-import { subscribeSeries, trainingSeries } from '../store/train-series';
+import { trainingSeries } from '../store/train-series';
+import { SeriesPlot, type PlotData, type PlotLine } from './SeriesPlot';
 import type { DpoPoint } from '../train/checkpoint';
 
 type Field = 'rewardChosen' | 'rewardRejected' | 'margin' | 'accuracy';
@@ -15,47 +14,15 @@ function aligned(steps: number[], points: DpoPoint[], f: Field): (number | null)
   return steps.map((s) => at.get(s) ?? null);
 }
 
-function Plot({ label, series, fields, height }: { label: string; series: { label: string; stroke: string; eval?: boolean }[]; fields: Field[]; height: number }) {
-  const box = useRef<HTMLDivElement>(null);
-  const figure = useRef<HTMLElement>(null);
-  useEffect(() => {
-    const el = box.current!;
-    const plot = new uPlot(
-      {
-        width: Math.max(280, el.clientWidth),
-        height,
-        scales: { x: { time: false } },
-        axes: [{ label: 'step' }, {}],
-        series: [{ label: 'step' }, ...series.map((s) => (s.eval ? { label: s.label, stroke: s.stroke, width: 2, spanGaps: true, points: { show: true, size: 6 } } : { label: s.label, stroke: s.stroke, width: 1.5 }))],
-      },
-      [[], ...series.map(() => [])],
-      el,
-    );
-    const update = () => {
-      const train = trainingSeries.dpoTrain ?? [];
-      const evals = trainingSeries.dpoEval ?? [];
-      const steps = train.map((p) => p.step);
-      plot.setData([steps, ...series.map((s, i) => (s.eval ? aligned(steps, evals, fields[i]) : train.map((p) => p[fields[i]])))] as uPlot.AlignedData);
-      figure.current?.setAttribute('data-points', String(train.length));
-      figure.current?.setAttribute('data-eval-points', String(evals.length));
-    };
-    update();
-    const unsubscribe = subscribeSeries(update);
-    const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(280, el.clientWidth), height }));
-    resize.observe(el);
-    return () => {
-      unsubscribe();
-      resize.disconnect();
-      plot.destroy();
-    };
-    // series/fields are constant per chart
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
-  return (
-    <figure ref={figure} aria-label={label} data-points="0" data-eval-points="0" className="chart">
-      <div ref={box} />
-    </figure>
-  );
+/** A DPO chart: the training steps' fields as lines, `eval` lines from the validation points. */
+function Plot({ label, series, fields, height }: { label: string; series: PlotLine[]; fields: Field[]; height: number }) {
+  const read = (): PlotData => {
+    const train = trainingSeries.dpoTrain ?? [];
+    const evals = trainingSeries.dpoEval ?? [];
+    const steps = train.map((p) => p.step);
+    return { x: steps, ys: series.map((s, i) => (s.eval ? aligned(steps, evals, fields[i]) : train.map((p) => p[fields[i]]))), evalPoints: evals.length };
+  };
+  return <SeriesPlot label={label} lines={series} height={height} read={read} />;
 }
 
 export function DpoChart() {

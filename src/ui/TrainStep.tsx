@@ -20,6 +20,7 @@ import { ResumeOffer, RunHistory } from './RunHistory';
 import { formatSeconds } from './format';
 import { MethodPicker } from './MethodPicker';
 import { DpoChart } from './DpoChart';
+import { ObjectiveChart } from './ObjectiveChart';
 import { MemoryOptions } from './MemoryOptions';
 
 function NumberField({ label, value, onChange, min, max, step, hint }: { label: string; value: number; onChange: (v: number) => void; min: number; max?: number; step?: number; hint: string }) {
@@ -228,6 +229,7 @@ export function TrainStep() {
         <MetricChart metric="tokensPerSec" label="Tokens per second" color="#2563eb" />
       </div>
       <DpoChart />
+      <ObjectiveChart />
       <Samples />
       <EvaluatePanel />
       <RunHistory />
