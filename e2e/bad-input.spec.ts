@@ -45,7 +45,7 @@ test.describe('bad input', () => {
       await gpt2.close();
     }
     // Still usable: generation on the model that was loaded before.
-    await page.getByLabel('Prompt', { exact: true }).fill('Once upon a time');
+    await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Once upon a time');
     await page.getByLabel('New tokens').fill('8'); // reference ids 432 383 286 261 376 298 315 421
     await page.getByRole('button', { name: 'Generate' }).click();
     await expect(page.getByLabel('Base model output')).toHaveText('Once upon a time, there was a little girl', { timeout: 60_000 });

@@ -41,7 +41,7 @@ for (const c of CASES) {
       await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText(`after ${c.steps} steps`, { timeout: 4 * 60_000 });
       expect(Number.isFinite(await readNumber(page, 'train-loss'))).toBe(true);
 
-      await page.getByLabel('Prompt', { exact: true }).fill('Zed');
+      await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
       await page.getByLabel('New tokens').fill('8');
       await page.getByRole('button', { name: 'Generate' }).click();
       await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 2 * 60_000 });
@@ -60,7 +60,7 @@ for (const c of CASES) {
         await page2.goto(link.toString());
         await expect(page2.getByLabel('Adapter', { exact: true })).toContainText('Shared adapter', { timeout: 120_000 });
         await expect(page2.getByLabel('Loaded model')).toContainText(`(${c.family} family)`);
-        await page2.getByLabel('Prompt', { exact: true }).fill('Zed');
+        await page2.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
         await page2.getByLabel('New tokens').fill('8');
         await page2.getByRole('button', { name: 'Generate' }).click();
         await expect(page2.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 2 * 60_000 });

@@ -25,7 +25,7 @@ test('full fine-tuning trains, generates and downloads a Hugging Face model fold
   await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 3 steps', { timeout: 120_000 });
   await expect(page.getByLabel('Adapter', { exact: true })).toContainText('full fine-tuning, every weight');
 
-  await page.getByLabel('Prompt', { exact: true }).fill('Zed');
+  await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
   await page.getByLabel('New tokens').fill('12');
   await page.getByLabel('Temperature (0 = greedy)').fill('0');
   await page.getByRole('button', { name: 'Generate' }).click();
@@ -57,7 +57,7 @@ test('full fine-tuning trains, generates and downloads a Hugging Face model fold
   await page2.goto('/?backend=wasm');
   await expect(page2.getByTestId('backend-name')).toHaveText('WebAssembly', { timeout: 60_000 });
   await loadModel(page2, hosted.url);
-  await page2.getByLabel('Prompt', { exact: true }).fill('Zed');
+  await page2.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
   await page2.getByLabel('New tokens').fill('12');
   await page2.getByLabel('Temperature (0 = greedy)').fill('0');
   await page2.getByRole('button', { name: 'Generate' }).click();

@@ -17,7 +17,7 @@ test('a hosted PEFT adapter opens from a link and generates what the Node CLI ge
 
     await page.goto(`/?backend=wasm#adapter-url=${encodeURIComponent(host.url)}`);
     await expect(page.getByLabel('Adapter', { exact: true })).toContainText('Shared adapter: rank 4', { timeout: 60_000 });
-    await page.getByLabel('Prompt', { exact: true }).fill('Zed');
+    await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
     await page.getByLabel('New tokens').fill('16');
     await page.getByRole('button', { name: 'Generate' }).click();
     await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 60_000 });

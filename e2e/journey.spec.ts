@@ -42,7 +42,7 @@ for (const backend of ['webgpu', 'wasm'] as const) {
     expect(last).toBeLessThan(first);
 
     // 4. Base and tuned side by side (greedy).
-    await page.getByLabel('Prompt', { exact: true }).fill('Zed');
+    await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
     await page.getByLabel('New tokens').fill('16');
     await page.getByRole('button', { name: 'Generate' }).click();
     const tuned = page.getByLabel('Tuned model output');
@@ -77,7 +77,7 @@ for (const backend of ['webgpu', 'wasm'] as const) {
     shared.search = `?backend=${backend}`;
     await page2.goto(shared.toString());
     await expect(page2.getByLabel('Adapter', { exact: true })).toContainText('Shared adapter', { timeout: 120_000 });
-    await page2.getByLabel('Prompt', { exact: true }).fill('Zed');
+    await page2.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
     await page2.getByLabel('New tokens').fill('16');
     await page2.getByRole('button', { name: 'Generate' }).click();
     await expect(page2.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 5 * 60_000 });

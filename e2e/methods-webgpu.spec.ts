@@ -34,7 +34,7 @@ for (const c of CASES) {
       await expect(page.getByRole('figure', { name: 'DPO rewards chart' })).toHaveAttribute('data-points', String(c.steps));
       return;
     }
-    await page.getByLabel('Prompt', { exact: true }).fill('Zed');
+    await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
     await page.getByLabel('New tokens').fill('8');
     await page.getByRole('button', { name: 'Generate' }).click();
     await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 3 * 60_000 });

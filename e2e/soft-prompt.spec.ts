@@ -23,7 +23,7 @@ test('prefix tuning trains, generates, downloads PEFT files and shares by link',
   expect(await readNumber(page, 'train-loss')).toBeLessThan(await readNumber(page, 'train-first-loss'));
   await expect(page.getByLabel('Adapter', { exact: true })).toContainText('prefix tuning, 4 virtual tokens');
 
-  await page.getByLabel('Prompt', { exact: true }).fill('Zed');
+  await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
   await page.getByLabel('New tokens').fill('12');
   await page.getByRole('button', { name: 'Generate' }).click();
   await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 60_000 });
@@ -49,7 +49,7 @@ test('prefix tuning trains, generates, downloads PEFT files and shares by link',
   shared.search = '?backend=wasm';
   await page2.goto(shared.toString());
   await expect(page2.getByLabel('Adapter', { exact: true })).toContainText('Shared adapter: prefix tuning', { timeout: 120_000 });
-  await page2.getByLabel('Prompt', { exact: true }).fill('Zed');
+  await page2.getByRole('textbox', { name: 'Prompt', exact: true }).fill('Zed');
   await page2.getByLabel('New tokens').fill('12');
   await page2.getByRole('button', { name: 'Generate' }).click();
   await expect(page2.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 60_000 });
