@@ -153,4 +153,42 @@ describe('npm run export', () => {
     expect(text('README.md')).toMatch(/Effective batch.*4 sequences per optimizer step \(2 x 2\)/);
     expect(JSON.parse(text('adapter/adapter_config.json')).r).toBe(4);
   });
+
+  it.each([
+    ['dpo', 'stories-preference.jsonl', ['--beta', '0.2'], 'DPOTrainer', ['"beta": 0.2', '"loss_type": "sigmoid"', 'ref_model=None']],
+    ['kto', 'stories-kto.jsonl', ['--desirable-weight', '1.5'], 'KTOTrainer', ['"beta": 0.1', '"desirable_weight": 1.5', '"undesirable_weight": 1', 'ref_model=None', 'bool(r["label"])']],
+    ['orpo', 'stories-preference.jsonl', ['--orpo-lambda', '0.3'], 'ORPOTrainer', ['"beta": 0.3']],
+  ] as const)('--format bundle of a %s run on %s: its rows, the adapter, and a TRL script for its trainer that evaluates first', async (objective, file, flags, trainer, settings) => {
+    const run = path.join(dir, `run-${objective}`);
+    const t = await cli('cli/train.ts', ['--model', STORIES, '--data', path.join(ROOT, 'public/examples', file), '--out', run, '--objective', objective, ...flags, '--steps', '1', '--batch', '2', '--max-len', '48', '--rank', '2', '--eval-every', '1', '--val-percent', '20']);
+    expect(t.code).toBe(0);
+    const r = await cli('cli/export.ts', ['--format', 'bundle', '--run', run, '--name', objective, '--out', path.join(dir, `bundle-${objective}`)]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const zip = unzipSync(new Uint8Array(await readFile(path.join(dir, `bundle-${objective}`, `${objective}-cluster-bundle.zip`))));
+    const text = (f: string) => strFromU8(zip[f]!);
+    expect(Object.keys(zip)).not.toContain('axolotl.yaml'); // axolotl's preference configs are not written
+    const rows = text('data/train.jsonl').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(Object.keys(rows[0]!).sort()).toEqual(objective === 'kto' ? ['completion', 'label', 'prompt'] : ['chosen', 'prompt', 'rejected']);
+    const trl = text('train_trl.py');
+    expect(trl).toContain(`from trl import ${trainer.replace('Trainer', 'Config')}, ${trainer}`);
+    for (const kv of [...settings, `"objective": "${objective}"`, '"max_steps": 1', 'print("before training:", trainer.evaluate())']) expect(trl).toContain(kv);
+    expect(text('README.md')).toContain(`TRL ${trainer} script`);
+    // The script is Python the interpreter accepts (TRL itself is not installed here).
+    const python = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], (err, _o, stderr) => resolve({ code: err ? 1 : 0, stderr })).stdin!.end(trl);
+    });
+    expect(python).toEqual({ code: 0, stderr: '' });
+  });
+
+  it('--format bundle of a GRPO run says why it is not bundled', async () => {
+    const data = path.join(dir, 'grpo-prompts.jsonl');
+    await writeFile(data, ['Once upon a time', 'The cat', 'Tom and his mom'].map((p) => JSON.stringify({ prompt: p })).join('\n') + '\n');
+    const run = path.join(dir, 'run-grpo');
+    const t = await cli('cli/train.ts', ['--model', STORIES, '--data', data, '--out', run, '--objective', 'grpo', '--reward', 'builtin:json', '--num-generations', '2', '--max-new-tokens', '4', '--steps', '1', '--batch', '2', '--max-len', '12', '--rank', '2']);
+    expect(t.code).toBe(0);
+    const r = await cli('cli/export.ts', ['--format', 'bundle', '--run', run, '--name', 'grpo', '--out', path.join(dir, 'bundle-grpo')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("does not carry GRPO runs yet: their reward is your code; port it to TRL's GRPOTrainer reward_funcs");
+  });
 });

@@ -92,6 +92,19 @@ describe('npm run train --objective kto | orpo | grpo', () => {
     expect(Object.keys(tensors).length).toBeGreaterThan(0);
   });
 
+  it('GRPO with a reward that pays for one word raises the mean reward over 30 steps (stories260K)', async () => {
+    const openings = ['Once upon a time, there was a little girl named', 'One day, a boy went to the park with', 'Tom and his mom went to the', 'There was a big dog who liked to', 'The sun was shining and the birds were', 'Sue had a red ball. She', 'A little cat saw a', 'Ben wanted to play with his', 'The bird flew up to the', 'Mom said, "Let\'s go to the', 'Once upon a time, a small bear', 'Max found a shiny', 'The girl was sad because her', 'One morning, the kids', 'Anna liked to draw', 'The frog jumped into the'];
+    const data = path.join(dir, 'openings.jsonl');
+    await writeFile(data, openings.map((p) => JSON.stringify({ prompt: p })).join('\n') + '\n');
+    const r = await train(['--data', data, '--out', path.join(dir, 'lily'), '--objective', 'grpo', '--reward', 'builtin:regex=\\bLily\\b', '--num-generations', '4', '--max-new-tokens', '24', '--steps', '30', '--batch', '4', '--max-len', '40', '--lr', '0.01', '--rank', '8', '--warmup', '0']);
+    expect(r.code).toBe(0);
+    const rewards = lines(r.stdout).map((l) => l.reward);
+    expect(rewards).toHaveLength(30);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    // Measured: 0.06 over the first 10 steps, 0.86 over the last 10.
+    expect(mean(rewards.slice(-10))).toBeGreaterThan(mean(rewards.slice(0, 10)) + 0.4);
+  }, 300_000);
+
   it('GRPO reads prompts from a CSV file, from the column --columns names; the reward sees the row as the file has it', async () => {
     const data = path.join(dir, 'prompts.csv');
     await writeFile(data, 'question,answer\n"Once upon a time, there",x\nThe cat,y\n');

@@ -1,12 +1,13 @@
 // The "continue on a GPU cluster" bundle: one zip (fflate, streamed into the sink as it is
-// compressed) holding the exact rows, the PEFT adapter, run.json, a README, an axolotl config,
-// a TRL script and accelerate configs.
+// compressed) holding the exact rows, the PEFT adapter, run.json, a README, a TRL script (SFT, or
+// the DPO / KTO / ORPO trainer), an axolotl config for SFT runs, and accelerate configs.
 import { Zip, ZipDeflate } from 'fflate';
 import { type ExportSink } from '../sink';
 import { axolotlYaml } from './axolotl';
 import { bundleReadme } from './readme';
 import { type RunRecord } from './run-record';
 import { accelerateConfigs, trlScript } from './trl';
+import { preferenceTrlScript } from './trl-preference';
 
 export interface BundleInput {
   record: RunRecord;
@@ -20,9 +21,10 @@ export interface BundleInput {
 
 /** name -> contents of every file in the bundle (what the zip holds). */
 export function bundleFiles(b: BundleInput): Map<string, string | Uint8Array> {
-  // KTO and GRPO rows look like prompt-completion data: without this the bundle would write an SFT config for them.
+  // KTO and GRPO rows look like prompt-completion data: the objective, not the format, picks the script.
   const objective = b.record.settings.objective ?? 'sft';
-  if (objective !== 'sft') throw new Error(`The cluster bundle writes supervised (SFT) configs; ${objective.toUpperCase()} runs are not bundled yet.`);
+  if (objective === 'grpo') throw new Error('The cluster bundle does not carry GRPO runs yet: their reward is your code; port it to TRL\'s GRPOTrainer reward_funcs.');
+  const preference = objective === 'sft' ? null : objective;
   const files = new Map<string, string | Uint8Array>([
     ['README.md', bundleReadme(b.record, b.name)],
     ['run.json', JSON.stringify(b.record, null, 2) + '\n'],
@@ -30,9 +32,10 @@ export function bundleFiles(b: BundleInput): Map<string, string | Uint8Array> {
     ['data/validation.jsonl', b.validationJsonl],
     ['adapter/adapter_config.json', b.adapterConfigJson],
     ['adapter/adapter_model.safetensors', b.adapterSafetensors],
-    ['axolotl.yaml', axolotlYaml(b.record)],
-    ['train_trl.py', trlScript(b.record)],
   ]);
+  // Preference runs get TRL's trainer for their loss; axolotl's preference configs are not written.
+  if (!preference) files.set('axolotl.yaml', axolotlYaml(b.record));
+  files.set('train_trl.py', preference ? preferenceTrlScript(b.record, preference) : trlScript(b.record));
   for (const [k, v] of Object.entries(accelerateConfigs())) files.set(k, v);
   return files;
 }

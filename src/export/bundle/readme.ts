@@ -5,6 +5,9 @@ import type { RunRecord } from './run-record';
 export function bundleReadme(r: RunRecord, name: string): string {
   const s = r.settings;
   const perStep = s.batchSize * s.gradAccum;
+  const objective = s.objective ?? 'sft';
+  const sft = objective === 'sft';
+  const trainer = ({ sft: 'SFTTrainer', dpo: 'DPOTrainer', kto: 'KTOTrainer', orpo: 'ORPOTrainer', grpo: 'GRPOTrainer' } as const)[objective];
   return `# ${name}: continue this run on a GPU cluster
 
 Written by Fine-tune Studio from run ${JSON.stringify(r.model.source)} (base fingerprint ${r.model.fingerprint}).
@@ -14,18 +17,18 @@ Written by Fine-tune Studio from run ${JSON.stringify(r.model.source)} (base fin
 | data/train.jsonl | the ${r.data.trainRows} training rows the run used, exactly as in your file (${r.data.format} format) |
 | data/validation.jsonl | the ${r.data.validationRows} held-out rows it evaluated on |
 | adapter/ | the trained PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) |
-| axolotl.yaml | axolotl config continuing from adapter/ (lora_model_dir) |
-| train_trl.py | TRL SFTTrainer script continuing from adapter/ |
+${sft ? '| axolotl.yaml | axolotl config continuing from adapter/ (lora_model_dir) |\n' : ''}| train_trl.py | TRL ${trainer} script continuing from adapter/${sft ? '' : ` (${objective.toUpperCase()}, the run's objective; it evaluates the adapter on the held-out rows first)`} |
 | accelerate/*.yaml | multi-GPU launch configs: DDP, FSDP, DeepSpeed ZeRO-2 |
 | run.json | every setting of the run, as the studio recorded it |
 
 ## Run
 
 \`\`\`sh
-pip install axolotl          # or: pip install "trl>=0.20" "peft>=0.13" accelerate datasets transformers
+${sft ? `pip install axolotl          # or: pip install "trl>=0.20" "peft>=0.13" accelerate datasets transformers
 axolotl train axolotl.yaml                                                   # one GPU
 accelerate launch -m axolotl.cli.train axolotl.yaml                          # all GPUs of this machine
-python train_trl.py                                                          # TRL, one GPU
+` : `pip install "trl>=0.20" "peft>=0.13" accelerate datasets transformers
+`}python train_trl.py                                                          # TRL, one GPU
 accelerate launch --config_file accelerate/ddp.yaml --num_processes 8 train_trl.py
 accelerate launch --config_file accelerate/fsdp.yaml --num_processes 8 train_trl.py
 accelerate launch --config_file accelerate/deepspeed-zero2.yaml --num_processes 8 train_trl.py
