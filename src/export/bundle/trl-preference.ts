@@ -5,7 +5,7 @@
 // ref_model=None. Before training the script evaluates the bundled adapter on the held-out rows, so
 // its first figures can be set beside the studio's last evaluation.
 import type { RunRecord } from './run-record';
-import { trlSettings } from './trl';
+import { PY_LOAD_ADAPTER, PY_SCHEDULE_ARGS, trlSettings } from './trl';
 import { DEFAULT_DPO } from '../../train/dpo';
 import { DEFAULT_KTO } from '../../train/settings';
 import { DEFAULT_ORPO_LAMBDA } from '../../train/objectives/orpo';
@@ -62,10 +62,7 @@ if tokenizer.pad_token is None:
 
 data = load_dataset("json", data_files={"train": "data/train.jsonl", "validation": "data/validation.jsonl"})
 ${objective === 'kto' ? 'data = data.map(lambda r: {"label": bool(r["label"])})  # TRL wants a bool\n' : ''}
-quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16) if S["load_in_4bit"] else None
-model = AutoModelForCausalLM.from_pretrained(S["base_model"], quantization_config=quant, torch_dtype=torch.bfloat16)
-model = PeftModel.from_pretrained(model, "adapter", is_trainable=True)  # continue the studio's adapter
-
+${PY_LOAD_ADAPTER}
 has_validation = len(data["validation"]) > 0
 config = ${t.config}(
     output_dir="outputs/trl",
@@ -73,19 +70,7 @@ config = ${t.config}(
 ${extra}    max_length=S["max_length"],
     per_device_train_batch_size=S["per_device_train_batch_size"],
     per_device_eval_batch_size=S["per_device_train_batch_size"],
-    gradient_accumulation_steps=S["gradient_accumulation_steps"],
-    max_steps=S["max_steps"],
-    num_train_epochs=S["num_train_epochs"],
-    learning_rate=S["learning_rate"],
-    lr_scheduler_type=S["lr_scheduler_type"],
-    warmup_steps=S["warmup_steps"],
-    weight_decay=S["weight_decay"],
-    adam_beta1=S["adam_beta1"],
-    adam_beta2=S["adam_beta2"],
-    adam_epsilon=S["adam_epsilon"],
-    max_grad_norm=S["max_grad_norm"],
-    seed=S["seed"],
-    eval_strategy="steps" if S["eval_steps"] > 0 and has_validation else "no",
+${PY_SCHEDULE_ARGS}    eval_strategy="steps" if S["eval_steps"] > 0 and has_validation else "no",
     eval_steps=S["eval_steps"] or None,
     bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
     gradient_checkpointing=True,

@@ -34,6 +34,27 @@ export function trlSettings(r: RunRecord): Record<string, unknown> {
   };
 }
 
+/** Python shared by every TRL script: the base (4-bit where the run was NF4) with the bundled adapter, trainable. */
+export const PY_LOAD_ADAPTER = `quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16) if S["load_in_4bit"] else None
+model = AutoModelForCausalLM.from_pretrained(S["base_model"], quantization_config=quant, torch_dtype=torch.bfloat16)
+model = PeftModel.from_pretrained(model, "adapter", is_trainable=True)  # continue the studio's adapter
+`;
+
+/** Python shared by every TRL config: the optimizer, schedule and step settings, one per line (4-space indent). */
+export const PY_SCHEDULE_ARGS = `    gradient_accumulation_steps=S["gradient_accumulation_steps"],
+    max_steps=S["max_steps"],
+    num_train_epochs=S["num_train_epochs"],
+    learning_rate=S["learning_rate"],
+    lr_scheduler_type=S["lr_scheduler_type"],
+    warmup_steps=S["warmup_steps"],
+    weight_decay=S["weight_decay"],
+    adam_beta1=S["adam_beta1"],
+    adam_beta2=S["adam_beta2"],
+    adam_epsilon=S["adam_epsilon"],
+    max_grad_norm=S["max_grad_norm"],
+    seed=S["seed"],
+`;
+
 export function trlScript(r: RunRecord): string {
   const settings = JSON.stringify(trlSettings(r), null, 4).replace(/\btrue\b/g, 'True').replace(/\bfalse\b/g, 'False').replace(/\bnull\b/g, 'None');
   return `# TRL SFT script written by Fine-tune Studio: continues the run from ./adapter.
@@ -78,10 +99,7 @@ def to_trl(r):
 data = load_dataset("json", data_files={"train": "data/train.jsonl", "validation": "data/validation.jsonl"})
 data = data.map(to_trl, remove_columns=data["train"].column_names)
 
-quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16) if S["load_in_4bit"] else None
-model = AutoModelForCausalLM.from_pretrained(S["base_model"], quantization_config=quant, torch_dtype=torch.bfloat16)
-model = PeftModel.from_pretrained(model, "adapter", is_trainable=True)  # continue the studio's adapter
-
+${PY_LOAD_ADAPTER}
 conversational = S["dataset_format"] in ("messages", "sharegpt")
 config = SFTConfig(
     output_dir="outputs/trl",
@@ -90,19 +108,7 @@ config = SFTConfig(
     completion_only_loss=None if conversational else not S["train_on_prompt"],
     assistant_only_loss=conversational and not S["train_on_prompt"],
     per_device_train_batch_size=S["per_device_train_batch_size"],
-    gradient_accumulation_steps=S["gradient_accumulation_steps"],
-    max_steps=S["max_steps"],
-    num_train_epochs=S["num_train_epochs"],
-    learning_rate=S["learning_rate"],
-    lr_scheduler_type=S["lr_scheduler_type"],
-    warmup_steps=S["warmup_steps"],
-    weight_decay=S["weight_decay"],
-    adam_beta1=S["adam_beta1"],
-    adam_beta2=S["adam_beta2"],
-    adam_epsilon=S["adam_epsilon"],
-    max_grad_norm=S["max_grad_norm"],
-    seed=S["seed"],
-    eval_strategy="steps" if S["eval_steps"] > 0 and len(data["validation"]) > 0 else "no",
+${PY_SCHEDULE_ARGS}    eval_strategy="steps" if S["eval_steps"] > 0 and len(data["validation"]) > 0 else "no",
     eval_steps=S["eval_steps"] or None,
     bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
     gradient_checkpointing=True,
