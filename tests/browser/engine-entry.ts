@@ -15,11 +15,11 @@ import { loadTokenizer } from '../../src/tokenizer/tokenizer';
 import { generate } from '../../src/model/generate';
 import { setSimdKernels, simdKernels } from '../../src/kernels/simd-kernels';
 
-async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' | 'nf4' = 'fp32'): Promise<{ backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; recomputedGrads: Record<string, number[]>; trainLosses: number[] }> {
-  await chooseBackend({ force: backend, wasmPaths: WASM_URLS });
+/** A served single-file model folder (config, tokenizer, model.safetensors) as the loader takes it. */
+async function fetchModelFiles(modelUrl: string) {
   const get = async (f: string) => new Uint8Array(await (await fetch(`${modelUrl}/${f}`)).arrayBuffer());
   const text = async (f: string) => new TextDecoder().decode(await get(f));
-  const files = {
+  return {
     source: modelUrl,
     config: JSON.parse(await text('config.json')),
     tokenizerJson: JSON.parse(await text('tokenizer.json')),
@@ -27,6 +27,11 @@ async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' 
     shards: [{ name: 'model.safetensors', bytes: bufferSource(await get('model.safetensors')) }],
     fingerprint: 'test',
   };
+}
+
+async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' | 'nf4' = 'fp32'): Promise<{ backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; recomputedGrads: Record<string, number[]>; trainLosses: number[] }> {
+  await chooseBackend({ force: backend, wasmPaths: WASM_URLS });
+  const files = await fetchModelFiles(modelUrl);
   const tok = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
   const { model, report } = await loadModelWithReport(files, { precision });
   const examples = ['Zed the purple dragon liked to fly.', 'Lily saw a big red ball in the park.'].map((t) => {
@@ -66,16 +71,7 @@ async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' 
 /** Greedy ids on wasm with the SIMD kernels of src/kernels and without them (tfjs's path), and which kernel build loaded. */
 async function generateOnWasm(modelUrl: string, precision: 'fp32' | 'nf4'): Promise<{ backend: string; variant: string | null; sharedHeap: boolean; withKernels: number[]; withoutKernels: number[] }> {
   await chooseBackend({ force: 'wasm', wasmPaths: WASM_URLS });
-  const get = async (f: string) => new Uint8Array(await (await fetch(`${modelUrl}/${f}`)).arrayBuffer());
-  const text = async (f: string) => new TextDecoder().decode(await get(f));
-  const files = {
-    source: modelUrl,
-    config: JSON.parse(await text('config.json')),
-    tokenizerJson: JSON.parse(await text('tokenizer.json')),
-    tokenizerConfig: JSON.parse(await text('tokenizer_config.json')),
-    shards: [{ name: 'model.safetensors', bytes: bufferSource(await get('model.safetensors')) }],
-    fingerprint: 'test',
-  };
+  const files = await fetchModelFiles(modelUrl);
   const { model } = await loadModelWithReport(files, { precision, headPrecision: precision === 'nf4' ? 'int8' : 'fp32' });
   const prompt = [1, 403, 407, 261, 378]; // "Once upon a time"
   const withKernels = await generate(model, prompt, { maxNewTokens: 24 });
