@@ -5,7 +5,7 @@
 import { DatasetLineError, isObject, typeName, type ChatRole } from './formats';
 
 /** The formats a mapping can produce, and the fields each one takes. */
-export const MAPPING_FORMATS = ['prompt-completion', 'alpaca', 'messages', 'preference', 'unpaired', 'text'] as const;
+export const MAPPING_FORMATS = ['prompt-completion', 'alpaca', 'messages', 'preference', 'unpaired', 'text', 'prompt'] as const;
 export type MappingFormat = (typeof MAPPING_FORMATS)[number];
 
 /** Field names per mapping format; `required` ones must be mapped. Messages also take role/content keys. */
@@ -37,6 +37,8 @@ export const MAPPING_FIELDS: Record<MappingFormat, { field: string; required: bo
     { field: 'label', required: true, label: 'Label (good / bad)' },
   ],
   text: [{ field: 'text', required: true, label: 'Text' }],
+  // Prompts alone, for GRPO: every other column still reaches the reward function.
+  prompt: [{ field: 'prompt', required: true, label: 'Prompt' }],
 };
 
 /** Which column (or, for messages' role/content, which key inside a turn) feeds each field. */
@@ -67,6 +69,7 @@ export function formatOfFields(fields: string[]): MappingFormat {
   if (has('chosen') || has('rejected')) return 'preference';
   if (has('label')) return 'unpaired';
   if (has('instruction') || has('output') || has('input') || has('system')) return 'alpaca';
+  if (has('prompt') && fields.length === 1) return 'prompt';
   if (has('prompt') || has('completion')) return 'prompt-completion';
   return 'text';
 }
@@ -204,7 +207,7 @@ const NAME_ALIASES: Record<string, string[]> = {
  * A mapping for rows whose columns are not a known format, from common names; null when the
  * columns already are a known format (nothing to map) or nothing fits. Tried in order: a list of
  * turns (messages), preference, unpaired (a label column), alpaca (instruction + output), then
- * prompt/completion, then a single text column.
+ * prompt/completion, then a single text column, then a prompt column alone (prompts for GRPO).
  */
 export function suggestMapping(rows: unknown[]): ColumnMapping | null {
   const columns = describeColumns(rows);
@@ -260,5 +263,7 @@ export function suggestMapping(rows: unknown[]): ColumnMapping | null {
     const m = pick('alpaca', ['instruction', 'output', 'input', 'system']);
     if (m) return m;
   }
-  return pick('prompt-completion', ['completion', 'prompt']) ?? pick('text', ['text']);
+  const prompts = pick('prompt', ['prompt']);
+  // A column already named "prompt" needs no mapping: the file is in the prompt format itself.
+  return pick('prompt-completion', ['completion', 'prompt']) ?? pick('text', ['text']) ?? (prompts?.fields.prompt === 'prompt' ? null : prompts);
 }

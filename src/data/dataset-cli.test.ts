@@ -105,9 +105,16 @@ describe('dataset check CLI', () => {
       ]);
     });
 
+    it('--columns prompt=<column> alone reads prompts (for GRPO); the other columns stay with each row', () => {
+      const r = run('check', pq, '--columns', 'prompt=q', '--model', MODEL);
+      expect(r.out.filter((o) => !('warning' in (o as object)))).toEqual([
+        { line: 4, error: 'missing column "q" (mapped to prompt)' },
+        expect.objectContaining({ format: 'prompt', lines: 5, valid: 4, invalid: 1, examples: 4, mapping: { source: 'given', columns: 'prompt=q' } }),
+      ]);
+    });
+
     it.each([
       ['prompt', '--columns: "prompt" is not field=column (e.g. prompt=question,completion=answer)'],
-      ['prompt=q', '--columns: prompt-completion needs "completion" mapped to a column'],
       ['prompt=q,answer=a', '--columns: "answer" is not a field of prompt-completion (prompt, completion); prompt-completion needs "completion" mapped to a column'],
     ])('a bad --columns %j is a usage error (exit 2) that says what is wrong', (flag, message) => {
       const r = run('check', pq, '--columns', flag);

@@ -246,3 +246,44 @@ describe('large files', () => {
     console.log(`20k lines tokenized in ${Math.round(ms)} ms: ${s.tokens} tokens, ${Math.round(s.tokens / (ms / 1000))} tokens/s`);
   });
 });
+
+describe('prompt rows (GRPO)', () => {
+  it('a file of prompts with no completion anywhere is read as prompts: tokens with BOS, nothing trained, the whole row kept', async () => {
+    const text = ['{"prompt": "Once upon a time", "word": "Lily"}', '{"prompt": "The cat"}', '{"prompt": ""}', '{"word": "x"}'].join('\n');
+    const s = await parseDatasetText(text, { fileName: 'p.jsonl', tokenizer: tok });
+    expect(s.format).toBe('prompt');
+    expect({ valid: s.valid, invalid: s.invalid }).toEqual({ valid: 2, invalid: 2 });
+    expect(s.errors).toEqual([
+      { line: 3, error: 'field "prompt" is empty', field: 'prompt' },
+      { line: 4, error: 'missing field "prompt"', field: 'prompt' },
+    ]);
+    // Forced to prompts, a line with an answer says so rather than dropping the answer silently.
+    const forced = await parseDatasetText('{"prompt": "The dog", "completion": "ran"}', { fileName: 'p.jsonl', tokenizer: tok, format: 'prompt' });
+    expect(forced.errors).toEqual([{ line: 1, error: 'line has a "completion" but the file holds prompts only (GRPO samples the answers)', field: 'completion' }]);
+    const [a, b] = s.examples;
+    expect(a.inputIds).toEqual(tok.encode('Once upon a time', { addSpecialTokens: true }));
+    expect(a.inputIds.at(-1)).not.toBe(tok.eosTokenId);
+    expect(a.lossMask.every((m) => m === 0)).toBe(true);
+    expect({ prompt: a.prompt, row: a.row, line: a.line }).toEqual({ prompt: 'Once upon a time', row: { prompt: 'Once upon a time', word: 'Lily' }, line: 1 });
+    expect(b.line).toBe(2);
+    expect(s.trainedTokens).toBe(0);
+  });
+
+  it('a prompt that leaves no room for a completion within maxLength is left out, not cut', async () => {
+    const s = await parseDatasetText('{"prompt": "Once upon a time there was a little girl"}\n{"prompt": "Hi"}', { fileName: 'p.jsonl', tokenizer: tok, maxLength: 5 });
+    expect({ valid: s.valid, dropped: s.dropped, examples: s.examples.map((e) => e.prompt) }).toEqual({ valid: 2, dropped: 1, examples: ['Hi'] });
+  });
+
+  it('a prompt/completion file keeps each plain prompt and its source row (GRPO can read it; SFT ignores them)', async () => {
+    const s = await parseDatasetText('{"question": "2+2=", "answer": "4"}', { fileName: 'qa.jsonl', tokenizer: tok });
+    expect(s.mapping?.columns).toEqual({ format: 'prompt-completion', fields: { completion: 'answer', prompt: 'question' } });
+    expect({ prompt: s.examples[0].prompt, row: s.examples[0].row }).toEqual({ prompt: '2+2=', row: { question: '2+2=', answer: '4' } });
+  });
+
+  it('a lone question column maps to prompts', async () => {
+    const s = await parseDatasetText('{"question": "Why is the sky blue?", "id": 7}', { fileName: 'q.jsonl', tokenizer: tok });
+    expect(s.mapping?.columns).toEqual({ format: 'prompt', fields: { prompt: 'question' } });
+    expect(s.format).toBe('prompt');
+    expect({ prompt: s.examples[0].prompt, row: s.examples[0].row }).toEqual({ prompt: 'Why is the sky blue?', row: { question: 'Why is the sky blue?', id: 7 } });
+  });
+});

@@ -7,8 +7,8 @@ import type { TextTokenizer } from '../tokenizer/tokenizer';
 import { streamFromBytes, type LineProgress } from './jsonl';
 import { openRows, type DatasetFileKind, type DatasetRow, type RandomAccess } from './records';
 import { applyMapping, describeColumns, suggestMapping, type ColumnInfo, type ColumnMapping, type MappingFormat } from './columns';
-import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detectFormat, validateRecord, type DatasetFormat } from './formats';
-import { chatTemplateFor, displayToken, fitLength, renderExample, type OverflowPolicy, type TrainingExample } from './render';
+import { DATASET_FORMATS, DETECT_LINES, DatasetLineError, FORMAT_EXAMPLES, detectFormat, isObject, validateRecord, type DatasetFormat } from './formats';
+import { chatTemplateFor, displayToken, fitLength, fitPrompt, renderExample, renderPrompt, type OverflowPolicy, type TrainingExample } from './render';
 import { fitPairLength, renderPreference } from './preference';
 import { LengthTally, type LengthHistogram } from './histogram';
 import { permutation } from '../util/random';
@@ -158,16 +158,20 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
       if (tok) {
         const ropts = { trainOnPrompt: opts.trainOnPrompt, chatTemplate: opts.chatTemplate };
         // A preference pair keeps its rejected answer beside the chosen one (the example itself).
-        const rendered = rec.format === 'preference' ? renderPreference(rec, tok, p.line, ropts) : renderExample(rec, tok, p.line, ropts);
+        const rendered = rec.format === 'preference' ? renderPreference(rec, tok, p.line, ropts) : rec.format === 'prompt' ? renderPrompt(rec, tok, p.line) : renderExample(rec, tok, p.line, ropts);
         tally.add(rendered.inputIds.length);
-        const { example, truncated } = rendered.rejected ? fitPairLength({ ...rendered, rejected: rendered.rejected }, opts.maxLength, overflow) : fitLength(rendered, opts.maxLength, overflow);
+        const { example, truncated } = rendered.rejected
+          ? fitPairLength({ ...rendered, rejected: rendered.rejected }, opts.maxLength, overflow)
+          : rec.format === 'prompt' ? fitPrompt(rendered, opts.maxLength) : fitLength(rendered, opts.maxLength, overflow);
         if (truncated) s.truncated++;
         opts.preflight?.add(rec, p.line, rendered, example);
         if (!example) s.dropped++;
         else {
           const rejected = example.rejected;
           const label = rec.format === 'prompt-completion' && rec.label !== undefined ? { label: rec.label } : {};
-          s.examples.push(rejected ? { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, rejected } : { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, ...label });
+          // Plain-text prompts keep their text and the whole source row: GRPO's reward function reads them.
+          const prompt = rec.format === 'prompt' || (rec.format === 'prompt-completion' && rec.label === undefined) ? { prompt: rec.prompt, row: isObject(p.value) ? p.value : {} } : {};
+          s.examples.push(rejected ? { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, rejected } : { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, ...label, ...prompt });
           for (const side of rejected ? [example, rejected] : [example]) {
             s.tokens += side.inputIds.length;
             for (const m of side.lossMask) s.trainedTokens += m;

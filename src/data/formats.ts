@@ -8,7 +8,7 @@ import { DatasetLineError, isObject, typeName, MESSAGE_ROLES, type ChatMessage, 
 export { DatasetLineError, isObject, typeName, MESSAGE_ROLES } from './record-shapes';
 export type { ChatMessage, ChatRole, DatasetRecord } from './record-shapes';
 
-export const DATASET_FORMATS = ['text', 'prompt-completion', 'alpaca', 'messages', 'sharegpt', 'preference'] as const;
+export const DATASET_FORMATS = ['text', 'prompt-completion', 'alpaca', 'messages', 'sharegpt', 'preference', 'prompt'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
 
 export function isDatasetFormat(s: string): s is DatasetFormat {
@@ -23,6 +23,7 @@ export const FORMAT_EXAMPLES: Record<DatasetFormat, string> = {
   messages: '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}',
   sharegpt: '{"conversations": [{"from": "human", "value": "..."}, {"from": "gpt", "value": "..."}]}',
   preference: '{"prompt": "...", "chosen": "...", "rejected": "..."} (or chosen/rejected as message lists)',
+  prompt: '{"prompt": "...", ...fields a reward reads} (prompts only, for GRPO)',
 };
 
 /** Parses one line as JSON; invalid JSON becomes a DatasetLineError carrying the parser's message. */
@@ -71,6 +72,9 @@ export function detectFormat(values: unknown[]): DatasetFormat | null {
       bestN = n;
     }
   }
+  // Prompts with no completion anywhere in the first lines: a file of prompts (GRPO samples the answers).
+  // Judged over the file, not per line, so a prompt/completion file's line missing its completion still says so.
+  if (best === 'prompt-completion' && !values.slice(0, DETECT_LINES).some((v) => isObject(v) && 'completion' in v)) return 'prompt';
   return best;
 }
 
@@ -119,7 +123,8 @@ function validateTurns(obj: Record<string, unknown>, line: number, listField: 'm
 export function validateRecord(value: unknown, format: DatasetFormat, line: number): DatasetRecord {
   if (!isObject(value)) throw new DatasetLineError(line, `expected a JSON object like ${FORMAT_EXAMPLES[format]}, found ${typeName(value)}`);
   const shape = shapeOf(value);
-  if (shape !== null && shape !== format) {
+  // A prompt row is shaped like a prompt/completion row (its keys decide shapes).
+  if (shape !== null && shape !== format && !(format === 'prompt' && shape === 'prompt-completion')) {
     throw new DatasetLineError(line, `line is in "${shape}" format but the file is "${format}"`);
   }
   switch (format) {
@@ -146,6 +151,12 @@ export function validateRecord(value: unknown, format: DatasetFormat, line: numb
       return { format, messages: validateTurns(value, line, 'conversations') };
     case 'preference':
       return validatePreference(value, line);
+    case 'prompt': {
+      // A completion here would be ignored silently: say so instead (GRPO samples its own answers).
+      if ('completion' in value) throw new DatasetLineError(line, 'line has a "completion" but the file holds prompts only (GRPO samples the answers)', 'completion');
+      const prompt = requireString(value, 'prompt', line) as string;
+      return { format, prompt, row: value };
+    }
     default:
       return assertNever(format);
   }

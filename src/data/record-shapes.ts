@@ -21,7 +21,9 @@ export type DatasetRecord =
   | { format: 'prompt-completion'; prompt: string; completion: string; label?: boolean }
   | { format: 'alpaca'; instruction: string; input: string; output: string; system?: string }
   | { format: 'messages' | 'sharegpt'; messages: ChatMessage[] }
-  | PreferenceRecord;
+  | PreferenceRecord
+  /** A prompt alone (GRPO samples the answers); row: the whole line, handed to the reward function. */
+  | { format: 'prompt'; prompt: string; row: Record<string, unknown> };
 
 /** One bad line: its 1-based number, the field at fault when there is one, and why. */
 export class DatasetLineError extends Error {

@@ -16,6 +16,9 @@ export interface TrainingExample {
   rejected?: { inputIds: number[]; lossMask: number[] };
   /** Unpaired feedback (KTO): whether the answer is desirable. */
   label?: boolean;
+  /** Prompt rows (GRPO): the prompt's text and the whole line, for the reward function. */
+  prompt?: string;
+  row?: Record<string, unknown>;
 }
 
 export interface RenderOptions {
@@ -150,6 +153,8 @@ function renderRecordText(rec: DatasetRecord, tokenizer: TextTokenizer, line: nu
     case 'preference':
       // Outside DPO a pair is its chosen answer (supervised tuning on the better answers).
       return renderRecordText(preferenceSide(rec, 'chosen'), tokenizer, line, opts);
+    case 'prompt':
+      return { text: rec.prompt, trained: [], addSpecialTokens: true };
   }
 }
 
@@ -193,6 +198,20 @@ export function renderExample(rec: DatasetRecord, tokenizer: TextTokenizer, line
   }
   if (lossMask.length > 0) lossMask[0] = 0; // the first token has nothing before it to be predicted from
   return { line, inputIds, lossMask, text };
+}
+
+/**
+ * A prompt alone (GRPO): its tokens with the tokenizer's own BOS, no end of sequence and nothing
+ * trained; the sampled completions are what GRPO trains on.
+ */
+export function renderPrompt(rec: Extract<DatasetRecord, { format: 'prompt' }>, tokenizer: TextTokenizer, line: number): RenderedExample {
+  const inputIds = tokenizer.encode(rec.prompt, { addSpecialTokens: true }); // [P]
+  return { line, inputIds, lossMask: new Array<number>(inputIds.length).fill(0), text: rec.prompt };
+}
+
+/** A prompt keeps at least one position of maxLength for its completion; a longer one is left out (cutting would change the question). */
+export function fitPrompt<E extends TrainingExample>(ex: E, maxLength: number | undefined): { example: E | null; truncated: boolean } {
+  return { example: maxLength === undefined || ex.inputIds.length < maxLength ? ex : null, truncated: false };
 }
 
 export type OverflowPolicy = 'truncate' | 'drop';

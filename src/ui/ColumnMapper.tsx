@@ -13,6 +13,7 @@ const MAPPING_NAMES: Record<MappingFormat, string> = {
   preference: 'Preference pairs (prompt / chosen / rejected)',
   unpaired: 'Unpaired feedback (prompt / completion / label)',
   text: 'Plain text',
+  prompt: 'Prompts only (GRPO)',
 };
 
 function describe(m: ColumnMapping): string {

@@ -11,6 +11,7 @@ const FORMAT_NAMES: Record<DatasetFormat, string> = {
   messages: 'Chat messages (OpenAI / TRL)',
   sharegpt: 'ShareGPT conversations',
   preference: 'Preference pairs (prompt / chosen / rejected, for DPO)',
+  prompt: 'Prompts only (for GRPO, which samples the answers)',
 };
 
 export function DatasetOptionsForm({ disabled }: { disabled: boolean }) {

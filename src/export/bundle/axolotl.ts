@@ -31,6 +31,8 @@ function datasetType(r: RunRecord): string[] {
       ];
     case 'preference':
       throw new Error('The cluster bundle writes supervised (SFT) configs; preference (DPO) runs are not bundled yet.');
+    case 'prompt':
+      throw new Error('axolotl has no config for prompt-only (GRPO) rows: the bundle\'s TRL script trains them.');
   }
 }
 
