@@ -9,6 +9,8 @@ import { chatTemplateFor, type RenderedExample, type TrainingExample } from './r
 /** What one valid line contributes to the checks. */
 export interface ExampleFacts {
   line: number;
+  /** A prompt alone (GRPO): nothing is trained on it by design, so the answer checks skip it. */
+  promptOnly?: boolean;
   /** Duplicate key: a hash of the normalized record (same content, same key, whatever the key order in the JSON). */
   key: string;
   /** Tokens before the length limit (0 without a tokenizer). */
@@ -170,7 +172,8 @@ export class PreflightCollector {
       }
       f.dropped = !kept;
       f.doubleBos = this.bosId !== null && ids[0] === this.bosId && ids[1] === this.bosId;
-      if (f.trained === 0) this.keep('masked', line, record);
+      if (record.format === 'prompt') f.promptOnly = true;
+      else if (f.trained === 0) this.keep('masked', line, record);
       if (f.doubleBos) this.keep('bos', line, record);
       if (!f.stopTrained) this.keep('stop', line, record);
       if (f.answerTokens <= 1) this.keep('empty', line, record);

@@ -128,8 +128,8 @@ describe('preflight data findings: each triggered by its fixture and absent from
     });
   }
 
-  it('the bundled examples are clean with stories260K (no finding at all)', async () => {
-    for (const file of ['stories-dragon.jsonl', 'qa-prompt-completion.jsonl']) {
+  it('the bundled examples are clean with stories260K (no finding at all; prompts for GRPO are not "all masked")', async () => {
+    for (const file of ['stories-dragon.jsonl', 'qa-prompt-completion.jsonl', 'stories-prompts.jsonl']) {
       const text = readFileSync(new URL(`../../public/examples/${file}`, import.meta.url), 'utf8');
       const p = await prepareDataset({ stream: streamFromBytes(text), fileName: file }, null, stories, DEFAULT_DATASET_OPTIONS);
       expect(p.extras.preflight, file).toEqual([]);

@@ -114,7 +114,7 @@ export function dataFindings(x: DataFindingsInput): PreflightFinding[] {
         out.push({ id: 'stop-not-trained', severity: noStop.length >= PREFLIGHT_LIMITS.seriousShare * n ? 'serious' : 'warning', count: noStop.length, lines: l, example: exampleOf(c, l), message: `${noStop.length} of ${n} examples never train the end-of-turn / EOS token (${tok.eosToken}): the tuned model will not learn to stop.`, fix: 'Use a chat template that ends each assistant turn with the EOS token, or end the completions with it.' });
       }
     }
-    const masked = facts.filter((f) => f.trained === 0);
+    const masked = facts.filter((f) => f.trained === 0 && !f.promptOnly);
     if (masked.length > 0) {
       const l = linesOf(masked);
       out.push({ id: 'all-masked', severity: masked.length >= PREFLIGHT_LIMITS.seriousShare * n ? 'serious' : 'warning', count: masked.length, lines: l, example: exampleOf(c, l), message: `${masked.length} of ${n} examples have no trained token at all (everything is prompt): they teach nothing and are left out.`, fix: 'Give each example an assistant turn or completion, or turn on "loss on the prompt too".' });

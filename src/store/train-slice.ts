@@ -76,9 +76,10 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
       set({ trainResult: { reason: r.reason, steps: r.steps }, adapter: r.adapter });
     } catch (e) {
       set({ trainError: toUiError('Training stopped with an error', e) });
-      // The adapter was put back at its last good checkpoint in the worker: it stays usable.
+      // The adapter was put back at its last good checkpoint in the worker (divergence), or a reward
+      // failed before its step changed a weight (GRPO): either way it stays usable.
       const { lora, model } = get();
-      if (e instanceof Error && e.name === 'TrainingDivergedError' && model?.config) set({ adapter: { spec: { ...lora, baseModel: model.source }, parameters: loraParameterCount(model.config, lora.r, lora.targetModules), origin: 'trained' } });
+      if (e instanceof Error && (e.name === 'TrainingDivergedError' || e.name === 'RewardError') && model?.config) set({ adapter: { spec: { ...lora, baseModel: model.source }, parameters: loraParameterCount(model.config, lora.r, lora.targetModules), origin: 'trained' } });
     } finally {
       set({ training: false, stopping: false, pausing: false });
       await get().refreshRuns();

@@ -25,6 +25,12 @@ export interface KtoSettings {
 }
 export const DEFAULT_KTO: KtoSettings = { beta: 0.1, desirableWeight: 1, undesirableWeight: 1 };
 
+/**
+ * Where GRPO's reward comes from: a built-in by its spec (builtin:exact, builtin:regex=..., builtin:json,
+ * builtin:length=MIN-MAX), or an ES module's source text (the page's editor, or the CLI's .mjs file).
+ */
+export type RewardSource = { kind: 'builtin'; spec: string } | { kind: 'module'; name: string; code: string };
+
 /** GRPO (Shao et al. 2024) as TRL's GRPOTrainer runs it with loss_type 'grpo' and one iteration per batch. */
 export interface GrpoSettings {
   /** Completions sampled per prompt (G); advantages are normalised within each group of G. */
@@ -39,6 +45,8 @@ export interface GrpoSettings {
   beta: number;
   /** Milliseconds one call of the reward function may take before the step stops. */
   rewardTimeoutMs: number;
+  /** The reward, kept with the run so it resumes with the same one (the CLI also takes --reward). */
+  reward?: RewardSource;
 }
 export const DEFAULT_GRPO: GrpoSettings = { numGenerations: 4, maxNewTokens: 32, temperature: 1, epsilon: 0.2, beta: 0.04, rewardTimeoutMs: 5000 };
 

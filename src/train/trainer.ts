@@ -347,7 +347,7 @@ export class Trainer {
       await h.onStep(await this.trainStep());
       const step = this.step;
       const last = step === this.totalSteps;
-      if (h.onEval && s.evalEvery > 0 && this.validation.length > 0 && (step % s.evalEvery === 0 || last)) await h.onEval(await this.evaluateReport());
+      if (h.onEval && this.room.evaluates !== false && s.evalEvery > 0 && this.validation.length > 0 && (step % s.evalEvery === 0 || last)) await h.onEval(await this.evaluateReport());
       if (h.onSample && s.sampleEvery > 0 && (step % s.sampleEvery === 0 || last)) await h.onSample(step);
       if (h.onCheckpoint && s.checkpointEvery > 0 && step % s.checkpointEvery === 0) await h.onCheckpoint(await this.state());
     }

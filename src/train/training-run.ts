@@ -10,7 +10,7 @@ import { SoftPromptAdapter } from './soft-prompt';
 import { FullFineTune, type FullSpec } from './full-finetune';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { type TrainableAdapter } from './trainable';
-import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerState } from './trainer';
+import { Trainer, TrainingDivergedError, type EvalReport, type StepReport, type TrainerExtras, type TrainerState } from './trainer';
 import { type TrainSettings } from './settings';
 import type { TokenizedExample } from './batches';
 import type { ColumnMapping } from '../data/columns';
@@ -95,6 +95,8 @@ export interface RunSetup {
   prompts?: number[][];
   /** Recorded with the run: which file and column mapping the examples came from. */
   data?: RunDataSource;
+  /** What the objective needs beyond the data (GRPO's reward function and the tokenizer's decoding). */
+  extras?: TrainerExtras;
 }
 
 /** Up to `n` prompts from the data: each example's prompt part (tokens without loss), or its first 6 tokens. */
@@ -119,9 +121,14 @@ export class TrainingRun {
   private readonly prompts: number[][];
   private readonly dataFingerprint: string;
 
+  /** The objective's extra inputs, so the driver can close the reward's worker when the run ends. */
+  get extras(): TrainerExtras | undefined {
+    return this.s.extras;
+  }
+
   constructor(private readonly s: RunSetup, resumeFrom: TrainCheckpoint | null = null) {
     this.adapter = s.full ? s.full.adapter : s.soft ? SoftPromptAdapter.create(s.model, s.soft, s.settings.seed, s.softInitIds) : LoraAdapter.create(s.model.config, s.lora, s.settings.seed);
-    this.trainer = new Trainer(s.model, this.adapter, s.train, s.settings, s.validation);
+    this.trainer = new Trainer(s.model, this.adapter, s.train, s.settings, s.validation, s.extras);
     this.history = resumeFrom ? structuredClone(resumeFrom.history) : emptyHistory();
     this.elapsedBeforeMs = resumeFrom?.elapsedMs ?? 0;
     this.dataFingerprint = examplesFingerprint(s.train);

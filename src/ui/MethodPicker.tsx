@@ -1,12 +1,13 @@
 // The training method and objective: what gets trained (LoRA over an fp32 or NF4 base, a soft prompt
 // by prompt or prefix tuning, or every weight, offered when the estimate fits this device) and what for
-// (supervised next-token loss, or DPO on preference pairs), each with one line on when it is the right
+// (supervised next-token loss, DPO / ORPO on preference pairs, KTO on rated answers, GRPO with a reward), each with one line on when it is the right
 // choice and the trainable memory it needs. Mounted by TrainStep with one line.
 import { useId } from 'react';
 import { useApp } from '../store/app-store';
 import type { Objective } from '../train/settings';
 import { DEFAULT_DPO } from '../train/dpo';
-import { DEFAULT_KTO } from '../train/settings';
+import { DEFAULT_GRPO, DEFAULT_KTO } from '../train/settings';
+import { DEFAULT_REWARD, GrpoSettingsForm } from './GrpoSettings';
 import { DEFAULT_ORPO_LAMBDA } from '../train/objectives/orpo';
 import { parameterCount, type ModelConfig } from '../model/config';
 import { deviceTrainingBudget, estimateTraining, fullFineTuneFit, loraParameterCount, type EstimateBackend } from '../train/estimate';
@@ -32,6 +33,11 @@ const OBJECTIVES: { value: Objective; label: string; hint: string }[] = [
     label: 'Preference without a reference (ORPO)',
     hint: 'Supervised tuning on the chosen answers plus a push away from the rejected ones: needs {"prompt","chosen","rejected"} pairs; no reference pass, so about 2x the time of supervised tuning.',
   },
+  {
+    value: 'grpo',
+    label: 'Reward you write (GRPO)',
+    hint: 'Samples several answers to each prompt, scores them with your reward function, and moves towards the better ones of each group: needs prompts ({"prompt": "..."} lines, or prompt / completion rows). LoRA only. Sampling dominates: a step takes G x (completion length) generation steps per prompt.',
+  },
 ];
 
 /** What each objective's data must look like, as the dataset summary names formats. */
@@ -40,6 +46,9 @@ const NEEDS_FORMAT: Partial<Record<Objective, { format: string; what: string }>>
   orpo: { format: 'preference', what: 'ORPO needs a preference dataset (prompt / chosen / rejected lines)' },
   kto: { format: 'prompt-completion', what: 'KTO needs prompt / completion / label lines' },
 };
+
+/** GRPO reads plain-text prompts: a file of prompts, or prompt / completion rows. */
+const GRPO_FORMATS = ['prompt', 'prompt-completion'];
 
 /** Trainable values of a method: what its weights, gradients and two AdamW moments cost (4 fp32 copies). */
 function trainableValues(method: Method, cfg: ModelConfig, rank: number, targets: Parameters<typeof loraParameterCount>[2], virtualTokens: number): number {
@@ -95,6 +104,9 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
   const fullWhyNot = fullUnavailable(nf4, cfg, backend, train, dataset?.examples ?? 1);
   const needs = NEEDS_FORMAT[objective];
   const pairsMissing = needs !== undefined && dataset !== null && dataset.format !== needs.format;
+  const promptsMissing = objective === 'grpo' && dataset !== null && !GRPO_FORMATS.includes(dataset.format ?? '');
+  const answersMissing = objective !== 'grpo' && dataset?.format === 'prompt';
+  const pickObjective = (v: Objective) => setTrain({ objective: v, ...(v === 'grpo' && !train.grpo?.reward ? { grpo: { ...DEFAULT_GRPO, ...train.grpo, reward: DEFAULT_REWARD } } : {}) });
   return (
     <fieldset disabled={disabled} className="settings" aria-label="Training method">
       <legend>Method and objective</legend>
@@ -135,7 +147,7 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
         ) : null}
         <div className="field">
           <label htmlFor={ids.objectiveSelect}>Objective</label>
-          <select id={ids.objectiveSelect} value={objective} aria-describedby={ids.objective} onChange={(e) => setTrain({ objective: e.target.value as Objective })}>
+          <select id={ids.objectiveSelect} value={objective} aria-describedby={ids.objective} onChange={(e) => pickObjective(e.target.value as Objective)}>
             {OBJECTIVES.map((x) => <option key={x.value} value={x.value}>{x.label}</option>)}
           </select>
           <span id={ids.objective} className="hint">{o.hint}</span>
@@ -169,6 +181,9 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
         ) : null}
       </div>
       {pairsMissing ? <p role="alert" className="error">{needs?.what}; the loaded file is {dataset?.format ?? 'of unknown format'}.</p> : null}
+      {promptsMissing ? <p role="alert" className="error">GRPO needs plain-text prompts (prompt lines, or prompt / completion rows); the loaded file is {dataset?.format ?? 'of unknown format'}.</p> : null}
+      {answersMissing ? <p role="alert" className="error">The loaded file holds prompts only: pick GRPO, which samples the answers, or load a file with answers.</p> : null}
+      {objective === 'grpo' ? <GrpoSettingsForm /> : null}
     </fieldset>
   );
 }

@@ -1,6 +1,7 @@
-// Live KTO and ORPO charts: the step figures each objective reports under TRL's names. KTO: the
+// Live KTO, ORPO and GRPO charts: the step figures each objective reports under TRL's names. KTO: the
 // rewards of desirable and undesirable answers and their margin, and the KL estimate; ORPO: the
-// rewards (lambda x mean log-prob), the log odds ratio term and the NLL. Nothing for other objectives.
+// rewards (lambda x mean log-prob), the log odds ratio term and the NLL; GRPO: the mean reward and its
+// spread, the KL to the base and the completion length. Nothing for other objectives.
 import { useApp } from '../store/app-store';
 import { trainingSeries } from '../store/train-series';
 import { SeriesPlot, type PlotData, type PlotLine } from './SeriesPlot';
@@ -59,5 +60,35 @@ export function ObjectiveChart() {
       </section>
     );
   }
+  if (objective === 'grpo') return <GrpoCharts />;
   return null;
+}
+
+/** GRPO's figures under TRL's names, and a warning when a step's groups all scored alike (nothing to learn). */
+function GrpoCharts() {
+  const lastFigures = useApp((s) => s.lastStep?.figures);
+  const flat = lastFigures !== undefined && lastFigures.frac_reward_zero_std === 1;
+  return (
+    <section aria-label="GRPO metrics">
+      <FigurePlot
+        label="GRPO reward chart"
+        height={200}
+        lines={[
+          { label: 'mean reward', stroke: '#059669', figure: 'reward' },
+          { label: 'reward std', stroke: '#9333ea', figure: 'reward_std' },
+        ]}
+      />
+      <FigurePlot label="GRPO KL chart" height={130} lines={[{ label: 'KL to the base', stroke: '#d97706', figure: 'kl' }]} />
+      <FigurePlot label="GRPO completion length chart" height={130} lines={[{ label: 'completion length (tokens)', stroke: '#2563eb', figure: 'completion_length' }]} />
+      {flat ? (
+        <p role="status" className="error">
+          Every group of the last step scored alike (reward std 0 within each prompt's completions): its advantages are 0 and the step learned nothing. Check that the reward can tell answers apart, or raise the temperature.
+        </p>
+      ) : null}
+      <p className="muted">
+        The mean reward of the sampled completions should rise; KL is the per-token gap to the base (the adapter switched off), held
+        back by the KL weight. There is no held-out loss for GRPO: the samples and the reward are its evaluation.
+      </p>
+    </section>
+  );
 }

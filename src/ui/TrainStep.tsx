@@ -4,7 +4,7 @@
 // progress, charts, sample generations, the Evaluate view, and the past runs to resume or compare.
 import { ChatTurns } from './ChatTurns';
 import type { SampleReport } from '../train/training-run';
-import { useEffect, useId } from 'react';
+import { useEffect } from 'react';
 import { useApp } from '../store/app-store';
 import { StepBadge } from './StepBadge';
 import { PresetPicker } from './PresetPicker';
@@ -22,35 +22,8 @@ import { MethodPicker } from './MethodPicker';
 import { DpoChart } from './DpoChart';
 import { ObjectiveChart } from './ObjectiveChart';
 import { MemoryOptions } from './MemoryOptions';
-
-function NumberField({ label, value, onChange, min, max, step, hint }: { label: string; value: number; onChange: (v: number) => void; min: number; max?: number; step?: number; hint: string }) {
-  const hintId = useId();
-  return (
-    <div className="field">
-      <label>
-        {label}
-        <input type="number" value={value} min={min} max={max} step={step ?? 1} aria-describedby={hintId} onChange={(e) => { const v = Number(e.target.value); if (Number.isFinite(v)) onChange(v); }} />
-      </label>
-      <span id={hintId} className="hint">{hint}</span>
-    </div>
-  );
-}
-
-function SelectField<T extends string>({ label, value, options, onChange, hint }: { label: string; value: T; options: { value: T; label: string }[]; onChange: (v: T) => void; hint: string }) {
-  const hintId = useId();
-  return (
-    <div className="field">
-      <label>
-        {label}
-        <select value={value} aria-describedby={hintId} onChange={(e) => onChange(e.target.value as T)}>
-          {options.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
-        </select>
-      </label>
-      <span id={hintId} className="hint">{hint}</span>
-    </div>
-  );
-}
-
+import { NumberField, SelectField } from './fields';
+import { DEFAULT_REWARD, rewardProblem } from './GrpoSettings';
 
 function Settings({ disabled }: { disabled: boolean }) {
   const lora = useApp((s) => s.lora);
@@ -201,6 +174,9 @@ export function TrainStep() {
   const model = useApp((s) => s.model);
   const { blocked } = usePreflight();
   const ready = !!dataset && dataset.examples > 0;
+  const train = useApp((s) => s.train);
+  // GRPO starts only with a usable reward (its own form says what is wrong).
+  const rewardBad = train.objective === 'grpo' && rewardProblem(train.grpo?.reward ?? DEFAULT_REWARD) !== null;
   useEffect(() => {
     void refreshRuns();
   }, [refreshRuns, model]);
@@ -215,7 +191,7 @@ export function TrainStep() {
       <MemoryOptions disabled={training} />
       <PreflightPanel />
       <div className="row">
-        <button type="button" className="primary" disabled={!ready || training || blocked || lora.targetModules.length === 0} aria-describedby={blocked ? 'start-blocked' : undefined} onClick={() => void start()}>Start training</button>
+        <button type="button" className="primary" disabled={!ready || training || blocked || rewardBad || lora.targetModules.length === 0} aria-describedby={blocked ? 'start-blocked' : undefined} onClick={() => void start()}>Start training</button>
         <button type="button" disabled={!training || pausing || stopping} onClick={() => void pause()}>{pausing ? 'Pausing…' : 'Pause'}</button>
         <button type="button" disabled={!training || stopping} onClick={() => void stop()}>{stopping ? 'Stopping…' : 'Stop'}</button>
       </div>

@@ -6,6 +6,9 @@ import { fromPromptPeftFiles } from '../adapters/peft-prompt';
 import { fromPeftFiles } from '../adapters/peft';
 import { decodeShareFragment, hostedAdapterLocation, ShareLinkError } from '../adapters/share-link';
 import type { BundleSource } from './engine-bundle';
+import { SandboxRewardScorer } from './reward-sandbox';
+import { builtinReward, type RewardScorer } from '../train/objectives/reward';
+import { grpoPromptRows } from '../train/objectives/grpo';
 import { adapterFiles, adapterShareLink, EngineError, fullModelFiles, planModelExport, writeModelExport, type Holdings } from './engine-export';
 import { setWasmHeapCeiling } from '../gpu/wasm-heap-guard';
 import { resumeSettings, type MicroBatch } from '../train/resume-settings';
@@ -26,7 +29,7 @@ import { chatPromptIds } from '../data/chat-prompt';
 import { SoftPromptAdapter } from '../train/soft-prompt';
 import { FullFineTune } from '../train/full-finetune';
 import { type StepReport } from '../train/trainer';
-import { type TrainSettings } from '../train/settings';
+import { DEFAULT_GRPO, type TrainSettings } from '../train/settings';
 import { type TrainableAdapter } from '../train/trainable';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { TrainingRun, type RunEvents } from '../train/training-run';
@@ -162,9 +165,29 @@ export class Engine {
   /** The rows the trainer walks: the training examples, or them packed into rows of seqLen + 1 tokens. */
   private trainingRows(settings: TrainSettings): TokenizedExample[] {
     const objective = settings.objective ?? 'sft';
-    if (objective === 'grpo') throw new EngineError('GRPO samples completions and scores them with a reward function: run it with npm run train --objective grpo --reward ... (not in the page yet).');
+    if (objective === 'grpo') return grpoPromptRows(this.examples, this.requireTokenizer());
+    if (this.bundleSource.dataset?.format === 'prompt') throw new EngineError(`This file holds prompts only, so ${objective.toUpperCase()} has no answers to learn from: pick GRPO (it samples the answers and scores them with a reward), or load a file with answers.`);
     if (objective !== 'sft' && this.datasetOptions?.packing) throw new EngineError(`${objective.toUpperCase()} compares whole answers, so its rows cannot be packed: turn packing off in the Dataset step.`);
-    return this.datasetOptions?.packing ? packExamples(this.examples, settings.seqLen + 1) : this.examples;
+    // The prompt text and source row kept for GRPO are not part of a supervised example (nor of its stored run data).
+    const rows = this.examples.map(({ prompt: _p, row: _r, ...e }) => e);
+    return this.datasetOptions?.packing ? packExamples(rows, settings.seqLen + 1) : rows;
+  }
+
+  /** GRPO's reward as the run's settings name it: a built-in, or the user's module in a sandboxed worker. */
+  private rewardScorer(settings: TrainSettings): RewardScorer | null {
+    if (settings.objective !== 'grpo') return null;
+    const grpo = settings.grpo ?? DEFAULT_GRPO;
+    const source = grpo.reward;
+    if (!source) throw new EngineError('GRPO needs a reward: pick a built-in one or write your own in the Train step.');
+    if (source.kind === 'builtin') {
+      try {
+        return builtinReward(source.spec);
+      } catch (e) {
+        throw new EngineError(`The reward: ${(e as Error).message.replace(/^--reward: /, '')}`);
+      }
+    }
+    if (typeof Worker === 'undefined') throw new EngineError('A reward module runs in the page (in its own worker) or through npm run train --reward <file.mjs>.');
+    return new SandboxRewardScorer(source.name, source.code, grpo.rewardTimeoutMs);
   }
 
   /** A new run: its data goes to IndexedDB first, then checkpoints every settings.checkpointEvery steps and at pause/stop. */
@@ -204,7 +227,9 @@ export class Engine {
     const softInit = soft?.init === 'text' && soft.initText ? { softInitIds: tok.encode(soft.initText) } : {};
     const d = this.bundleSource.dataset;
     const data = d ? { fileName: d.fileName, fileKind: d.fileKind, columns: d.mapping ? { ...d.mapping.columns, source: d.mapping.source } : null } : undefined;
-    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), ...(data ? { data } : {}), settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), turns: (ids: number[]) => chatTurns(tok, ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
+    const reward = this.rewardScorer(settings);
+    const extras = reward ? { extras: { reward, text: { eosTokenId: tok.eosTokenId, decode: (ids: number[]) => tok.decode(ids) } } } : {};
+    return { model: this.requireModel(), base: { source: this.files!.source, fingerprint: this.files!.fingerprint }, lora, ...(soft ? { soft, ...softInit } : {}), ...(data ? { data } : {}), ...extras, settings, train, validation, runId, store: indexedDbRunStore, decode: (ids: number[]) => tok.decode(ids), turns: (ids: number[]) => chatTurns(tok, ids), stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok) };
   }
 
   private async drive(run: TrainingRun, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'>, runId: string) {
@@ -217,6 +242,7 @@ export class Engine {
     } finally {
       // On divergence the adapter stays, back at its last good checkpoint, so it can still be exported.
       run.dispose();
+      await run.extras?.reward?.close?.();
       this.run = null;
     }
   }

@@ -23,6 +23,20 @@ export interface CompletionText {
   decode(ids: number[]): string;
 }
 
+/**
+ * GRPO's rows from the loaded examples: each plain-text prompt alone, tokenized as a prompt/completion
+ * example's prompt is (the tokenizer's BOS, no chat template), with its source row for the reward.
+ * Examples without a prompt text (chat, alpaca, preference rows) are refused: GRPO reads prompts.
+ */
+export function grpoPromptRows(examples: TokenizedExample[], tokenizer: { encode(text: string, o: { addSpecialTokens: boolean }): number[] }): TokenizedExample[] {
+  const missing = examples.find((e) => typeof e.prompt !== 'string');
+  if (missing) throw new GrpoDataError(`GRPO samples answers to plain-text prompts: load prompt rows ({"prompt": "..."}) or prompt/completion rows (line ${missing.line ?? '?'} has no prompt text).`);
+  return examples.map((e) => {
+    const inputIds = tokenizer.encode(e.prompt!, { addSpecialTokens: true }); // [P]
+    return { inputIds, lossMask: new Array<number>(inputIds.length).fill(0), prompt: e.prompt, row: e.row ?? {}, ...(e.line !== undefined ? { line: e.line } : {}) };
+  });
+}
+
 /** Group-normalised advantages, as TRL computes them (Bessel-corrected std; a group of 1 has std NaN -> advantage NaN). */
 export function groupAdvantages(rewards: number[], G: number): { advantages: number[]; groupStd: number[] } {
   if (rewards.length % G !== 0) throw new Error(`groupAdvantages: ${rewards.length} rewards are not groups of ${G}`);
@@ -67,6 +81,7 @@ export function grpoLoss(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, refLogp: tf.Te
 
 export class GrpoObjective implements ObjectiveRoom {
   readonly perplexity = false;
+  readonly evaluates = false;
   private tally = new FigureTally();
   private kept: { kl: tf.Tensor2D; mask: tf.Tensor2D }[] = [];
   /** Completions sampled so far in the current optimizer step (each gets its own seed). */

@@ -46,6 +46,8 @@ export interface ObjectiveRoom {
   divergenceReference(first: number): number;
   /** exp(loss) is a perplexity only for a per-token likelihood. */
   readonly perplexity: boolean;
+  /** False when the objective has no held-out loss (GRPO): the run then skips its evaluations. */
+  readonly evaluates?: boolean;
 }
 
 /**
