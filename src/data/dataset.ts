@@ -138,6 +138,8 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
     mapping: null,
   };
   const tally = new LengthTally();
+  // Conversational prompt-completion rows were rendered with the chat template: name it as for chats.
+  let chatRows = false;
 
   const fail = (e: DatasetLineError) => {
     s.invalid++;
@@ -160,6 +162,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
         // A preference pair keeps its rejected answer beside the chosen one (the example itself).
         const rendered = rec.format === 'preference' ? renderPreference(rec, tok, p.line, ropts) : renderExample(rec, tok, p.line, ropts);
         tally.add(rendered.inputIds.length);
+        if (rec.format === 'prompt-completion' && rec.kind === 'chat') chatRows = true;
         const { example, truncated } = rendered.rejected ? fitPairLength({ ...rendered, rejected: rendered.rejected }, opts.maxLength, overflow) : fitLength(rendered, opts.maxLength, overflow);
         if (truncated) s.truncated++;
         opts.preflight?.add(rec, p.line, rendered, example);
@@ -221,7 +224,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
   }
   release();
 
-  if (tok && (s.format === 'messages' || s.format === 'sharegpt')) {
+  if (tok && (s.format === 'messages' || s.format === 'sharegpt' || chatRows)) {
     const t = chatTemplateFor(tok, opts.chatTemplate);
     s.chatTemplate = { name: t.name, fallback: t.fallback };
   }
