@@ -1,20 +1,22 @@
 // `npm run train` with --objective kto, orpo and grpo on stories260K: KTO's first step prints loss 0.5
-// and TRL's figures, KTO and ORPO runs write their adapters in PEFT layout, a GRPO reward module that
-// throws mid-run exits 1 naming the data line with the last good adapter checkpointed, preflight
-// findings reach stderr, and flags of another objective are refused.
+// and TRL's figures (on string rows, and on conversational rows through a chat template), KTO and
+// ORPO runs write their adapters in PEFT layout, a GRPO reward module that throws mid-run exits 1
+// naming the data line with the last good adapter checkpointed, preflight findings reach stderr,
+// and flags of another objective are refused.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { storiesChatModel } from './stories-chat-model';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const STORIES = path.join(ROOT, '../shared/models/stories260K');
 const PREFERENCES = path.join(ROOT, 'public/examples/stories-preference.jsonl');
 
-function train(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function train(args: string[], model = STORIES): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/train.ts'), '--model', STORIES, ...args], { cwd: ROOT }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/train.ts'), '--model', model, ...args], { cwd: ROOT }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -59,6 +61,30 @@ describe('npm run train --objective kto | orpo | grpo', () => {
     expect(config).toMatchObject({ peft_type: 'LORA', r: 4, target_modules: ['q_proj', 'v_proj'] });
     expect(tensors['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight']).toEqual([4, 64]);
     expect(tensors['base_model.model.model.layers.4.self_attn.v_proj.lora_B.weight']).toEqual([32, 4]);
+  });
+
+  it("KTO on TRL's conversational unpaired rows (message lists, stories260K given a chat template): step 1 prints loss 0.5; without a template each line is refused", async () => {
+    const model = await storiesChatModel();
+    const data = path.join(dir, 'kto-chat.jsonl');
+    const rows = (await readFile(PREFERENCES, 'utf8')).trim().split('\n').slice(0, 8).flatMap((l) => {
+      const p = JSON.parse(l) as { prompt: string; chosen: string; rejected: string };
+      const prompt = [{ role: 'user', content: p.prompt }];
+      return [{ prompt, completion: [{ role: 'assistant', content: p.chosen }], label: true }, { prompt, completion: [{ role: 'assistant', content: p.rejected }], label: false }];
+    });
+    await writeFile(data, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const args = ['--data', data, '--objective', 'kto', '--beta', '0.2', '--batch', '4', '--max-len', '64', '--rank', '4', '--lr', '5e-3'];
+    const r = await train([...args, '--out', path.join(dir, 'kto-chat'), '--steps', '4'], model);
+    expect(r.stderr).toMatch(/^done after step 4 of 4/m);
+    expect(r.stderr).not.toMatch(/preflight serious/);
+    expect(r.code).toBe(0);
+    const steps = lines(r.stdout);
+    expect(steps).toHaveLength(4);
+    expect(steps[0]).toMatchObject({ step: 1, loss: 0.5, kl: 0, rewards_chosen: 0, rewards_rejected: 0 });
+    expect(steps[3].loss).not.toBe(0.5);
+    const bare = await train([...args, '--out', path.join(dir, 'kto-chat-bare'), '--steps', '1']);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toContain(`${data}:1: conversational prompt/completion rows are rendered with the model's chat template, and this model has none`);
+    expect(bare.stderr).toContain(`${data}: 16 of 16 lines are invalid`);
   });
 
   it('ORPO: prints the odds-ratio figures per step and writes the adapter in PEFT layout', async () => {
@@ -124,6 +150,11 @@ describe('npm run train --objective kto | orpo | grpo', () => {
     await writeFile(oneLabel, [0, 1, 2, 3].map((i) => JSON.stringify({ prompt: `Tom had ${i} cats.`, completion: ' He was happy.', label: true })).join('\n') + '\n');
     const r = await train(['--data', oneLabel, '--out', path.join(dir, 'one'), '--objective', 'kto', '--steps', '1', '--batch', '2', '--max-len', '24', '--rank', '2']);
     expect(r.stderr).toMatch(/preflight serious one-label-only: Every one of the 4 rows is labelled desirable/);
+    // The same in TRL's conversational form, on the model given a chat template.
+    const oneLabelChat = path.join(dir, 'one-label-chat.jsonl');
+    await writeFile(oneLabelChat, [0, 1, 2, 3].map((i) => JSON.stringify({ prompt: [{ role: 'user', content: `Tom had ${i} cats.` }], completion: [{ role: 'assistant', content: 'He was happy.' }], label: false })).join('\n') + '\n');
+    const c = await train(['--data', oneLabelChat, '--out', path.join(dir, 'one-chat'), '--objective', 'kto', '--steps', '1', '--batch', '2', '--max-len', '40', '--rank', '2'], await storiesChatModel());
+    expect(c.stderr).toMatch(/preflight serious one-label-only: Every one of the 4 rows is labelled undesirable/);
     const data = path.join(dir, 'prompts2.jsonl');
     await writeFile(data, JSON.stringify({ prompt: 'The cat' }) + '\n' + JSON.stringify({ prompt: 'Once upon a time' }) + '\n');
     const g = await train(['--data', data, '--out', path.join(dir, 'const'), '--objective', 'grpo', '--reward', 'builtin:regex=^$', '--num-generations', '2', '--max-new-tokens', '4', '--steps', '1', '--batch', '2', '--max-len', '12', '--rank', '2']);

@@ -13,6 +13,11 @@ describe('suggestMapping: common hub column names', () => {
     ['instruction/context/response', { instruction: 'i', context: 'c', response: 'r' }, { format: 'alpaca', fields: { instruction: 'instruction', output: 'response', input: 'context' } }],
     ['prompt/chosen_response/rejected_response', { prompt: 'p', chosen_response: 'c', rejected_response: 'r' }, { format: 'preference', fields: { chosen: 'chosen_response', rejected: 'rejected_response', prompt: 'prompt' } }],
     ['prompt/completion/label (unpaired)', { prompt: 'p', completion: 'c', label: true }, { format: 'unpaired', fields: { label: 'label', completion: 'completion', prompt: 'prompt' } }],
+    [
+      "TRL's conversational unpaired row (message lists)",
+      { prompt: [{ role: 'user', content: 'q' }], completion: [{ role: 'assistant', content: 'a' }], label: false },
+      { format: 'unpaired', fields: { label: 'label', completion: 'completion', prompt: 'prompt' } },
+    ],
     ['conversations with role/content', { conversations: [{ role: 'user', content: 'a' }] }, { format: 'messages', fields: { messages: 'conversations', role: 'role', content: 'content' } }],
     ['dialog with speaker/text', { dialog: [{ speaker: 'human', text: 'a' }] }, { format: 'messages', fields: { messages: 'dialog', role: 'speaker', content: 'text' } }],
     ['messages with from/value', { messages: [{ from: 'human', value: 'a' }] }, { format: 'messages', fields: { messages: 'messages', role: 'from', content: 'value' } }],
@@ -55,6 +60,13 @@ describe('applyMapping', () => {
     }
     expect(err).toBeInstanceOf(DatasetLineError);
     expect((err as Error).message.startsWith(message)).toBe(true);
+  });
+
+  it('message lists in prompt/completion columns pass through untouched (unpaired and prompt-completion)', () => {
+    const prompt = [{ role: 'system', content: '' }, { role: 'user', content: 'q' }];
+    const completion = [{ role: 'assistant', content: 'a' }];
+    expect(applyMapping({ ask: prompt, say: completion, ok: 'good' }, { format: 'unpaired', fields: { prompt: 'ask', completion: 'say', label: 'ok' } }, 1)).toEqual({ prompt, completion, label: true });
+    expect(applyMapping({ ask: prompt, say: completion }, { format: 'prompt-completion', fields: { prompt: 'ask', completion: 'say' } }, 1)).toEqual({ prompt, completion });
   });
 
   it.each([['1', true], ['0', false], ['good', true], ['False', false], [true, true]])('label %j reads as %s', (raw, label) => {
@@ -117,5 +129,22 @@ describe('parseDataset with mappings', () => {
     expect({ format: s.format, valid: s.valid, invalid: s.invalid }).toEqual({ format: 'prompt-completion', valid: 2, invalid: 1 });
     expect(s.errors).toEqual([{ line: 3, field: 'ok', error: 'column "ok" (the label) must be true/false, 1/0 or good/bad, found "maybe"' }]);
     expect(seen.map((r) => (r as { label?: boolean }).label)).toEqual([true, false]);
+  });
+
+  it('mapped columns holding message lists become conversational records with their labels; a bad turn is still named', async () => {
+    seen.length = 0;
+    const turn = (role: string, content: string) => ({ role, content });
+    const rows = [
+      { ask: [turn('user', 'Hi')], say: [turn('assistant', 'Hello.')], ok: 'good' },
+      { ask: [turn('user', 'Hi')], say: [turn('assistant', 'Go away.')], ok: 'bad' },
+      { ask: [turn('user', 'Hi')], say: [turn('user', 'Hm.')], ok: 'bad' },
+    ].map((r) => JSON.stringify(r)).join('\n');
+    const s = await parseDatasetText(rows, { fileName: 'kto.jsonl', columns: parseColumnsFlag('prompt=ask,completion=say,label=ok'), preflight: collector });
+    expect({ format: s.format, valid: s.valid, invalid: s.invalid }).toEqual({ format: 'prompt-completion', valid: 2, invalid: 1 });
+    expect(s.errors).toEqual([{ line: 3, field: 'completion[0].role', error: 'completion[0].role must be "assistant" (the completion is the model\'s answer), found "user"' }]);
+    expect(seen).toEqual([
+      { format: 'prompt-completion', kind: 'chat', prompt: [turn('user', 'Hi')], completion: [turn('assistant', 'Hello.')], label: true },
+      { format: 'prompt-completion', kind: 'chat', prompt: [turn('user', 'Hi')], completion: [turn('assistant', 'Go away.')], label: false },
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeParquetFixture } from './parquet-fixture';
+import { storiesChatModel } from '../../tests/stories-chat-model';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL = fileURLToPath(new URL('../../../shared/models/stories260K/', import.meta.url));
@@ -43,6 +44,22 @@ describe('dataset check CLI', () => {
     const r = run('check', 'tests/fixtures/datasets/kto-one-label.jsonl', '--model', MODEL);
     expect(r.out.filter((o) => 'warning' in (o as object))).toEqual([expect.objectContaining({ warning: 'one-label-only', severity: 'serious', count: 3, lines: [1, 2, 3] })]);
     expect(run('check', 'public/examples/stories-kto.jsonl', '--model', MODEL).out.filter((o) => 'warning' in (o as object))).toEqual([]);
+  });
+
+  it("KTO rows in TRL's conversational form: read through the model's chat template, one label only still named", async () => {
+    const chatModel = await storiesChatModel();
+    const dir = mkdtempSync(path.join(tmpdir(), 'dataset-cli-chat-'));
+    const file = path.join(dir, 'kto-chat.jsonl');
+    const chatRow = (q: string, a: string, label: boolean) => JSON.stringify({ prompt: [{ role: 'user', content: q }], completion: [{ role: 'assistant', content: a }], label });
+    writeFileSync(file, [chatRow('Tom saw a dog.', 'He was happy.', false), chatRow('Sue had a cake.', 'She shared it.', false), chatRow('The sun came up.', 'Birds sang.', false)].join('\n') + '\n');
+    const r = run('check', file, '--model', chatModel);
+    expect(r.rc).toBe(0);
+    expect(r.out.filter((o) => 'warning' in (o as object))).toEqual([expect.objectContaining({ warning: 'one-label-only', severity: 'serious', count: 3, lines: [1, 2, 3] })]);
+    expect(r.out.at(-1)).toMatchObject({ format: 'prompt-completion', lines: 3, valid: 3, invalid: 0, examples: 3 });
+    // Without a chat template (stories260K itself) every conversational line is named.
+    const bare = run('check', file, '--model', MODEL);
+    expect(bare.rc).toBe(1);
+    expect(bare.out.filter((o) => 'error' in (o as object)).map((o) => (o as { line: number }).line)).toEqual([1, 2, 3]);
   });
 
   it('duplicates are found without a model too', () => {

@@ -138,6 +138,8 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
     mapping: null,
   };
   const tally = new LengthTally();
+  // Conversational prompt-completion rows were rendered with the chat template: name it as for chats.
+  let chatRows = false;
 
   const fail = (e: DatasetLineError) => {
     s.invalid++;
@@ -160,6 +162,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
         // A preference pair keeps its rejected answer beside the chosen one (the example itself).
         const rendered = rec.format === 'preference' ? renderPreference(rec, tok, p.line, ropts) : rec.format === 'prompt' ? renderPrompt(rec, tok, p.line) : renderExample(rec, tok, p.line, ropts);
         tally.add(rendered.inputIds.length);
+        if (rec.format === 'prompt-completion' && rec.kind === 'chat') chatRows = true;
         const { example, truncated } = rendered.rejected
           ? fitPairLength({ ...rendered, rejected: rendered.rejected }, opts.maxLength, overflow)
           : rec.format === 'prompt' ? fitPrompt(rendered, opts.maxLength) : fitLength(rendered, opts.maxLength, overflow);
@@ -170,7 +173,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
           const rejected = example.rejected;
           const label = rec.format === 'prompt-completion' && rec.label !== undefined ? { label: rec.label } : {};
           // Plain-text prompts keep their text and the whole source row: GRPO's reward function reads them.
-          const prompt = rec.format === 'prompt' || (rec.format === 'prompt-completion' && rec.label === undefined) ? { prompt: rec.prompt, row: isObject(p.value) ? p.value : {} } : {};
+          const prompt = rec.format === 'prompt' || (rec.format === 'prompt-completion' && rec.kind !== 'chat' && rec.label === undefined) ? { prompt: rec.prompt, row: isObject(p.value) ? p.value : {} } : {};
           s.examples.push(rejected ? { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, rejected } : { line: example.line, inputIds: example.inputIds, lossMask: example.lossMask, ...label, ...prompt });
           for (const side of rejected ? [example, rejected] : [example]) {
             s.tokens += side.inputIds.length;
@@ -225,7 +228,7 @@ export async function parseDataset(stream: ReadableStream<Uint8Array>, opts: Par
   }
   release();
 
-  if (tok && (s.format === 'messages' || s.format === 'sharegpt')) {
+  if (tok && (s.format === 'messages' || s.format === 'sharegpt' || chatRows)) {
     const t = chatTemplateFor(tok, opts.chatTemplate);
     s.chatTemplate = { name: t.name, fallback: t.fallback };
   }

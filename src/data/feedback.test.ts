@@ -67,3 +67,21 @@ describe('the downloaded pairs read back as the dataset reader’s preference fo
 
   it('an empty list is an empty file', () => expect(toJsonl([])).toBe(''));
 });
+
+describe('the downloaded unpaired rows read back as labelled prompt-completion records', () => {
+  it('text ratings as strings, chat-turn ratings in TRL\'s conversational form, every label kept', () => {
+    const text = toJsonl(toUnpairedRows([thumb('up', ' good'), pair('a', 'Hi!', 'Go away', true), thumb('down', 'Meh', 'Hello there.', true)]));
+    const values = text.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
+    expect(detectFormat(values)).toBe('prompt-completion');
+    const records = values.map((v, i) => validateRecord(v, 'prompt-completion', i + 1));
+    const user = [{ role: 'user', content: 'Once' }];
+    const says = (content: string) => [{ role: 'assistant', content }];
+    expect(records).toEqual([
+      { format: 'prompt-completion', prompt: 'Once', completion: ' good', label: true },
+      { format: 'prompt-completion', kind: 'chat', prompt: user, completion: says('Hi!'), label: true },
+      { format: 'prompt-completion', kind: 'chat', prompt: user, completion: says('Go away'), label: false },
+      { format: 'prompt-completion', kind: 'chat', prompt: user, completion: says('Meh'), label: false },
+      { format: 'prompt-completion', kind: 'chat', prompt: user, completion: says('Hello there.'), label: true },
+    ]);
+  });
+});

@@ -2,6 +2,7 @@
 // first lines, and per-line validation that says exactly what is wrong (line, field, reason).
 // Records come out normalized (ShareGPT turns become {role, content}) so rendering sees one shape.
 import { validatePreference } from './preference-lines';
+import { isConversational, readLabel, validateChatCompletion } from './completion-lines';
 import { DatasetLineError, isObject, typeName, MESSAGE_ROLES, type ChatMessage, type ChatRole, type DatasetRecord } from './record-shapes';
 
 // The record shapes live in record-shapes.ts (the preference reader and the renderer need them too); their old home keeps them visible.
@@ -18,7 +19,7 @@ export function isDatasetFormat(s: string): s is DatasetFormat {
 /** One line of the form a person recognizes, for help texts and error messages. */
 export const FORMAT_EXAMPLES: Record<DatasetFormat, string> = {
   text: '{"text": "..."}',
-  'prompt-completion': '{"prompt": "...", "completion": "..."}',
+  'prompt-completion': '{"prompt": "...", "completion": "..."} (or both as message lists; "label": true|false for KTO)',
   alpaca: '{"instruction": "...", "input": "...", "output": "...", "system": "..."?}',
   messages: '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}',
   sharegpt: '{"conversations": [{"from": "human", "value": "..."}, {"from": "gpt", "value": "..."}]}',
@@ -131,12 +132,12 @@ export function validateRecord(value: unknown, format: DatasetFormat, line: numb
     case 'text':
       return { format, text: requireString(value, 'text', line) as string };
     case 'prompt-completion': {
+      // TRL's conversational rows (message lists) are rendered with the chat template instead.
+      if (isConversational(value)) return validateChatCompletion(value, line);
       // An empty prompt is legitimate (unconditional generation); an empty completion teaches nothing.
       const prompt = requireString(value, 'prompt', line, { allowEmpty: true }) as string;
       const completion = requireString(value, 'completion', line) as string;
-      if (!('label' in value)) return { format, prompt, completion };
-      if (typeof value.label !== 'boolean') throw new DatasetLineError(line, `field "label" must be true or false (KTO feedback), found ${typeName(value.label)}`, 'label');
-      return { format, prompt, completion, label: value.label };
+      return { format, prompt, completion, ...readLabel(value, line) };
     }
     case 'alpaca': {
       const instruction = requireString(value, 'instruction', line) as string;

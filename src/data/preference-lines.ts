@@ -3,7 +3,8 @@
 // conversations share their opening turns). Validation only; rendering is preference.ts.
 import { DatasetLineError, MESSAGE_ROLES, isObject, typeName, type ChatMessage, type PreferenceRecord } from './record-shapes';
 
-function turns(v: unknown, line: number, field: string): ChatMessage[] {
+/** A list of {role, content} messages (TRL's conversational fields); each bad turn is named by its index. */
+export function messageTurns(v: unknown, line: number, field: string): ChatMessage[] {
   if (!Array.isArray(v)) throw new DatasetLineError(line, `field "${field}" must be a string or a list of messages, found ${typeName(v)}`, field);
   return v.map((turn: unknown, i) => {
     const at = `${field}[${i}]`;
@@ -32,8 +33,8 @@ export function validatePreference(v: Record<string, unknown>, line: number): Pr
     if (chosen === rejected) throw new DatasetLineError(line, 'fields "chosen" and "rejected" are the same: nothing to prefer', 'rejected');
     return { format: 'preference', kind: 'text', prompt, chosen: chosen as string, rejected: rejected as string };
   }
-  let c = turns(chosen, line, 'chosen');
-  let r = turns(rejected, line, 'rejected');
+  let c = messageTurns(chosen, line, 'chosen');
+  let r = messageTurns(rejected, line, 'rejected');
   let p: ChatMessage[];
   if (prompt === undefined) {
     // Implicit prompt: the turns both conversations open with.
@@ -42,7 +43,7 @@ export function validatePreference(v: Record<string, unknown>, line: number): Pr
     p = c.slice(0, k);
     c = c.slice(k);
     r = r.slice(k);
-  } else p = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : turns(prompt, line, 'prompt');
+  } else p = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : messageTurns(prompt, line, 'prompt');
   for (const [f, x] of [['chosen', c], ['rejected', r]] as const) {
     if (x.length === 0) throw new DatasetLineError(line, `"chosen" and "rejected" are the same conversation: nothing to prefer`, f);
     if (!x.some((m) => m.role === 'assistant')) throw new DatasetLineError(line, `field "${f}" has no assistant turn after the prompt: nothing to learn from`, f);

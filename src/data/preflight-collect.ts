@@ -79,6 +79,7 @@ function recordContent(r: DatasetRecord): string {
     case 'text':
       return r.text.trim();
     case 'prompt-completion':
+      if (r.kind === 'chat') return JSON.stringify(['chat', ...[...r.prompt, ...r.completion].map((m) => [m.role, m.content.trim()])]);
       return JSON.stringify([r.prompt.trim(), r.completion.trim()]);
     case 'alpaca':
       return JSON.stringify([r.system ?? '', r.instruction.trim(), r.input.trim(), r.output.trim()]);
@@ -90,11 +91,19 @@ function recordContent(r: DatasetRecord): string {
   }
 }
 
+/** The whole conversation of a record rendered with the chat template (for the prefix check), or null. */
+function chatMessagesOf(r: DatasetRecord): ChatMessage[] | null {
+  if (r.format === 'messages' || r.format === 'sharegpt') return r.messages;
+  if (r.format === 'prompt-completion' && r.kind === 'chat') return [...r.prompt, ...r.completion];
+  return null;
+}
+
 function snippetText(r: DatasetRecord): string {
   switch (r.format) {
     case 'text':
       return r.text;
     case 'prompt-completion':
+      if (r.kind === 'chat') return [...r.prompt, ...r.completion].map((m) => `${m.role}: ${m.content}`).join(' / ');
       return `${r.prompt}|${r.completion}`;
     case 'alpaca':
       return `${r.instruction} → ${r.output}`;
@@ -178,9 +187,10 @@ export class PreflightCollector {
       if (!f.stopTrained) this.keep('stop', line, record);
       if (f.answerTokens <= 1) this.keep('empty', line, record);
       if (f.trainedLost > 0) this.keep('cut', line, record);
-      if ((record.format === 'messages' || record.format === 'sharegpt') && this.chatChecked < PREFIX_CHECK_LINES) {
+      const conversation = chatMessagesOf(record);
+      if (conversation && this.chatChecked < PREFIX_CHECK_LINES) {
         this.chatChecked++;
-        const turn = this.prefixBreak(record.messages);
+        const turn = this.prefixBreak(conversation);
         if (turn !== null) {
           this.prefixBreaks.push({ line, turn });
           this.keep('prefix', line, record);

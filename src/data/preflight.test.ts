@@ -24,6 +24,8 @@ const EOS_AT_END_TEMPLATE = "{% for m in messages %}{{ m['role'] + ': ' + m['con
 
 const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n');
 const chat = (a: string, u = 'Hello there') => ({ messages: [{ role: 'user', content: u }, { role: 'assistant', content: a }] });
+/** TRL's conversational unpaired row (KTO), the prompt one user turn. */
+const chatRow = (a: string) => ({ prompt: [{ role: 'user', content: 'Hello there' }], completion: [{ role: 'assistant', content: a }], label: true });
 const story = (i: number) => ({ text: `Once upon a time there was a dragon number ${i} who liked apples.` });
 const stories10 = Array.from({ length: 10 }, (_, i) => story(i));
 
@@ -79,6 +81,12 @@ const DATA_CASES: { id: FindingId; triggers: Case; clean: Case; lines?: number[]
     triggers: { name: 'EOS at the end of the conversation', rows: [chat('Hi!')], tok: qwen, chatTemplate: EOS_AT_END_TEMPLATE },
     clean: { name: "Qwen's own template", rows: [chat('Hi!')], tok: qwen },
     lines: [1],
+  },
+  {
+    id: 'template-not-prefix-preserving',
+    triggers: { name: 'conversational prompt/completion rows, EOS at the end of the conversation', rows: [chatRow('Hi!'), chatRow('Yes.')], tok: qwen, chatTemplate: EOS_AT_END_TEMPLATE },
+    clean: { name: "conversational prompt/completion rows, Qwen's own template", rows: [chatRow('Hi!'), chatRow('Yes.')], tok: qwen },
+    lines: [1, 2],
   },
   { id: 'pad-is-eos', triggers: { name: 'SmolLM2 (pad = <|im_end|> = EOS)', rows: [chat('Hi!')], tok: smol }, clean: { name: 'Qwen2.5 (pad = <|endoftext|>)', rows: [chat('Hi!')], tok: qwen } },
   {

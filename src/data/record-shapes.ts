@@ -15,10 +15,23 @@ export type PreferenceRecord =
 
 export type PreferenceSide = 'chosen' | 'rejected';
 
+/**
+ * TRL's conversational prompt-completion row (with a label, its conversational unpaired row for
+ * KTO): prompt turns ending with a user turn, the completion the assistant's answer to it.
+ */
+export interface ChatCompletionRecord {
+  format: 'prompt-completion';
+  kind: 'chat';
+  prompt: ChatMessage[];
+  completion: ChatMessage[];
+  label?: boolean;
+}
+
 export type DatasetRecord =
   | { format: 'text'; text: string }
   /** label: unpaired feedback for KTO (true: a desirable answer, false: an undesirable one). */
-  | { format: 'prompt-completion'; prompt: string; completion: string; label?: boolean }
+  | { format: 'prompt-completion'; kind?: 'text'; prompt: string; completion: string; label?: boolean }
+  | ChatCompletionRecord
   | { format: 'alpaca'; instruction: string; input: string; output: string; system?: string }
   | { format: 'messages' | 'sharegpt'; messages: ChatMessage[] }
   | PreferenceRecord

@@ -3,7 +3,7 @@
 // tokenization step then maps those spans onto tokens (see tokenSpans below for how).
 import { Template } from '@huggingface/jinja';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
-import { DatasetLineError, preferenceSide, type ChatMessage, type DatasetRecord } from './record-shapes';
+import { DatasetLineError, preferenceSide, type ChatCompletionRecord, type ChatMessage, type DatasetRecord } from './record-shapes';
 import { endOfTurnToken } from '../tokenizer/stop-tokens';
 
 export interface TrainingExample {
@@ -82,9 +82,9 @@ function compile(source: string): Template {
   return t;
 }
 
-function renderChat(messages: ChatMessage[], tokenizer: TextTokenizer, line: number, opts: RenderOptions): Rendered {
+/** The chat template (the model's, the override, or the fallback) as a render function, and its end-of-turn token. */
+function chatRenderer(tokenizer: TextTokenizer, line: number, opts: RenderOptions): { render: (msgs: ChatMessage[], addGenerationPrompt: boolean) => string; eot?: string } {
   const { template: source } = chatTemplateFor(tokenizer, opts.chatTemplate);
-  const eot = endOfTurnToken(tokenizer, source);
   let template: Template;
   try {
     template = compile(source);
@@ -93,6 +93,11 @@ function renderChat(messages: ChatMessage[], tokenizer: TextTokenizer, line: num
   }
   const render = (msgs: ChatMessage[], addGenerationPrompt: boolean): string =>
     template.render({ messages: msgs, bos_token: tokenizer.bosToken ?? '', eos_token: tokenizer.eosToken ?? '', add_generation_prompt: addGenerationPrompt });
+  return { render, eot: endOfTurnToken(tokenizer, source)?.text };
+}
+
+function renderChat(messages: ChatMessage[], tokenizer: TextTokenizer, line: number, opts: RenderOptions): Rendered {
+  const { render, eot } = chatRenderer(tokenizer, line, opts);
   let text: string;
   try {
     text = render(messages, false);
@@ -125,13 +130,40 @@ function renderChat(messages: ChatMessage[], tokenizer: TextTokenizer, line: num
         start = text.indexOf(m.content, cursor);
         if (start < 0) throw new DatasetLineError(line, `chat template output does not contain the assistant turn at index ${i}`);
         end = start + m.content.length;
-        for (const marker of [eot?.text, tokenizer.eosToken]) if (marker && text.startsWith(marker, end)) end += marker.length;
+        for (const marker of [eot, tokenizer.eosToken]) if (marker && text.startsWith(marker, end)) end += marker.length;
       }
       trained.push([start, end]);
       cursor = end;
     });
   }
-  return { text, trained, addSpecialTokens: false, endOfTurn: eot?.text };
+  return { text, trained, addSpecialTokens: false, endOfTurn: eot };
+}
+
+/**
+ * TRL's conversational prompt-completion row, as its maybe_apply_chat_template splits it: the prompt
+ * turns rendered with the generation prompt, the whole conversation rendered once, and the
+ * completion is what follows their common prefix. Only that carries loss, the end-of-turn token
+ * included; assistant turns inside the prompt are context. There is no fallback template here:
+ * such rows are answers a chat model gave through its own template (the Use step's chat turns), and
+ * nothing in the studio prompts a model without a template in the fallback's "User:/Assistant:" layout.
+ */
+function renderChatCompletion(rec: ChatCompletionRecord, tokenizer: TextTokenizer, line: number, opts: RenderOptions): Rendered {
+  if (!opts.chatTemplate && !tokenizer.chatTemplate) {
+    throw new DatasetLineError(line, "conversational prompt/completion rows are rendered with the model's chat template, and this model has none (no chat_template in tokenizer_config.json): use a chat model, or write prompt and completion as strings");
+  }
+  const { render, eot } = chatRenderer(tokenizer, line, opts);
+  let prompt: string;
+  let text: string;
+  try {
+    prompt = render(rec.prompt, true);
+    text = render([...rec.prompt, ...rec.completion], false);
+  } catch (e) {
+    throw new DatasetLineError(line, `chat template failed on this conversation: ${(e as Error).message}`);
+  }
+  let start = 0;
+  while (start < prompt.length && start < text.length && prompt[start] === text[start]) start++;
+  if (start >= text.length) throw new DatasetLineError(line, 'the chat template rendered nothing for the completion after the prompt', 'completion');
+  return { text, trained: [[opts.trainOnPrompt ? 0 : start, text.length]], addSpecialTokens: false, endOfTurn: eot };
 }
 
 function renderRecordText(rec: DatasetRecord, tokenizer: TextTokenizer, line: number, opts: RenderOptions): Rendered {
@@ -139,6 +171,7 @@ function renderRecordText(rec: DatasetRecord, tokenizer: TextTokenizer, line: nu
     case 'text':
       return { text: rec.text, trained: [[0, rec.text.length]], addSpecialTokens: true };
     case 'prompt-completion': {
+      if (rec.kind === 'chat') return renderChatCompletion(rec, tokenizer, line, opts);
       const text = rec.prompt + rec.completion;
       return { text, trained: [[opts.trainOnPrompt ? 0 : rec.prompt.length, text.length]], addSpecialTokens: true };
     }
