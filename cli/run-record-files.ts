@@ -12,13 +12,21 @@ import { openDatasetFile } from './dataset-file';
 import type { LlamaConfig } from '../src/model/config';
 import type { TrainSettings } from '../src/train/settings';
 import type { BasePrecision } from '../src/model/load';
-import { RUN_RECORD_FILE, RUN_RECORD_FORMAT, TRAIN_ROWS_FILE, VALIDATION_ROWS_FILE, type RunRecord } from '../src/export/bundle/run-record';
+import { RUN_RECORD_FILE, RUN_RECORD_FORMAT, TRAIN_ROWS_FILE, VALIDATION_ROWS_FILE, type RunRecord, type RunReward } from '../src/export/bundle/run-record';
+
+/** --reward as the record keeps it: a built-in's spec, or a module's file name and source (the bundle carries the code). */
+export async function runReward(spec: string): Promise<RunReward> {
+  if (spec.startsWith('builtin:')) return { kind: 'builtin', spec };
+  return { kind: 'module', fileName: path.basename(spec), source: await readFile(spec, 'utf8') };
+}
 
 export async function writeRunRecord(out: string, r: {
   dataFile: string; summary: DatasetSummary; train: { line: number }[]; validation: { line: number }[];
   model: { source: string; fingerprint: string; config: LlamaConfig }; lora: LoraSpec; settings: TrainSettings;
   /** The frozen base's precision the run trained over (--precision, 'auto' resolved). */
   basePrecision: BasePrecision;
+  /** GRPO: the reward the run scores with, and the column holding the prompt. */
+  grpo?: { reward: RunReward; promptColumn: string };
 }): Promise<void> {
   const s = r.summary;
   const mapping = s.mapping?.columns ?? null;
@@ -36,6 +44,7 @@ export async function writeRunRecord(out: string, r: {
     basePrecision: r.basePrecision,
     lora: r.lora,
     settings: r.settings,
+    ...(r.grpo ? { reward: r.grpo.reward } : {}),
     data: {
       format: r.summary.format ?? 'text',
       trainOnPrompt: false, // the CLI's rendering default (no flag yet)
@@ -46,6 +55,7 @@ export async function writeRunRecord(out: string, r: {
       validationRows: r.validation.length,
       ...(s.fileKind ? { source: { fileName: s.fileName, kind: s.fileKind, gzip: s.gzip } } : {}),
       ...(s.mapping ? { columns: { ...s.mapping.columns, source: s.mapping.source } } : {}),
+      ...(r.grpo ? { promptColumn: r.grpo.promptColumn } : {}),
     },
   };
   await writeFile(path.join(out, TRAIN_ROWS_FILE), await rows(r.train));

@@ -26,7 +26,7 @@ import { parseConfig } from '../src/model/config';
 import { toPeftFiles, familyProvenance, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../src/adapters/peft';
 import type { LoraSpec } from '../src/adapters/lora-types';
 import type { DpoMetrics } from '../src/train/dpo';
-import { writeRunRecord } from './run-record-files';
+import { runReward, writeRunRecord } from './run-record-files';
 import { defaultPrecision, type BasePrecision } from '../src/model/load';
 import { memoryPlan, memoryPlanMessage, type RecomputeSetting } from '../src/train/memory-plan';
 import { isOutOfMemory } from '../src/train/out-of-memory';
@@ -275,7 +275,10 @@ async function main(): Promise<number> {
   const runId = resumed?.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await mkdir(v.out, { recursive: true });
   // What `npm run export -- --format bundle --run <out>` needs to continue this run elsewhere.
-  await writeRunRecord(v.out, { dataFile: v.data, summary, train, validation, model: { source: files.source, fingerprint: files.fingerprint, config: model.config }, lora: spec, settings, basePrecision: precision });
+  await writeRunRecord(v.out, {
+    dataFile: v.data, summary, train, validation, model: { source: files.source, fingerprint: files.fingerprint, config: model.config }, lora: spec, settings, basePrecision: precision,
+    ...(settings.grpo ? { grpo: { reward: await runReward(v.reward!), promptColumn } } : {}),
+  });
 
   let lastGood: string | null = resumed ? v.resume! : null;
   const savedDirs: { step: number; dir: string }[] = resumed ? [{ step: resumed.state.step, dir: v.resume! }] : [];

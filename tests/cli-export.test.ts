@@ -2,7 +2,7 @@
 // HF folder from a PEFT adapter folder; an adapter of another model, a fingerprint mismatch and an
 // unsupported tensor type each exit 1 with the reason and leave no file; and a `npm run train` run
 // becomes a cluster bundle whose JSONL holds exactly the rows trained and held out and whose
-// configs carry the run's values.
+// configs carry the run's values; a GRPO run's reward.py, run in python3, scores as the studio did.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
@@ -18,6 +18,8 @@ import type { RunRecord } from '../src/export/bundle/run-record';
 import { openModelFiles } from '../cli/node-runtime';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { parseDatasetText, splitTrainValidation } from '../src/data/dataset';
+import { builtinReward } from '../src/train/objectives/reward';
+import { pythonRewards } from './python-reward';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const STORIES = path.join(ROOT, '../shared/models/stories260K');
@@ -181,14 +183,89 @@ describe('npm run export', () => {
     expect(python).toEqual({ code: 0, stderr: '' });
   });
 
-  it('--format bundle of a GRPO run says why it is not bundled', async () => {
+  /** The zip's files as text (every file a test reads is text). */
+  async function bundleText(zipFile: string): Promise<{ names: string[]; text: (f: string) => string }> {
+    const zip = unzipSync(new Uint8Array(await readFile(zipFile)));
+    return { names: Object.keys(zip).sort(), text: (f: string) => strFromU8(zip[f]!) };
+  }
+
+  const pythonParses = (source: string) => new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], (err, _o, stderr) => resolve({ code: err ? 1 : 0, stderr })).stdin!.end(source);
+  });
+
+  it('--format bundle of a GRPO run: its prompt rows, a TRL GRPOTrainer script with its settings, and reward.py scoring as the studio\'s built-in', async () => {
     const data = path.join(dir, 'grpo-prompts.jsonl');
-    await writeFile(data, ['Once upon a time', 'The cat', 'Tom and his mom'].map((p) => JSON.stringify({ prompt: p })).join('\n') + '\n');
+    const rows = ['Once upon a time', 'The cat', 'Tom and his mom', 'Lily saw a bird'].map((q, n) => JSON.stringify({ question: q, answer: 'yes', n }));
+    await writeFile(data, rows.join('\n') + '\n');
+    const spec = 'builtin:regex=\\b(?<w>[a-z]+) \\k<w>\\b|^\\s*[A-Z].{0,3}$|\\d';
     const run = path.join(dir, 'run-grpo');
-    const t = await cli('cli/train.ts', ['--model', STORIES, '--data', data, '--out', run, '--objective', 'grpo', '--reward', 'builtin:json', '--num-generations', '2', '--max-new-tokens', '4', '--steps', '1', '--batch', '2', '--max-len', '12', '--rank', '2']);
+    const t = await cli('cli/train.ts', [
+      '--model', STORIES, '--data', data, '--columns', 'prompt=question', '--out', run, '--objective', 'grpo', '--reward', spec, '--num-generations', '2', '--max-new-tokens', '8',
+      '--temperature', '0.9', '--epsilon', '0.3', '--kl-beta', '0.02', '--steps', '2', '--batch', '2', '--max-len', '24', '--rank', '2', '--val-percent', '25', '--lr', '0.004',
+    ]);
+    expect(t.stderr).not.toMatch(/Error/);
     expect(t.code).toBe(0);
     const r = await cli('cli/export.ts', ['--format', 'bundle', '--run', run, '--name', 'grpo', '--out', path.join(dir, 'bundle-grpo')]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("does not carry GRPO runs yet: their reward is your code; port it to TRL's GRPOTrainer reward_funcs");
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const { names, text } = await bundleText(path.join(dir, 'bundle-grpo', 'grpo-cluster-bundle.zip'));
+    expect(names).toEqual(['README.md', 'accelerate/ddp.yaml', 'accelerate/deepspeed-zero2.yaml', 'accelerate/fsdp.yaml', 'adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'data/train.jsonl', 'data/validation.jsonl', 'reward.py', 'run.json', 'train_trl.py']);
+    // The rows exactly as the file has them (the prompt column and the fields the reward may read).
+    const bundled = [...text('data/train.jsonl').trim().split('\n'), ...text('data/validation.jsonl').trim().split('\n')];
+    expect(bundled.sort()).toEqual([...rows].sort());
+    expect(text('data/validation.jsonl').trim().split('\n')).toHaveLength(1);
+    const record = JSON.parse(text('run.json')) as RunRecord;
+    expect(record.reward).toEqual({ kind: 'builtin', spec });
+    expect(record.data.promptColumn).toBe('question');
+    const trl = text('train_trl.py');
+    expect(trl).toContain('from trl import GRPOConfig, GRPOTrainer');
+    expect(trl).toContain('trainer = GRPOTrainer(model=model, reward_funcs=reward, args=config, train_dataset=data, processing_class=tokenizer)');
+    for (const kv of ['"num_generations": 2', '"max_completion_length": 8', '"temperature": 0.9', '"epsilon": 0.3', '"beta": 0.02', '"loss_type": "grpo"', '"per_device_train_batch_size": 4', '"prompts_per_device_batch": 2', '"max_steps": 2', '"learning_rate": 0.004', '"prompt_column": "question"', 'from reward import reward', 'PeftModel.from_pretrained(model, "adapter", is_trainable=True)']) expect(trl).toContain(kv);
+    expect(trl).not.toContain('trainer.evaluate()'); // GRPO has no held-out loss to compare with
+    const readme = text('README.md');
+    expect(readme).toContain('TRL GRPOTrainer script');
+    expect(readme).toMatch(/GRPO has no held-out loss \(the studio reported eval_loss NaN\)/);
+    expect(readme).toMatch(/2 prompts x 2 completions x 1 micro-batches per optimizer step.*per_device_train_batch_size counts completions \(4 here\)/);
+    expect(await pythonParses(trl)).toEqual({ code: 0, stderr: '' });
+    expect(await pythonParses(text('reward.py'))).toEqual({ code: 0, stderr: '' });
+    // The bundled reward.py, run in python3 as TRL calls it, scores completions as the studio's built-in does.
+    const completions = ['Tom Tom went home', 'Lily\n', '\u00a0Lily', 'Once', 'Once upon', 'he had 7 cats', 'the the', 'The the', 'Tom\u2028', '😀 Tom', ''];
+    const studio = await builtinReward(spec).score(completions.map((completion) => ({ prompt: 'Q', completion, row: {} })), completions.map(() => 1));
+    expect(new Set(studio)).toEqual(new Set([0, 1]));
+    const [python] = await pythonRewards([{ source: text('reward.py'), completions, columns: { answer: completions.map(() => 'yes'), n: completions.map(() => 0) } }]);
+    expect(python).toEqual({ rewards: studio });
+  });
+
+  it('--format bundle of a GRPO run scored by a .mjs module: the module travels as reward.mjs and reward.py is a stub that raises', async () => {
+    const data = path.join(dir, 'grpo-module-prompts.jsonl');
+    await writeFile(data, ['Once upon a time', 'The cat', 'Tom and his mom'].map((p, i) => JSON.stringify({ prompt: p, bonus: i })).join('\n') + '\n');
+    const module = path.join(dir, 'length-bonus.mjs');
+    const source = 'export default ({ completion, row }) => completion.length / 10 + row.bonus;\n';
+    await writeFile(module, source);
+    const run = path.join(dir, 'run-grpo-module');
+    const t = await cli('cli/train.ts', ['--model', STORIES, '--data', data, '--out', run, '--objective', 'grpo', '--reward', module, '--num-generations', '2', '--max-new-tokens', '4', '--steps', '1', '--batch', '2', '--max-len', '16', '--rank', '2']);
+    expect(t.code).toBe(0);
+    const r = await cli('cli/export.ts', ['--format', 'bundle', '--run', run, '--name', 'grpo-module', '--out', path.join(dir, 'bundle-grpo-module')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const { names, text } = await bundleText(path.join(dir, 'bundle-grpo-module', 'grpo-module-cluster-bundle.zip'));
+    expect(names).toContain('reward.mjs');
+    expect(names).not.toContain('axolotl.yaml');
+    expect(text('reward.mjs')).toBe(source);
+    expect((JSON.parse(text('run.json')) as RunRecord).reward).toEqual({ kind: 'module', fileName: 'length-bonus.mjs', source });
+    expect(text('README.md')).toContain('First port reward.mjs into reward.py: until then the script stops before loading the model.');
+    expect(text('train_trl.py')).toContain('"reward": "length-bonus.mjs"');
+    expect(await pythonParses(text('train_trl.py'))).toEqual({ code: 0, stderr: '' });
+    const [stub] = await pythonRewards([{ source: text('reward.py'), completions: ['abc'], columns: { bonus: [1] } }]);
+    expect(stub!.error).toMatch(/^NotImplementedError: reward\.py: the run's reward is JavaScript \(reward\.mjs\); port its default export/);
+
+    // A run.json written before the reward was recorded cannot be bundled: the reason, exit 1, no file.
+    const recordFile = path.join(run, 'run.json');
+    const { reward: _dropped, ...older } = JSON.parse(await readFile(recordFile, 'utf8')) as RunRecord;
+    await writeFile(recordFile, JSON.stringify(older));
+    const old = await cli('cli/export.ts', ['--format', 'bundle', '--run', run, '--name', 'old', '--out', path.join(dir, 'bundle-grpo-old')]);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain('run.json records no GRPO reward');
+    expect(await readdir(path.join(dir, 'bundle-grpo-old')).catch(() => [])).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 // The "continue on a GPU cluster" bundle: one zip (fflate, streamed into the sink as it is
-// compressed) holding the exact rows, the PEFT adapter, run.json, a README, a TRL script (SFT, or
-// the DPO / KTO / ORPO trainer), an axolotl config for SFT runs, and accelerate configs.
+// compressed) holding the exact rows, the PEFT adapter, run.json, a README, a TRL script (SFT, the
+// DPO / KTO / ORPO trainer, or GRPO's with its reward in reward.py), an axolotl config for SFT runs,
+// and accelerate configs.
 import { Zip, ZipDeflate } from 'fflate';
 import { type ExportSink } from '../sink';
 import { axolotlYaml } from './axolotl';
@@ -8,6 +9,7 @@ import { bundleReadme } from './readme';
 import { type RunRecord } from './run-record';
 import { accelerateConfigs, trlScript } from './trl';
 import { preferenceTrlScript } from './trl-preference';
+import { grpoRewardFiles, grpoTrlScript } from './trl-grpo';
 
 export interface BundleInput {
   record: RunRecord;
@@ -23,8 +25,7 @@ export interface BundleInput {
 export function bundleFiles(b: BundleInput): Map<string, string | Uint8Array> {
   // KTO and GRPO rows look like prompt-completion data: the objective, not the format, picks the script.
   const objective = b.record.settings.objective ?? 'sft';
-  if (objective === 'grpo') throw new Error('The cluster bundle does not carry GRPO runs yet: their reward is your code; port it to TRL\'s GRPOTrainer reward_funcs.');
-  const preference = objective === 'sft' ? null : objective;
+  const grpoReward = objective === 'grpo' ? grpoRewardFiles(b.record) : [];
   const files = new Map<string, string | Uint8Array>([
     ['README.md', bundleReadme(b.record, b.name)],
     ['run.json', JSON.stringify(b.record, null, 2) + '\n'],
@@ -33,9 +34,10 @@ export function bundleFiles(b: BundleInput): Map<string, string | Uint8Array> {
     ['adapter/adapter_config.json', b.adapterConfigJson],
     ['adapter/adapter_model.safetensors', b.adapterSafetensors],
   ]);
-  // Preference runs get TRL's trainer for their loss; axolotl's preference configs are not written.
-  if (!preference) files.set('axolotl.yaml', axolotlYaml(b.record));
-  files.set('train_trl.py', preference ? preferenceTrlScript(b.record, preference) : trlScript(b.record));
+  // Preference and GRPO runs get TRL's trainer for their loss; axolotl's configs for them are not written.
+  if (objective === 'sft') files.set('axolotl.yaml', axolotlYaml(b.record));
+  files.set('train_trl.py', objective === 'sft' ? trlScript(b.record) : objective === 'grpo' ? grpoTrlScript(b.record) : preferenceTrlScript(b.record, objective));
+  for (const [k, v] of grpoReward) files.set(k, v);
   for (const [k, v] of Object.entries(accelerateConfigs())) files.set(k, v);
   return files;
 }

@@ -21,6 +21,8 @@ export interface RunRecord {
   basePrecision: 'fp32' | 'nf4';
   lora: LoraSpec;
   settings: TrainSettings;
+  /** GRPO's reward as the run scored with it (absent for other objectives, and in records written before it was kept). */
+  reward?: RunReward;
   data: {
     /** The dataset format the rows are in (detected or forced). */
     format: DatasetFormat;
@@ -41,8 +43,16 @@ export interface RunRecord {
     source?: { fileName: string; kind: DatasetFileKind; gzip: boolean };
     /** Which column fed which field (given by the user or detected from the column names); absent when none was mapped. */
     columns?: ColumnMapping & { source: 'given' | 'detected' };
+    /** GRPO: the column holding the prompt (--columns prompt=<column>); the rows keep every column as the file has it. */
+    promptColumn?: string;
   };
 }
+
+/**
+ * A GRPO reward: a built-in's spec string (`builtin:regex=...`), or a user's module: its file name and
+ * source text, so the bundle can carry the code the run was scored with.
+ */
+export type RunReward = { kind: 'builtin'; spec: string } | { kind: 'module'; fileName: string; source: string };
 
 export function parseRunRecord(text: string, where: string): RunRecord {
   let raw: unknown;

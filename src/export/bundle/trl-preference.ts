@@ -5,7 +5,7 @@
 // ref_model=None. Before training the script evaluates the bundled adapter on the held-out rows, so
 // its first figures can be set beside the studio's last evaluation.
 import type { RunRecord } from './run-record';
-import { PY_LOAD_ADAPTER, PY_SCHEDULE_ARGS, trlSettings } from './trl';
+import { PY_LOAD_ADAPTER, PY_SCHEDULE_ARGS, pythonDict, trlSettings } from './trl';
 import { DEFAULT_DPO } from '../../train/dpo';
 import { DEFAULT_KTO } from '../../train/settings';
 import { DEFAULT_ORPO_LAMBDA } from '../../train/objectives/orpo';
@@ -36,7 +36,7 @@ export function preferenceSettings(r: RunRecord, objective: PreferenceObjective)
 /** The rows of a mapped or non-JSONL file are already TRL's columns; only the label needs to be a bool. */
 export function preferenceTrlScript(r: RunRecord, objective: PreferenceObjective): string {
   const t = TRAINERS[objective];
-  const settings = JSON.stringify(preferenceSettings(r, objective), null, 4).replace(/\btrue\b/g, 'True').replace(/\bfalse\b/g, 'False').replace(/\bnull\b/g, 'None');
+  const settings = pythonDict(preferenceSettings(r, objective));
   const reference = objective === 'orpo' ? '' : '    ref_model=None,  # a PeftModel: TRL uses the base with the adapter off as the reference, as the studio did\n';
   const extra =
     objective === 'kto' ? '    desirable_weight=S["desirable_weight"],\n    undesirable_weight=S["undesirable_weight"],\n'

@@ -34,6 +34,12 @@ export function trlSettings(r: RunRecord): Record<string, unknown> {
   };
 }
 
+/** A settings dict as a Python literal: JSON, with true/false/null outside strings spelled as Python spells them. */
+export function pythonDict(settings: Record<string, unknown>): string {
+  const words: Record<string, string> = { true: 'True', false: 'False', null: 'None' };
+  return JSON.stringify(settings, null, 4).replace(/"(?:[^"\\]|\\.)*"|\b(true|false|null)\b/g, (m, word?: string) => (word ? words[word] : m));
+}
+
 /** Python shared by every TRL script: the base (4-bit where the run was NF4) with the bundled adapter, trainable. */
 export const PY_LOAD_ADAPTER = `quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16) if S["load_in_4bit"] else None
 model = AutoModelForCausalLM.from_pretrained(S["base_model"], quantization_config=quant, torch_dtype=torch.bfloat16)
@@ -56,7 +62,7 @@ export const PY_SCHEDULE_ARGS = `    gradient_accumulation_steps=S["gradient_acc
 `;
 
 export function trlScript(r: RunRecord): string {
-  const settings = JSON.stringify(trlSettings(r), null, 4).replace(/\btrue\b/g, 'True').replace(/\bfalse\b/g, 'False').replace(/\bnull\b/g, 'None');
+  const settings = pythonDict(trlSettings(r));
   return `# TRL SFT script written by Fine-tune Studio: continues the run from ./adapter.
 # One GPU:   python train_trl.py
 # Many GPUs: accelerate launch --config_file accelerate/ddp.yaml --num_processes <GPUs> train_trl.py

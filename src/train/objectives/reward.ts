@@ -59,29 +59,50 @@ export function functionScorer(name: string, fn: (input: RewardInput) => unknown
   };
 }
 
+/** A built-in reward's spec, parsed and checked (the trainer scores with it; the cluster bundle translates it). */
+export type BuiltinRewardSpec = { kind: 'exact' } | { kind: 'regex'; pattern: string } | { kind: 'json' } | { kind: 'length'; min: number; max: number };
+
+export function parseBuiltinReward(spec: string): BuiltinRewardSpec {
+  const m = /^builtin:([a-z]+)(?:=(.*))?$/s.exec(spec);
+  if (!m) throw new RewardSpecError(`--reward: expected a .mjs file or builtin:exact|regex=...|json|length=MIN-MAX, got "${spec}"`);
+  const [, kind, arg] = m;
+  switch (kind) {
+    case 'exact':
+    case 'json':
+      return { kind };
+    case 'regex':
+      if (!arg) throw new RewardSpecError('builtin:regex=PATTERN needs a pattern');
+      try {
+        new RegExp(arg);
+      } catch (e) {
+        throw new RewardSpecError(`builtin:regex: ${(e as Error).message}`);
+      }
+      return { kind, pattern: arg };
+    case 'length': {
+      const r = /^(\d+)-(\d+)$/.exec(arg ?? '');
+      if (!r || Number(r[1]) > Number(r[2])) throw new RewardSpecError(`builtin:length=MIN-MAX needs two whole numbers, MIN <= MAX, got "${arg ?? ''}"`);
+      return { kind, min: Number(r[1]), max: Number(r[2]) };
+    }
+    default:
+      throw new RewardSpecError(`--reward: unknown built-in "${kind}" (exact, regex=..., json, length=MIN-MAX)`);
+  }
+}
+
 /**
  * builtin:exact (1 when the trimmed completion equals the row's "answer", else 0), builtin:regex=PATTERN
  * (1 when the completion matches), builtin:json (1 when the completion parses as JSON),
  * builtin:length=MIN-MAX (1 when the completion's character count is within [MIN, MAX]).
  */
 export function builtinReward(spec: string): RewardScorer {
-  const m = /^builtin:([a-z]+)(?:=(.*))?$/s.exec(spec);
-  if (!m) throw new RewardSpecError(`--reward: expected a .mjs file or builtin:exact|regex=...|json|length=MIN-MAX, got "${spec}"`);
-  const [, kind, arg] = m;
-  switch (kind) {
+  const b = parseBuiltinReward(spec);
+  switch (b.kind) {
     case 'exact':
       return functionScorer(spec, ({ completion, row }) => {
         if (typeof row.answer !== 'string') throw new Error('builtin:exact needs an "answer" string in every row');
         return completion.trim() === row.answer.trim() ? 1 : 0;
       });
     case 'regex': {
-      if (!arg) throw new RewardSpecError('builtin:regex=PATTERN needs a pattern');
-      let re: RegExp;
-      try {
-        re = new RegExp(arg);
-      } catch (e) {
-        throw new RewardSpecError(`builtin:regex: ${(e as Error).message}`);
-      }
+      const re = new RegExp(b.pattern);
       return functionScorer(spec, ({ completion }) => (re.test(completion) ? 1 : 0));
     }
     case 'json':
@@ -93,13 +114,7 @@ export function builtinReward(spec: string): RewardScorer {
           return 0;
         }
       });
-    case 'length': {
-      const r = /^(\d+)-(\d+)$/.exec(arg ?? '');
-      if (!r || Number(r[1]) > Number(r[2])) throw new RewardSpecError(`builtin:length=MIN-MAX needs two whole numbers, MIN <= MAX, got "${arg ?? ''}"`);
-      const [min, max] = [Number(r[1]), Number(r[2])];
-      return functionScorer(spec, ({ completion }) => (completion.length >= min && completion.length <= max ? 1 : 0));
-    }
-    default:
-      throw new RewardSpecError(`--reward: unknown built-in "${kind}" (exact, regex=..., json, length=MIN-MAX)`);
+    case 'length':
+      return functionScorer(spec, ({ completion }) => (completion.length >= b.min && completion.length <= b.max ? 1 : 0));
   }
 }
