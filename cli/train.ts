@@ -2,7 +2,8 @@
 // (LoRA, prompt or prefix tuning) or every weight, prints one JSON line per step and writes PEFT files
 // (or a model folder) and resumable checkpoints. Flags, output and exit status: SPEC below
 // (`npm run train -- --help`).
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseCli, type CliOption, type CliSpec } from './usage';
 import { initNodeBackend, openModelFiles } from './node-runtime';
@@ -17,7 +18,7 @@ import { toPromptPeftFiles } from '../src/adapters/peft-prompt';
 import type { SoftPromptSpec } from '../src/adapters/soft-prompt-types';
 import type { ModelConfig } from '../src/model/config';
 import { Trainer, TrainingDivergedError, type TrainerState } from '../src/train/trainer';
-import { DEFAULT_TRAIN, type TrainSettings } from '../src/train/settings';
+import { DEFAULT_TRAIN, type RewardSource, type TrainSettings } from '../src/train/settings';
 import { parseTargets } from '../src/train/presets';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_JSON_FILE, CHECKPOINT_TENSORS_FILE, checkpointFromFiles, checkpointToFiles, emptyHistory, examplesFingerprint, type TrainCheckpoint,
@@ -218,6 +219,10 @@ async function main(): Promise<number> {
   if (resumed && resumed.base.fingerprint !== files.fingerprint) {
     throw new UsageError(`${v.resume}: the checkpoint was trained on ${resumed.base.source} (fingerprint ${resumed.base.fingerprint}), not on ${v.model} (${files.fingerprint})`);
   }
+  // GRPO's reward: --reward, or on resume the one kept with the checkpoint (a module's source is written back to a file).
+  const rewardSpec = settings.grpo ? (v.reward ?? (settings.grpo.reward ? await rewardFileOf(settings.grpo.reward) : undefined)) : undefined;
+  if (settings.grpo && !rewardSpec) throw new UsageError('--reward: this GRPO run keeps no reward in its checkpoint; pass --reward <file.mjs|builtin:...> again');
+  if (settings.grpo && v.reward) settings.grpo.reward = v.reward.startsWith('builtin:') ? { kind: 'builtin', spec: v.reward } : { kind: 'module', name: path.basename(v.reward), code: await readFile(v.reward, 'utf8') };
   const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
   const model = await loadModel(files, { precision, headPrecision: head });
 
@@ -259,7 +264,7 @@ async function main(): Promise<number> {
     ? SoftPromptAdapter.create(model, softSpec, settings.seed, softSpec.initText ? tokenizer.encode(softSpec.initText) : undefined)
     : fullSpec ? await FullFineTune.create(files, model)
     : LoraAdapter.create(model.config, spec, settings.seed);
-  const reward: RewardScorer | null = settings.grpo ? rewardScorer(v.reward!, settings.grpo.rewardTimeoutMs) : null;
+  const reward: RewardScorer | null = settings.grpo ? rewardScorer(rewardSpec!, settings.grpo.rewardTimeoutMs) : null;
   if (settings.kto) preflight(labelFindings(train, settings.kto));
   if (settings.grpo) preflight(promptRoomFindings(train, settings.seqLen, settings.grpo.maxNewTokens));
   let rewardsChecked = false;
@@ -277,7 +282,7 @@ async function main(): Promise<number> {
   // What `npm run export -- --format bundle --run <out>` needs to continue this run elsewhere.
   await writeRunRecord(v.out, {
     dataFile: v.data, summary, train, validation, model: { source: files.source, fingerprint: files.fingerprint, config: model.config }, lora: spec, settings, basePrecision: precision,
-    ...(settings.grpo ? { grpo: { reward: await runReward(v.reward!), promptColumn } } : {}),
+    ...(settings.grpo ? { grpo: { reward: await runReward(rewardSpec!), promptColumn } } : {}),
   });
 
   let lastGood: string | null = resumed ? v.resume! : null;
@@ -378,6 +383,15 @@ function resumedMicroBatch(stored: TrainSettings, batchFlag: string, accumFlag: 
   const gradAccum = accumFlag !== undefined ? Number(accumFlag) : per / batchSize;
   if (accumFlag === undefined && !Number.isInteger(gradAccum)) throw new UsageError(`--batch ${batchFlag}: this run takes ${per} examples per optimizer step, so on resume --batch must divide ${per}`);
   return { batchSize, gradAccum };
+}
+
+/** A kept reward as --reward takes it: a built-in's spec, or its module's source written to a temporary .mjs file. */
+async function rewardFileOf(r: RewardSource): Promise<string> {
+  if (r.kind === 'builtin') return r.spec;
+  const dir = await mkdtemp(path.join(tmpdir(), 'studio-reward-'));
+  const file = path.join(dir, r.name.endsWith('.mjs') ? r.name : `${r.name}.mjs`);
+  await writeFile(file, r.code);
+  return file;
 }
 
 /** --columns for GRPO: prompt=<column> only; anything else is a usage error. */

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
+import { unzipSync, strFromU8 } from 'fflate';
 import { test, expect, loadModel, openAdvanced } from './fixtures';
 
 const PROMPTS = fileURLToPath(new URL('../public/examples/stories-prompts.jsonl', import.meta.url));
@@ -47,6 +48,23 @@ test('GRPO with a reward written in the page: tried in its sandbox, trained, cha
   await expect(page.getByRole('figure', { name: 'GRPO reward chart' })).toHaveAttribute('data-points', '4');
   await expect(page.getByRole('figure', { name: 'GRPO KL chart' })).toHaveAttribute('data-points', '4');
   await expect(page.getByRole('figure', { name: 'GRPO completion length chart' })).toHaveAttribute('data-points', '4');
+  // Handed off: the cluster bundle holds a TRL GRPOTrainer script, the prompt rows as the file has them,
+  // and the function as written (reward.py asks for it to be ported).
+  await page.getByLabel('Export format').selectOption({ label: 'Bundle to continue on a GPU cluster (zip: exact rows, adapter, axolotl + TRL configs)' });
+  await expect(page.getByLabel('Files to export')).toContainText('cluster-bundle.zip');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export (download)' }).click()]);
+  const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
+  const script = strFromU8(zip['train_trl.py']!);
+  expect(script).toContain('GRPOTrainer');
+  expect(script).toMatch(/"num_generations": 2\b/);
+  expect(script).toMatch(/"max_completion_length": 12\b/);
+  expect(zip['axolotl.yaml']).toBeUndefined();
+  expect(strFromU8(zip['reward.mjs']!)).toContain('completion.split');
+  expect(strFromU8(zip['reward.py']!)).toContain('NotImplementedError');
+  const rows = (f: string) => strFromU8(zip[f]!).split('\n').filter(Boolean);
+  const original = (await readFile(PROMPTS, 'utf8')).split('\n').filter(Boolean);
+  expect([...rows('data/train.jsonl'), ...rows('data/validation.jsonl')].sort()).toEqual([...original].sort());
+  expect(JSON.parse(strFromU8(zip['run.json']!)).reward).toEqual({ kind: 'module', fileName: 'reward.mjs', source: expect.stringContaining('completion.split') });
 });
 
 test('a reward that throws names its data line and keeps the adapter; one that hangs is cut off', async ({ page, modelServer }) => {

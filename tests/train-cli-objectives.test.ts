@@ -116,6 +116,12 @@ describe('npm run train --objective kto | orpo | grpo', () => {
     expect(await readdir(out)).toContain('checkpoint-1');
     const { tensors } = await peftTensors(path.join(out, 'checkpoint-1'));
     expect(Object.keys(tensors).length).toBeGreaterThan(0);
+    // Resumed without --reward: the module kept with the checkpoint scores again (its state starts
+    // afresh in a new worker, so step 2 passes and step 3 throws).
+    const again = await train(['--data', data, '--out', out, '--resume', path.join(out, 'checkpoint-1')]);
+    expect(again.stderr).toMatch(/reward function threw on data line \d: Error: scorer broke/);
+    expect(again.code).toBe(1);
+    expect(lines(again.stdout).map((l) => l.step)).toEqual([2]);
   });
 
   it('GRPO with a reward that pays for one word raises the mean reward over 30 steps (stories260K)', async () => {

@@ -35,7 +35,11 @@ export interface BundleSource {
 export async function bundleInputFrom(src: BundleSource, model: { source: string; fingerprint: string; config: LlamaConfig; basePrecision: 'fp32' | 'nf4' }, adapter: { adapterConfigJson: string; adapterSafetensors: Uint8Array }, name: string): Promise<BundleInput> {
   const d = src.dataset;
   if (!d || !src.run) throw new ExportInputError('The cluster bundle needs the run trained in this session: load its dataset and train (or resume) first');
-  const mapping = d.mapping?.columns ?? null;
+  const grpo = src.run.settings.objective === 'grpo';
+  const reward = src.run.settings.grpo?.reward;
+  if (grpo && !reward) throw new ExportInputError('This GRPO run names no reward, so the bundle cannot say what it scored with');
+  // GRPO's rows go out as the file has them (the reward may read any column), the prompt's column named.
+  const mapping = grpo ? null : (d.mapping?.columns ?? null);
   // The validation file shares the training file's mapping, so it is re-read the same way.
   const pick = async (f: { file: Blob; fileName: string }, ls: number[]) =>
     d.fileKind === 'jsonl' && !d.gzip && !mapping && !/\.(gz|csv|tsv|parquet)$/i.test(f.fileName)
@@ -59,7 +63,9 @@ export async function bundleInputFrom(src: BundleSource, model: { source: string
       validationRows: d.validationLines.length,
       ...(d.fileKind ? { source: { fileName: d.fileName, kind: d.fileKind, gzip: d.gzip } } : {}),
       ...(d.mapping ? { columns: { ...d.mapping.columns, source: d.mapping.source } } : {}),
+      ...(grpo ? { promptColumn: d.mapping?.columns.fields.prompt ?? 'prompt' } : {}),
     },
+    ...(reward ? { reward: reward.kind === 'builtin' ? reward : { kind: 'module' as const, fileName: reward.name, source: reward.code } } : {}),
   };
   return { record, trainJsonl: await pick(main, d.trainLines), validationJsonl: await pick(d.validationFile ?? main, d.validationLines), ...adapter, name };
 }
