@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
 import { unzipSync, strFromU8 } from 'fflate';
+import AxeBuilder from '@axe-core/playwright';
 import { test, expect, loadModel, openAdvanced } from './fixtures';
 
 const PROMPTS = fileURLToPath(new URL('../public/examples/stories-prompts.jsonl', import.meta.url));
@@ -28,6 +29,14 @@ test('GRPO with a reward written in the page: tried in its sandbox, trained, cha
   await setUp(page, modelServer.url, '4');
   const code = page.getByLabel('Reward function (JavaScript module)');
   await expect(code).toHaveValue(/export default function reward/);
+  // The reward form has no serious or critical axe finding, at desktop and phone width.
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.locator('fieldset[aria-label="GRPO reward and sampling"]').screenshot({ path: test.info().outputPath(`grpo-form-${width}.png`) });
+    const axe = await new AxeBuilder({ page }).include('fieldset[aria-label="GRPO reward and sampling"]').analyze();
+    expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${width}px ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
   // The default pays for the word Lily: tried in the same sandbox the run uses.
   await page.getByLabel('Completion to try').fill('Lily went to the park.');
   await page.getByRole('button', { name: 'Try the reward' }).click();
