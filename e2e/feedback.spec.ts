@@ -111,6 +111,19 @@ test('feedback: thumbs, compared answers by key, TRL downloads, kept over a relo
   await expect(page.getByRole('figure', { name: 'DPO rewards chart' })).toHaveAttribute('data-points', '4');
   // Whether 4 steps on a handful of sampled pairs lower the loss is not asserted (it varies with the samples): recorded for a person.
   test.info().annotations.push({ type: 'dpo-last-loss', description: String(await readNumber(page, 'train-loss')) });
+
+  // Training on feedback again continues the adapter just trained (the choice is offered, and taken by default):
+  // its policy already differs from the base, so DPO's first loss is no longer ln 2.
+  await page.getByRole('button', { name: 'Train on this feedback' }).click();
+  await expect(page.getByLabel('Start from')).toHaveValue('current');
+  await expect(page.getByLabel('Start from')).toContainText('The current adapter (rank');
+  await page.getByLabel('Steps').fill('2');
+  if (await ack.isVisible()) await ack.check();
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Training finished' })).toContainText('after 2 steps', { timeout: 150_000 });
+  expect(Math.abs((await readNumber(page, 'train-first-loss')) - Math.LN2)).toBeGreaterThan(1e-4);
+  await page.getByText(/Past runs/).click();
+  await expect(page.getByRole('table', { name: 'Past runs' })).toContainText('continued');
 });
 
 test('train on feedback says what is missing when there are too few pairs', async ({ page }) => {

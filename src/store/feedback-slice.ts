@@ -1,6 +1,7 @@
 // Feedback slice: two answers compared side by side, thumbs on single answers, the stored ratings
 // (IndexedDB), their downloads in TRL's formats, and "train on this feedback" (the pairs become the
 // dataset through the same path a dropped file takes, and the objective becomes DPO).
+import { continuable } from './train-slice';
 import { answerOnly, FEEDBACK_PAIRS_FILE, FEEDBACK_UNPAIRED_FILE, MIN_TRAINING_PAIRS, toJsonl, toPreferencePairs, toUnpairedRows, type FeedbackRecord, type RatedAnswer } from '../data/feedback';
 import { deleteFeedback, listFeedback, saveFeedback } from '../storage/feedback-store';
 import { downloadBlob } from '../ui/download';
@@ -166,6 +167,8 @@ export const createFeedbackSlice: Slice<FeedbackSlice> = (set, get) => {
         return false;
       }
       get().setTrain({ objective });
+      // Feedback is about the current model's answers: continue its adapter when there is one (the Train step can switch).
+      if (continuable(get().adapter, get().model?.source)) get().setStartFrom('current');
       return true;
     },
   };

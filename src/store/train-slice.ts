@@ -13,6 +13,7 @@ import { downloadBytes } from '../ui/download';
 import { notifySeries, resetSeries, trainingSeries } from './train-series';
 import { resumeSettings } from '../train/resume-settings';
 import { requireClient, toUiError, type LoraForm, type Slice, type TrainSlice } from './types';
+import type { AdapterSummary } from '../worker/protocol';
 
 export const DEFAULT_LORA_FORM: LoraForm = {
   r: 8, // rank of the update: capacity of the adapter
@@ -21,6 +22,11 @@ export const DEFAULT_LORA_FORM: LoraForm = {
   targetModules: ['q_proj', 'v_proj'], // PEFT's default for Llama
   useRslora: false,
 };
+
+/** Whether a run can continue this adapter: a LoRA adapter (not a soft prompt or full weights) of the loaded base. */
+export function continuable(a: AdapterSummary | null, baseSource: string | undefined): a is AdapterSummary {
+  return a !== null && !a.soft && !a.full && a.spec.baseModel === baseSource;
+}
 
 export const MEASURED_SPEED_KEY = 'finetune-studio:measured-speed';
 
@@ -104,7 +110,20 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
     lastCheckpointStep: null,
     runs: [],
 
-    setLora: (p) => set({ lora: { ...get().lora, ...p } }),
+    setLora: (p) => {
+      const lora = { ...get().lora, ...p };
+      const a = get().adapter;
+      // A different rank, alpha or set of targets is a different adapter: the run then starts fresh.
+      const reshaped = get().startFrom === 'current' && a !== null && (lora.r !== a.spec.r || lora.alpha !== a.spec.alpha || lora.useRslora !== a.spec.useRslora || lora.targetModules.join() !== a.spec.targetModules.join());
+      set({ lora, ...(reshaped ? { startFrom: 'fresh' as const } : {}) });
+    },
+    startFrom: 'fresh',
+    setStartFrom: (startFrom) => {
+      const { adapter, model, lora } = get();
+      // Continuing an adapter trains its own rank, alpha and targets: the form shows them.
+      if (startFrom === 'current' && continuable(adapter, model?.source)) set({ startFrom, lora: { ...lora, r: adapter.spec.r, alpha: adapter.spec.alpha, targetModules: adapter.spec.targetModules, useRslora: adapter.spec.useRslora } });
+      else set({ startFrom });
+    },
     setTrain: (p) => set({ train: { ...get().train, ...p } }),
     softPrompt: null,
     setSoftPrompt: (softPrompt) => set({ softPrompt, ...(softPrompt ? { fullFineTune: false } : {}) }),
@@ -112,11 +131,13 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
     setFullFineTune: (fullFineTune) => set({ fullFineTune, ...(fullFineTune ? { softPrompt: null } : {}) }),
 
     async startTraining() {
-      const { lora, train, softPrompt, fullFineTune } = get();
+      const { lora, train, softPrompt, fullFineTune, adapter } = get();
+      // Continue the current adapter only where it is a LoRA adapter of this base and the method is LoRA.
+      const fromCurrent = get().startFrom === 'current' && continuable(adapter, get().model?.source) && !softPrompt && !fullFineTune;
       set({ training: true, stopping: false, pausing: false, trainError: null, lastStep: null, trainResult: null, shareUrl: null, lastEval: null, samples: [], lastCheckpointStep: null, totalSteps: null });
       resetSeries();
       await drive(async () => {
-        const r = await requireClient(get).train(train, lora, listeners.onStep, listeners, softPrompt, fullFineTune);
+        const r = await requireClient(get).train(train, lora, listeners.onStep, listeners, softPrompt, fullFineTune, fromCurrent);
         set({ currentRunId: r.runId ?? null });
         return r;
       });

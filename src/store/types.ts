@@ -71,6 +71,9 @@ export interface LoraForm {
 
 export interface TrainSlice {
   lora: LoraForm;
+  /** Where the next run's LoRA adapter starts: fresh (PEFT's initialisation) or the current adapter's weights. */
+  startFrom: 'fresh' | 'current';
+  setStartFrom(s: 'fresh' | 'current'): void;
   train: TrainSettings;
   training: boolean;
   stopping: boolean;

@@ -4,7 +4,7 @@
 import type { ChatTurn } from '../data/chat-turns';
 import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
-import type { LoraSpec } from '../adapters/lora-types';
+import type { LoraSpec, LoraWeights } from '../adapters/lora-types';
 import { LoraAdapter } from './lora';
 import { SoftPromptAdapter } from './soft-prompt';
 import { FullFineTune, type FullSpec } from './full-finetune';
@@ -45,6 +45,8 @@ export interface RunRecord {
   outOfMemory?: boolean;
   /** The dataset it trained on: the file's name and kind, and the column mapping used (given or detected), if any. */
   data?: RunDataSource;
+  /** Set when the run continued an adapter instead of starting fresh: which one. */
+  startedFrom?: string;
 }
 
 export interface RunDataSource {
@@ -97,6 +99,8 @@ export interface RunSetup {
   data?: RunDataSource;
   /** What the objective needs beyond the data (GRPO's reward function and the tokenizer's decoding). */
   extras?: TrainerExtras;
+  /** LoRA runs that continue an adapter: its weights as the start (spec `lora` must match them), and where they came from. */
+  startFrom?: { weights: LoraWeights; description: string };
 }
 
 /** Up to `n` prompts from the data: each example's prompt part (tokens without loss), or its first 6 tokens. */
@@ -128,6 +132,10 @@ export class TrainingRun {
 
   constructor(private readonly s: RunSetup, resumeFrom: TrainCheckpoint | null = null) {
     this.adapter = s.full ? s.full.adapter : s.soft ? SoftPromptAdapter.create(s.model, s.soft, s.settings.seed, s.softInitIds) : LoraAdapter.create(s.model.config, s.lora, s.settings.seed);
+    if (s.startFrom && !resumeFrom) {
+      if (!(this.adapter instanceof LoraAdapter)) throw new Error('Only a LoRA run can continue an adapter.');
+      this.adapter.assignWeights(s.startFrom.weights);
+    }
     this.trainer = new Trainer(s.model, this.adapter, s.train, s.settings, s.validation, s.extras);
     this.history = resumeFrom ? structuredClone(resumeFrom.history) : emptyHistory();
     this.elapsedBeforeMs = resumeFrom?.elapsedMs ?? 0;
@@ -142,6 +150,7 @@ export class TrainingRun {
     this.record = {
       runId: s.runId, createdAt: now, updatedAt: now, status: 'running', base: s.base, lora: s.lora, ...(s.soft ? { soft: s.soft } : {}), ...(s.full ? { full: s.full.spec } : {}), ...(s.data ? { data: s.data } : {}), settings: s.settings,
       totalSteps: this.trainer.totalSteps, step: this.trainer.step, checkpointStep: resumeFrom ? resumeFrom.state.step : null, finalLoss: null, lastEvalLoss: null, message: null,
+      ...(s.startFrom ? { startedFrom: s.startFrom.description } : {}),
     };
   }
 

@@ -13,6 +13,7 @@ import { parameterCount, type ModelConfig } from '../model/config';
 import { deviceTrainingBudget, estimateTraining, fullFineTuneFit, loraParameterCount, type EstimateBackend } from '../train/estimate';
 import { softPromptWidth, type SoftPromptKind } from '../adapters/soft-prompt-types';
 import { formatBytes } from './format';
+import { continuable } from '../store/train-slice';
 
 type Method = 'lora' | SoftPromptKind | 'full';
 
@@ -83,7 +84,10 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
   const setSoft = useApp((s) => s.setSoftPrompt);
   const model = useApp((s) => s.model);
   const dataset = useApp((s) => s.dataset);
-  const ids = { method: useId(), methodSelect: useId(), objectiveSelect: useId(), objective: useId(), beta: useId(), tokens: useId(), text: useId() };
+  const adapter = useApp((s) => s.adapter);
+  const startFrom = useApp((s) => s.startFrom);
+  const setStartFrom = useApp((s) => s.setStartFrom);
+  const ids = { start: useId(), startSelect: useId(), method: useId(), methodSelect: useId(), objectiveSelect: useId(), objective: useId(), beta: useId(), tokens: useId(), text: useId() };
   const objective = train.objective ?? 'sft';
   const o = OBJECTIVES.find((x) => x.value === objective)!;
   const nf4 = model?.basePrecision === 'nf4';
@@ -127,6 +131,20 @@ export function MethodPicker({ disabled }: { disabled: boolean }) {
           </span>
           {fullWhyNot ? <span className="hint" data-testid="full-why-not">Full fine-tuning is not offered: {fullWhyNot}.</span> : null}
         </div>
+        {method === 'lora' && continuable(adapter, model?.source) ? (
+          <div className="field">
+            <label htmlFor={ids.startSelect}>Start from</label>
+            <select id={ids.startSelect} value={startFrom} aria-describedby={ids.start} onChange={(e) => setStartFrom(e.target.value as 'fresh' | 'current')}>
+              <option value="fresh">A fresh adapter</option>
+              <option value="current">The current adapter (rank {adapter.spec.r} on {adapter.spec.targetModules.join(', ')})</option>
+            </select>
+            <span id={ids.start} className="hint">
+              {startFrom === 'current'
+                ? `The run continues the ${adapter.origin === 'shared' ? 'shared' : 'trained'} adapter's weights, with its rank, alpha and target modules; DPO, KTO and GRPO still compare with the base model (the adapter switched off).`
+                : 'A new adapter, initialised as PEFT does: it starts equal to the base model.'}
+            </span>
+          </div>
+        ) : null}
         {soft ? (
           <div className="field">
             <label>

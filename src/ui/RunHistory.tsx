@@ -7,7 +7,9 @@ import type { RunRecord } from '../train/training-run';
 
 function describe(r: RunRecord): string {
   const s = r.settings;
-  return `r=${r.lora.r}, alpha=${r.lora.alpha}${r.lora.useRslora ? ' (rsLoRA)' : ''}, ${r.lora.targetModules.join('+')}, lr ${s.learningRate} ${s.schedule}, B ${s.batchSize}x${s.gradAccum}, T ${s.seqLen}, seed ${s.seed}`;
+  const objective = s.objective && s.objective !== 'sft' ? `${s.objective.toUpperCase()}, ` : '';
+  const continued = r.startedFrom ? `, continued from ${r.startedFrom}` : '';
+  return `${objective}r=${r.lora.r}, alpha=${r.lora.alpha}${r.lora.useRslora ? ' (rsLoRA)' : ''}, ${r.lora.targetModules.join('+')}, lr ${s.learningRate} ${s.schedule}, B ${s.batchSize}x${s.gradAccum}, T ${s.seqLen}, seed ${s.seed}${continued}`;
 }
 
 /** The newest run that can be resumed, for the offer at the top of the training step. */

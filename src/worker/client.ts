@@ -115,8 +115,8 @@ export class EngineClient {
   parseDataset(file: Blob, fileName: string, options: DatasetOptions, onProgress: (p: ProgressEvent) => void, validationFile: { file: Blob; fileName: string } | null = null) {
     return this.request({ type: 'parse-dataset', file, fileName, options, validationFile }, 'dataset-parsed', { onProgress });
   }
-  train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}, soft: Omit<SoftPromptSpec, 'baseModel'> | null = null, full = false) {
-    return this.request({ type: 'train', settings, lora, soft, full }, 'train-done', { onStep, ...more });
+  train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}, soft: Omit<SoftPromptSpec, 'baseModel'> | null = null, full = false, fromCurrent = false) {
+    return this.request({ type: 'train', settings, lora, soft, full, fromCurrent }, 'train-done', { onStep, ...more });
   }
   resumeRun(runId: string, onStep: (r: StepReport) => void, more: Omit<Listeners, 'onStep'> = {}, micro: MicroBatch | null = null) {
     return this.request({ type: 'resume-run', runId, micro }, 'train-done', { onStep, ...more });

@@ -23,6 +23,7 @@ import { generate } from '../model/generate';
 import { SpeedMeter, type GenerationSpeed } from '../model/generation-speed';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
+import type { LoraWeights } from '../adapters/lora-types';
 import { stopTokenIds } from '../tokenizer/stop-tokens';
 import { readHubToken } from '../storage/hub-token';
 import { chatPromptIds } from '../data/chat-prompt';
@@ -191,20 +192,30 @@ export class Engine {
   }
 
   /** A new run: its data goes to IndexedDB first, then checkpoints every settings.checkpointEvery steps and at pause/stop. */
-  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}, softForm: Omit<SoftPromptSpec, 'baseModel'> | null = null, full = false): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
+  async train(settings: TrainSettings, lora: Omit<LoraSpec, 'baseModel'>, onStep: (r: StepReport) => void, events: Omit<RunEvents, 'onStep'> = {}, softForm: Omit<SoftPromptSpec, 'baseModel'> | null = null, full = false, fromCurrent = false): Promise<{ reason: 'completed' | 'stopped' | 'paused'; steps: number; adapter: AdapterSummary; runId: string }> {
     const model = this.requireModel();
     if (full && softForm) throw new EngineError('Pick one method: full fine-tuning or a soft prompt, not both.');
     if (this.examples.length === 0) throw new EngineError('Load a dataset with at least one valid example before training.');
+    // Continuing the current adapter: its rank, alpha and targets, and its weights as the start (the form's dropout).
+    let start: { spec: Omit<LoraSpec, 'baseModel'>; weights: LoraWeights; from: string } | null = null;
+    if (fromCurrent) {
+      const current = this.adapter;
+      if (!(current instanceof LoraAdapter)) throw new EngineError('There is no LoRA adapter to continue: train one, open a share link, or start from a fresh adapter.');
+      if (full || softForm) throw new EngineError('Continuing the current adapter trains LoRA: pick the LoRA method, or start from a fresh adapter.');
+      if (current.spec.baseModel !== this.files!.source) throw new EngineError(`The current adapter was trained on ${current.spec.baseModel}, not on the loaded ${this.files!.source}.`);
+      const { baseModel: _b, ...spec } = current.spec;
+      start = { spec: { ...spec, dropout: lora.dropout }, weights: await current.toWeights(), from: this.adapterOrigin === 'shared' ? 'a shared adapter' : 'the adapter trained before' };
+    }
     this.disposeTraining();
     const runId = `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
     const train = this.trainingRows(settings);
     await saveRunData(runId, { train, validation: this.validation });
-    const spec: LoraSpec = { ...lora, baseModel: this.files!.source };
+    const spec: LoraSpec = { ...(start?.spec ?? lora), baseModel: this.files!.source };
     const soft: SoftPromptSpec | undefined = softForm ? { ...softForm, baseModel: this.files!.source } : undefined;
     this.bundleSource.run = { settings, spec };
     // Refuses an NF4 base (FullFineTuneError) before any step; the trainable copy is read from the stored files.
     const fullRun = full ? { spec: { kind: 'full' as const, baseModel: this.files!.source }, adapter: await FullFineTune.create(this.files!, model) } : undefined;
-    return this.drive(new TrainingRun({ ...this.runSetup(runId, spec, settings, train, this.validation, soft), ...(fullRun ? { full: fullRun } : {}) }), onStep, events, runId);
+    return this.drive(new TrainingRun({ ...this.runSetup(runId, spec, settings, train, this.validation, soft), ...(fullRun ? { full: fullRun } : {}), ...(start ? { startFrom: { weights: start.weights, description: start.from } } : {}) }), onStep, events, runId);
   }
 
   /** Continues a stored run from its newest checkpoint, with its stored data; the same base model must be loaded. */

@@ -48,7 +48,7 @@ async function handle(req: Request): Promise<void> {
       post({ type: 'dataset-parsed', id, report: await engine.parseDataset(req.file, req.fileName, req.options, req.validationFile, progress) });
       return;
     case 'train': {
-      const r = await engine.train(req.settings, req.lora, (report) => post({ type: 'train-step', id, report }), runEvents(id), req.soft ?? null, req.full ?? false);
+      const r = await engine.train(req.settings, req.lora, (report) => post({ type: 'train-step', id, report }), runEvents(id), req.soft ?? null, req.full ?? false, req.fromCurrent ?? false);
       post({ type: 'train-done', id, ...r });
       return;
     }

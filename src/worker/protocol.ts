@@ -107,7 +107,8 @@ export type Request =
   | { type: 'eval-generations'; id: number; options: EvalOptions }
   | { type: 'load-model'; id: number; input: string; precision?: BasePrecision | 'auto' }
   | { type: 'parse-dataset'; id: number; file: File | Blob; fileName: string; options: DatasetOptions; validationFile: { file: File | Blob; fileName: string } | null }
-  | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'>; soft?: Omit<SoftPromptSpec, 'baseModel'> | null; full?: boolean }
+  /** fromCurrent: continue the current LoRA adapter (its spec and weights) instead of a fresh one. */
+  | { type: 'train'; id: number; settings: TrainSettings; lora: Omit<LoraSpec, 'baseModel'>; soft?: Omit<SoftPromptSpec, 'baseModel'> | null; full?: boolean; fromCurrent?: boolean }
   | { type: 'stop'; id: number }
   /** Stop after the current step with a checkpoint; the run stays resumable. */
   | { type: 'pause'; id: number }
