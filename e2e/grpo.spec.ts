@@ -21,7 +21,11 @@ async function setUp(page: Page, url: string, steps: string): Promise<void> {
   await openAdvanced(page);
   for (const [label, value] of Object.entries({ Steps: steps, 'Batch size': '2', 'Sequence length': '40', 'Learning rate': '0.01', Warmup: '0', 'Evaluate every': '0', 'Samples every': '0' })) await page.getByLabel(label).fill(value);
   await page.getByLabel('Completions per prompt').fill('2');
+  // Preflight for prompts: 40 tokens leave the longest opening less room than 64 new tokens, and it says so.
+  await page.getByLabel('Longest completion (tokens)').fill('64');
+  await expect(page.getByTestId('grpo-room')).toContainText('its completions stop after');
   await page.getByLabel('Longest completion (tokens)').fill('12');
+  await expect(page.getByTestId('grpo-room')).toHaveCount(0);
 }
 
 test('GRPO with a reward written in the page: tried in its sandbox, trained, charted', async ({ page, modelServer }) => {

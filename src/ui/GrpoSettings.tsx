@@ -53,6 +53,7 @@ export function GrpoSettingsForm() {
   const train = useApp((s) => s.train);
   const setTrain = useApp((s) => s.setTrain);
   const preview = useApp((s) => s.dataset?.preview[0] ?? null);
+  const longest = useApp((s) => s.dataset?.lengths?.longest ?? null);
   const g: GrpoSettings = { ...DEFAULT_GRPO, ...train.grpo, reward: train.grpo?.reward ?? DEFAULT_REWARD };
   const reward = g.reward!;
   const kind = kindOf(reward);
@@ -144,6 +145,11 @@ export function GrpoSettingsForm() {
           {tried ? tried.text : `Scores this text as a completion of the dataset's first prompt${preview ? ` (line ${preview.line})` : ''}, in the same sandbox the run uses; the row holds the prompt only here.`}
         </span>
       </div>
+      {longest !== null && longest + g.maxNewTokens > train.seqLen + 1 ? (
+        <p role="status" className="hint error" data-testid="grpo-room">
+          The longest prompt has {longest} tokens: with a sequence length of {train.seqLen}, its completions stop after {Math.max(0, train.seqLen + 1 - longest)} tokens, not {g.maxNewTokens}. A sequence length of {longest + g.maxNewTokens - 1} leaves every prompt room for full-length completions.
+        </p>
+      ) : null}
       <div className="grid">
         <NumberField label="Completions per prompt" value={g.numGenerations} min={2} max={64} onChange={(v) => v >= 2 && set({ numGenerations: Math.round(v) })} hint="G answers sampled for each prompt; each is scored against the others of its group (TRL's num_generations). At least 2." />
         <NumberField label="Longest completion (tokens)" value={g.maxNewTokens} min={1} max={4096} onChange={(v) => v >= 1 && set({ maxNewTokens: Math.round(v) })} hint="Sampling stops here or at the end-of-sequence token; prompt and completion must fit the sequence length." />
