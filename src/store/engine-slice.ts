@@ -9,11 +9,11 @@ export const createEngineSlice: Slice<EngineSlice> = (set, get) => ({
   backend: null,
   gpuError: null,
 
-  async start(force, shareFragment, wasmHeapLimitBytes = null) {
+  async start(force, shareFragment, wasmHeapLimitBytes = null, nf4Kernel = null) {
     const c = EngineClient.create();
     c.onGpuError = (message) => set({ gpuError: message });
     set({ client: c });
-    const { info } = await c.init(force, wasmHeapLimitBytes);
+    const { info } = await c.init(force, wasmHeapLimitBytes, nf4Kernel);
     set({ backend: info });
     // Ask the browser to keep stored models under storage pressure (granted silently or not at all).
     void navigator.storage?.persist?.().catch(() => false);

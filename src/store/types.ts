@@ -28,7 +28,8 @@ export interface EngineSlice {
   backend: BackendInfo | null;
   gpuError: string | null;
   /** wasmHeapLimitBytes: allocations past it fail as out of memory (src/gpu/wasm-heap-guard.ts). */
-  start(force: BackendName | null, shareFragment: string | null, wasmHeapLimitBytes?: number | null): Promise<void>;
+  /** nf4Kernel: WebGPU's NF4 kernel fixed (?nf4-kernel), instead of measured. */
+  start(force: BackendName | null, shareFragment: string | null, wasmHeapLimitBytes?: number | null, nf4Kernel?: 'fused' | 'unfused' | null): Promise<void>;
 }
 
 export interface ModelSlice {

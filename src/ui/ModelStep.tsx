@@ -1,5 +1,6 @@
 // Step 1: pick a model from the catalog or paste a URL; it streams into IndexedDB with progress and
 // loads from there on the next visit.
+import type { Nf4VariantChoice } from '../gpu/variant-choice';
 import { useApp } from '../store/app-store';
 import { StepBadge } from './StepBadge';
 import { ErrorBox, Progress } from './common';
@@ -52,6 +53,18 @@ function PrecisionControl({ disabled }: { disabled: boolean }) {
   );
 }
 
+/** Which NF4 kernel this GPU runs, and the timing that chose it. */
+function Nf4VariantLine({ v }: { v: Nf4VariantChoice }) {
+  const name = (x: string) => (x === 'fused' ? 'fused NF4 kernel' : 'dequantize-then-matmul');
+  return (
+    <span data-testid="nf4-variant">
+      {' '}· NF4 kernel: {name(v.choice)}, {v.fusedMs.toFixed(1)} ms fused vs {v.unfusedMs.toFixed(1)} ms dequantize-then-matmul for a {v.shape.M}×{v.shape.K} · {v.shape.K}×{v.shape.N} product and its gradient
+      {v.cached ? ', measured on an earlier visit' : ', measured now'} on {v.adapter}
+      {v.software ? ' (a software adapter: these are not GPU figures)' : ''}
+    </span>
+  );
+}
+
 /** The loaded base's memory in both precisions, and which one is in use. */
 function BaseMemoryLine({ model }: { model: NonNullable<ReturnType<typeof useApp.getState>['model']> }) {
   const m = model.baseMemory;
@@ -61,6 +74,7 @@ function BaseMemoryLine({ model }: { model: NonNullable<ReturnType<typeof useApp
       <span data-testid="linear-path">{PATH_WORDS[model.linearPath] ?? model.linearPath}</span>) · memory: fp32 {formatBytes(m.linearFp32Bytes + m.otherBytes)} · NF4{' '}
       {formatBytes(m.linearNf4Bytes + m.otherBytes)} (linear layers {formatBytes(m.linearFp32Bytes)} → {formatBytes(m.linearNf4Bytes)}, other {formatBytes(m.otherBytes)})
       {model.basePrecision === 'nf4' ? ` · ${model.quantizedFromCache > 0 ? `${model.quantizedFromCache} layers from the quantized cache` : `${model.quantizedNow} layers quantized now and cached`}` : ''}
+      {model.nf4Variant ? <Nf4VariantLine v={model.nf4Variant} /> : null}
     </p>
   );
 }

@@ -100,8 +100,8 @@ export class EngineClient {
     });
   }
 
-  init(force: BackendName | null, wasmHeapLimitBytes: number | null = null) {
-    return this.request({ type: 'init', force, wasmHeapLimitBytes }, 'ready');
+  init(force: BackendName | null, wasmHeapLimitBytes: number | null = null, nf4Kernel: 'fused' | 'unfused' | null = null) {
+    return this.request({ type: 'init', force, wasmHeapLimitBytes, nf4Kernel }, 'ready');
   }
   evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void) {
     return this.request({ type: 'evaluate', options }, 'evaluated', { onProgress });

@@ -16,7 +16,11 @@ import * as tf from '@tensorflow/tfjs';
 import { compareGenerations, evaluateAdapter, type EvalOptions, type EvalSummary, type GenerationRow } from '../eval/evaluate';
 import { parameterCount, parseConfig } from '../model/config';
 import { type ModelFileSet } from '../model/files';
-import { loadModelWithReport } from '../model/load';
+import { defaultPrecision, loadModelWithReport } from '../model/load';
+import { nf4VariantFor, timedShape } from '../gpu/variant-choice';
+
+/** Rows of the product timed to pick the NF4 kernel: a training micro-batch (4 x 128 tokens). */
+const NF4_TIMED_ROWS = 512;
 import { IdbQuantizedCache } from '../storage/quantized-cache';
 import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
@@ -65,7 +69,11 @@ export class Engine {
   /** What the cluster bundle needs: the parsed dataset file(s) and the last run's settings. */
   private bundleSource: BundleSource = { dataset: null, run: null };
 
-  async init(force: BackendName | null, onGpuError?: (message: string) => void, wasmHeapLimitBytes: number | null = null): Promise<BackendInfo> {
+  /** WebGPU's NF4 kernel when fixed (?nf4-kernel); null measures which is faster. */
+  private nf4Kernel: 'fused' | 'unfused' | null = null;
+
+  async init(force: BackendName | null, onGpuError?: (message: string) => void, wasmHeapLimitBytes: number | null = null, nf4Kernel: 'fused' | 'unfused' | null = null): Promise<BackendInfo> {
+    this.nf4Kernel = nf4Kernel;
     const info = await chooseBackend({ force: force ?? undefined, onGpuError, wasmPaths: WASM_URLS });
     setWasmHeapCeiling(info.backend === 'wasm' ? wasmHeapLimitBytes : null);
     this.backend = { ...info, ...(info.backend === 'wasm' && wasmHeapLimitBytes ? { wasmHeapLimitBytes } : {}) };
@@ -93,8 +101,13 @@ export class Engine {
     }
     const cfg = parseConfig(files.config);
     const tokenizer = loadTokenizer(files.tokenizerJson, files.tokenizerConfig);
+    // WebGPU with an NF4 base: fused or dequantize-then-matmul, whichever this GPU runs faster (measured once, cached).
+    const nf4Variant = this.backend?.backend === 'webgpu' && this.nf4Kernel === null && (precision === 'auto' ? defaultPrecision(cfg) : precision) === 'nf4'
+      ? await nf4VariantFor(this.backend.adapterDescription ?? 'unknown adapter', timedShape(cfg, NF4_TIMED_ROWS))
+      : undefined;
     const { model, report } = await loadModelWithReport(files, {
       precision,
+      nf4Mode: (nf4Variant?.choice ?? this.nf4Kernel) === 'unfused' ? 'unfused' : 'auto',
       // IndexedDB exists in workers and pages; absent (plain Node), NF4 loads simply quantize each time.
       cache: typeof indexedDB === 'undefined' ? undefined : new IdbQuantizedCache(),
       onProgress: (p) => onProgress({ ...p, task: 'load' }),
@@ -121,6 +134,7 @@ export class Engine {
       config: cfg,
       hasChatTemplate: tokenizer.chatTemplate !== null,
       basePrecision: report.precision,
+      ...(nf4Variant ? { nf4Variant } : {}),
       linearPath: report.linearPath,
       baseMemory: report.memory,
       quantizedFromCache: report.cacheHits,

@@ -33,7 +33,7 @@ async function handle(req: Request): Promise<void> {
   const progress = (p: Parameters<Parameters<Engine['loadModel']>[1]>[0]) => post({ type: 'progress', id, progress: p });
   switch (req.type) {
     case 'init':
-      post({ type: 'ready', id, info: await engine.init(req.force, (message) => post({ type: 'gpu-error', message }), req.wasmHeapLimitBytes ?? null) });
+      post({ type: 'ready', id, info: await engine.init(req.force, (message) => post({ type: 'gpu-error', message }), req.wasmHeapLimitBytes ?? null, req.nf4Kernel ?? null) });
       return;
     case 'evaluate':
       post({ type: 'evaluated', id, summary: await engine.evaluate(req.options, progress) });

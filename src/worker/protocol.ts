@@ -1,6 +1,7 @@
 // The one contract between the page and the engine worker: a discriminated union per direction,
 // each payload tied to its `type`. Requests carry an id; replies and events name the request they
 // belong to. Errors cross as {name, message} and are rebuilt as named errors by the client.
+import type { Nf4VariantChoice } from '../gpu/variant-choice';
 import type { GenerationSpeed } from '../model/generation-speed';
 import type { MicroBatch } from '../train/resume-settings';
 import type { LoraSpec } from '../adapters/lora-types';
@@ -63,6 +64,8 @@ export interface ModelSummary {
   linearPath: string;
   /** The base's memory in each precision, so the page can show both. */
   baseMemory: BaseMemory;
+  /** WebGPU + NF4: which kernel was measured faster on this GPU (src/gpu/variant-choice.ts). */
+  nf4Variant?: Nf4VariantChoice;
   /** NF4: projections read back from the IndexedDB cache vs quantized during this load. */
   quantizedFromCache: number;
   quantizedNow: number;
@@ -100,7 +103,7 @@ export type ProgressEvent =
   | { status: 'progress'; task: 'export'; file: string; loaded: number; total: number };
 
 export type Request =
-  | { type: 'init'; id: number; force: BackendName | null; wasmHeapLimitBytes?: number | null }
+  | { type: 'init'; id: number; force: BackendName | null; wasmHeapLimitBytes?: number | null; nf4Kernel?: 'fused' | 'unfused' | null }
   /** The Evaluate view: held-out and general-text loss base vs tuned, and side-by-side generations. */
   | { type: 'evaluate'; id: number; options: EvalOptions }
   /** Generations only, the tuned column at options.strength (the adapter-strength slider). */
