@@ -24,8 +24,8 @@ export const DEFAULT_LORA_FORM: LoraForm = {
 };
 
 /** Whether a run can continue this adapter: a LoRA adapter (not a soft prompt or full weights) of the loaded base. */
-export function continuable(a: AdapterSummary | null, baseSource: string | undefined): a is AdapterSummary {
-  return a !== null && !a.soft && !a.full && a.spec.baseModel === baseSource;
+export function continuable(a: AdapterSummary | null | undefined, baseSource: string | undefined): a is AdapterSummary {
+  return a != null && !a.soft && !a.full && a.spec.baseModel === baseSource;
 }
 
 export const MEASURED_SPEED_KEY = 'finetune-studio:measured-speed';
