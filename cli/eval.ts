@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<void> {
     seed: num(v.seed, 'seed', DEFAULT_DATASET_OPTIONS.seed, Number.isInteger),
     maxLength: num(v['max-length'], 'max-length', DEFAULT_DATASET_OPTIONS.maxLength, int),
     trainOnPrompt: v['train-on-prompt'],
-    columns: v.columns === undefined ? null : parseColumnsFlag(v.columns),
+    columns: v.columns === undefined ? null : parseColumnsFlag(v.columns, { answers: true }),
   };
   const evalOptions = {
     seqLen: num(v['seq-len'], 'seq-len', DEFAULT_EVAL_OPTIONS.seqLen, int),

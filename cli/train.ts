@@ -50,7 +50,7 @@ class UsageError extends Error {
 /** --columns as a mapping; a malformed one is a usage error. */
 function columnsOption(flag: string): ColumnMapping {
   try {
-    return parseColumnsFlag(flag);
+    return parseColumnsFlag(flag, { answers: true });
   } catch (e) {
     throw e instanceof ColumnMappingError ? new UsageError(e.message) : e;
   }

@@ -51,8 +51,8 @@ describe('--columns on train and eval', () => {
 
   // Each CLI keeps its own exit convention for usage errors: train exits 1 (all errors), eval 2.
   it.each([
-    ['cli/train.ts', ['--out', path.join(dir, 'x')], 1, 'UsageError: --columns: prompt-completion needs "completion" mapped to a column'],
-    ['cli/eval.ts', ['--adapter', path.join(dir, 'x')], 2, '{"error":"--columns: prompt-completion needs \\"completion\\" mapped to a column","name":"ColumnMappingError"}'],
+    ['cli/train.ts', ['--out', path.join(dir, 'x')], 1, 'UsageError: --columns: prompt-completion needs "completion" mapped to a column (a prompt alone makes a file of prompts, for --objective grpo)'],
+    ['cli/eval.ts', ['--adapter', path.join(dir, 'x')], 2, '{"error":"--columns: prompt-completion needs \\"completion\\" mapped to a column (a prompt alone makes a file of prompts, for --objective grpo)","name":"ColumnMappingError"}'],
   ])('%s refuses a --columns without its required fields before loading anything', (script, extra, code, message) => {
     const r = run(script as string, ['--model', MODEL, '--data', DATA, '--columns', 'prompt=ask', ...(extra as string[])]);
     expect(r.status).toBe(code);

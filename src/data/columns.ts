@@ -74,8 +74,8 @@ export function formatOfFields(fields: string[]): MappingFormat {
   return 'text';
 }
 
-/** `prompt=question,completion=answer` (the CLIs' --columns) as a checked mapping. */
-export function parseColumnsFlag(flag: string): ColumnMapping {
+/** `prompt=question,completion=answer` (the CLIs' --columns) as a checked mapping; `answers`: refuse a prompt-only mapping. */
+export function parseColumnsFlag(flag: string, opts: { answers?: boolean } = {}): ColumnMapping {
   const fields: Record<string, string> = {};
   for (const part of flag.split(',').map((p) => p.trim()).filter(Boolean)) {
     const eq = part.indexOf('=');
@@ -86,6 +86,8 @@ export function parseColumnsFlag(flag: string): ColumnMapping {
   }
   if (Object.keys(fields).length === 0) throw new ColumnMappingError('--columns: empty; expected field=column pairs, e.g. prompt=question,completion=answer');
   const m: ColumnMapping = { format: formatOfFields(Object.keys(fields)), fields };
+  // Training on answers (or evaluating them): a prompt column alone is a file of prompts, which only GRPO reads.
+  if (opts.answers && m.format === 'prompt') throw new ColumnMappingError('--columns: prompt-completion needs "completion" mapped to a column (a prompt alone makes a file of prompts, for --objective grpo)');
   const problems = mappingProblems(m);
   if (problems.length) throw new ColumnMappingError(`--columns: ${problems.join('; ')}`);
   return m;
