@@ -27,6 +27,8 @@ export interface BenchOptions {
   threads: 'auto' | number;
   /** WebGPU: fused norm / rope / gate / softmax kernels (default true) or tf ops, for before/after rows. */
   fusedOps?: boolean;
+  /** wasm: the studio's GEMM (default true) or tfjs-wasm's own matrix products, for before/after rows. */
+  gemm?: boolean;
 }
 
 async function modelFiles(o: BenchOptions): Promise<ModelFileSet> {

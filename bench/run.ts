@@ -18,9 +18,13 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const SPEC = {
   command: 'npm run bench --',
-  summary: 'Training speed and memory per variant in headless Chromium (or Node), one JSON line per row;\nwith --generate, generation speed of the studio beside llama.cpp on its own Q8_0 export of the same model.',
+  summary: 'Training speed and memory per variant in headless Chromium (or Node), one JSON line per row;\nwith --generate, generation speed of the studio beside llama.cpp on its own Q8_0 export of the same model;\nwith --gemm, the matrix products of a training step beside tfjs-wasm and torch.matmul.',
   options: {
     generate: { type: 'boolean', default: false, help: 'Generation rows (studio NF4/fp32 vs llama.cpp) instead of training rows.' },
+    gemm: { type: 'boolean', default: false, help: 'The GEMM on a training step\'s products (studio vs tfjs-wasm vs torch.matmul) instead of training rows.' },
+    rows: { type: 'string', value: 'N', help: '--gemm: rows of each product, batch x sequence (default 1024).' },
+    torch: { type: 'string', value: 'on|off', help: '--gemm: the torch.matmul rows (default on).' },
+    python: { type: 'string', value: '<path>', help: '--gemm: the Python with torch (default /usr/bin/python3).' },
     model: { type: 'string', value: 'stories260K|smollm2-135m|qwen2.5-0.5b|synthetic:hidden=256,layers=8,...', help: 'Model: stories260K, a real config with random weights, or a synthetic one (default stories260K; smollm2-135m with --generate).' },
     variants: { type: 'string', value: 'a,b,...', help: `Training: ${VARIANTS.join(', ')} (default fp32,nf4-unfused,nf4-fused; see docs/performance.md). --generate: nf4,fp32 (default both).` },
     backend: { type: 'string', value: 'auto|webgpu|wasm|cpu', help: 'Training backend (default auto: WebGPU only on a real, faster adapter).' },
@@ -30,6 +34,7 @@ const SPEC = {
     warmup: { type: 'string', value: 'N', help: 'Training: untimed steps first (default 1).' },
     targets: { type: 'string', value: 'q_proj,v_proj|all-linear', help: 'Training: LoRA targets (default q_proj,v_proj).' },
     'fused-ops': { type: 'string', value: 'on|off|off,on', help: 'Training on WebGPU: fused norm/rope/gate/softmax kernels; a list runs each variant per setting (default on).' },
+    matmul: { type: 'string', value: 'studio|tfjs|tfjs,studio', help: 'Training on wasm: the studio\'s GEMM or tfjs-wasm\'s own matrix products; a list runs each variant per setting (default studio).' },
     threads: { type: 'string', value: 'auto|N', help: 'Training: wasm threads in the page (default auto).' },
     runtime: { type: 'string', value: 'chromium|node', help: 'Training: in headless Chromium, or Node\'s tfjs-wasm on one thread (default chromium).' },
     chromium: { type: 'string', value: '<path>', help: 'Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium).' },
@@ -40,12 +45,13 @@ const SPEC = {
     kernels: { type: 'string', value: 'on|off|on,off', help: '--generate: the SIMD kernels, tfjs\'s own path, or both interleaved (default on).' },
     'llama-cpp': { type: 'string', value: 'on|off', help: '--generate: the llama.cpp rows (default on).' },
     'llama-threads': { type: 'string', value: 'N', help: '--generate: llama.cpp threads (default 2).' },
-    repeats: { type: 'string', value: 'N', help: '--generate: timed runs per row (default 1).' },
+    repeats: { type: 'string', value: 'N', help: '--generate: timed runs per row (default 1); --gemm: best of N (default 5).' },
   },
   examples: [
     'npm run bench -- --model smollm2-135m --variants scaled --batch 4 --seq 256 --runtime node',
     'npm run bench -- --backend wasm --variants fp32,nf4-fused',
     'npm run bench -- --generate --new-tokens 32 --prompt-tokens 16 --kernels on,off --repeats 2 --llama-threads 2',
+    'npm run bench -- --gemm --model smollm2-135m --rows 1024',
   ],
   notes: ['Figures and the commands behind them: docs/performance.md. Exit status: 0 done, 1 failed or bad flags.'],
   usageStatus: 1,
@@ -74,13 +80,24 @@ function modelOption(arg: string): BenchOptions['model'] {
 
 async function main(): Promise<void> {
   const { values } = parseCli(SPEC);
-  const { generate, ...args } = values;
+  const { generate, gemm, ...args } = values;
   if (generate) return generateBench(args);
+  if (gemm) {
+    const { runGemmBench } = await import('./gemm-bench');
+    return runGemmBench(
+      { model: args.model ?? 'smollm2-135m', rows: Number(args.rows ?? 1024), repeats: Number(args.repeats ?? 5), torch: (args.torch ?? 'on') !== 'off', python: args.python ?? '/usr/bin/python3' },
+      ROOT,
+    );
+  }
   const variants = (args.variants ?? 'fp32,nf4-unfused,nf4-fused').split(',') as Variant[];
   for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new BenchArgumentError(`bench/run.ts: unknown variant "${v}"; expected ${VARIANTS.join(', ')}`);
   const fusedSettings = (args['fused-ops'] ?? 'on').split(',').map((v) => {
     if (v !== 'on' && v !== 'off') throw new BenchArgumentError(`bench/run.ts: --fused-ops takes on, off or a list of them, found "${v}"`);
     return v === 'on';
+  });
+  const gemmSettings = (args.matmul ?? 'studio').split(',').map((v) => {
+    if (v !== 'studio' && v !== 'tfjs') throw new BenchArgumentError(`bench/run.ts: --matmul takes studio, tfjs or a list of them, found "${v}"`);
+    return v === 'studio';
   });
   const modelArg = args.model ?? 'stories260K';
   const model = modelOption(modelArg);
@@ -89,7 +106,7 @@ async function main(): Promise<void> {
     backend: (args.backend ?? 'auto') as BenchOptions['backend'], model, modelName: modelArg.startsWith('synthetic:') ? 'synthetic' : modelArg, batch: Number(args.batch ?? 2), seqLen: Number(args.seq ?? 32),
     steps: Number(args.steps ?? 3), warmupSteps: Number(args.warmup ?? 1), targets: parseTargets(args.targets ?? 'q_proj,v_proj'), threads,
   } satisfies Omit<BenchOptions, 'variant'>;
-  if (args.runtime === 'node') return runInNode(base, variants, args['model-dir']);
+  if (args.runtime === 'node') return runInNode(base, variants, gemmSettings, args['model-dir']);
 
   const outDir = mkdtempSync(join(tmpdir(), 'lora-bench-'));
   const port = Number(args.port ?? 5188);
@@ -107,12 +124,12 @@ async function main(): Promise<void> {
     if (model === 'stories260K') cpSync(resolve(ROOT, args['model-dir'] ?? '../shared/models/stories260K'), join(outDir, 'model'), { recursive: true });
     server = await preview({ configFile: false, root: ROOT, logLevel: 'warn', build: { outDir }, preview: { port, strictPort: true, host: '127.0.0.1', headers: ISOLATION_HEADERS } });
     for (const variant of variants) {
-      for (const fusedOps of fusedSettings) {
+      for (const [fusedOps, gemm] of fusedSettings.flatMap((f) => gemmSettings.map((g) => [f, g] as const))) {
         const page = await browser.newPage(); // a fresh page per row: fresh tfjs state and GPU device
         page.on('console', (m) => m.type() === 'error' && process.stderr.write(`[page] ${m.text()}\n`));
         await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
         await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
-        const r = await page.evaluate((o) => window.runBench(o), { ...base, variant, fusedOps });
+        const r = await page.evaluate((o) => window.runBench(o), { ...base, variant, fusedOps, gemm });
         process.stdout.write(JSON.stringify(r) + '\n');
         await page.close();
       }
@@ -125,15 +142,17 @@ async function main(): Promise<void> {
 }
 
 /** The same rows from Node's tfjs-wasm (no page, one thread): quick to iterate on, no Chromium needed. */
-async function runInNode(base: Omit<BenchOptions, 'variant'>, variants: Variant[], modelDir?: string): Promise<void> {
+async function runInNode(base: Omit<BenchOptions, 'variant'>, variants: Variant[], gemmSettings: boolean[], modelDir?: string): Promise<void> {
   const { initNodeBackend, openModelFiles } = await import('../cli/node-runtime');
   const { runScaleBench } = await import('./scale-core');
   const { syntheticModelFiles } = await import('./synthetic-model');
   const backend = await initNodeBackend(base.backend === 'cpu' ? 'cpu' : 'wasm');
   for (const variant of variants) {
-    const files = base.model === 'stories260K' ? await openModelFiles(resolve(ROOT, modelDir ?? '../shared/models/stories260K')) : syntheticModelFiles(base.model, base.modelName);
-    const row = await runScaleBench(files, { ...base, variant }, backend === 'wasm' ? 1 : null);
-    process.stdout.write(JSON.stringify({ ...row, runtime: 'node' }) + '\n');
+    for (const gemm of gemmSettings) {
+      const files = base.model === 'stories260K' ? await openModelFiles(resolve(ROOT, modelDir ?? '../shared/models/stories260K')) : syntheticModelFiles(base.model, base.modelName);
+      const row = await runScaleBench(files, { ...base, variant, gemm }, backend === 'wasm' ? 1 : null);
+      process.stdout.write(JSON.stringify({ ...row, runtime: 'node' }) + '\n');
+    }
   }
 }
 

@@ -13,6 +13,8 @@
 //               backward (before LlamaModel.layerVjp skipped the last product)
 // fusedOps (all variants): false runs the decoder's norms, rope, gate and attention softmax as tf ops
 // on WebGPU too (the path before src/gpu/fused-ops.ts); no effect off WebGPU.
+import { setGemmKernel } from '../src/kernels/gemm';
+import { gemmPoolState, gemmThreads } from '../src/kernels/gemm-pool';
 import * as tf from '@tensorflow/tfjs';
 import { setNf4WordLoads } from '../src/gpu/nf4-matmul';
 import { setFusedAttention } from '../src/model/attention-core';
@@ -62,6 +64,8 @@ export interface ScaleBenchOptions {
   targets: LinearModule[];
   /** WebGPU: the fused WGSL norm / rope / gate / softmax kernels (default true), or tf ops. */
   fusedOps?: boolean;
+  /** wasm: matrix products through the studio's GEMM (default true), or tfjs-wasm's own kernel. */
+  gemm?: boolean;
 }
 
 export interface BenchRow {
@@ -92,6 +96,11 @@ export interface BenchRow {
   /** WebGPU only: the profiled step's dispatches per program (the head of its shader key; top 10). */
   profile_dispatches: Record<string, number> | null;
   fused_ops: boolean;
+  /** wasm: whose matrix products ran: 'studio' (src/kernels/gemm.ts) or 'tfjs'. */
+  matmul: 'studio' | 'tfjs';
+  /** Threads the studio's GEMM ran on at the end of the run (1 without a shared heap). */
+  gemm_threads: number;
+  gemm_pool: string;
   load_ms: number;
   /** The profiled step: milliseconds per kernel name (top 10), and the wall time outside kernels. */
   profile_ms: Record<string, number>;
@@ -106,6 +115,7 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
   setFusedAttention(o.variant !== 'naive'); // naive: tfjs's attention ops and autograd (batched products: a scalar loop on wasm)
   setRecomputeSkipsLastProduct(o.variant !== 'scaled-full-recompute');
   setFusedOps(o.fusedOps ?? true);
+  setGemmKernel(o.gemm ?? true);
   const t0 = performance.now();
   const { model, report } = await loadModelWithReport(files, plan.load);
   const loadMs = performance.now() - t0;
@@ -171,6 +181,9 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
       dispatches_per_step: dispatches ? dispatches.total() : null,
       profile_dispatches: dispatches ? topTen(dispatches.byProgram, 'other') : null,
       fused_ops: o.fusedOps ?? true,
+      matmul: o.gemm ?? true ? 'studio' : 'tfjs',
+      gemm_threads: gemmThreads(),
+      gemm_pool: gemmPoolState(),
       load_ms: Math.round(loadMs),
       profile_ms: kernelTimes(prof.kernels, profiledMs),
       profile_counts: kernelCounts(prof.kernels),

@@ -86,3 +86,20 @@ for (const precision of ['fp32', 'nf4'] as const) {
     if (precision === 'fp32') expect(r.withKernels).toEqual(STORIES_REFERENCE);
   });
 }
+
+// The studio's GEMM splits a product's columns over helper workers on the threaded build's shared
+// heap (src/kernels/gemm-pool.ts): the helpers come up, and every product is the same bit for bit
+// on one thread and on two.
+test('the GEMM on two threads gives the one-thread products bit for bit', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('response', (res) => res.status() >= 400 && errors.push(`${res.status()} ${res.url()}`));
+  await page.goto('/tests/browser/engine.html');
+  await page.waitForFunction(() => 'engineChecks' in window);
+  type Res = { threadsBefore: number; threadsAfter: number; identical: boolean[] };
+  const r = await page.evaluate(() => (window as unknown as { engineChecks: { gemmOnThreads(): Promise<Res> } }).engineChecks.gemmOnThreads());
+  expect(errors).toEqual([]);
+  expect(r.threadsBefore).toBe(1);
+  expect(r.threadsAfter).toBe(2);
+  expect(r.identical).toEqual([true, true, true, true]);
+});

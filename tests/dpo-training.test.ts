@@ -105,7 +105,9 @@ describe('DPO on stories260K', () => {
       plainLoss += softplus(-z) / batchPairs.length;
       coef.push((-beta * sigmoid(-z)) / batchPairs.length); // d loss / d log p(chosen); minus that for rejected
     }
-    expect(loss).toBeCloseTo(plainLoss, 5);
+    // The trainer combines float32 sequence log-probs of magnitude ~100 (one ulp ~8e-6) in float32:
+    // agreement to 5e-5 is that noise floor, not a looser check of the formula.
+    expect(loss).toBeCloseTo(plainLoss, 4);
     // d loss = sum_i coef_i * (d log p(chosen_i) - d log p(rejected_i)), each gradient from its own [1, T] forward.
     const seqGrad = (ex: TokenizedExample) => {
       const e = makeBatch([ex], SEQ);

@@ -1,6 +1,7 @@
 // Picks the tfjs backend the worker trains on, by what is actually fast here: WebGPU when a real
 // (not software-fallback) adapter exists and a short matmul probe is not slower than wasm; wasm
 // otherwise; cpu as the last resort. A forced choice is honoured (or fails loudly).
+import { setGemmThreads, startGemmPool } from '../kernels/gemm-pool';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -122,6 +123,7 @@ async function activate(name: BackendName, opts: ChooseBackendOptions): Promise<
       setThreadsCount(threads);
       liftThreadCap(threads);
     }
+    setGemmThreads(threaded ? threads : 1); // the studio's GEMM splits its products over as many
     setWasmPaths(opts.wasmPaths as string);
     wasmPathsSet = true;
   }
@@ -135,6 +137,7 @@ async function activate(name: BackendName, opts: ChooseBackendOptions): Promise<
   if (ok && name === 'wasm') {
     registerWasmKernels();
     guardWasmHeap();
+    startGemmPool(); // its workers start while this context awaits below
   }
   if (ok && name === 'webgpu') {
     registerNf4Kernels();

@@ -13,6 +13,7 @@
 // Strings keep tfjs's kernels (they do not live in the heap).
 // Also: heapFloat32(), a float32 tensor filled in place (on wasm, straight in the heap).
 import * as tf from '@tensorflow/tfjs';
+import { installGemmKernel } from '../kernels/gemm';
 
 interface TensorInfo {
   dataId: object;
@@ -148,5 +149,6 @@ export function registerWasmKernels(): void {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ((args: KernelArgs) => mine(args) ?? tfjsFunc(args)) as unknown as tf.KernelFunc });
   }
+  installGemmKernel(); // BatchMatMul: the studio's GEMM (src/kernels/gemm.ts)
   registered = true;
 }

@@ -4,7 +4,7 @@
 // Runs before every npm script that needs it (package.json pre* scripts, vitest's globalSetup);
 // skips the compile when the output is newer than the source. `node src/kernels/build.mjs --force`.
 import asc from 'assemblyscript/asc';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,7 +37,8 @@ const VARIANTS = {
 
 export async function buildKernels({ force = false } = {}) {
   const selfMtime = mtime(fileURLToPath(import.meta.url));
-  if (!force && mtime(outFile) > Math.max(mtime(source), selfMtime)) return false;
+  const sources = readdirSync(dirname(source)).filter((f) => f.endsWith('.ts')).map((f) => mtime(join(dirname(source), f)));
+  if (!force && mtime(outFile) > Math.max(...sources, selfMtime)) return false;
   const out = {};
   for (const [name, flags] of Object.entries(VARIANTS)) {
     let binary = null;

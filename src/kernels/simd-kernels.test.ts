@@ -128,11 +128,20 @@ describe('the model layers take the kernel path on wasm', () => {
     lin.dispose();
   });
 
-  it(`Nf4Linear: more than ${SIMD_MAX_ROWS} rows keep tfjs's product`, async () => {
+  it(`Nf4Linear: more than ${SIMD_MAX_ROWS} rows run the NF4 GEMM (no fp32 weight), equal to tfjs's product, gradient included`, async () => {
     const lin = createNf4Linear(w, N, K);
-    const x = tf.tensor2d(randoms((SIMD_MAX_ROWS + 1) * K, 6), [SIMD_MAX_ROWS + 1, K]);
+    const M = SIMD_MAX_ROWS + 1;
+    const x = tf.tensor2d(randoms(M * K, 6), [M, K]);
+    const dy = tf.tensor2d(randoms(M * N, 7), [M, N]);
+    const run = () => ({ y: lin.apply(x), gx: tf.grad((xx: tf.Tensor) => lin.apply(xx as tf.Tensor2D).mul(dy).sum())(x) });
+    const on = run();
+    expect(await tfjsKernels(() => lin.apply(x))).not.toContain('BatchMatMul');
+    setSimdKernels(false);
+    const off = run();
     expect(await tfjsKernels(() => lin.apply(x))).toContain('BatchMatMul');
-    x.dispose();
+    expect(maxRelativeError(on.y.dataSync(), off.y.dataSync())).toBeLessThan(1e-5);
+    expect(maxRelativeError(on.gx.dataSync(), off.gx.dataSync())).toBeLessThan(1e-5);
+    tf.dispose([on.y, on.gx, off.y, off.gx, x, dy]);
     lin.dispose();
   });
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { KERNEL_BINARIES } from './generated/kernel-binaries';
 import { NF4_LEVELS } from '../model/nf4';
 
-interface TensorInfo {
+export interface TensorInfo {
   dataId: object;
   shape: number[];
   dtype: tf.DataType;
@@ -29,6 +29,14 @@ interface KernelExports {
   int8Rows(ids: number, count: number, V: number, K: number, codes: number, scale: number, out: number): number;
   ropeHeadsFirst(x: number, B: number, T: number, H: number, D: number, cos: number, sin: number, ropeB: number, out: number): void;
   rmsNorm(x: number, rows: number, C: number, w: number, eps: number, offset: number, out: number): void;
+  gemm(
+    M: number, N: number, K: number,
+    a: number, aRow: number, aCol: number,
+    b: number, bRow: number, bCol: number,
+    bKind: number, absmax: number, levels: number, Kw: number,
+    c: number, work: number, n0: number, n1: number,
+  ): void;
+  gemmWorkBytes(): number;
 }
 
 export type KernelVariant = 'relaxed-simd' | 'simd';
@@ -39,6 +47,11 @@ interface Loaded {
   variant: KernelVariant;
   /** Byte offset of the NF4 tables (nf4Tables) in the heap: malloc'd once per backend, outside tfjs's tensors. */
   tables: number;
+  /** Byte offset of the GEMM's packing space (gemmWorkBytes), malloc'd at the first GEMM; 0 before. */
+  gemmWork: number;
+  /** The compiled module and the heap: the GEMM's helper threads instantiate the same on the shared heap. */
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
 }
 
 let loaded: Loaded | null = null;
@@ -102,7 +115,7 @@ function load(backend: WasmBackend): Loaded | null {
   const table = nf4Tables();
   const tables = backend.wasm._malloc(table.byteLength) >>> 0;
   backend.wasm.HEAPU8.set(new Uint8Array(table.buffer), tables); // HEAPU8 is read after malloc, which may grow the heap
-  return { backend, exports: instance.exports as unknown as KernelExports, variant, tables };
+  return { backend, exports: instance.exports as unknown as KernelExports, variant, tables, gemmWork: 0, module, memory };
 }
 
 /** The kernels' NF4 tables (144 bytes, see kernels.ts): levels, their fp32 bytes as four swizzle tables, a 0x0f mask. */
@@ -124,7 +137,7 @@ export function heapOffset(k: Loaded, t: TensorInfo | tf.Tensor): number {
 }
 
 /** A fresh float32 tensor of `shape` in the heap, written by `fill` with its byte offset. */
-function output(k: Loaded, shape: number[], fill: (ptr: number) => void): tf.Tensor {
+export function output(k: Loaded, shape: number[], fill: (ptr: number) => void): tf.Tensor {
   const info = k.backend.makeOutput(shape, 'float32');
   fill(heapOffset(k, info));
   return tf.engine().makeTensorFromTensorInfo(info as unknown as tf.TensorInfo);

@@ -37,7 +37,8 @@ export class DenseLinear implements FrozenLinear {
   /** weight [out, in]; owned (and possibly replaced by its transpose) from here on. */
   constructor(weight: tf.Tensor2D) {
     [this.outFeatures, this.inFeatures] = weight.shape;
-    this.transposed = !nativeTransposes();
+    // Off WebGPU, Wᵀ: a few rows (generation) times a plain weight is XNNPACK's matrix-vector path.
+    this.transposed = tf.getBackend() !== 'webgpu';
     if (this.transposed) {
       this.stored = tf.transpose(weight); // [in, out]
       weight.dispose();
@@ -49,7 +50,8 @@ export class DenseLinear implements FrozenLinear {
   }
 
   inputGrad(dy: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => tf.matMul(dy, this.transposed ? tf.transpose(this.stored) : this.stored)); // [N, in]
+    if (!this.transposed) return tf.matMul(dy, this.stored); // [N, in]
+    return tf.tidy(() => (nativeTransposes() ? tf.matMul(dy, this.stored, false, true) : tf.matMul(dy, tf.transpose(this.stored)))); // [N, in]
   }
 
   get weightBytes(): number {

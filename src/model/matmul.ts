@@ -1,14 +1,17 @@
-// Matrix products in the layout each backend runs fast. tfjs-wasm multiplies with a transposed
-// operand about 10x slower than without one (measured in Node, 1024x256 by 688x256: x·Wᵀ through
-// matMul(x, W, false, true) 190 ms; transpose(W) then matMul 16 ms; the 2048-row output head 550 vs
-// 49 ms), and tfjs's MatMul gradient is itself built from transposed products. So off WebGPU these
-// helpers transpose explicitly and carry custom gradients made of plain products only; on WebGPU,
-// whose shaders read either layout at full speed, they are tfjs's own matMul.
+// Matrix products in the layout each backend runs fast. tfjs-wasm's own kernel multiplies with a
+// transposed operand about 10x slower than without one (measured in Node, 1024x256 by 688x256:
+// x·Wᵀ through matMul(x, W, false, true) 190 ms; transpose(W) then matMul 16 ms), and tfjs's MatMul
+// gradient is itself built from transposed products. On WebGPU, whose shaders read either layout
+// at full speed, and on wasm with the studio's GEMM (src/kernels/gemm.ts, which reads transposes
+// while packing and replaces the backend's BatchMatMul), these helpers are tfjs's own matMul. Only
+// where neither is at hand (the cpu backend, wasm without SIMD) do they transpose explicitly and
+// carry custom gradients made of plain products.
 import * as tf from '@tensorflow/tfjs';
+import { wasmGemm } from '../kernels/gemm';
 
-/** Whether the current backend multiplies transposed operands at full speed. */
+/** Whether the current backend multiplies transposed (and batched) operands at full speed. */
 export function nativeTransposes(): boolean {
-  return tf.getBackend() === 'webgpu';
+  return tf.getBackend() === 'webgpu' || wasmGemm();
 }
 
 /** a [N, K] · bᵀ with b [M, K] -> [N, M]; gradients for both a and b. */
@@ -42,7 +45,7 @@ export function frozenMatMul(x: tf.Tensor2D, wT: tf.Tensor2D, w?: tf.Tensor2D): 
     (save as tf.GradSaveFunc)([]);
     return {
       value: tf.matMul(xi as tf.Tensor2D, wT), // [N, M]
-      gradFunc: (dy) => tf.matMul(dy as tf.Tensor2D, w ?? tf.transpose(wT)), // [N, K]
+      gradFunc: (dy) => (w ? tf.matMul(dy as tf.Tensor2D, w) : nativeTransposes() ? tf.matMul(dy as tf.Tensor2D, wT, false, true) : tf.matMul(dy as tf.Tensor2D, tf.transpose(wT))), // [N, K]
     };
   }) as (x: tf.Tensor2D) => tf.Tensor2D;
   return f(x);

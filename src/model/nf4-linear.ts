@@ -22,6 +22,7 @@ import { nativeTransposes } from './matmul';
 import { type Nf4Weight, blockAbsmax, dequantizeNf4Into, nf4Bytes, quantizeNf4 } from './nf4';
 import { heapFloat32 } from '../gpu/wasm-kernels';
 import { type HeapNf4, SIMD_MAX_ROWS, nf4MatMul, simdKernels } from '../kernels/simd-kernels';
+import { gemmKernels, nf4Gemm } from '../kernels/gemm';
 import {
   NF4_DEQUANTIZE,
   NF4_MATMUL,
@@ -96,6 +97,8 @@ export class Nf4Linear implements FrozenLinear {
     if (this.path === 'fused') {
       return tf.engine().runKernel(NF4_MATMUL_GRAD_X, { dy, ...this.gpuInputs! }, this.attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
     }
+    const g = this.q && dy.dtype === 'float32' ? gemmKernels() : null;
+    if (g) return nf4Gemm(g, dy, this.heapWeight(), false); // W decoded block by block inside the GEMM
     const w = this.dequantized(); // [out, in]
     const dx = tf.matMul(dy, w) as tf.Tensor2D; // [N, in]
     w.dispose();
@@ -121,6 +124,8 @@ export class Nf4Linear implements FrozenLinear {
   private times(x: tf.Tensor2D): tf.Tensor2D {
     const k = this.q && x.shape[0] <= SIMD_MAX_ROWS && x.dtype === 'float32' ? simdKernels() : null;
     if (k) return nf4MatMul(k, x, this.heapWeight());
+    const g = this.q && x.dtype === 'float32' ? gemmKernels() : null;
+    if (g) return nf4Gemm(g, x, this.heapWeight(), true);
     if (this.q && !nativeTransposes()) {
       const q = this.q;
       const wt = heapFloat32([this.inFeatures, this.outFeatures], (out) => dequantizeNf4Into(q, out, { transposed: true }));

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FrozenLinear } from './linear';
 import { tableRows, type FrozenHead } from './frozen-head';
-import { matMulBT, nativeTransposes } from './matmul';
+import { matMulBT } from './matmul';
 
 /** A projection whose fp32 weight is a trainable variable; y = x · Wᵀ with W [out, in] as in Hugging Face. */
 export class TrainableLinear implements FrozenLinear {
@@ -39,7 +39,7 @@ export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
     (save as tf.GradSaveFunc)([ids]); // kept for the backward pass (the caller's tidy may free ids before it)
     return {
       value: tf.gather(t as tf.Tensor2D, ids), // [N, C]
-      gradFunc: (dy, saved) => (nativeTransposes() ? oneHotGrad(saved[0] as tf.Tensor1D, dy as tf.Tensor2D, V) : scatterAddRows(saved[0] as tf.Tensor1D, dy as tf.Tensor2D, V)),
+      gradFunc: (dy, saved) => (tf.getBackend() === 'webgpu' ? oneHotGrad(saved[0] as tf.Tensor1D, dy as tf.Tensor2D, V) : scatterAddRows(saved[0] as tf.Tensor1D, dy as tf.Tensor2D, V)),
     };
   }) as (t: tf.Tensor2D) => tf.Tensor2D;
   return f(table);

@@ -14,6 +14,9 @@ import { DEFAULT_TRAIN } from '../../src/train/settings';
 import { loadTokenizer } from '../../src/tokenizer/tokenizer';
 import { generate } from '../../src/model/generate';
 import { setSimdKernels, simdKernels } from '../../src/kernels/simd-kernels';
+import { gemmMatMul, nf4Gemm } from '../../src/kernels/gemm';
+import { gemmThreads } from '../../src/kernels/gemm-pool';
+import { blockAbsmax, quantizeNf4 } from '../../src/model/nf4';
 
 /** A served single-file model folder (config, tokenizer, model.safetensors) as the loader takes it. */
 async function fetchModelFiles(modelUrl: string) {
@@ -85,4 +88,33 @@ async function generateOnWasm(modelUrl: string, precision: 'fp32' | 'nf4'): Prom
   return { backend: tf.getBackend(), variant: k?.variant ?? null, sharedHeap: memory?.buffer instanceof SharedArrayBuffer, withKernels, withoutKernels };
 }
 
-(window as unknown as { engineChecks: unknown }).engineChecks = { stepOn, generateOnWasm };
+/**
+ * The GEMM on the threaded build: the same products on one thread (before the helpers are up) and
+ * split over the helpers once they are, compared bit for bit; fp32 in each layout and NF4.
+ */
+async function gemmOnThreads(): Promise<{ threadsBefore: number; threadsAfter: number; identical: boolean[]; errors: string[] }> {
+  await chooseBackend({ force: 'wasm', wasmPaths: WASM_URLS, wasmThreads: 2 });
+  const k = simdKernels()!;
+  const rand = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.5);
+  const [M, N, K] = [96, 200, 300];
+  const a = tf.tensor2d(rand(M * K, 1), [M, K]);
+  const bt = tf.tensor2d(rand(N * K, 2), [N, K]);
+  const q = quantizeNf4(rand(N * K, 3), N, K);
+  const heap = { outFeatures: N, inFeatures: K, codes: tf.tensor1d(q.codes, 'int32'), absmax: tf.tensor1d(blockAbsmax(q), 'float32') };
+  const dy = tf.tensor2d(rand(M * N, 4), [M, N]);
+  const products = () => [gemmMatMul(k, a, bt, false, true), gemmMatMul(k, a, dy, true, false), nf4Gemm(k, a, heap, true), nf4Gemm(k, dy, heap, false)].map((t) => {
+    const d = t.dataSync().slice();
+    t.dispose();
+    return d;
+  });
+  const threadsBefore = gemmThreads();
+  const one = products(); // the pool starts here; its helpers report ready a moment later
+  const errors: string[] = [];
+  for (let i = 0; i < 100 && gemmThreads() < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  const threadsAfter = gemmThreads();
+  const split = products();
+  tf.dispose([a, bt, dy, heap.codes, heap.absmax]);
+  return { threadsBefore, threadsAfter, identical: one.map((x, i) => x.length === split[i].length && x.every((v, j) => Object.is(v, split[i][j]))), errors };
+}
+
+(window as unknown as { engineChecks: unknown }).engineChecks = { stepOn, generateOnWasm, gemmOnThreads };

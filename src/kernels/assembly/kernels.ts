@@ -265,3 +265,5 @@ export function rmsNorm(x: usize, rows: i32, C: i32, w: usize, eps: f32, offset:
     }
   }
 }
+
+export { gemm, gemmWorkBytes } from './gemm';
