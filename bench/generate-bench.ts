@@ -18,6 +18,7 @@ import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { listModelTensors } from '../src/export/model-tensors';
 import { writeGgufModel } from '../src/export/gguf/model-file';
 import { setSimdKernels, simdKernels } from '../src/kernels/simd-kernels';
+import { setGemmKernel } from '../src/kernels/gemm';
 import type { LlamaModel } from '../src/model/llama';
 import type { ModelFileSet } from '../src/model/files';
 import { SpeedMeter, tokenRates } from '../src/model/generation-speed';
@@ -37,6 +38,8 @@ export interface GenerateBenchOptions {
   newTokens: number;
   variants: ('nf4' | 'fp32')[];
   kernels: boolean[];
+  /** The studio's GEMM (true) or tfjs-wasm's own matrix products, interleaved like `kernels`. */
+  matmul: boolean[];
   llamaCpp: boolean;
   llamaThreads: number;
   repeats: number;
@@ -111,16 +114,19 @@ export async function runGenerateBench(o: GenerateBenchOptions, root: string): P
     try {
       await studioRun(model, prompt, 2); // warm-up: heap copies for the kernels, tfjs kernels compiled
       for (let r = 0; r < o.repeats; r++) {
-        for (const kernels of o.kernels) { // interleaved, so load drift hits both settings alike
+        for (const [kernels, gemm] of o.kernels.flatMap((k) => o.matmul.map((g) => [k, g] as const))) { // interleaved, so load drift hits every setting alike
           setSimdKernels(kernels);
+          setGemmKernel(gemm);
           const t = await studioRun(model, prompt, o.newTokens);
           const variant = kernels ? simdKernels()?.variant ?? 'none' : 'off (tfjs path)';
           const ratio = llama ? { decode_vs_llama_cpp: round(t.decode_tokens_per_s / llama.decode_tokens_per_s), prefill_vs_llama_cpp: round(t.prefill_tokens_per_s / llama.prefill_tokens_per_s) } : {};
-          process.stdout.write(JSON.stringify({ bench: 'generate', engine: 'studio', backend, threads: 1, base: precision, head: headPrecision, simd_kernels: variant, ...common, ...t, ...ratio }) + '\n');
+          const matmul = kernels && gemm ? 'studio' : 'tfjs';
+          process.stdout.write(JSON.stringify({ bench: 'generate', engine: 'studio', backend, threads: 1, base: precision, head: headPrecision, simd_kernels: variant, matmul, ...common, ...t, ...ratio }) + '\n');
         }
       }
     } finally {
       setSimdKernels(true);
+      setGemmKernel(true);
       model.dispose();
     }
   }

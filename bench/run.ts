@@ -34,7 +34,7 @@ const SPEC = {
     warmup: { type: 'string', value: 'N', help: 'Training: untimed steps first (default 1).' },
     targets: { type: 'string', value: 'q_proj,v_proj|all-linear', help: 'Training: LoRA targets (default q_proj,v_proj).' },
     'fused-ops': { type: 'string', value: 'on|off|off,on', help: 'Training on WebGPU: fused norm/rope/gate/softmax kernels; a list runs each variant per setting (default on).' },
-    matmul: { type: 'string', value: 'studio|tfjs|tfjs,studio', help: 'Training on wasm: the studio\'s GEMM or tfjs-wasm\'s own matrix products; a list runs each variant per setting (default studio).' },
+    matmul: { type: 'string', value: 'studio|tfjs|tfjs,studio', help: 'wasm (training and --generate): the studio\'s GEMM or tfjs-wasm\'s own matrix products; a list runs each setting in turn (default studio).' },
     threads: { type: 'string', value: 'auto|N', help: 'Training: wasm threads in the page (default auto).' },
     runtime: { type: 'string', value: 'chromium|node', help: 'Training: in headless Chromium, or Node\'s tfjs-wasm on one thread (default chromium).' },
     chromium: { type: 'string', value: '<path>', help: 'Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium).' },
@@ -95,10 +95,7 @@ async function main(): Promise<void> {
     if (v !== 'on' && v !== 'off') throw new BenchArgumentError(`bench/run.ts: --fused-ops takes on, off or a list of them, found "${v}"`);
     return v === 'on';
   });
-  const gemmSettings = (args.matmul ?? 'studio').split(',').map((v) => {
-    if (v !== 'studio' && v !== 'tfjs') throw new BenchArgumentError(`bench/run.ts: --matmul takes studio, tfjs or a list of them, found "${v}"`);
-    return v === 'studio';
-  });
+  const gemmSettings = matmulList(args.matmul);
   const modelArg = args.model ?? 'stories260K';
   const model = modelOption(modelArg);
   const threads = args.threads === undefined || args.threads === 'auto' ? 'auto' : Number(args.threads);
@@ -156,6 +153,14 @@ async function runInNode(base: Omit<BenchOptions, 'variant'>, variants: Variant[
   }
 }
 
+/** --matmul studio|tfjs|a list -> whether each run uses the studio's GEMM. */
+function matmulList(arg: string | undefined): boolean[] {
+  return (arg ?? 'studio').split(',').map((v) => {
+    if (v !== 'studio' && v !== 'tfjs') throw new BenchArgumentError(`bench/run.ts: --matmul takes studio, tfjs or a list of them, found "${v}"`);
+    return v === 'studio';
+  });
+}
+
 async function generateBench(args: Partial<Record<string, string>>): Promise<void> {
   const { runGenerateBench } = await import('./generate-bench');
   const onOff = (v: string) => {
@@ -167,7 +172,7 @@ async function generateBench(args: Partial<Record<string, string>>): Promise<voi
   await runGenerateBench(
     {
       model: args.model ?? 'smollm2-135m', promptTokens: Number(args['prompt-tokens'] ?? 16), newTokens: Number(args['new-tokens'] ?? 32),
-      variants: variants as ('nf4' | 'fp32')[], kernels: (args.kernels ?? 'on').split(',').map(onOff), llamaCpp: onOff(args['llama-cpp'] ?? 'on'),
+      variants: variants as ('nf4' | 'fp32')[], kernels: (args.kernels ?? 'on').split(',').map(onOff), matmul: matmulList(args.matmul), llamaCpp: onOff(args['llama-cpp'] ?? 'on'),
       llamaThreads: Number(args['llama-threads'] ?? 2), repeats: Number(args.repeats ?? 1),
     },
     ROOT,

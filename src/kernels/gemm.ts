@@ -30,7 +30,7 @@ function work(k: Loaded): number {
 }
 
 /** The shapes of a product a · b, or null when the GEMM does not take it (tfjs's kernel does). */
-function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean) {
+function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean, always: boolean) {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
@@ -47,15 +47,23 @@ function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boo
   else if (batchB === 1 && leadB.length <= leadA.length) lead = leadA;
   else if (batchA === 1 && leadA.length <= leadB.length) lead = leadB;
   else return null;
+  // A tall plain A by a few columns of B (the head as W · hᵀ while generating): XNNPACK streams
+  // A once, where the GEMM would copy all of it into panels.
+  const plain = !always && !transposeA && !transposeB && batchA === 1 && batchB === 1;
+  if (plain && N <= 32 && M >= 1024) return null;
+  // One to four rows by a plain weight (decoding a token): XNNPACK's matrix-vector product reads
+  // its weight packed once per tensor; the GEMM reads it in place, about 1.5x slower per token.
+  if (plain && M <= 4) return null;
   return { M, N, K, lead, batch: Math.max(batchA, batchB), batchA, batchB };
 }
 
 /**
  * a · b on the wasm heap: a [..., M, K] (or [..., K, M] with transposeA), b [..., K, N] (or
- * [..., N, K] with transposeB) -> [..., M, N], or null when the GEMM does not take the product.
+ * [..., N, K] with transposeB) -> [..., M, N], or null when the GEMM does not take the product
+ * (`always`: also the generation shapes it leaves to XNNPACK).
  */
-function gemmInfo(k: Loaded, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo | null {
-  const p = plan(a, b, transposeA, transposeB);
+function gemmInfo(k: Loaded, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean, always = false): TensorInfo | null {
+  const p = plan(a, b, transposeA, transposeB, always);
   if (!p) return null;
   const { M, N, K } = p;
   const w = work(k);
@@ -76,9 +84,9 @@ function gemmInfo(k: Loaded, a: TensorInfo, b: TensorInfo, transposeA: boolean, 
   return info;
 }
 
-/** a · b through the GEMM as a tensor (tests and benchmarks; models reach it through tf.matMul). */
+/** a · b through the GEMM, whatever the shape, as a tensor (tests and benchmarks; models reach it through tf.matMul). */
 export function gemmMatMul(k: Loaded, a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  const info = gemmInfo(k, a, b, transposeA, transposeB);
+  const info = gemmInfo(k, a, b, transposeA, transposeB, true);
   if (!info) throw new Error(`src/kernels/gemm.ts: the GEMM does not take a ${a.shape} · b ${b.shape}`);
   return tf.engine().makeTensorFromTensorInfo(info as unknown as tf.TensorInfo);
 }

@@ -36,11 +36,13 @@ export interface FrozenHead {
 }
 
 /**
- * h [N, C] · W_jᵀ with W_j [Vb, C] -> [N, Vb]. Off WebGPU both the product and its gradient
- * dh = dy · W use untransposed operands (tfjs-wasm's fast path), W itself gets no gradient.
+ * h [N, C] · W_jᵀ with W_j [Vb, C] -> [N, Vb]. Where transposes are native (WebGPU, the wasm
+ * GEMM for many rows) as one product; otherwise, and for a few rows on wasm (generation: the
+ * GEMM would pack all of W for them, XNNPACK streams it), both the product and its gradient
+ * dh = dy · W use untransposed operands. W itself gets no gradient.
  */
 export function headLogits(h: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  if (nativeTransposes()) return tf.matMul(h, w, false, true);
+  if (tf.getBackend() === 'webgpu' || (h.shape[0] > FEW_ROWS && nativeTransposes())) return tf.matMul(h, w, false, true);
   const f = tf.customGrad((x, save) => {
     (save as tf.GradSaveFunc)([]);
     return {
@@ -50,6 +52,9 @@ export function headLogits(h: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   }) as (x: tf.Tensor2D) => tf.Tensor2D;
   return f(h);
 }
+
+/** Rows up to which the head on wasm streams W through XNNPACK rather than the GEMM. */
+const FEW_ROWS = 32;
 
 /** Rows of a resident table [V, C] at `ids` -> [n, C]. */
 export function tableRows(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
