@@ -149,12 +149,13 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
     const profiledMs = performance.now() - tp;
     const bytes = model.baseWeightBytes();
     const backend = tf.getBackend();
+    const gemmCodesInHeap = backend === 'wasm' && (o.gemm ?? true); // nf4Gemm multiplies from a heap copy of the codes
     const est = estimateTraining({
       config: cfg, rank: 8, targets: o.targets, batchSize: o.batch, seqLen: o.seqLen, gradAccum: 1, examples: 1, steps: 1,
       backend: (backend === 'webgpu' ? 'webgpu' : backend === 'cpu' ? 'cpu' : 'wasm') as EstimateBackend, baseWeightBytes: bytes.linear + bytes.other,
       recomputeLayers: trainer.recomputeLayers, fusedLossChunkBytes: plan.settings.loss === 'fused' ? DEFAULT_FUSED_CE.chunkBytes : undefined, lossBlockRows: model.head.blockRows,
-      baseBackendBytes: backendBaseBytes(bytes, report.linearPath, model.head.precision, model.head.bytes),
-      linearTransientBytes: report.linearPath === 'js-dequant' || report.linearPath === 'gpu-dequant' ? maxLinearBytes(cfg) : 0,
+      baseBackendBytes: backendBaseBytes(bytes, report.linearPath, model.head.precision, model.head.bytes, gemmCodesInHeap),
+      linearTransientBytes: (report.linearPath === 'js-dequant' && !gemmCodesInHeap) || report.linearPath === 'gpu-dequant' ? maxLinearBytes(cfg) : 0,
     });
     return {
       variant: o.variant,
@@ -255,8 +256,8 @@ function kernelCounts(kernels: { name: string }[]): Record<string, number> {
 }
 
 /** Base bytes that live in backend memory: NF4 codes stay in JS on wasm/cpu, int8 tables always do. */
-function backendBaseBytes(bytes: { linear: number; other: number }, path: string, head: string, headBytes: number): number {
-  const linear = path === 'js-dequant' ? 0 : bytes.linear;
+function backendBaseBytes(bytes: { linear: number; other: number }, path: string, head: string, headBytes: number, codesInHeap: boolean): number {
+  const linear = path === 'js-dequant' && !codesInHeap ? 0 : bytes.linear;
   return linear + bytes.other - (head === 'int8' ? headBytes : 0);
 }
 

@@ -87,7 +87,9 @@ export function planEstimateInput(p: PlanChoice, recompute: boolean | number): E
   const table = p.head === 'int8' ? tableFp32 / 4 + 4 * p.config.vocabSize * (p.config.tieWordEmbeddings ? 1 : 2) : tableFp32;
   const other = mem.otherBytes - tableFp32 + table;
   const linear = p.precision === 'nf4' ? mem.linearNf4Bytes : mem.linearFp32Bytes;
-  const linearInJs = p.precision === 'nf4' && p.backend !== 'webgpu';
+  // NF4 on wasm: the GEMM multiplies from a copy of the codes in the heap and decodes per packed
+  // block (no fp32 layer); on the cpu backend the codes stay in JS and a layer is decoded per product.
+  const linearInJs = p.precision === 'nf4' && p.backend === 'cpu';
   const C = p.config.hiddenSize;
   return {
     config: p.config, rank: p.rank, targets: p.targets, batchSize: p.batchSize, seqLen: p.seqLen, gradAccum: p.gradAccum, examples: p.examples, steps: p.steps, backend: p.backend,

@@ -28,7 +28,7 @@ const PATH_WORDS: Record<string, string> = {
   dense: 'fp32 matmuls',
   fused: 'fused NF4 WGSL kernels',
   'gpu-dequant': 'NF4 decoded on the GPU, then matmul',
-  'js-dequant': 'NF4 decoded per layer, then matmul',
+  'js-dequant': 'NF4, decoded block by block inside the matrix product (per layer without SIMD)',
   custom: 'custom storage',
 };
 
