@@ -1,6 +1,7 @@
 // Browser half of the benchmark: picks the backend the app would (or the forced one), builds the
 // model files (stories260K served at /model/, or random weights of a config) and runs
 // bench/scale-core.ts in the page, reporting one row per call.
+import { generateOnGpu, gpuEquality, gpuInfo } from './gpu-checks';
 import { chooseBackend, type BackendName } from '../src/gpu/backend-choice';
 import { WASM_URLS } from '../src/gpu/wasm-urls';
 import { bufferSource } from '../src/model/safetensors';
@@ -46,10 +47,22 @@ async function runBench(o: BenchOptions) {
   return { ...row, backend_reason: choice.reason, adapter: choice.adapterDescription, cross_origin_isolated: choice.crossOriginIsolated ?? false };
 }
 
+/** Generation speed on WebGPU (bench:gpu) for the bench's model. */
+async function runGpuGenerate(o: { model: BenchOptions['model']; modelName: string; precision: 'fp32' | 'nf4'; promptTokens: number; newTokens: number }) {
+  const files = await modelFiles({ ...(o as unknown as BenchOptions), model: o.model, modelName: o.modelName });
+  return generateOnGpu(files, o.precision, o.promptTokens, o.newTokens);
+}
+
 declare global {
   interface Window {
     runBench: typeof runBench;
+    gpuInfo: typeof gpuInfo;
+    runGpuGenerate: typeof runGpuGenerate;
+    gpuEquality: typeof gpuEquality;
   }
 }
 window.runBench = runBench;
+window.gpuInfo = gpuInfo;
+window.runGpuGenerate = runGpuGenerate;
+window.gpuEquality = gpuEquality;
 document.getElementById('status')!.textContent = 'ready';

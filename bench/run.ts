@@ -2,19 +2,15 @@
 // stories260K files when asked), drives headless Chromium and prints one JSON line per variant;
 // with --generate, generation speed beside llama.cpp instead (bench/generate-bench.ts). Every flag,
 // its default and examples: SPEC below (`npm run bench -- --help`).
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { BenchArgumentError, NAMED_MODEL_DIRS } from './args';
+import { ROOT, withBenchPage } from './page';
 import { parseCli, type CliOption, type CliSpec } from '../cli/usage';
 import { readFileSync } from 'node:fs';
 import type { BenchOptions } from './bench-entry';
-import type { preview as vitePreview } from 'vite';
 import { VARIANTS, type Variant } from './scale-core';
 import { parseTargets } from '../src/train/presets';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const SPEC = {
   command: 'npm run bench --',
@@ -105,37 +101,19 @@ async function main(): Promise<void> {
   } satisfies Omit<BenchOptions, 'variant'>;
   if (args.runtime === 'node') return runInNode(base, variants, gemmSettings, args['model-dir']);
 
-  const outDir = mkdtempSync(join(tmpdir(), 'lora-bench-'));
-  const port = Number(args.port ?? 5188);
-  // The page's toolchain loads only here, so --help and the Node rows start quickly.
-  const [{ chromium }, { build, preview }, { CHROMIUM_ARGS }, { ISOLATION_HEADERS }, { tfjsWasmThreads }] = await Promise.all([
-    import('playwright'), import('vite'), import('../playwright.config'), import('../vite.config'), import('../tools/tfjs-wasm-threads-plugin'),
-  ]);
-  let server: Awaited<ReturnType<typeof vitePreview>> | null = null;
-  const browser = await chromium.launch({ executablePath: args.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  try {
-    await build({
-      configFile: false, root: ROOT, logLevel: 'warn', worker: { format: 'es', plugins: () => [tfjsWasmThreads()] }, plugins: [tfjsWasmThreads()],
-      build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192, rollupOptions: { input: { bench: join(ROOT, 'bench/bench.html') } } },
-    });
-    if (model === 'stories260K') cpSync(resolve(ROOT, args['model-dir'] ?? '../shared/models/stories260K'), join(outDir, 'model'), { recursive: true });
-    server = await preview({ configFile: false, root: ROOT, logLevel: 'warn', build: { outDir }, preview: { port, strictPort: true, host: '127.0.0.1', headers: ISOLATION_HEADERS } });
-    for (const variant of variants) {
-      for (const [fusedOps, gemm] of fusedSettings.flatMap((f) => gemmSettings.map((g) => [f, g] as const))) {
-        const page = await browser.newPage(); // a fresh page per row: fresh tfjs state and GPU device
-        page.on('console', (m) => m.type() === 'error' && process.stderr.write(`[page] ${m.text()}\n`));
-        await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
-        await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
-        const r = await page.evaluate((o) => window.runBench(o), { ...base, variant, fusedOps, gemm });
-        process.stdout.write(JSON.stringify(r) + '\n');
-        await page.close();
+  await withBenchPage(
+    { port: Number(args.port ?? 5188), chromium: args.chromium, storiesDir: model === 'stories260K' ? args['model-dir'] ?? '../shared/models/stories260K' : undefined },
+    async (open) => {
+      for (const variant of variants) {
+        for (const [fusedOps, gemm] of fusedSettings.flatMap((f) => gemmSettings.map((g) => [f, g] as const))) {
+          const page = await open();
+          const r = await page.evaluate((o) => window.runBench(o), { ...base, variant, fusedOps, gemm });
+          process.stdout.write(JSON.stringify(r) + '\n');
+          await page.close();
+        }
       }
-    }
-  } finally {
-    await browser.close();
-    if (server) await new Promise<void>((r) => server!.httpServer.close(() => r()));
-    rmSync(outDir, { recursive: true, force: true });
-  }
+    },
+  );
 }
 
 /** The same rows from Node's tfjs-wasm (no page, one thread): quick to iterate on, no Chromium needed. */
