@@ -98,9 +98,9 @@ export interface BenchRow {
   fused_ops: boolean;
   /** wasm: whose matrix products ran: 'studio' (src/kernels/gemm.ts) or 'tfjs'. */
   matmul: 'studio' | 'tfjs';
-  /** Threads the studio's GEMM ran on at the end of the run (1 without a shared heap). */
-  gemm_threads: number;
-  gemm_pool: string;
+  /** Threads the studio's GEMM ran on at the end of the run (1 without a shared heap); null where it did not run (webgpu, --matmul tfjs). */
+  gemm_threads: number | null;
+  gemm_pool: string | null;
   load_ms: number;
   /** The profiled step: milliseconds per kernel name (top 10), and the wall time outside kernels. */
   profile_ms: Record<string, number>;
@@ -149,7 +149,8 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
     const profiledMs = performance.now() - tp;
     const bytes = model.baseWeightBytes();
     const backend = tf.getBackend();
-    const gemmCodesInHeap = backend === 'wasm' && (o.gemm ?? true); // nf4Gemm multiplies from a heap copy of the codes
+    const gemmRan = backend === 'wasm' && (o.gemm ?? true);
+        const gemmCodesInHeap = gemmRan; // nf4Gemm multiplies from a heap copy of the codes
     const est = estimateTraining({
       config: cfg, rank: 8, targets: o.targets, batchSize: o.batch, seqLen: o.seqLen, gradAccum: 1, examples: 1, steps: 1,
       backend: (backend === 'webgpu' ? 'webgpu' : backend === 'cpu' ? 'cpu' : 'wasm') as EstimateBackend, baseWeightBytes: bytes.linear + bytes.other,
@@ -183,8 +184,8 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
       profile_dispatches: dispatches ? topTen(dispatches.byProgram, 'other') : null,
       fused_ops: o.fusedOps ?? true,
       matmul: o.gemm ?? true ? 'studio' : 'tfjs',
-      gemm_threads: gemmThreads(),
-      gemm_pool: gemmPoolState(),
+      gemm_threads: gemmRan ? gemmThreads() : null,
+      gemm_pool: gemmRan ? gemmPoolState() : null,
       load_ms: Math.round(loadMs),
       profile_ms: kernelTimes(prof.kernels, profiledMs),
       profile_counts: kernelCounts(prof.kernels),

@@ -38,7 +38,7 @@ export function setGemmThreads(n: number): void {
  */
 export function startGemmPool(): void {
   const k = simdKernels();
-  if (k) poolFor(k.module, k.memory, (b) => k.backend.wasm._malloc(b), k.exports.gemmWorkBytes());
+  if (k) poolFor(k);
 }
 
 /** Threads the next product would use now (1 until helpers have started). */
@@ -70,11 +70,20 @@ export function stopGemmPool(): void {
   pool = null;
 }
 
+/** What the pool needs of the loaded kernel module (simd-kernels.ts's Loaded has it). */
+export interface PoolKernels {
+  exports: { gemm: (...a: number[]) => void; gemmWorkBytes(): number };
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  backend: { wasm: { _malloc(bytes: number): number } };
+}
+
 /**
- * Helpers for `memory` (started once, in the background: products run on one thread until they
- * report ready), or null where a pool cannot exist.
+ * Helpers for the kernels' heap (started once, in the background: products run on one thread
+ * until they report ready), or null where a pool cannot exist.
  */
-function poolFor(module: WebAssembly.Module, memory: WebAssembly.Memory, malloc: (bytes: number) => number, workBytes: number): Pool | null {
+function poolFor(k: PoolKernels): Pool | null {
+  const { module, memory } = k;
   if (wanted <= 1 || typeof Worker === 'undefined' || typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return null;
   if (pool && pool.memory === memory) return pool.broken ? null : pool;
   stopGemmPool();
@@ -82,7 +91,7 @@ function poolFor(module: WebAssembly.Module, memory: WebAssembly.Memory, malloc:
   const control = new SharedArrayBuffer(n * SLOT * 4);
   const p: Pool = {
     memory, ctl: new Int32Array(control), args: new Uint32Array(control), helpers: [],
-    work: Array.from({ length: n }, () => malloc(workBytes) >>> 0), seq: 0, broken: false, error: null,
+    work: Array.from({ length: n }, () => k.backend.wasm._malloc(k.exports.gemmWorkBytes()) >>> 0), seq: 0, broken: false, error: null,
   };
   for (let i = 0; i < n; i++) {
     const w = new Worker(new URL('./gemm-worker.ts', import.meta.url), { type: 'module', name: `gemm-${i + 1}` });
@@ -102,13 +111,8 @@ function poolFor(module: WebAssembly.Module, memory: WebAssembly.Memory, malloc:
  * helpers and this thread when the product is big enough to gain, else in one call here.
  * `args` are the export's arguments up to `work` (work included: this thread's packing space).
  */
-export function runSplit(
-  k: { exports: { gemm: (...a: number[]) => void; gemmWorkBytes(): number }; module: WebAssembly.Module; memory: WebAssembly.Memory; backend: { wasm: { _malloc(bytes: number): number } } },
-  args: number[],
-  N: number,
-  flops: number,
-): void {
-  const p = flops >= MIN_SPLIT_FLOPS && N >= 16 ? poolFor(k.module, k.memory, (b) => k.backend.wasm._malloc(b), k.exports.gemmWorkBytes()) : null;
+export function runSplit(k: PoolKernels, args: number[], N: number, flops: number): void {
+  const p = flops >= MIN_SPLIT_FLOPS && N >= 16 ? poolFor(k) : null;
   const helpers = p ? readyHelpers(p) : [];
   if (!p || helpers.length === 0) {
     k.exports.gemm(...args, 0, N);

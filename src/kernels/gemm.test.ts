@@ -6,16 +6,12 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../../cli/node-runtime';
 import { gemmMatMul, nf4Gemm, setGemmKernel, wasmGemm } from './gemm';
-import { setSimdKernels, simdKernels } from './simd-kernels';
+import { requireSimdKernels, setSimdKernels } from './simd-kernels';
 import { blockAbsmax, dequantizeNf4, quantizeNf4 } from '../model/nf4';
 import { uniformValues as randoms } from '../util/random';
 import { maxRelativeError } from '../util/compare';
 
-const kernels = () => {
-  const k = simdKernels();
-  if (!k) throw new Error('the SIMD kernels did not load on tfjs-wasm');
-  return k;
-};
+const kernels = requireSimdKernels;
 
 beforeAll(async () => {
   expect(await initNodeBackend('wasm')).toBe('wasm');

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../../cli/node-runtime';
-import { type HeapNf4, SIMD_MAX_ROWS, heapInt8, int8Gather, int8MatMul, nf4MatMul, rmsNormRows, ropeHeadsFirst, setSimdKernels, simdKernels } from './simd-kernels';
+import { type HeapNf4, SIMD_MAX_ROWS, heapInt8, int8Gather, int8MatMul, nf4MatMul, rmsNormRows, ropeHeadsFirst, requireSimdKernels, setSimdKernels } from './simd-kernels';
 import { applyRopeHeadsFirst, rmsNorm } from '../model/fused';
 import { blockAbsmax, dequantizeNf4, quantizeNf4 } from '../model/nf4';
 import { HeadRangeError, Int8Head, allLogits, dequantizeInt8Rows, quantizeInt8Rows } from '../model/frozen-head';
@@ -12,11 +12,7 @@ import { createNf4Linear } from '../model/nf4-linear';
 import { uniformValues as randoms } from '../util/random';
 import { maxRelativeError } from '../util/compare';
 
-const kernels = () => {
-  const k = simdKernels();
-  if (!k) throw new Error('the SIMD kernels did not load on tfjs-wasm');
-  return k;
-};
+const kernels = requireSimdKernels;
 
 beforeAll(async () => {
   expect(await initNodeBackend('wasm')).toBe('wasm');

@@ -86,6 +86,13 @@ export function simdKernels(): Loaded | null {
   return loaded;
 }
 
+/** The loaded kernels, or an error saying they did not load (tests and benchmarks that need them). */
+export function requireSimdKernels(): Loaded {
+  const k = simdKernels();
+  if (!k) throw new Error(`the SIMD kernels did not load on tfjs-wasm (backend: ${tf.getBackend()})`);
+  return k;
+}
+
 /** The kernels where nothing would record their results for a gradient (they have none of their own), or null. */
 export function untapedKernels(): Loaded | null {
   const engine = tf.engine() as unknown as { isTapeOn(): boolean };
