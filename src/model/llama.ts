@@ -11,6 +11,7 @@ import { type ModelConfig, type LinearModule, type LayerType, LINEAR_MODULES } f
 import { allLogits, type FrozenHead } from './frozen-head';
 import { attentionCore, fusedAttention } from './attention-core';
 import { blockedAttention, useBlockedAttention } from './blocked-attention';
+import { flashAttention, flashAttentionActive } from './flash-attention';
 import { matMulBT } from './matmul';
 import { attentionMask, type MaskRequest } from './attention-mask';
 import { ropeTable } from './rope';
@@ -249,10 +250,12 @@ export class LlamaModel {
     // stacked along time, so one batched matmul per kv head serves them all.
     const qg = qr.reshape([B, K, G * T, D]); // [B, K, G*T, D]
     // softmax(q·kᵀ·scale (soft-capped) + mask)·v, keeping only q, k, v for the backward (attention-core.ts),
-    // or for long sequences in blocks of keys with an online softmax (blocked-attention.ts).
+    // or for long sequences in blocks of keys with an online softmax (blocked-attention.ts; on WebGPU
+    // the same scheme as WGSL kernels, flash-attention.ts).
     const dense = ctx.mask[kind];
     const opts = { scale: cfg.queryScale, softcap: cfg.attnSoftcap };
-    const o = (dense ? attentionCore(qg as tf.Tensor4D, kr, vr, dense, opts) : blockedAttention(qg as tf.Tensor4D, kr, vr, ctx.maskSpec[kind], opts)) // [B, K, G*T, D]
+    const blocked = flashAttentionActive() ? flashAttention : blockedAttention;
+    const o = (dense ? attentionCore(qg as tf.Tensor4D, kr, vr, dense, opts) : blocked(qg as tf.Tensor4D, kr, vr, ctx.maskSpec[kind], opts)) // [B, K, G*T, D]
       .reshape([B, H, T, D])
       .transpose([0, 2, 1, 3]) // [B, T, H, D]
       .reshape([B * T, H * D]) as tf.Tensor2D;

@@ -1,6 +1,7 @@
 // Browser-side checks of the NF4 WGSL kernels and backend choice, exposed on window.nf4Checks for
 // e2e/kernels.spec.ts: each compares a kernel against tfjs ops on the dequantized weight. The same
-// page carries window.fusedChecks (fused-ops-checks.ts) for e2e/fused-ops.spec.ts.
+// page carries window.fusedChecks (fused-ops-checks.ts) for e2e/fused-ops.spec.ts and
+// window.flashChecks (flash-attention-checks.ts) for e2e/flash-attention.spec.ts.
 import * as tf from '@tensorflow/tfjs';
 import { chooseBackend, type BackendChoice, type BackendName } from '../../src/gpu/backend-choice';
 import { WASM_URLS } from '../../src/gpu/wasm-urls';
@@ -9,6 +10,7 @@ import { dequantizeNf4, quantizeNf4 } from '../../src/model/nf4';
 import { uniformValues as randoms } from '../../src/util/random';
 import { maxRelativeError } from '../../src/util/compare';
 import './fused-ops-checks'; // window.fusedChecks, for e2e/fused-ops.spec.ts
+import './flash-attention-checks'; // window.flashChecks, for e2e/flash-attention.spec.ts
 
 /** max |a - b| / max |b| */
 async function relErr(a: tf.Tensor, b: tf.Tensor): Promise<number> {
