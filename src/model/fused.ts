@@ -39,17 +39,115 @@ export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number, 
   if (fusedOpsActive()) return tf.engine().runKernel(FUSED_RMS_NORM, { x, w }, { eps, offset }) as T;
   const k = x.dtype === 'float32' && w.dtype === 'float32' ? untapedKernels() : null;
   if (k) return rmsNormRows(k, x, w, eps, offset);
+  if ((tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn()) return rmsNormWithGrad(x, w, eps, offset);
+  return rmsNormComposed(x, w, eps, offset);
+}
+
+function rmsNormComposed<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number, offset: number): T {
   const ms = tf.mean(tf.square(x), -1, true); // [..., 1]
   const scale = offset ? tf.add(w, offset) : w;
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), scale) as T;
 }
 
+/**
+ * RMSNorm under a tape off WebGPU: the composition's forward (the same values), its own gradient.
+ * Autograd kept x², the mean, the reciprocal root and x·s for the backward, and its backward's
+ * ~8 [..., C] gradients until the whole backward ended; this keeps x only and frees each
+ * temporary as soon as it is used (the same dx as FusedRmsNormGradX on WebGPU:
+ * dx = s·g - x·s³·rowsum(g·x)/C with g = dy·(offset + w), s = 1/sqrt(mean(x²) + eps)).
+ * A trainable w (full fine-tuning) gets its gradient rowsum(dy·x·s); a frozen one is a constant.
+ */
+function rmsNormWithGrad<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number, offset: number): T {
+  const trainW = w instanceof tf.Variable && w.trainable;
+  const drop = (...ts: tf.Tensor[]) => tf.dispose(ts);
+  const f = tf.customGrad((...args: unknown[]) => {
+    const xi = args[0] as tf.Tensor;
+    const wi = (trainW ? args[1] : w) as tf.Tensor1D;
+    (args[args.length - 1] as tf.GradSaveFunc)([xi, wi]);
+    return {
+      value: rmsNormComposed(xi, wi, eps, offset),
+      gradFunc: (dy, saved) => {
+        const [xs, ws] = saved as [tf.Tensor, tf.Tensor1D];
+        const d = dy as tf.Tensor;
+        const C = xs.shape[xs.rank - 1];
+        const sq = tf.square(xs);
+        const ms = tf.mean(sq, -1, true); // [..., 1]
+        drop(sq);
+        const s = tf.rsqrt(tf.add(ms, eps)); // [..., 1]
+        drop(ms);
+        const scale = offset ? tf.add(ws, offset) : ws;
+        const g = tf.mul(d, scale); // [..., C]
+        if (scale !== ws) drop(scale);
+        const gxProd = tf.mul(g, xs);
+        const gx = tf.div(tf.sum(gxProd, -1, true), C); // [..., 1]
+        drop(gxProd);
+        const coef = tf.mul(tf.mul(tf.mul(s, s), s), gx); // s³ · rowsum(g·x) / C
+        drop(gx);
+        const a = tf.mul(g, s);
+        drop(g);
+        const b = tf.mul(xs, coef);
+        drop(coef);
+        const dx = tf.sub(a, b);
+        drop(a, b);
+        if (!trainW) {
+          drop(s);
+          return [dx];
+        }
+        const xsS = tf.mul(xs, s);
+        drop(s);
+        const prod = tf.mul(d, xsS);
+        drop(xsS);
+        const dw = tf.sum(prod.reshape([-1, C]), 0); // [C]
+        drop(prod);
+        return [dx, dw];
+      },
+    };
+  }) as (...xs: tf.Tensor[]) => T;
+  return trainW ? f(x, w) : f(x);
+}
+
 /** The gated MLP's middle: act(gate) * up, both [N, I]. */
 export function gatedActivation(gate: tf.Tensor2D, up: tf.Tensor2D, activation: GateActivation): tf.Tensor2D {
   if (fusedOpsActive()) return tf.engine().runKernel(FUSED_GATE, { g: gate, u: up }, { activation }) as tf.Tensor2D;
-  const act = activation === 'silu' ? tf.mul(gate, tf.sigmoid(gate)) : geluTanh(gate);
-  return tf.mul(act, up) as tf.Tensor2D;
+  if (activation === 'silu') return siluGate(gate, up);
+  return tf.mul(geluTanh(gate), up) as tf.Tensor2D;
 }
+
+/**
+ * silu(g) * u = g * sigmoid(g) * u with its own gradient: the tape keeps g and u only, where
+ * autograd kept sigmoid(g) and g * sigmoid(g) too, and the backward frees each [N, I] temporary as
+ * soon as it is used, where autograd's kept every one until the whole backward ended (at
+ * SmolLM2-135M's width and 2,048 tokens each is 12.6 MB; ~10 of them per layer). The backward
+ * performs autograd's operations in autograd's order (tfjs's Mul and Sigmoid gradients), so
+ * gradients are bit-identical to the composition's.
+ */
+const siluGate = tf.customGrad((g, u, save) => {
+  (save as tf.GradSaveFunc)([g as tf.Tensor, u as tf.Tensor]);
+  return {
+    value: tf.mul(tf.mul(g as tf.Tensor, tf.sigmoid(g as tf.Tensor)), u as tf.Tensor),
+    gradFunc: (dy, saved) => {
+      const [gs, us] = saved;
+      const d = dy as tf.Tensor;
+      const drop = (...ts: tf.Tensor[]) => tf.dispose(ts);
+      const s = tf.sigmoid(gs);
+      const act = tf.mul(gs, s);
+      const du = tf.mul(d, act); // [N, I]
+      drop(act);
+      const dAct = tf.mul(d, us);
+      const dg1 = tf.mul(dAct, s); // through g in g * s
+      const dS = tf.mul(dAct, gs); // through s
+      drop(dAct);
+      const oneMinus = tf.sub(tf.scalar(1), s);
+      const slope = tf.mul(s, oneMinus); // sigmoid's derivative, as tfjs's Sigmoid gradient forms it
+      drop(s, oneMinus);
+      const dg2 = tf.mul(dS, slope);
+      drop(dS, slope);
+      const dg = tf.add(dg1, dg2);
+      drop(dg1, dg2);
+      return [dg, du];
+    },
+  };
+}) as (g: tf.Tensor2D, u: tf.Tensor2D) => tf.Tensor2D;
 
 /** gelu with the tanh approximation (PyTorch's gelu(approximate='tanh')). */
 function geluTanh(x: tf.Tensor2D): tf.Tensor2D {
@@ -74,10 +172,42 @@ export function applyRopeHeadsFirst(q: tf.Tensor4D, rope: RopeTables): tf.Tensor
 }
 
 function ropeComposed(q: tf.Tensor4D, rope: RopeTables): tf.Tensor4D {
+  if ((tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn()) return ropeWithGrad(q, rope);
+  return ropeRotate(q, rope);
+}
+
+function ropeRotate(q: tf.Tensor4D, rope: RopeTables): tf.Tensor4D {
   const half = q.shape[3] / 2;
   const [q1, q2] = tf.split(q, [half, half], 3); // [B, T, H, D/2] each
   const rotated = tf.concat([tf.neg(q2), q1], 3); // [B, T, H, D]
   return tf.add(tf.mul(q, rope.cos), tf.mul(rotated, rope.sin));
+}
+
+/**
+ * RoPE under a tape off WebGPU: the same forward, and the rotation's transpose as its gradient,
+ * dx = dy·cos + rotate_halfᵀ(dy·sin) with rotate_halfᵀ(z) = cat(z2, -z1). The tables are
+ * constants. Autograd kept the split halves, the negation, the concatenation and both products
+ * (and their gradients until the backward ended); this keeps nothing but the tables it closes over.
+ */
+function ropeWithGrad(q: tf.Tensor4D, rope: RopeTables): tf.Tensor4D {
+  const f = tf.customGrad((x, _save) => ({
+    value: ropeRotate(x as tf.Tensor4D, rope),
+    gradFunc: (dy) => {
+      const d = dy as tf.Tensor4D;
+      const half = d.shape[3] / 2;
+      const ds = tf.mul(d, rope.sin);
+      const [z1, z2] = tf.split(ds, [half, half], 3); // [B, T, H, D/2] each
+      tf.dispose(ds);
+      const n1 = tf.neg(z1);
+      const back = tf.concat([z2, n1], 3);
+      tf.dispose([z1, z2, n1]);
+      const dc = tf.mul(d, rope.cos);
+      const dx = tf.add(dc, back);
+      tf.dispose([dc, back]);
+      return dx;
+    },
+  })) as (x: tf.Tensor4D) => tf.Tensor4D;
+  return f(q);
 }
 
 /**

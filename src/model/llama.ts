@@ -293,6 +293,13 @@ export class LlamaModel {
     return { cos: tf.tensor4d(cos, [B, T, 1, D]), sin: tf.tensor4d(sin, [B, T, 1, D]) };
   }
 
+  /** Tensors the model keeps between calls in its rope-table cache (for leak checks: the cache is bounded, not a leak). */
+  cachedTensorCount(): number {
+    let n = 0;
+    for (const r of this.ropeCache.values()) n += (r.cos.isDisposed ? 0 : 1) + (r.sin.isDisposed ? 0 : 1);
+    return n;
+  }
+
   private clearRopeCache(): void {
     for (const r of this.ropeCache.values()) { r.cos.dispose(); r.sin.dispose(); }
     this.ropeCache.clear();
