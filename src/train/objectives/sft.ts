@@ -7,7 +7,7 @@ import { LoraAdapter } from '../lora';
 import { adaptedLogits } from '../trainable';
 import { maskedCrossEntropy } from '../loss';
 import { fusedCrossEntropy } from '../fused-cross-entropy';
-import { recomputed, recomputeSkipsLastProduct } from '../recompute';
+import { recomputedStack, recomputeSkipsLastProduct, type RecomputedBlock } from '../recompute';
 import { makeBatch, type Batch, type TokenizedExample } from '../batches';
 import type { MicroBatchLoss, ObjectiveContext, ObjectiveFigures, ObjectiveRoom } from './objective';
 
@@ -44,11 +44,15 @@ export function sftLossFn(ctx: ObjectiveContext, b: Batch, recompute: boolean | 
   const f = () => {
     const ids = tf.tensor2d(b.inputs, [B, T], 'int32');
     let x = m.embed(ids).reshape([B * T, m.config.hiddenSize]) as tf.Tensor2D; // [B*T, C]
-    for (let i = 0; i < m.config.numLayers; i++) {
-      const layer = (xi: tf.Tensor2D) => m.layerForward(i, xi, lctx);
+    // The first n layers recomputed in the backward, as one node that frees as it goes; the rest plain.
+    const n = recompute === true ? m.config.numLayers : Math.min(m.config.numLayers, Number(recompute));
+    const blocks: RecomputedBlock[] = [];
+    for (let i = 0; i < n; i++) {
       const vjp = recomputeSkipsLastProduct() && m.hasLayerVjp(i) ? (xi: tf.Tensor2D, dy: tf.Tensor2D) => m.layerVjp(i, xi, lctx, dy) : undefined;
-      x = recompute === true || i < Number(recompute) ? recomputed(layer, adapter.layerVariables(i), random, vjp)(x) : layer(x);
+      blocks.push({ fn: (xi) => m.layerForward(i, xi, lctx), vars: adapter.layerVariables(i), vjp });
     }
+    if (n > 0) x = recomputedStack(blocks, random)(x);
+    for (let i = n; i < m.config.numLayers; i++) x = m.layerForward(i, x, lctx);
     const h = m.finalNorm(x); // [B*T, C]
     if ((ctx.settings.loss ?? 'fused') === 'fused') return fusedCrossEntropy(h, m.head, b.targets, b.weights, { softcap: headSoftcap(m) });
     return maskedCrossEntropy(m.logitsFrom(h), tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights)); // logits [B*T, V]
