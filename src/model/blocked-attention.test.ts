@@ -2,7 +2,8 @@
 // the dense reference (plain tfjs ops + autograd over attention-mask.ts's dense mask) within 1e-5
 // relative, values and dq, dk, dv, for every mask the decoder builds: causal with GQA, sliding
 // windows (Gemma 3), soft-capped scores, packed rows, keys before the input (prefix / cache), with
-// blocks that do not divide T, per (batch, kv head) slice and batched; and it leaks no tensors.
+// blocks that do not divide T, backward key chunks smaller than the forward's, per (batch, kv
+// head) slice and batched; and it leaks no tensors.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../../cli/node-runtime';
@@ -42,8 +43,9 @@ describe('blocked attention', () => {
     { name: 'keys before the input (prefix / cache)', B: 2, K: 1, G: 2, T: 7, D: 4, past: 5, window: null, softcap: null, packed: false },
   ];
   for (const units of ['slices', 'batch'] as const) {
-    for (const blocks of [{ queryBlock: 3, keyBlock: 4 }, { queryBlock: 64, keyBlock: 64 }]) {
-      it.each(cases)(`equals the dense reference, ${units}, blocks ${blocks.queryBlock}/${blocks.keyBlock}: $name`, async ({ B, K, G, T, D, past, window, softcap, packed }) => {
+    // The last: one key chunk forward, chunks of 3 keys backward (as the default 4,096 / 512 splits long rows).
+    for (const blocks of [{ queryBlock: 3, keyBlock: 4 }, { queryBlock: 64, keyBlock: 64 }, { queryBlock: 5, keyBlock: 64, backwardKeyBlock: 3 }]) {
+      it.each(cases)(`equals the dense reference, ${units}, blocks ${blocks.queryBlock}/${blocks.keyBlock}/${blocks.backwardKeyBlock ?? blocks.keyBlock}: $name`, async ({ B, K, G, T, D, past, window, softcap, packed }) => {
         const S = past + T;
         const r: MaskRequest = { B, T, G, past, window, packing: packed ? { segments: segments(B, T) } : undefined };
         const q = rand([B, K, G * T, D], 1);

@@ -25,6 +25,8 @@ export interface BlockedAttentionOptions {
   queryBlock?: number;
   /** Key positions per block (default DEFAULT_ATTENTION_BLOCK.key). */
   keyBlock?: number;
+  /** Key positions per block in the backward (default DEFAULT_ATTENTION_BLOCK.backwardKey, at most keyBlock). */
+  backwardKeyBlock?: number;
   /** 'slices': one (batch, kv head) at a time with 2-D products; 'batch': batched products; default by backend (batch on WebGPU). */
   units?: 'slices' | 'batch';
 }
@@ -33,10 +35,14 @@ export interface BlockedAttentionOptions {
  * Block sizes. Query blocks of 256 times: the causal line wastes half of one 256 x 256 block per
  * query block (1/8 of the work at T = 2048) while the kernel count stays low (tfjs launches each
  * op separately: a fixed 256 x 256 key grid made ~6x more kernels per step, past what tf.profile
- * can count). Key chunks up to 4,096 keys: a query block's visible keys are then one chunk up to
- * that length, [G*n, m] = 768 x 2048 floats (6 MB) at SmolLM2-135M's shape and T = 2048.
+ * can count). Key chunks up to 4,096 keys in the forward: a query block's visible keys are then
+ * one chunk up to that length, [G*n, m] = 768 x 2048 floats (6 MB per kv head) at SmolLM2-135M's
+ * shape and T = 2048. The backward holds ~8 such tensors per chunk (scores, probabilities, their
+ * gradients) where the forward holds ~4, and it runs while the layer's other gradients are alive,
+ * so its chunks stop at 512 keys: a step's peak at T = 2048 fell by ~110 MB for ~2.5x the
+ * backward's chunk count (it needs no rescaling: probabilities come from the saved lse).
  */
-export const DEFAULT_ATTENTION_BLOCK = { query: 256, key: 4096 } as const;
+export const DEFAULT_ATTENTION_BLOCK = { query: 256, key: 4096, backwardKey: 512 } as const;
 
 /**
  * A forward of T new tokens over S keys uses blocked attention when T x S is at least this
@@ -47,12 +53,12 @@ export const DEFAULT_ATTENTION_BLOCK = { query: 256, key: 4096 } as const;
 export const BLOCKED_ATTENTION_MIN_SCORES = 512 * 512;
 
 let forced: boolean | null = null;
-let blockSizes: { query: number; key: number } = DEFAULT_ATTENTION_BLOCK;
+let blockSizes: { query: number; key: number; backwardKey?: number } = DEFAULT_ATTENTION_BLOCK;
 /**
  * Tests and benchmarks: true / false forces the blocked / dense path in the decoder, null restores
  * the automatic choice; `blocks` replaces the default block sizes (small ones exercise many blocks).
  */
-export function setBlockedAttention(on: boolean | null, blocks: { query: number; key: number } = DEFAULT_ATTENTION_BLOCK): void {
+export function setBlockedAttention(on: boolean | null, blocks: { query: number; key: number; backwardKey?: number } = DEFAULT_ATTENTION_BLOCK): void {
   forced = on;
   blockSizes = blocks;
 }
@@ -283,7 +289,10 @@ export function blockedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   const S = k.shape[2];
   const { G, T } = r;
   if (M !== G * T || S !== r.past + T) throw new Error(`blockedAttention: q rows ${M} and keys ${S} do not match the mask's G ${G}, T ${T}, past ${r.past}`);
-  const bl = blocksOf(r, S, o.queryBlock ?? blockSizes.query, o.keyBlock ?? blockSizes.key);
+  const qb = o.queryBlock ?? blockSizes.query;
+  const kb = o.keyBlock ?? blockSizes.key;
+  const bl = blocksOf(r, S, qb, kb);
+  const blBack = blocksOf(r, S, qb, Math.min(kb, o.backwardKeyBlock ?? blockSizes.backwardKey ?? kb));
   const batched = (o.units ?? (nativeTransposes() ? 'batch' : 'slices')) === 'batch';
   const unitRow = (b: number | null) => (r.packing ? b : b === null ? null : 0);
   const f = tf.customGrad((qi, ki, vi, save) => {
@@ -297,7 +306,7 @@ export function blockedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
       value: out,
       gradFunc: (dy, saved) => {
         const [sq, sk, sv, so, sl] = saved as tf.Tensor4D[];
-        return perUnit([sq, sk, sv, so, sl, dy as tf.Tensor4D], B, K, batched, ([uq, uk, uv, uo, ul, ud], b) => unitBackward(uq, uk, uv, uo, ul, ud, G, T, bl, unitRow(b), o));
+        return perUnit([sq, sk, sv, so, sl, dy as tf.Tensor4D], B, K, batched, ([uq, uk, uv, uo, ul, ud], b) => unitBackward(uq, uk, uv, uo, ul, ud, G, T, blBack, unitRow(b), o));
       },
     };
   }) as (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
