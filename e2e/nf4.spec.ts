@@ -44,7 +44,7 @@ test('NF4 base chosen in the UI loads, trains on WebGPU through the fused kernel
   await expect(page.getByTestId('linear-path')).toHaveText('fused NF4 WGSL kernels');
 });
 
-test('WebGPU picks its NF4 kernel by measurement, shows the timing, and caches it per adapter', async ({ page, modelServer }) => {
+test('WebGPU picks its NF4 kernel and its attention by measurement, shows the timings, and caches them per adapter', async ({ page, modelServer }) => {
   test.setTimeout(4 * 60_000);
   await page.goto('/?backend=webgpu');
   await expect(page.getByTestId('backend-name')).toHaveText('WebGPU', { timeout: 60_000 });
@@ -60,7 +60,17 @@ test('WebGPU picks its NF4 kernel by measurement, shows the timing, and caches i
   expect(text).toContain(`NF4 kernel: ${fasterFused ? 'fused NF4 kernel' : 'dequantize-then-matmul'}`);
   // The layers run the kernel chosen.
   await expect(page.getByTestId('linear-path')).toHaveText(fasterFused ? 'fused NF4 WGSL kernels' : 'NF4 decoded on the GPU, then matmul');
+  // The attention path is chosen the same way: dense or flash at three tile sizes, the fastest named.
+  const attention = page.getByTestId('attention-variant');
+  await expect(attention).toContainText('measured now');
+  await expect(attention).toContainText('a software adapter: these are not GPU figures');
+  const aText = (await attention.textContent())!;
+  const times = [...aText.matchAll(/(dense|flash \d+×\d+) ([\d.]+) ms/g)].map((m) => ({ name: m[1], ms: Number(m[2]) }));
+  expect(times.map((t) => t.name)).toEqual(['dense', 'flash 16×16', 'flash 32×32', 'flash 64×64']);
+  const fastest = times.reduce((a, t) => (t.ms < a.ms ? t : a));
+  expect(aText).toContain(fastest.name === 'dense' ? 'Attention: dense scores' : `Attention: flash kernels, ${fastest.name.slice(6)} tiles`);
   await page.reload();
   await expect(page.getByTestId('nf4-variant')).toContainText('measured on an earlier visit', { timeout: 120_000 });
   await expect(page.getByTestId('nf4-variant')).toContainText(`${fusedMs} ms fused vs ${unfusedMs} ms`);
+  await expect(page.getByTestId('attention-variant')).toContainText('measured on an earlier visit');
 });

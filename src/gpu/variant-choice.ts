@@ -87,12 +87,19 @@ export function choiceKey(adapter: string, shape: { M: number; K: number; N: num
   return `nf4:${adapter}:${shape.M}x${shape.K}x${shape.N}`;
 }
 
-/** The cached choice for this adapter and shape, or a fresh measurement (then cached). */
-export async function nf4VariantFor(adapter: string, shape: { M: number; K: number; N: number }, measure: typeof timeNf4Variants = timeNf4Variants): Promise<Nf4VariantChoice> {
-  const key = choiceKey(adapter, shape);
-  const hit = typeof indexedDB === 'undefined' ? undefined : await get<Nf4VariantChoice>(key, variantStore()).catch(() => undefined);
-  if (hit && (hit.choice === 'fused' || hit.choice === 'unfused')) return { ...hit, cached: true };
-  const fresh = await measure(shape, adapter);
+/**
+ * A measured choice from the cache under `key` (marked cached) when `valid` accepts it, else a
+ * fresh measurement, then cached. Shared by every measured WebGPU choice (attention-choice.ts too).
+ */
+export async function cachedChoice<C extends { cached: boolean }>(key: string, valid: (c: C) => boolean, measure: () => Promise<C>): Promise<C> {
+  const hit = typeof indexedDB === 'undefined' ? undefined : await get<C>(key, variantStore()).catch(() => undefined);
+  if (hit && valid(hit)) return { ...hit, cached: true };
+  const fresh = await measure();
   if (typeof indexedDB !== 'undefined') await set(key, fresh, variantStore()).catch(() => undefined); // a full quota only costs a re-measure
   return fresh;
+}
+
+/** The cached choice for this adapter and shape, or a fresh measurement (then cached). */
+export function nf4VariantFor(adapter: string, shape: { M: number; K: number; N: number }, measure: typeof timeNf4Variants = timeNf4Variants): Promise<Nf4VariantChoice> {
+  return cachedChoice(choiceKey(adapter, shape), (c: Nf4VariantChoice) => c.choice === 'fused' || c.choice === 'unfused', () => measure(shape, adapter));
 }

@@ -17,7 +17,7 @@ export interface FlashAttentionOptions {
   scale: number;
   /** cap * tanh(s / cap) on the scaled scores; 0 or null for none. */
   softcap: number | null;
-  /** Workgroup tiles (default DEFAULT_FLASH_TILES, or setFlashAttention's). */
+  /** Workgroup tiles (default flashTiles(): forced, measured or DEFAULT_FLASH_TILES). */
   tiles?: FlashTiles;
 }
 
@@ -30,15 +30,40 @@ export class FlashAttentionBackendError extends Error {
 }
 
 let switched: boolean | null = null;
-let defaultTiles: FlashTiles = DEFAULT_FLASH_TILES;
+let forcedTiles: FlashTiles | null = null;
 /**
  * Tests and benchmarks: false keeps the decoder on blockedAttention's tf ops, true uses the kernels
  * on WebGPU even with the fused ops switched off, null (the default) follows the fused ops. `tiles`
- * replaces the default tiles.
+ * replaces the measured (or default) tiles.
  */
-export function setFlashAttention(on: boolean | null, tiles: FlashTiles = DEFAULT_FLASH_TILES): void {
+export function setFlashAttention(on: boolean | null, tiles: FlashTiles | null = null): void {
   switched = on;
-  defaultTiles = tiles;
+  forcedTiles = tiles;
+}
+
+/** What this GPU was measured to run fastest (src/gpu/attention-choice.ts, set by the engine). */
+export interface PreferredAttention {
+  /** Flash attention for every forward of FLASH_PREFERRED_MIN_T tokens or more, not only long ones. */
+  flash: boolean;
+  tiles: FlashTiles;
+}
+let preferred: PreferredAttention | null = null;
+/** The measured choice; null (no measurement, or off WebGPU): flash only for long sequences, default tiles. */
+export function setPreferredAttention(p: PreferredAttention | null): void {
+  preferred = p;
+}
+
+/** Below this many new tokens (decoding, short prompts) the dense core runs unless the sequence is long. */
+export const FLASH_PREFERRED_MIN_T = 16;
+
+/** Whether a forward of T new tokens takes flash attention because it was measured faster here. */
+export function flashPreferred(T: number): boolean {
+  return T >= FLASH_PREFERRED_MIN_T && preferred?.flash === true && flashAttentionActive();
+}
+
+/** The tiles flashAttention uses when its options name none: forced, else measured, else the default. */
+export function flashTiles(): FlashTiles {
+  return forcedTiles ?? preferred?.tiles ?? DEFAULT_FLASH_TILES;
 }
 
 /** Whether the decoder's blocked attention runs as the flash kernels now (WebGPU, not switched off). */
@@ -60,7 +85,7 @@ export function flashAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, r
   const S = k.shape[2];
   if (M !== r.G * r.T || S !== r.past + r.T) throw new Error(`flashAttention: q rows ${M} and keys ${S} do not match the mask's G ${r.G}, T ${r.T}, past ${r.past}`);
   if (r.packing && r.past !== 0) throw new Error(`flashAttention: packed rows have no past keys (past ${r.past})`);
-  const attrs: FlashAttrs = { ...(o.tiles ?? defaultTiles), G: r.G, T: r.T, past: r.past, window: r.window, scale: o.scale, softcap: o.softcap, packed: !!r.packing };
+  const attrs: FlashAttrs = { ...(o.tiles ?? flashTiles()), G: r.G, T: r.T, past: r.past, window: r.window, scale: o.scale, softcap: o.softcap, packed: !!r.packing };
   const segments = () => (r.packing ? tf.tensor1d(r.packing.segments, 'int32') : tf.zeros([1], 'int32')); // [B*T] or a placeholder
   const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   const f = tf.customGrad((qi, ki, vi, save) => {

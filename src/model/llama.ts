@@ -11,7 +11,7 @@ import { type ModelConfig, type LinearModule, type LayerType, LINEAR_MODULES } f
 import { allLogits, type FrozenHead } from './frozen-head';
 import { attentionCore, fusedAttention } from './attention-core';
 import { blockedAttention, useBlockedAttention } from './blocked-attention';
-import { flashAttention, flashAttentionActive } from './flash-attention';
+import { flashAttention, flashAttentionActive, flashPreferred } from './flash-attention';
 import { matMulBT } from './matmul';
 import { attentionMask, type MaskRequest } from './attention-mask';
 import { ropeTable } from './rope';
@@ -137,7 +137,8 @@ export class LlamaModel {
     const mask: Partial<Record<LayerType, tf.Tensor>> = {};
     const maskSpec = {} as Record<LayerType, MaskRequest>;
     // Long sequences: blocked attention, O(T) memory and no dense [G*T, S] mask (~50 MB per layer kind at T = 2048).
-    const blocked = fusedAttention() && useBlockedAttention(T, past + T);
+    // On WebGPU flash attention also serves shorter rows where it was measured faster (gpu/attention-choice.ts).
+    const blocked = fusedAttention() && (useBlockedAttention(T, past + T) || flashPreferred(T));
     // Training uses one fixed T; decoding walks positions, so bound what is cached (before this
     // call takes its tables, so none it holds is freed under it).
     if (this.ropeCache.size > 64) this.clearRopeCache();

@@ -1,6 +1,7 @@
 // Step 1: pick a model from the catalog or paste a URL; it streams into IndexedDB with progress and
 // loads from there on the next visit.
 import type { Nf4VariantChoice } from '../gpu/variant-choice';
+import type { AttentionChoice, AttentionVariant } from '../gpu/attention-choice';
 import { useApp } from '../store/app-store';
 import { StepBadge } from './StepBadge';
 import { ErrorBox, Progress } from './common';
@@ -65,6 +66,20 @@ function Nf4VariantLine({ v }: { v: Nf4VariantChoice }) {
   );
 }
 
+/** Which attention this GPU runs, and the timings that chose it. */
+function AttentionLine({ a }: { a: AttentionChoice }) {
+  const name = (v: AttentionVariant) => (v === 'dense' ? 'dense' : `flash ${v.slice(6)}×${v.slice(6)}`);
+  const s = a.shape;
+  return (
+    <span data-testid="attention-variant">
+      {' '}· Attention: {a.choice === 'dense' ? 'dense scores (flash kernels for long sequences)' : `flash kernels, ${name(a.choice).slice(6)} tiles`}, measured for {s.T} tokens
+      {' '}({(Object.entries(a.ms) as [AttentionVariant, number][]).map(([v, ms]) => `${name(v)} ${ms.toFixed(1)} ms`).join(', ')}; forward and backward of one layer)
+      {a.cached ? ', measured on an earlier visit' : ', measured now'} on {a.adapter}
+      {a.software ? ' (a software adapter: these are not GPU figures)' : ''}
+    </span>
+  );
+}
+
 /** The loaded base's memory in both precisions, and which one is in use. */
 function BaseMemoryLine({ model }: { model: NonNullable<ReturnType<typeof useApp.getState>['model']> }) {
   const m = model.baseMemory;
@@ -75,6 +90,7 @@ function BaseMemoryLine({ model }: { model: NonNullable<ReturnType<typeof useApp
       {formatBytes(m.linearNf4Bytes + m.otherBytes)} (linear layers {formatBytes(m.linearFp32Bytes)} → {formatBytes(m.linearNf4Bytes)}, other {formatBytes(m.otherBytes)})
       {model.basePrecision === 'nf4' ? ` · ${model.quantizedFromCache > 0 ? `${model.quantizedFromCache} layers from the quantized cache` : `${model.quantizedNow} layers quantized now and cached`}` : ''}
       {model.nf4Variant ? <Nf4VariantLine v={model.nf4Variant} /> : null}
+      {model.attention ? <AttentionLine a={model.attention} /> : null}
     </p>
   );
 }

@@ -18,6 +18,8 @@ import { parameterCount, parseConfig } from '../model/config';
 import { type ModelFileSet } from '../model/files';
 import { defaultPrecision, loadModelWithReport } from '../model/load';
 import { nf4VariantFor, timedShape } from '../gpu/variant-choice';
+import { attentionTimedShape, attentionVariantFor, bestFlashTiles } from '../gpu/attention-choice';
+import { setPreferredAttention } from '../model/flash-attention';
 
 /** Rows of the product timed to pick the NF4 kernel: a training micro-batch (4 x 128 tokens). */
 const NF4_TIMED_ROWS = 512;
@@ -105,6 +107,9 @@ export class Engine {
     const nf4Variant = this.backend?.backend === 'webgpu' && this.nf4Kernel === null && (precision === 'auto' ? defaultPrecision(cfg) : precision) === 'nf4'
       ? await nf4VariantFor(this.backend.adapterDescription ?? 'unknown adapter', timedShape(cfg, NF4_TIMED_ROWS))
       : undefined;
+    // WebGPU: the dense attention core or flash attention at one of three tile sizes, whichever this GPU runs fastest (measured once, cached).
+    const attention = this.backend?.backend === 'webgpu' ? await attentionVariantFor(this.backend.adapterDescription ?? 'unknown adapter', attentionTimedShape(cfg)) : undefined;
+    setPreferredAttention(attention ? { flash: attention.choice !== 'dense', tiles: bestFlashTiles(attention) } : null);
     const { model, report } = await loadModelWithReport(files, {
       precision,
       nf4Mode: (nf4Variant?.choice ?? this.nf4Kernel) === 'unfused' ? 'unfused' : 'auto',
@@ -135,6 +140,7 @@ export class Engine {
       hasChatTemplate: tokenizer.chatTemplate !== null,
       basePrecision: report.precision,
       ...(nf4Variant ? { nf4Variant } : {}),
+      ...(attention ? { attention } : {}),
       linearPath: report.linearPath,
       baseMemory: report.memory,
       quantizedFromCache: report.cacheHits,

@@ -2,6 +2,7 @@
 // each payload tied to its `type`. Requests carry an id; replies and events name the request they
 // belong to. Errors cross as {name, message} and are rebuilt as named errors by the client.
 import type { Nf4VariantChoice } from '../gpu/variant-choice';
+import type { AttentionChoice } from '../gpu/attention-choice';
 import type { GenerationSpeed } from '../model/generation-speed';
 import type { MicroBatch } from '../train/resume-settings';
 import type { LoraSpec } from '../adapters/lora-types';
@@ -66,6 +67,8 @@ export interface ModelSummary {
   baseMemory: BaseMemory;
   /** WebGPU + NF4: which kernel was measured faster on this GPU (src/gpu/variant-choice.ts). */
   nf4Variant?: Nf4VariantChoice;
+  /** WebGPU: the attention path measured fastest on this GPU (src/gpu/attention-choice.ts). */
+  attention?: AttentionChoice;
   /** NF4: projections read back from the IndexedDB cache vs quantized during this load. */
   quantizedFromCache: number;
   quantizedNow: number;
