@@ -86,9 +86,11 @@ export interface EstimateInput {
 /**
  * Bytes a layer really holds at its peak per byte of the per-token formula above (forward saves
  * plus the gradients in flight), measured with the attention core and NF4 on wasm at SmolLM2-135M's
- * layer shape (C 576, I 1536, 9/3 heads, T 128): 33.7 MB per layer for 128 tokens, 6.5x the formula.
+ * layer shape (C 576, I 1536, 9/3 heads, T 128, no recomputation): 22.7 MB per layer for 128
+ * tokens, 4.4x the formula (6.5x before RMSNorm, RoPE and the gate carried their own gradients).
+ * A recomputed 2,048-token layer's backward peaks at ~3.8x (blocked attention).
  */
-export const ACTIVATION_FACTOR = 6.5;
+export const ACTIVATION_FACTOR = 4.5;
 
 export function memoryBudgetBytes(backend: EstimateBackend): number {
   return backend === 'cpu' ? 2 * 1024 ** 3 : 4 * 1024 ** 3;
