@@ -1,7 +1,7 @@
 // Browser half of the benchmark: picks the backend the app would (or the forced one), builds the
 // model files (stories260K served at /model/, or random weights of a config) and runs
 // bench/scale-core.ts in the page, reporting one row per call.
-import { generateOnGpu, gpuEquality, gpuInfo } from './gpu-checks';
+import { attentionOnGpu, generateOnGpu, gpuEquality, gpuInfo } from './gpu-checks';
 import { chooseBackend, type BackendName } from '../src/gpu/backend-choice';
 import { WASM_URLS } from '../src/gpu/wasm-urls';
 import { bufferSource } from '../src/model/safetensors';
@@ -53,16 +53,24 @@ async function runGpuGenerate(o: { model: BenchOptions['model']; modelName: stri
   return generateOnGpu(files, o.precision, o.promptTokens, o.newTokens);
 }
 
+/** Attention variants on WebGPU (bench:gpu) at the bench model's heads. */
+async function runGpuAttention(o: { model: BenchOptions['model']; modelName: string; T: number }) {
+  const files = await modelFiles({ ...(o as unknown as BenchOptions), model: o.model, modelName: o.modelName });
+  return attentionOnGpu(files, o.T);
+}
+
 declare global {
   interface Window {
     runBench: typeof runBench;
     gpuInfo: typeof gpuInfo;
     runGpuGenerate: typeof runGpuGenerate;
+    runGpuAttention: typeof runGpuAttention;
     gpuEquality: typeof gpuEquality;
   }
 }
 window.runBench = runBench;
 window.gpuInfo = gpuInfo;
 window.runGpuGenerate = runGpuGenerate;
+window.runGpuAttention = runGpuAttention;
 window.gpuEquality = gpuEquality;
 document.getElementById('status')!.textContent = 'ready';

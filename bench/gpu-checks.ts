@@ -1,9 +1,12 @@
 // The page side of `npm run bench:gpu` (bench/gpu.ts), exposed by bench-entry.ts: which adapter
-// WebGPU got, generation speed on it, and one LoRA step on it against the cpu backend.
+// WebGPU got, generation speed on it, the attention variants timed as the page times them, and
+// one LoRA step on it against the cpu backend.
 import * as tf from '@tensorflow/tfjs';
 import { chooseBackend } from '../src/gpu/backend-choice';
 import { WASM_URLS } from '../src/gpu/wasm-urls';
 import { isSoftwareAdapter } from '../src/gpu/variant-choice';
+import { attentionTimedShape, timeAttentionVariants } from '../src/gpu/attention-choice';
+import { parseConfig } from '../src/model/config';
 import { loadModelWithReport } from '../src/model/load';
 import { generate } from '../src/model/generate';
 import { SpeedMeter, tokenRates } from '../src/model/generation-speed';
@@ -26,6 +29,14 @@ export async function gpuInfo(): Promise<GpuInfo> {
   const choice = await chooseBackend({ force: 'webgpu', wasmPaths: WASM_URLS });
   const adapter = choice.adapterDescription ?? null;
   return { backend: tf.getBackend(), adapter, software: isSoftwareAdapter(adapter), reason: choice.reason };
+}
+
+/** The dense core and the flash kernels at three tile sizes, at the model's heads and T tokens (the page's choice measures T = 256). */
+export async function attentionOnGpu(files: ModelFileSet, T: number) {
+  const choice = await chooseBackend({ force: 'webgpu', wasmPaths: WASM_URLS });
+  const shape = attentionTimedShape(parseConfig(files.config), T);
+  const r = await timeAttentionVariants(shape, choice.adapterDescription ?? 'unknown adapter');
+  return { shape, ms: r.ms, choice: r.choice };
 }
 
 /** Tokens per second generating `newTokens` after a random prompt, on WebGPU, after one warm-up run. */

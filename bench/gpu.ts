@@ -2,7 +2,8 @@
 // headless Chromium with WebGPU on Vulkan, says which adapter it got, and refuses to report a
 // software rasterizer (SwiftShader, llvmpipe...) as a GPU. Then prints, one JSON line each: the
 // adapter; training rows on WebGPU at a real model shape (fp32 base, NF4 decoded then multiplied,
-// NF4 fused kernels); generation rows on WebGPU (NF4 and fp32 base); and one LoRA step's loss and
+// NF4 fused kernels); generation rows on WebGPU (NF4 and fp32 base); attention rows (the dense core
+// and the flash kernels at three tile sizes, 256 and 2,048 tokens); and one LoRA step's loss and
 // gradients on WebGPU against the cpu backend on stories260K. Exit status: 0 done (every check
 // passed), 1 failed, 2 no GPU adapter (or a software one without --allow-software).
 import { BenchArgumentError, NAMED_MODEL_DIRS } from './args';
@@ -16,7 +17,7 @@ import { parseTargets } from '../src/train/presets';
 
 const SPEC = {
   command: 'npm run bench:gpu --',
-  summary: 'Training, generation and a cpu-equality check on this machine\'s GPU through WebGPU in headless Chromium;\nrefuses a software adapter. One JSON line per row.',
+  summary: 'Training, generation, attention variants and a cpu-equality check on this machine\'s GPU through WebGPU in headless Chromium;\nrefuses a software adapter. One JSON line per row.',
   options: {
     model: { type: 'string', value: ['stories260K', ...Object.keys(NAMED_MODEL_DIRS)].join('|'), help: 'The training and generation rows\' model: a real config with random weights, or stories260K to try the command quickly (default smollm2-135m).' },
     variants: { type: 'string', value: 'a,b,...', help: `Training variants: ${VARIANTS.join(', ')} (default fp32,nf4-unfused,nf4-fused).` },
@@ -26,6 +27,7 @@ const SPEC = {
     warmup: { type: 'string', value: 'N', help: 'Training: untimed steps first (default 1).' },
     'prompt-tokens': { type: 'string', value: 'N', help: 'Generation: prompt length (default 16).' },
     'new-tokens': { type: 'string', value: 'N', help: 'Generation: tokens per run (default 32).' },
+    'attention-seq': { type: 'string', value: 'T,T,...', help: 'Attention rows: tokens per row timed (default 256,2048; the page chooses at 256).' },
     'allow-software': { type: 'boolean', default: false, help: 'Run on a software adapter anyway (to try the command; its rows are marked, never GPU figures).' },
     chromium: { type: 'string', value: '<path>', help: 'Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium).' },
     'model-dir': { type: 'string', value: '<folder>', help: 'Where stories260K is, for the equality check (default ../shared/models/stories260K).' },
@@ -49,6 +51,8 @@ async function main(): Promise<number> {
   const model: BenchOptions['model'] = dir ? (JSON.parse(readFileSync(resolve(ROOT, dir, 'config.json'), 'utf8')) as Record<string, unknown>) : 'stories260K';
   const variants = (args.variants ?? 'fp32,nf4-unfused,nf4-fused').split(',') as Variant[];
   for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new BenchArgumentError(`bench/gpu.ts: unknown variant "${v}"; expected ${VARIANTS.join(', ')}`);
+  const attentionSeqs = (args['attention-seq'] ?? '256,2048').split(',').map(Number);
+  if (attentionSeqs.some((T) => !Number.isInteger(T) || T < 1)) throw new BenchArgumentError(`bench/gpu.ts: --attention-seq takes whole token counts, found "${args['attention-seq']}"`);
   const base = {
     backend: 'webgpu', model, modelName, batch: Number(args.batch ?? 4), seqLen: Number(args.seq ?? 256), steps: Number(args.steps ?? 3),
     warmupSteps: Number(args.warmup ?? 1), targets: parseTargets('q_proj,v_proj'), threads: 'auto',
@@ -80,6 +84,12 @@ async function main(): Promise<number> {
         page = await open();
         const r = await page.evaluate((o) => window.runGpuGenerate(o), { model, modelName, precision, promptTokens: Number(args['prompt-tokens'] ?? 16), newTokens: Number(args['new-tokens'] ?? 32) });
         line({ bench: 'gpu', check: 'generation', model: modelName, ...r, ...mark });
+        await page.close();
+      }
+      for (const T of attentionSeqs) {
+        page = await open();
+        const r = await page.evaluate((o) => window.runGpuAttention(o), { model, modelName, T });
+        line({ bench: 'gpu', check: 'attention', model: modelName, ...r, ...mark });
         await page.close();
       }
       page = await open();
