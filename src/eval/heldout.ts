@@ -1,9 +1,9 @@
-// Held-out loss: the mean masked next-token loss over examples, batched at a fixed [B, T] exactly
-// as the trainer evaluates (src/train/trainer.ts evaluate), with or without an adapter. Used by the
-// Evaluate view (worker) and `npm run eval` (Node) alike.
+// Held-out loss: the mean masked next-token loss over examples, batched as the trainer evaluates
+// (train/batches.ts lossBatches: no padding rows, each batch as long as its longest row), with or
+// without an adapter. Used by the Evaluate view (worker) and `npm run eval` (Node) alike.
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel, LoraHook } from '../model/llama';
-import { makeBatch, type TokenizedExample } from '../train/batches';
+import { lossBatches, type TokenizedExample } from '../train/batches';
 import { maskedCrossEntropy } from '../train/loss';
 
 export interface LossFigures {
@@ -15,15 +15,11 @@ export interface LossFigures {
   tokens: number;
 }
 
-/** Mean masked loss of `examples` under model (+ lora), B rows of T tokens at a time. NaN when nothing is trained. */
+/** Mean masked loss of `examples` under model (+ lora), up to B rows of up to T tokens at a time. NaN when nothing is trained. */
 export async function heldOutLoss(model: LlamaModel, lora: LoraHook | null, examples: TokenizedExample[], seqLen: number, batchSize: number): Promise<LossFigures> {
   let weighted = 0;
   let tokens = 0;
-  for (let i = 0; i < examples.length; i += batchSize) {
-    const rows = examples.slice(i, i + batchSize);
-    while (rows.length < batchSize) rows.push({ inputIds: [], lossMask: [] }); // keep [B, T] fixed
-    const b = makeBatch(rows, seqLen);
-    if (b.tokens === 0) continue;
+  for (const b of lossBatches(examples, seqLen, batchSize)) {
     const l = tf.tidy(() => {
       const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
       const logits = model.forward(ids, { lora }); // [B*T, V]

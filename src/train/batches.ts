@@ -63,6 +63,23 @@ export function makeBatch(rows: TokenizedExample[], seqLen: number, padId = 0): 
   return batch;
 }
 
+/**
+ * Batches for measuring a loss over `examples` (no gradient): `batchSize` rows at a time, the last
+ * batch only as many rows as are left, and each batch only as long as its longest row (at most
+ * `seqLen`). Padding changes no loss (its weight is 0 and causal attention never reads it from a
+ * real token), so this only skips work: ~40-token paragraphs were computed at 256 positions each,
+ * and a last batch of one example as four rows.
+ */
+export function lossBatches(examples: TokenizedExample[], seqLen: number, batchSize: number): Batch[] {
+  const out: Batch[] = [];
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const rows = examples.slice(i, i + batchSize);
+    const longest = Math.max(1, ...rows.map((r) => r.inputIds.length - 1));
+    const b = makeBatch(rows, Math.min(seqLen, longest));
+    if (b.tokens > 0) out.push(b);
+  }
+  return out;
+}
 
 /** Where the data stream stands: epoch and index into that epoch's permutation. */
 export interface DataPosition {

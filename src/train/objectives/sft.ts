@@ -8,7 +8,7 @@ import { adaptedLogits } from '../trainable';
 import { maskedCrossEntropy } from '../loss';
 import { fusedCrossEntropy } from '../fused-cross-entropy';
 import { recomputedStack, recomputeSkipsLastProduct, type RecomputedBlock } from '../recompute';
-import { makeBatch, type Batch, type TokenizedExample } from '../batches';
+import { lossBatches, makeBatch, type Batch, type TokenizedExample } from '../batches';
 import type { MicroBatchLoss, ObjectiveContext, ObjectiveFigures, ObjectiveRoom } from './objective';
 
 /** The model's final logit soft-cap (Gemma), 0 when it has none. */
@@ -88,14 +88,9 @@ export class SftObjective implements ObjectiveRoom {
   /** Mean masked loss over `examples` (token-weighted), without gradients. */
   async evaluate(examples: TokenizedExample[]): Promise<{ loss: number }> {
     if (examples.length === 0) return { loss: NaN };
-    const B = this.ctx.settings.batchSize;
     let weighted = 0;
     let tokens = 0;
-    for (let i = 0; i < examples.length; i += B) {
-      const rows = examples.slice(i, i + B);
-      while (rows.length < B) rows.push({ inputIds: [], lossMask: [] }); // keep [B, T] fixed
-      const batch = makeBatch(rows, this.ctx.settings.seqLen);
-      if (batch.tokens === 0) continue;
+    for (const batch of lossBatches(examples, this.ctx.settings.seqLen, this.ctx.settings.batchSize)) {
       const { f, shared } = sftLossFn(this.ctx, batch, false);
       const l = tf.tidy(f);
       tf.dispose(shared);
