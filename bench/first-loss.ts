@@ -4,9 +4,12 @@
 // serves it like the hub, builds and serves the app (cross-origin isolated), then in Chromium:
 //   1. loads the model with an NF4 base (download into IndexedDB, quantize, cache), once;
 //   2. reloads the page: the model comes back from IndexedDB (NF4 from the quantized cache);
-//   3. drops a dataset and starts LoRA training at batch 4 x 256 (q+v, r=8, packing on).
-// Prints one JSON line: seconds from reload to model ready, from Start to the first loss, and the
-// sum. Options: --backend wasm|webgpu (default wasm), --batch 4, --seq 256, --model smollm2-135m.
+//   3. drops a dataset and starts LoRA training at batch 4 x 256 (q+v, r=8, packing on);
+//   4. once its 2 steps are done, presses "Evaluate base vs tuned" (held-out loss, the forgetting
+//      check, and 4 validation prompts x 32 new tokens in both columns, base and tuned).
+// Prints one JSON line: seconds from reload to model ready, from Start to the first loss, their
+// sum, and Evaluate's seconds from the press to its last answer. Options: --backend wasm|webgpu
+// (default wasm), --batch 4, --seq 256, --model smollm2-135m, --evaluate off (skip step 4).
 import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -98,10 +101,21 @@ async function main(): Promise<void> {
     await page.getByTestId('train-first-loss').filter({ hasText: /\d/ }).waitFor({ timeout: 20 * 60_000 });
     const firstLossS = (Date.now() - t2) / 1000;
     const firstLoss = Number(await page.getByTestId('train-first-loss').textContent());
+    let evaluateS: number | null = null;
+    let answers: number | null = null;
+    if (o.evaluate !== 'off') {
+      await page.getByTestId('state-train').filter({ hasText: 'Done: adapter ready' }).waitFor({ timeout: 20 * 60_000 });
+      const evaluate = page.getByRole('region', { name: 'Evaluate' });
+      const t3 = Date.now();
+      await evaluate.getByRole('button', { name: 'Evaluate base vs tuned' }).click();
+      await page.getByTestId('state-train').filter({ hasText: 'Done: trained and evaluated' }).waitFor({ timeout: 20 * 60_000 });
+      evaluateS = (Date.now() - t3) / 1000;
+      answers = await evaluate.getByRole('group', { name: /^Held-out example/ }).count();
+    }
     process.stdout.write(JSON.stringify({
       model, backend, batch: Number(batch), seq_len: Number(seq), threads,
       first_load_s: firstLoadS, cached_load_s: cachedLoadS, start_to_first_loss_s: firstLossS,
-      cached_to_first_loss_s: Math.round((cachedLoadS + firstLossS) * 10) / 10, first_loss: firstLoss, base_memory: memory.replace(/\s+/g, ' ').trim(),
+      cached_to_first_loss_s: Math.round((cachedLoadS + firstLossS) * 10) / 10, first_loss: firstLoss, evaluate_s: evaluateS, evaluate_answers: answers, base_memory: memory.replace(/\s+/g, ' ').trim(),
     }) + '\n');
   } finally {
     await browser.close();
