@@ -54,18 +54,17 @@ function rmsNormComposed<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number,
  * Autograd kept x², the mean, the reciprocal root and x·s for the backward, and its backward's
  * ~8 [..., C] gradients until the whole backward ended; this keeps x only and frees each
  * temporary as soon as it is used (the same dx as FusedRmsNormGradX on WebGPU:
- * dx = s·g - x·s³·rowsum(g·x)/C with g = dy·(offset + w), s = 1/sqrt(mean(x²) + eps)).
- * A trainable w (full fine-tuning) gets its gradient rowsum(dy·x·s); a frozen one is a constant.
+ * dx = s·g - x·s³·rowsum(g·x)/C with g = dy·(offset + w), s = 1/sqrt(mean(x²) + eps)), and
+ * dw = rowsum(dy·x·s) over the rows, for whoever differentiates w (full fine-tuning, tf.grads):
+ * a custom gradient returns every input's at once, and dw is [C].
  */
 function rmsNormWithGrad<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number, offset: number): T {
-  const trainW = w instanceof tf.Variable && w.trainable;
   const drop = (...ts: tf.Tensor[]) => tf.dispose(ts);
   const f = tf.customGrad((...args: unknown[]) => {
-    const xi = args[0] as tf.Tensor;
-    const wi = (trainW ? args[1] : w) as tf.Tensor1D;
-    (args[args.length - 1] as tf.GradSaveFunc)([xi, wi]);
+    const [xi, wi, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([xi, wi]);
     return {
-      value: rmsNormComposed(xi, wi, eps, offset),
+      value: rmsNormComposed(xi, wi as tf.Tensor1D, eps, offset),
       gradFunc: (dy, saved) => {
         const [xs, ws] = saved as [tf.Tensor, tf.Tensor1D];
         const d = dy as tf.Tensor;
@@ -89,10 +88,6 @@ function rmsNormWithGrad<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number,
         drop(coef);
         const dx = tf.sub(a, b);
         drop(a, b);
-        if (!trainW) {
-          drop(s);
-          return [dx];
-        }
         const xsS = tf.mul(xs, s);
         drop(s);
         const prod = tf.mul(d, xsS);
@@ -102,8 +97,8 @@ function rmsNormWithGrad<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number,
         return [dx, dw];
       },
     };
-  }) as (...xs: tf.Tensor[]) => T;
-  return trainW ? f(x, w) : f(x);
+  }) as unknown as (x: tf.Tensor, w: tf.Tensor1D) => T;
+  return f(x, w);
 }
 
 /** The gated MLP's middle: act(gate) * up, both [N, I]. */
