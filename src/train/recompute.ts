@@ -39,37 +39,10 @@ export type VjpObjective = (x: tf.Tensor2D, dy: tf.Tensor2D) => tf.Scalar;
  * fn wrapped so that, under a tape, it saves only x and recomputes itself in the backward pass.
  * `vars` are the trainable variables fn reads (their gradients are returned to the outer tape);
  * without a tape it is fn itself. With `vjp`, the backward takes its gradients from that instead
- * (it must consume the same random draws, in the same order, as fn).
+ * (it must consume the same random draws, in the same order, as fn). A stack of one block.
  */
 export function recomputed(fn: (x: tf.Tensor2D) => tf.Tensor2D, vars: tf.Variable[], random?: ReplayableRandom, vjp?: VjpObjective): (x: tf.Tensor2D) => tf.Tensor2D {
-  const engine = tf.engine() as unknown as EngineTapeState & { isTapeOn(): boolean };
-  const f = tf.customGrad((...args: unknown[]) => {
-    const x = args[0] as tf.Tensor2D;
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const seedBefore = random?.get();
-    const value = fn(x); // inside a kernel: nothing fn does is recorded or saved
-    save([x]);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const seedAfter = random?.get();
-        if (random && seedBefore !== undefined) random.set(seedBefore);
-        const outer = engine.state.activeTape;
-        const xs = [saved[0], ...vars];
-        let res: { value: tf.Tensor; grads: tf.Tensor[] };
-        try {
-          const x0 = saved[0] as tf.Tensor2D;
-          res = vjp ? engine.gradients(() => vjp(x0, dy as tf.Tensor2D), xs, undefined, true) : engine.gradients(() => fn(x0), xs, dy as tf.Tensor, true);
-        } finally {
-          engine.state.activeTape = outer;
-          if (random && seedAfter !== undefined) random.set(seedAfter);
-        }
-        res.value.dispose();
-        return res.grads.map((g, i) => g ?? tf.zerosLike(xs[i]));
-      },
-    };
-  }) as unknown as (x: tf.Tensor2D, ...vars: tf.Variable[]) => tf.Tensor2D;
-  return (x) => (engine.isTapeOn() ? f(x, ...vars) : fn(x));
+  return recomputedStack([{ fn, vars, vjp }], random);
 }
 
 /** One block of a recomputed stack: its function, the variables it reads, and optionally a cheaper vjp. */

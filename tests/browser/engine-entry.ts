@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { chooseBackend, type BackendName } from '../../src/gpu/backend-choice';
 import { WASM_URLS } from '../../src/gpu/wasm-urls';
 import { loadModelWithReport } from '../../src/model/load';
-import { bufferSource } from '../../src/model/safetensors';
+import { fetchModelFiles } from './served-model';
 import { LoraAdapter } from '../../src/train/lora';
 import { makeBatch } from '../../src/train/batches';
 import { maskedCrossEntropy } from '../../src/train/loss';
@@ -18,19 +18,6 @@ import { gemmMatMul, nf4Gemm } from '../../src/kernels/gemm';
 import { gemmThreads } from '../../src/kernels/gemm-pool';
 import { blockAbsmax, quantizeNf4 } from '../../src/model/nf4';
 
-/** A served single-file model folder (config, tokenizer, model.safetensors) as the loader takes it. */
-async function fetchModelFiles(modelUrl: string) {
-  const get = async (f: string) => new Uint8Array(await (await fetch(`${modelUrl}/${f}`)).arrayBuffer());
-  const text = async (f: string) => new TextDecoder().decode(await get(f));
-  return {
-    source: modelUrl,
-    config: JSON.parse(await text('config.json')),
-    tokenizerJson: JSON.parse(await text('tokenizer.json')),
-    tokenizerConfig: JSON.parse(await text('tokenizer_config.json')),
-    shards: [{ name: 'model.safetensors', bytes: bufferSource(await get('model.safetensors')) }],
-    fingerprint: 'test',
-  };
-}
 
 async function stepOn(backend: BackendName, modelUrl: string, precision: 'fp32' | 'nf4' = 'fp32'): Promise<{ backend: string; linearPath: string; loss: number; grads: Record<string, number[]>; recomputedGrads: Record<string, number[]>; trainLosses: number[] }> {
   await chooseBackend({ force: backend, wasmPaths: WASM_URLS });

@@ -11,7 +11,7 @@ import { blockedAttention, setBlockedAttention } from '../../src/model/blocked-a
 import { flashAttention, setFlashAttention } from '../../src/model/flash-attention';
 import { FLASH_ATTENTION_FORWARD, FLASH_ATTENTION_GRAD_KV, FLASH_ATTENTION_GRAD_Q, FLASH_ATTENTION_ROW_DOT, type FlashTiles } from '../../src/gpu/flash-attention';
 import { loadModelWithReport } from '../../src/model/load';
-import { bufferSource } from '../../src/model/safetensors';
+import { fetchModelFiles } from './served-model';
 import { LoraAdapter } from '../../src/train/lora';
 import { uniformValues } from '../../src/util/random';
 import { maxRelativeError } from '../../src/util/compare';
@@ -122,19 +122,6 @@ async function runCase(c: FlashCase): Promise<FlashResult> {
   };
 }
 
-/** A served single-file model folder (config, tokenizer, model.safetensors) as the loader takes it. */
-async function fetchModelFiles(modelUrl: string) {
-  const get = async (f: string) => new Uint8Array(await (await fetch(`${modelUrl}/${f}`)).arrayBuffer());
-  const text = async (f: string) => new TextDecoder().decode(await get(f));
-  return {
-    source: modelUrl,
-    config: JSON.parse(await text('config.json')),
-    tokenizerJson: JSON.parse(await text('tokenizer.json')),
-    tokenizerConfig: JSON.parse(await text('tokenizer_config.json')),
-    shards: [{ name: 'model.safetensors', bytes: bufferSource(await get('model.safetensors')) }],
-    fingerprint: 'test',
-  };
-}
 
 export interface ModelCheckResult {
   logitsRelErr: number;
