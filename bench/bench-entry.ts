@@ -1,7 +1,7 @@
 // Browser half of the benchmark: picks the backend the app would (or the forced one), builds the
 // model files (stories260K served at /model/, or random weights of a config) and runs
 // bench/scale-core.ts in the page, reporting one row per call.
-import { attentionOnGpu, generateOnGpu, gpuEquality, gpuInfo } from './gpu-checks';
+import { attentionOnGpu, generateOnGpu, gpuEquality, gpuInfo, nf4TilesOnGpu } from './gpu-checks';
 import { chooseBackend, type BackendName } from '../src/gpu/backend-choice';
 import { WASM_URLS } from '../src/gpu/wasm-urls';
 import { bufferSource } from '../src/model/safetensors';
@@ -59,12 +59,19 @@ async function runGpuAttention(o: { model: BenchOptions['model']; modelName: str
   return attentionOnGpu(files, o.T);
 }
 
+/** The NF4 kernel's tiles against dequantize-then-matmul on WebGPU (bench:gpu) at the bench model's MLP projection. */
+async function runGpuNf4Tiles(o: { model: BenchOptions['model']; modelName: string; rows: number }) {
+  const files = await modelFiles({ ...(o as unknown as BenchOptions), model: o.model, modelName: o.modelName });
+  return nf4TilesOnGpu(files, o.rows);
+}
+
 declare global {
   interface Window {
     runBench: typeof runBench;
     gpuInfo: typeof gpuInfo;
     runGpuGenerate: typeof runGpuGenerate;
     runGpuAttention: typeof runGpuAttention;
+    runGpuNf4Tiles: typeof runGpuNf4Tiles;
     gpuEquality: typeof gpuEquality;
   }
 }
@@ -72,5 +79,6 @@ window.runBench = runBench;
 window.gpuInfo = gpuInfo;
 window.runGpuGenerate = runGpuGenerate;
 window.runGpuAttention = runGpuAttention;
+window.runGpuNf4Tiles = runGpuNf4Tiles;
 window.gpuEquality = gpuEquality;
 document.getElementById('status')!.textContent = 'ready';

@@ -1,10 +1,11 @@
 // The page side of `npm run bench:gpu` (bench/gpu.ts), exposed by bench-entry.ts: which adapter
-// WebGPU got, generation speed on it, the attention variants timed as the page times them, and
+// WebGPU got, generation speed on it, the attention variants and the NF4 kernel's tiles timed as
+// the page times them, and
 // one LoRA step on it against the cpu backend.
 import * as tf from '@tensorflow/tfjs';
 import { chooseBackend } from '../src/gpu/backend-choice';
 import { WASM_URLS } from '../src/gpu/wasm-urls';
-import { isSoftwareAdapter } from '../src/gpu/variant-choice';
+import { isSoftwareAdapter, timedShape, timeNf4Variants } from '../src/gpu/variant-choice';
 import { attentionTimedShape, timeAttentionVariants } from '../src/gpu/attention-choice';
 import { parseConfig } from '../src/model/config';
 import { loadModelWithReport } from '../src/model/load';
@@ -37,6 +38,13 @@ export async function attentionOnGpu(files: ModelFileSet, T: number) {
   const shape = attentionTimedShape(parseConfig(files.config), T);
   const r = await timeAttentionVariants(shape, choice.adapterDescription ?? 'unknown adapter');
   return { shape, ms: r.ms, choice: r.choice };
+}
+
+/** The fused NF4 kernel at each output tile against dequantize-then-matmul, at the model's MLP projection and `rows` rows (the page times 512). */
+export async function nf4TilesOnGpu(files: ModelFileSet, rows: number) {
+  const choice = await chooseBackend({ force: 'webgpu', wasmPaths: WASM_URLS });
+  const r = await timeNf4Variants(timedShape(parseConfig(files.config), rows), choice.adapterDescription ?? 'unknown adapter');
+  return { shape: r.shape, fused_ms_by_tile: r.fusedMsByTile, unfused_ms: r.unfusedMs, choice: r.choice, tile: r.tile };
 }
 
 /** Tokens per second generating `newTokens` after a random prompt, on WebGPU, after one warm-up run. */

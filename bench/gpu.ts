@@ -3,7 +3,8 @@
 // software rasterizer (SwiftShader, llvmpipe...) as a GPU. Then prints, one JSON line each: the
 // adapter; training rows on WebGPU at a real model shape (fp32 base, NF4 decoded then multiplied,
 // NF4 fused kernels); generation rows on WebGPU (NF4 and fp32 base); attention rows (the dense core
-// and the flash kernels at three tile sizes, 256 and 2,048 tokens); and one LoRA step's loss and
+// and the flash kernels at three tile sizes, 256 and 2,048 tokens); an NF4 row (the fused kernel at
+// its three output tiles against dequantize-then-matmul, as the page times it); and one LoRA step's loss and
 // gradients on WebGPU against the cpu backend on stories260K. Exit status: 0 done (every check
 // passed), 1 failed, 2 no GPU adapter (or a software one without --allow-software).
 import { BenchArgumentError, NAMED_MODEL_DIRS } from './args';
@@ -92,6 +93,10 @@ async function main(): Promise<number> {
         line({ bench: 'gpu', check: 'attention', model: modelName, ...r, ...mark });
         await page.close();
       }
+      page = await open();
+      const nf4 = await page.evaluate((o) => window.runGpuNf4Tiles(o), { model, modelName, rows: 512 });
+      line({ bench: 'gpu', check: 'nf4-tiles', model: modelName, ...nf4, ...mark });
+      await page.close();
       page = await open();
       const eq = await page.evaluate(() => window.gpuEquality());
       await page.close();

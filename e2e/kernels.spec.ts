@@ -9,7 +9,7 @@ async function openPage(page: Page): Promise<void> {
   await expect(page.locator('#status')).toHaveText('ready');
 }
 
-// Shapes chosen off the 32 x 32 output tile and the 16-wide reduction slice, with padded blocks.
+// Shapes chosen off the output tile (32 x 32 unless named) and the reduction slice, with padded blocks.
 const CASES: KernelCase[] = [
   { m: 5, out: 37, in: 70, doubleQuant: false },
   { m: 33, out: 20, in: 45, doubleQuant: false },
@@ -18,6 +18,12 @@ const CASES: KernelCase[] = [
   { m: 5, out: 37, in: 72, doubleQuant: false },
   { m: 33, out: 41, in: 136, doubleQuant: true },
   { m: 6, out: 37, in: 70, doubleQuant: false, unfused: true },
+  // The other output tiles (16 x 16 with a 32-wide slice, 64 x 64 with an 8-wide one), each off its
+  // tile and slice, word-aligned and not, both absmax layouts.
+  { m: 19, out: 37, in: 72, doubleQuant: false, tile: 16 },
+  { m: 40, out: 21, in: 45, doubleQuant: true, tile: 16 },
+  { m: 70, out: 130, in: 136, doubleQuant: false, tile: 64 },
+  { m: 5, out: 65, in: 19, doubleQuant: true, tile: 64 },
 ];
 
 test('chooseBackend picks wasm over a SwiftShader fallback adapter and honours force', async ({ page }) => {

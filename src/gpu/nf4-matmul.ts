@@ -21,16 +21,39 @@ export interface Nf4KernelAttrs {
   doubleQuant: boolean;
 }
 
-// Output tile per workgroup TILE x TILE, reduction slice TILE_R, 8x8 threads each owning 4x4 outputs.
-const TILE = 32;
-const TILE_R = 16;
+// Output tile per workgroup T x T, reduction slice 512 / T, 8 x 8 threads each owning T/8 x T/8
+// outputs. With K % 8 == 0 every run of 8 weights along K is one whole int32 of codes inside one
+// 64-block: each thread then fills its tile slots from one word load and one absmax load (8
+// weights) instead of 8 of each. A B tile holds T * (512 / T) / 8 = 64 such words: one per thread,
+// whatever T. Which T runs fastest depends on the GPU: variant-choice.ts measures it.
+export const NF4_TILES = [16, 32, 64] as const;
+export type Nf4Tile = (typeof NF4_TILES)[number];
 const WG = 8;
-const PER_THREAD = TILE / WG; // 4
-// With K % 8 == 0 every run of 8 weights along K is one whole int32 of codes inside one 64-block:
-// each thread then fills its tile slots from one word load and one absmax load (8 weights) instead
-// of 8 of each. A B tile holds TILE * TILE_R / 8 = 64 such words: one per thread.
-const WORDS_PER_TILE = (TILE * TILE_R) / 8;
-if (WORDS_PER_TILE !== WG * WG) throw new Error('src/gpu/nf4-matmul.ts: one code word per thread per B tile expected');
+
+interface TileGeometry {
+  /** Output rows and columns per workgroup. */
+  tile: number;
+  /** Reduction slice per pass. */
+  slice: number;
+  /** Each thread's outputs per side. */
+  perThread: number;
+}
+
+function geometry(tile: Nf4Tile): TileGeometry {
+  const g = { tile, slice: 512 / tile, perThread: tile / WG };
+  if ((g.tile * g.slice) / 8 !== WG * WG) throw new Error('src/gpu/nf4-matmul.ts: one code word per thread per B tile expected');
+  return g;
+}
+
+let currentTile: Nf4Tile = 32;
+/** The output tile the fused kernels dispatch with from now on (the measured choice, or a benchmark's). */
+export function setNf4Tile(tile: Nf4Tile): void {
+  if (!NF4_TILES.includes(tile)) throw new Error(`setNf4Tile: the tile must be one of ${NF4_TILES.join(', ')}, got ${tile}`);
+  currentTile = tile;
+}
+export function nf4Tile(): Nf4Tile {
+  return currentTile;
+}
 
 let wordLoads = true;
 /** Benchmarks only: false forces the element-wise B-tile decode (the kernel before word loads). */
@@ -71,6 +94,7 @@ class Nf4TiledMatMulProgram implements WebGPUProgram {
   dispatchLayout = { x: [1], y: [0] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WG, WG, 1];
+  private readonly g: TileGeometry;
 
   constructor(
     m: number,
@@ -79,15 +103,18 @@ class Nf4TiledMatMulProgram implements WebGPUProgram {
     private readonly doubleQuant: boolean,
     /** K % 8 == 0: decode B tiles a code word at a time. */
     private readonly wordAligned: boolean,
+    tile: Nf4Tile,
   ) {
+    this.g = geometry(tile);
     this.outputShape = [m, p];
     this.variableNames = doubleQuant ? ['a', 'codes', 'qabs', 'qscale'] : ['a', 'codes', 'absmax'];
-    this.dispatch = [Math.ceil(p / TILE), Math.ceil(m / TILE), 1];
+    this.dispatch = [Math.ceil(p / this.g.tile), Math.ceil(m / this.g.tile), 1];
     // Only tile sizes are baked into the WGSL (M, R, P come from the shape uniforms).
-    this.shaderKey = `nf4mm_${transposedW ? 'fwd' : 'dx'}_${doubleQuant ? 'dq' : 'f32'}_${wordAligned ? 'w8' : 'e1'}_${TILE}_${TILE_R}_${WG}`;
+    this.shaderKey = `nf4mm_${transposedW ? 'fwd' : 'dx'}_${doubleQuant ? 'dq' : 'f32'}_${wordAligned ? 'w8' : 'e1'}_${this.g.tile}_${this.g.slice}_${WG}`;
   }
 
   getUserCode(): string {
+    const { tile: TILE, slice: TILE_R, perThread: PER_THREAD } = this.g;
     // forward: B(r, p) = W(p, r) with K = R; gradient: B(r, p) = W(r, p) with K = P.
     const bAt = this.transposedW ? 'weightAt(gp, gr, R)' : 'weightAt(gr, gp, P)';
     const elementwiseB = `
@@ -230,7 +257,7 @@ export function registerNf4Kernels(): void {
       kernelFunc: ({ inputs, backend, attrs }) => {
         const x = inputs.x!; // [M, K]
         const { outFeatures, inFeatures } = attrs as unknown as Nf4KernelAttrs;
-        const program = new Nf4TiledMatMulProgram(x.shape[0]!, outFeatures, true, doubleQuant, wordLoads && inFeatures % 8 === 0);
+        const program = new Nf4TiledMatMulProgram(x.shape[0]!, outFeatures, true, doubleQuant, wordLoads && inFeatures % 8 === 0, currentTile);
         return (backend as WebGPUBackend).runWebGPUProgram(program, [x, ...quantInputs(inputs, doubleQuant)], 'float32'); // [M, N]
       },
     });
@@ -255,7 +282,7 @@ export function registerNf4Kernels(): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { doubleQuant, inFeatures } = attrs as unknown as Nf4KernelAttrs;
       const dy = inputs.dy!; // [M, N]
-      const program = new Nf4TiledMatMulProgram(dy.shape[0]!, inFeatures, false, doubleQuant, wordLoads && inFeatures % 8 === 0);
+      const program = new Nf4TiledMatMulProgram(dy.shape[0]!, inFeatures, false, doubleQuant, wordLoads && inFeatures % 8 === 0, currentTile);
       return (backend as WebGPUBackend).runWebGPUProgram(program, [dy, ...quantInputs(inputs, doubleQuant)], 'float32'); // [M, K]
     },
   });

@@ -1,21 +1,27 @@
 // WebGPU picks its NF4 kernel by measurement on the user's own GPU: the fused kernel (4-bit codes
-// decoded inside the matmul's tiles) against dequantize-then-matmul, timed on the loaded model's
-// largest projection at a training micro-batch's row count, forward and input gradient, the two
-// alternated so drift hits both. The faster one is used; the result is cached in IndexedDB per GPU
-// adapter and shape, so the measurement runs once. A software adapter (SwiftShader) is timed the
+// decoded inside the matmul's tiles) at each of its output tiles (16, 32, 64) against
+// dequantize-then-matmul, timed on the loaded model's largest projection at a training
+// micro-batch's row count, forward and input gradient, in rotated order so drift hits all. The
+// fastest is used; the result is cached in IndexedDB per GPU adapter and shape, so the measurement
+// runs once. A software adapter (SwiftShader) is timed the
 // same way but flagged: its times never stand for a GPU.
 import * as tf from '@tensorflow/tfjs';
 import { createStore, get, set, type UseStore } from 'idb-keyval';
 import { createNf4LinearFromQuantized } from '../model/nf4-linear';
 import { quantizeNf4 } from '../model/nf4';
+import { NF4_TILES, nf4Tile, setNf4Tile, type Nf4Tile } from './nf4-matmul';
 
 export type Nf4Variant = 'fused' | 'unfused';
 
 export interface Nf4VariantChoice {
   choice: Nf4Variant;
-  /** Median milliseconds of one forward + input-gradient product, each variant. */
+  /** The fused kernel's fastest output tile (T x T), the one used when the fused kernel is chosen. */
+  tile: Nf4Tile;
+  /** Median milliseconds of one forward + input-gradient product: the fused kernel at its fastest tile, and unfused. */
   fusedMs: number;
   unfusedMs: number;
+  /** The fused kernel's median at each tile. */
+  fusedMsByTile: Record<`${Nf4Tile}`, number>;
   /** x [M, K] · W [N, K]ᵀ: the shape timed. */
   shape: { M: number; K: number; N: number };
   /** The GPU adapter it was measured on (its description). */
@@ -40,9 +46,10 @@ export function timedShape(cfg: { hiddenSize: number; intermediateSize: number }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
- * Times both variants on random weights of the given shape: `reps` alternated rounds after one
- * warm-up each (which also compiles the shaders). Each round is forward y = x·Wᵀ and dx = dy·W,
- * read back so the GPU work is inside the timing.
+ * Times unfused and the fused kernel at each tile on random weights of the given shape: `reps`
+ * rotated rounds after one warm-up each (which also compiles the shaders). Each round is forward
+ * y = x·Wᵀ and dx = dy·W, read back so the GPU work is inside the timing. The tile in force before
+ * is restored.
  */
 export async function timeNf4Variants(shape: { M: number; K: number; N: number }, adapter: string, reps = 5): Promise<Nf4VariantChoice> {
   if (tf.getBackend() !== 'webgpu') throw new Error('timeNf4Variants: the NF4 variants are WebGPU kernels');
@@ -50,32 +57,42 @@ export async function timeNf4Variants(shape: { M: number; K: number; N: number }
   const w = new Float32Array(N * K);
   for (let i = 0; i < w.length; i++) w[i] = Math.sin(i * 12.9898) * 0.02; // deterministic, weight-like scale
   const q = quantizeNf4(w, N, K);
-  const layers = { fused: createNf4LinearFromQuantized(q, { mode: 'auto' }), unfused: createNf4LinearFromQuantized(q, { mode: 'unfused' }) };
+  const fused = createNf4LinearFromQuantized(q, { mode: 'auto' });
+  const unfused = createNf4LinearFromQuantized(q, { mode: 'unfused' });
   const x = tf.randomNormal([M, K], 0, 1, 'float32', 1) as tf.Tensor2D;
   const dy = tf.randomNormal([M, N], 0, 1, 'float32', 2) as tf.Tensor2D;
-  const once = async (v: Nf4Variant): Promise<number> => {
+  type Timed = Nf4Tile | 'unfused';
+  const variants: Timed[] = [...NF4_TILES, 'unfused'];
+  const before = nf4Tile();
+  const once = async (v: Timed): Promise<number> => {
+    if (v !== 'unfused') setNf4Tile(v);
+    const layer = v === 'unfused' ? unfused : fused;
     const t0 = performance.now();
-    const [y, dx] = tf.tidy(() => [layers[v].apply(x), layers[v].inputGrad(dy)]);
+    const [y, dx] = tf.tidy(() => [layer.apply(x), layer.inputGrad(dy)]);
     await Promise.all([y.data(), dx.data()]);
     const ms = performance.now() - t0;
     tf.dispose([y, dx]);
     return ms;
   };
   try {
-    await once('fused');
-    await once('unfused');
-    const times: Record<Nf4Variant, number[]> = { fused: [], unfused: [] };
+    for (const v of variants) await once(v);
+    const times = new Map<Timed, number[]>(variants.map((v) => [v, []]));
     for (let r = 0; r < reps; r++) {
-      const order: Nf4Variant[] = r % 2 ? ['unfused', 'fused'] : ['fused', 'unfused'];
-      for (const v of order) times[v].push(await once(v));
+      for (let i = 0; i < variants.length; i++) {
+        const v = variants[(i + r) % variants.length]!;
+        times.get(v)!.push(await once(v));
+      }
     }
-    const fusedMs = median(times.fused);
-    const unfusedMs = median(times.unfused);
-    return { choice: fusedMs <= unfusedMs ? 'fused' : 'unfused', fusedMs, unfusedMs, shape, adapter, software: isSoftwareAdapter(adapter), measuredAt: Date.now(), cached: false };
+    const fusedMsByTile = Object.fromEntries(NF4_TILES.map((t) => [String(t), median(times.get(t)!)])) as Record<`${Nf4Tile}`, number>;
+    const tile = NF4_TILES.reduce((best, t) => (fusedMsByTile[`${t}`] < fusedMsByTile[`${best}`] ? t : best));
+    const fusedMs = fusedMsByTile[`${tile}`];
+    const unfusedMs = median(times.get('unfused')!);
+    return { choice: fusedMs <= unfusedMs ? 'fused' : 'unfused', tile, fusedMs, unfusedMs, fusedMsByTile, shape, adapter, software: isSoftwareAdapter(adapter), measuredAt: Date.now(), cached: false };
   } finally {
+    setNf4Tile(before);
     tf.dispose([x, dy]);
-    layers.fused.dispose();
-    layers.unfused.dispose();
+    fused.dispose();
+    unfused.dispose();
   }
 }
 
@@ -101,5 +118,7 @@ export async function cachedChoice<C extends { cached: boolean }>(key: string, v
 
 /** The cached choice for this adapter and shape, or a fresh measurement (then cached). */
 export function nf4VariantFor(adapter: string, shape: { M: number; K: number; N: number }, measure: typeof timeNf4Variants = timeNf4Variants): Promise<Nf4VariantChoice> {
-  return cachedChoice(choiceKey(adapter, shape), (c: Nf4VariantChoice) => c.choice === 'fused' || c.choice === 'unfused', () => measure(shape, adapter));
+  // A record without tiles was measured before the tile sizes were: measure again.
+  const valid = (c: Nf4VariantChoice) => (c.choice === 'fused' || c.choice === 'unfused') && NF4_TILES.includes(c.tile) && c.fusedMsByTile != null;
+  return cachedChoice(choiceKey(adapter, shape), valid, () => measure(shape, adapter));
 }

@@ -59,7 +59,8 @@ function Nf4VariantLine({ v }: { v: Nf4VariantChoice }) {
   const name = (x: string) => (x === 'fused' ? 'fused NF4 kernel' : 'dequantize-then-matmul');
   return (
     <span data-testid="nf4-variant">
-      {' '}· NF4 kernel: {name(v.choice)}, {v.fusedMs.toFixed(1)} ms fused vs {v.unfusedMs.toFixed(1)} ms dequantize-then-matmul for a {v.shape.M}×{v.shape.K} · {v.shape.K}×{v.shape.N} product and its gradient
+      {' '}· NF4 kernel: {name(v.choice)}{v.choice === 'fused' ? ` with ${v.tile}×${v.tile} tiles` : ''}, {v.fusedMs.toFixed(1)} ms fused vs {v.unfusedMs.toFixed(1)} ms dequantize-then-matmul for a {v.shape.M}×{v.shape.K} · {v.shape.K}×{v.shape.N} product and its gradient
+      {' '}(fused by tile: {Object.entries(v.fusedMsByTile).sort(([a], [b]) => Number(a) - Number(b)).map(([t, ms]) => `${t}×${t} ${ms.toFixed(1)} ms`).join(', ')})
       {v.cached ? ', measured on an earlier visit' : ', measured now'} on {v.adapter}
       {v.software ? ' (a software adapter: these are not GPU figures)' : ''}
     </span>

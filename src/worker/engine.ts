@@ -49,6 +49,7 @@ import { blobRandomAccess } from '../data/parquet';
 import { packExamples } from '../data/packing';
 import { downloadModel, openStoredModel, resolveModelSource } from '../storage/model-store';
 import { chooseBackend } from '../gpu/backend-choice';
+import { setNf4Tile } from '../gpu/nf4-matmul';
 import { WASM_URLS } from '../gpu/wasm-urls';
 import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ExportChoice, ModelSummary, ProgressEvent } from './protocol';
 import type { ExportSink } from '../export/sink';
@@ -107,6 +108,7 @@ export class Engine {
     const nf4Variant = this.backend?.backend === 'webgpu' && this.nf4Kernel === null && (precision === 'auto' ? defaultPrecision(cfg) : precision) === 'nf4'
       ? await nf4VariantFor(this.backend.adapterDescription ?? 'unknown adapter', timedShape(cfg, NF4_TIMED_ROWS))
       : undefined;
+    if (nf4Variant) setNf4Tile(nf4Variant.tile);
     // WebGPU: the dense attention core or flash attention at one of three tile sizes, whichever this GPU runs fastest (measured once, cached).
     const attention = this.backend?.backend === 'webgpu' ? await attentionVariantFor(this.backend.adapterDescription ?? 'unknown adapter', attentionTimedShape(cfg)) : undefined;
     setPreferredAttention(attention ? { flash: attention.choice !== 'dense', tiles: bestFlashTiles(attention) } : null);

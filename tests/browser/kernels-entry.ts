@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { chooseBackend, type BackendChoice, type BackendName } from '../../src/gpu/backend-choice';
 import { WASM_URLS } from '../../src/gpu/wasm-urls';
 import { createNf4LinearFromQuantized } from '../../src/model/nf4-linear';
+import { nf4Tile, setNf4Tile, type Nf4Tile } from '../../src/gpu/nf4-matmul';
 import { dequantizeNf4, quantizeNf4 } from '../../src/model/nf4';
 import { uniformValues as randoms } from '../../src/util/random';
 import { maxRelativeError } from '../../src/util/compare';
@@ -24,6 +25,8 @@ export interface KernelCase {
   in: number; // K
   doubleQuant: boolean;
   unfused?: boolean;
+  /** The fused kernel's output tile (default: the kernel's default, 32). */
+  tile?: Nf4Tile;
 }
 
 export interface KernelResult {
@@ -38,6 +41,16 @@ export interface KernelResult {
 const gpuErrors: string[] = [];
 
 async function runCase(c: KernelCase): Promise<KernelResult> {
+  const before = nf4Tile();
+  if (c.tile) setNf4Tile(c.tile);
+  try {
+    return await runCaseAtTile(c);
+  } finally {
+    setNf4Tile(before);
+  }
+}
+
+async function runCaseAtTile(c: KernelCase): Promise<KernelResult> {
   const w = randoms(c.out * c.in, c.out * 7 + c.in);
   const q = quantizeNf4(w, c.out, c.in, { doubleQuant: c.doubleQuant });
   const lin = createNf4LinearFromQuantized(q, { doubleQuant: c.doubleQuant, mode: c.unfused ? 'unfused' : 'auto' });
