@@ -21,6 +21,8 @@ export interface BenchOptions {
   modelName: string;
   batch: number;
   seqLen: number;
+  /** Tokens per example (at most seqLen; default seqLen): shorter rows are padded per batch. */
+  rowTokens?: number;
   steps: number;
   warmupSteps: number;
   targets: LinearModule[];

@@ -26,6 +26,7 @@ const SPEC = {
     backend: { type: 'string', value: 'auto|webgpu|wasm|cpu', help: 'Training backend (default auto: WebGPU only on a real, faster adapter).' },
     batch: { type: 'string', value: 'B', help: 'Training: sequences per step (default 2).' },
     seq: { type: 'string', value: 'T', help: 'Training: tokens per sequence (default 32).' },
+    'row-tokens': { type: 'string', value: 'N', help: 'Training: tokens per example, at most --seq (default: --seq). Shorter rows are padded per batch.' },
     steps: { type: 'string', value: 'N', help: 'Training: timed steps (default 3).' },
     warmup: { type: 'string', value: 'N', help: 'Training: untimed steps first (default 1).' },
     targets: { type: 'string', value: 'q_proj,v_proj|all-linear', help: 'Training: LoRA targets (default q_proj,v_proj).' },
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
   const threads = args.threads === undefined || args.threads === 'auto' ? 'auto' : Number(args.threads);
   const base = {
     backend: (args.backend ?? 'auto') as BenchOptions['backend'], model, modelName: modelArg.startsWith('synthetic:') ? 'synthetic' : modelArg, batch: Number(args.batch ?? 2), seqLen: Number(args.seq ?? 32),
+    ...(args['row-tokens'] !== undefined ? { rowTokens: Number(args['row-tokens']) } : {}),
     steps: Number(args.steps ?? 3), warmupSteps: Number(args.warmup ?? 1), targets: parseTargets(args.targets ?? 'q_proj,v_proj'), threads,
   } satisfies Omit<BenchOptions, 'variant'>;
   if (args.runtime === 'node') return runInNode(base, variants, gemmSettings, args['model-dir']);

@@ -59,6 +59,8 @@ export interface ScaleBenchOptions {
   variant: Variant;
   batch: number;
   seqLen: number;
+  /** Tokens per example, at most seqLen (default seqLen). */
+  rowTokens?: number;
   steps: number;
   warmupSteps: number;
   targets: LinearModule[];
@@ -76,6 +78,8 @@ export interface BenchRow {
   model: string;
   batch: number;
   seq_len: number;
+  /** Tokens per example (shorter than seq_len: padded per batch, and tokens_per_s counts seq_len per row). */
+  row_tokens: number;
   steps: number;
   tokens_per_s: number;
   ms_per_step: number;
@@ -121,9 +125,10 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
   const loadMs = performance.now() - t0;
   const cfg = model.config;
   const random = seededRandom(7);
+  const rowTokens = Math.min(o.rowTokens ?? o.seqLen, o.seqLen);
   const examples: TokenizedExample[] = Array.from({ length: o.batch * 4 }, () => ({
-    inputIds: Array.from({ length: o.seqLen + 1 }, () => Math.floor(random() * cfg.vocabSize)),
-    lossMask: new Array(o.seqLen + 1).fill(1),
+    inputIds: Array.from({ length: rowTokens + 1 }, () => Math.floor(random() * cfg.vocabSize)),
+    lossMask: new Array(rowTokens + 1).fill(1),
   }));
   const adapter = LoraAdapter.create(cfg, { r: 8, alpha: 16, dropout: 0, targetModules: o.targets, useRslora: false, baseModel: files.source }, 1);
   const trainer = new Trainer(model, adapter, examples, {
@@ -166,6 +171,7 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
       model: `${files.source} C${cfg.hiddenSize} L${cfg.numLayers} H${cfg.numHeads}/${cfg.numKvHeads} I${cfg.intermediateSize} V${cfg.vocabSize}`,
       batch: o.batch,
       seq_len: o.seqLen,
+      row_tokens: rowTokens,
       steps: o.steps,
       tokens_per_s: Math.round(((o.batch * o.seqLen) / msPerStep) * 1000 * 10) / 10,
       ms_per_step: Math.round(msPerStep),

@@ -1,9 +1,16 @@
 // Loss batches (no gradient): as many rows as are left, as long as the longest row, every target
 // token of the padded batches kept with its weight; and on stories260K the held-out loss is the
-// padded batches' loss (padding changes no loss, it only costs work).
+// padded batches' loss (padding changes no loss, it only costs work). Training batches: as long as
+// their longest row rounded up to 64, at most seqLen, and a LoRA step's loss and gradients at that
+// length equal those at seqLen.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { lossBatches, makeBatch, type TokenizedExample } from './batches';
+import { lossBatches, makeBatch, paddedLength, PAD_MULTIPLE, type TokenizedExample } from './batches';
+import { pairBatch } from './dpo';
+import { LoraAdapter } from './lora';
+import { Trainer } from './trainer';
+import { DEFAULT_TRAIN } from './settings';
+import { maxRelativeError } from '../util/compare';
 import { loadStories } from '../../tests/stories-fixture';
 import { heldOutLoss } from '../eval/heldout';
 import { maskedCrossEntropy } from './loss';
@@ -41,6 +48,41 @@ describe('loss batches', () => {
     }
     expect(trimmed.tokens).toBe(tokens);
     expect(trimmed.loss).toBeCloseTo(weighted / tokens, 5);
+    model.dispose();
+  });
+});
+
+describe('training batches', () => {
+  it('are as long as the longest row, rounded up to a multiple of 64, at most seqLen', () => {
+    expect(PAD_MULTIPLE).toBe(64);
+    expect(paddedLength([example(10), example(40)], 256)).toBe(64); // 39 predictions
+    expect(paddedLength([example(65), example(3)], 256)).toBe(64); // exactly 64
+    expect(paddedLength([example(66)], 256)).toBe(128);
+    expect(paddedLength([example(300)], 256)).toBe(256); // cut at seqLen, as before
+    expect(paddedLength([example(10)], 48)).toBe(48); // never past seqLen
+    expect(paddedLength([{ inputIds: [], lossMask: [] }], 256)).toBe(64);
+    // Packed rows are full: seqLen + 1 tokens.
+    expect(paddedLength([{ ...example(257), positions: [], segments: [] }], 256)).toBe(256);
+    // A preference batch: the longest of chosen and rejected answers.
+    const pair = { ...example(20), rejected: example(90) };
+    expect(pairBatch([pair, example(10)], 256).seqLen).toBe(128);
+  });
+
+  it('on stories260K a LoRA step at the trimmed length equals the step at seqLen', async () => {
+    const { model } = await loadStories();
+    const adapter = LoraAdapter.create(model.config, { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'], useRslora: false, baseModel: 'stories260K' }, 3);
+    for (const v of adapter.variables()) if (v.name.endsWith('.B')) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 4));
+    const rows = [example(20, 5), example(45, 9), example(12, 40)];
+    const trainer = new Trainer(model, adapter, rows, { ...DEFAULT_TRAIN, steps: 1, batchSize: 3, seqLen: 200, recompute: 'off' });
+    const T = paddedLength(rows, 200);
+    expect(T).toBe(64);
+    const full = trainer.batchGradients(makeBatch(rows, 200), 0);
+    const trimmed = trainer.batchGradients(makeBatch(rows, T), 0);
+    expect(maxRelativeError(await trimmed.value.data(), await full.value.data())).toBeLessThan(1e-6);
+    for (let i = 0; i < full.grads.length; i++) expect(maxRelativeError(await trimmed.grads[i].data(), await full.grads[i].data()), adapter.variables()[i].name).toBeLessThan(1e-5);
+    tf.dispose([full.value, trimmed.value, ...full.grads, ...trimmed.grads]);
+    trainer.dispose();
+    adapter.dispose();
     model.dispose();
   });
 });

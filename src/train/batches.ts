@@ -1,6 +1,9 @@
-// Turns tokenized examples into fixed-shape next-token batches. Every batch is [B, T] so the GPU
-// buffer pool (keyed by exact size) reuses buffers step after step; short rows are padded with
-// weight 0. Data order is a seeded permutation per epoch, so a run is reproducible and resumable.
+// Turns tokenized examples into next-token batches [B, T]; short rows are padded with weight 0.
+// T is the longest row's length rounded up to a multiple of PAD_MULTIPLE (at most seqLen), as
+// PyTorch collators pad to the longest row: a batch of 60-token rows with seqLen 256 computes 64
+// positions, not 256, while the few distinct shapes still let the GPU buffer pool (keyed by exact
+// size) reuse buffers. Data order is a seeded permutation per epoch, so a run is reproducible and
+// resumable.
 import { permutation } from '../util/random';
 
 export interface TokenizedExample {
@@ -31,6 +34,19 @@ export interface Batch {
   tokens: number;
   /** Set when any row is packed: per-input-token positions and segment ids for model.forward. */
   packing?: { positions: Int32Array; segments: Int32Array }; // [B*T] each
+}
+
+/** Batch lengths are rounded up to a multiple of this (see paddedLength). */
+export const PAD_MULTIPLE = 64;
+
+/**
+ * The T a batch of `rows` needs: its longest row's predictions, rounded up to a multiple of
+ * PAD_MULTIPLE, at most `seqLen` (longer rows are cut there, as before). Padding changes no loss
+ * (weight 0, and causal attention never reads it from a real token), so this only skips work.
+ */
+export function paddedLength(rows: TokenizedExample[], seqLen: number): number {
+  const longest = Math.max(1, ...rows.map((r) => r.inputIds.length - 1));
+  return Math.min(seqLen, Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE);
 }
 
 export function makeBatch(rows: TokenizedExample[], seqLen: number, padId = 0): Batch {

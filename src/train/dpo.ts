@@ -4,7 +4,7 @@
 // base with the adapter switched off (a forward with no adapter, outside autograd), so no second copy
 // of the model is held. P pairs travel as one batch of 2P rows: the P chosen rows, then the P rejected.
 import * as tf from '@tensorflow/tfjs';
-import { makeBatch, type Batch, type TokenizedExample } from './batches';
+import { makeBatch, paddedLength, type Batch, type TokenizedExample } from './batches';
 
 /** What the DPO objective adds to the training settings. */
 export interface DpoSettings {
@@ -45,7 +45,8 @@ export function asPairs(examples: TokenizedExample[], what = 'training'): Prefer
 export function pairBatch(pairs: TokenizedExample[], seqLen: number): Batch {
   if (pairs.some((p) => p.positions)) throw new NotPreferenceDataError('DPO pairs cannot be packed: turn packing off.');
   const empty: TokenizedExample = { inputIds: [], lossMask: [] };
-  return makeBatch([...pairs, ...pairs.map((p) => p.rejected ?? empty)], seqLen);
+  const rows = [...pairs, ...pairs.map((p) => p.rejected ?? empty)];
+  return makeBatch(rows, paddedLength(rows, seqLen)); // [2P, T]: chosen rows, then rejected
 }
 
 /**

@@ -231,9 +231,9 @@ export class Trainer {
     }
   }
 
-  /** The step's gradAccum micro-batches: each one's loss and gradients pushed to the lists; returns the rows run. */
+  /** The step's gradAccum micro-batches: each one's loss and gradients pushed to the lists; returns the positions run (rows x T). */
   private async accumulate(losses: tf.Scalar[], gradLists: tf.Tensor[][]): Promise<number> {
-    let rowsRun = 0;
+    let positions = 0;
     for (let k = 0; k < this.settings.gradAccum; k++) {
       const { rows, pos } = nextRows(this.examples, this.settings.batchSize, this.position, this.settings.seed);
       const mb = await this.room.microBatch(rows);
@@ -242,12 +242,12 @@ export class Trainer {
         const { value, grads } = freeOnThrow(() => tf.variableGrads(mb.f, this.vars));
         losses.push(value);
         gradLists.push(this.vars.map((v) => grads[v.name]));
-        rowsRun += mb.rows;
+        positions += mb.positions ?? mb.rows * this.settings.seqLen;
       } finally {
         mb.dispose();
       }
     }
-    return rowsRun;
+    return positions;
   }
 
   /**
@@ -267,9 +267,9 @@ export class Trainer {
     this.adapter.training = true;
     const losses: tf.Scalar[] = [];
     const gradLists: tf.Tensor[][] = [];
-    let rowsRun: number;
+    let positions: number;
     try {
-      rowsRun = await this.accumulate(losses, gradLists);
+      positions = await this.accumulate(losses, gradLists);
     } catch (e) {
       tf.dispose([...losses, ...gradLists.flat()]); // the micro-batches before the one that threw
       await this.room.stepFigures(); // frees what they kept
@@ -307,7 +307,7 @@ export class Trainer {
     tf.dispose(mean);
     if (clipped !== mean) tf.dispose(clipped);
     const stepMs = performance.now() - t0;
-    const tokens = rowsRun * s.seqLen;
+    const tokens = positions;
     const report: StepReport = { step: this.optimizer.step, loss, lr, gradNorm, tokens, tokensPerSec: (tokens / stepMs) * 1000, stepMs, epoch: this.epoch, totalSteps: this.totalSteps };
     if (figures.dpo) report.dpo = figures.dpo;
     if (figures.figures) report.figures = figures.figures;

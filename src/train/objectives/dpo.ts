@@ -40,8 +40,9 @@ export class DpoObjective implements ObjectiveRoom {
   }
 
   async microBatch(rows: TokenizedExample[]): Promise<MicroBatchLoss> {
-    const { f, dispose } = this.lossFn(pairBatch(rows, this.ctx.settings.seqLen), this.rewards);
-    return { f, dispose, rows: 2 * rows.length };
+    const b = pairBatch(rows, this.ctx.settings.seqLen);
+    const { f, dispose } = this.lossFn(b, this.rewards);
+    return { f, dispose, rows: 2 * rows.length, positions: 2 * rows.length * b.seqLen };
   }
 
   /** Adds kept [2, P] reward tensors to a tally (only the first `count` pairs of each) and frees them. */
@@ -69,7 +70,7 @@ export class DpoObjective implements ObjectiveRoom {
     for (let i = 0; i < pairs.length; i += B) {
       const rows = pairs.slice(i, i + B);
       const count = rows.length;
-      while (rows.length < B) rows.push({ inputIds: [], lossMask: [], rejected: { inputIds: [], lossMask: [] } }); // keep [2B, T] fixed
+      while (rows.length < B) rows.push({ inputIds: [], lossMask: [], rejected: { inputIds: [], lossMask: [] } }); // B pairs, as in training
       const rewards: tf.Tensor[] = [];
       const { f, dispose } = this.lossFn(pairBatch(rows, this.ctx.settings.seqLen), rewards, count);
       const l = tf.tidy(f);

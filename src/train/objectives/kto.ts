@@ -8,7 +8,7 @@
 // reference is the base with the adapter switched off. A fresh LoRA adapter equals the base, so
 // every ratio and z0 are 0 and the first loss is exactly 0.5.
 import * as tf from '@tensorflow/tfjs';
-import { makeBatch, type Batch, type TokenizedExample } from '../batches';
+import { makeBatch, paddedLength, type Batch, type TokenizedExample } from '../batches';
 import { DEFAULT_KTO, type KtoSettings } from '../settings';
 import { FigureTally, batchSequenceLogps, type MicroBatchLoss, type ObjectiveContext, type ObjectiveFigures, type ObjectiveRoom } from './objective';
 
@@ -74,6 +74,8 @@ interface Prepared {
   kl: number;
   labels: boolean[];
   count: number;
+  /** Token positions run forward with the adapter: the batch's and the KL batch's. */
+  positions: number;
 }
 
 export class KtoObjective implements ObjectiveRoom {
@@ -97,9 +99,10 @@ export class KtoObjective implements ObjectiveRoom {
   /** Everything outside the gradient: reference log-probs and the KL estimate from mismatched rows. */
   private async prepare(rows: TokenizedExample[], count = rows.length): Promise<Prepared> {
     const T = this.ctx.settings.seqLen;
-    const batch = makeBatch(rows, T);
+    const batch = makeBatch(rows, paddedLength(rows, T)); // [B, T1]
     const real = rows.slice(0, count);
-    const klBatch = makeBatch([...mismatchedRows(real), ...rows.slice(count)], T);
+    const klRows = [...mismatchedRows(real), ...rows.slice(count)];
+    const klBatch = makeBatch(klRows, paddedLength(klRows, T)); // [B, T2]: a mismatched row may be longer than either source
     const reference = tf.tidy(() => batchSequenceLogps(this.ctx, batch, null)); // [B]
     const [pk, rk] = tf.tidy(() => [batchSequenceLogps(this.ctx, klBatch, this.ctx.adapter), batchSequenceLogps(this.ctx, klBatch, null)]);
     const [pkd, rkd] = await Promise.all([pk.data(), rk.data()]);
@@ -107,7 +110,7 @@ export class KtoObjective implements ObjectiveRoom {
     const labels = rows.map((r) => r.label === true);
     const desirable = tf.tensor1d(labels.map((l) => (l ? 1 : 0)));
     const valid = tf.tensor1d(rows.map((_, i) => (i < count ? 1 : 0)));
-    return { batch, reference, desirable, valid, kl: ktoKl(pkd, rkd, count), labels, count };
+    return { batch, reference, desirable, valid, kl: ktoKl(pkd, rkd, count), labels, count, positions: batch.batchSize * batch.seqLen + klBatch.batchSize * klBatch.seqLen };
   }
 
   private lossOf(p: Prepared, keep: boolean): tf.Scalar {
@@ -119,7 +122,7 @@ export class KtoObjective implements ObjectiveRoom {
 
   async microBatch(rows: TokenizedExample[]): Promise<MicroBatchLoss> {
     const p = await this.prepare(rows);
-    return { f: () => this.lossOf(p, true), dispose: () => tf.dispose([p.reference, p.desirable, p.valid]), rows: 2 * rows.length };
+    return { f: () => this.lossOf(p, true), dispose: () => tf.dispose([p.reference, p.desirable, p.valid]), rows: 2 * rows.length, positions: p.positions };
   }
 
   /** TRL's figures: rewards/chosen, rewards/rejected, rewards/margins, logps/chosen, logps/rejected, kl, count/chosen, count/rejected. */
@@ -161,11 +164,14 @@ export class KtoObjective implements ObjectiveRoom {
     for (let i = 0; i < examples.length; i += B) {
       const rows = examples.slice(i, i + B);
       const count = rows.length;
-      while (rows.length < B) rows.push({ inputIds: [], lossMask: [], label: true }); // keep [B, T] fixed
+      while (rows.length < B) rows.push({ inputIds: [], lossMask: [], label: true }); // B rows, as in training: the KL estimate pairs them
       const p = await this.prepare(rows, count);
-      const l = tf.tidy(() => this.lossOf(p, false));
-      const policy = tf.tidy(() => batchSequenceLogps(this.ctx, p.batch, this.ctx.adapter));
-      const rewards = tf.tidy(() => tf.mul(tf.sub(policy, p.reference), this.s.beta) as tf.Tensor1D);
+      // One policy pass gives the loss, the rewards and the log-probs.
+      const { l, policy, rewards } = tf.tidy(() => {
+        const lp = batchSequenceLogps(this.ctx, p.batch, this.ctx.adapter); // [B]
+        const { loss, rewards: r } = ktoLoss(lp, p.reference, p.desirable, p.valid, p.kl, this.s);
+        return { l: loss, policy: lp, rewards: r };
+      });
       this.kept.push({ rewards, policy, p });
       for (let j = 0; j < count; j++) counts[p.labels[j] ? 'chosen' : 'rejected']++;
       await this.tallyKept(tally);

@@ -23,8 +23,10 @@ export interface ObjectiveContext {
 export interface MicroBatchLoss {
   f: () => tf.Scalar;
   dispose: () => void;
-  /** Sequences of T tokens this micro-batch ran forward (the step's token count). */
+  /** Sequences this micro-batch ran forward. */
   rows: number;
+  /** Token positions they ran (the step's token count): rows x T of each batch; rows x settings.seqLen when absent. */
+  positions?: number;
 }
 
 /** A step's or an evaluation's figures: DPO's typed metrics, or named figures (TRL's log keys, '/' as '_'). */

@@ -64,8 +64,7 @@ export class OrpoObjective implements ObjectiveRoom {
     asPairs(validation, 'validation');
   }
 
-  private lossFn(rows: TokenizedExample[], count: number): () => tf.Scalar {
-    const b = pairBatch(rows, this.ctx.settings.seqLen);
+  private lossFn(rows: TokenizedExample[], count: number, b = pairBatch(rows, this.ctx.settings.seqLen)): () => tf.Scalar {
     const P = rows.length;
     return () => {
       const logps = batchTokenLogps(this.ctx, b, this.ctx.adapter); // [2P, T]
@@ -77,7 +76,8 @@ export class OrpoObjective implements ObjectiveRoom {
   }
 
   async microBatch(rows: TokenizedExample[]): Promise<MicroBatchLoss> {
-    return { f: this.lossFn(rows, rows.length), dispose: () => {}, rows: 2 * rows.length };
+    const b = pairBatch(rows, this.ctx.settings.seqLen);
+    return { f: this.lossFn(rows, rows.length, b), dispose: () => {}, rows: 2 * rows.length, positions: 2 * rows.length * b.seqLen };
   }
 
   /**

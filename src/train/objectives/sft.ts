@@ -8,7 +8,7 @@ import { adaptedLogits } from '../trainable';
 import { maskedCrossEntropy } from '../loss';
 import { fusedCrossEntropy } from '../fused-cross-entropy';
 import { recomputedStack, recomputeSkipsLastProduct, type RecomputedBlock } from '../recompute';
-import { lossBatches, makeBatch, type Batch, type TokenizedExample } from '../batches';
+import { lossBatches, makeBatch, paddedLength, type Batch, type TokenizedExample } from '../batches';
 import type { MicroBatchLoss, ObjectiveContext, ObjectiveFigures, ObjectiveRoom } from './objective';
 
 /** The model's final logit soft-cap (Gemma), 0 when it has none. */
@@ -77,8 +77,9 @@ export class SftObjective implements ObjectiveRoom {
   }
 
   async microBatch(rows: TokenizedExample[]): Promise<MicroBatchLoss> {
-    const { f, shared } = sftLossFn(this.ctx, makeBatch(rows, this.ctx.settings.seqLen));
-    return { f, dispose: () => tf.dispose(shared), rows: rows.length };
+    const batch = makeBatch(rows, paddedLength(rows, this.ctx.settings.seqLen));
+    const { f, shared } = sftLossFn(this.ctx, batch);
+    return { f, dispose: () => tf.dispose(shared), rows: rows.length, positions: rows.length * batch.seqLen };
   }
 
   async stepFigures(): Promise<ObjectiveFigures> {
