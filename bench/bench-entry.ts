@@ -7,6 +7,7 @@ import { WASM_URLS } from '../src/gpu/wasm-urls';
 import { bufferSource } from '../src/model/safetensors';
 import type { ModelFileSet } from '../src/model/files';
 import type { LinearModule } from '../src/model/config';
+import type { RecomputeSetting } from '../src/train/settings';
 import { runScaleBench, type Variant } from './scale-core';
 import { syntheticModelFiles } from './synthetic-model';
 
@@ -32,6 +33,8 @@ export interface BenchOptions {
   fusedOps?: boolean;
   /** wasm: the studio's GEMM (default true) or tfjs-wasm's own matrix products, for before/after rows. */
   gemm?: boolean;
+  /** Layers recomputed, replacing the variant's setting: 'auto' (the memory plan), 'on', 'off' or a count. */
+  recompute?: RecomputeSetting;
 }
 
 async function modelFiles(o: BenchOptions): Promise<ModelFileSet> {

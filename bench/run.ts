@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { BenchOptions } from './bench-entry';
 import { VARIANTS, type Variant } from './scale-core';
 import { parseTargets } from '../src/train/presets';
+import type { RecomputeSetting } from '../src/train/settings';
 
 
 const SPEC = {
@@ -27,6 +28,7 @@ const SPEC = {
     batch: { type: 'string', value: 'B', help: 'Training: sequences per step (default 2).' },
     seq: { type: 'string', value: 'T', help: 'Training: tokens per sequence (default 32).' },
     'row-tokens': { type: 'string', value: 'N', help: 'Training: tokens per example, at most --seq (default: --seq). Shorter rows are padded per batch.' },
+    recompute: { type: 'string', value: 'auto|on|off|N', help: 'Training: layers recomputed in the backward, replacing the variant\'s setting (auto: the memory plan\'s choice; N: the first N).' },
     steps: { type: 'string', value: 'N', help: 'Training: timed steps (default 3).' },
     warmup: { type: 'string', value: 'N', help: 'Training: untimed steps first (default 1).' },
     targets: { type: 'string', value: 'q_proj,v_proj|all-linear', help: 'Training: LoRA targets (default q_proj,v_proj).' },
@@ -99,6 +101,7 @@ async function main(): Promise<void> {
   const base = {
     backend: (args.backend ?? 'auto') as BenchOptions['backend'], model, modelName: modelArg.startsWith('synthetic:') ? 'synthetic' : modelArg, batch: Number(args.batch ?? 2), seqLen: Number(args.seq ?? 32),
     ...(args['row-tokens'] !== undefined ? { rowTokens: Number(args['row-tokens']) } : {}),
+    ...(args.recompute !== undefined ? { recompute: recomputeOption(args.recompute) } : {}),
     steps: Number(args.steps ?? 3), warmupSteps: Number(args.warmup ?? 1), targets: parseTargets(args.targets ?? 'q_proj,v_proj'), threads,
   } satisfies Omit<BenchOptions, 'variant'>;
   if (args.runtime === 'node') return runInNode(base, variants, gemmSettings, args['model-dir']);
@@ -131,6 +134,14 @@ async function runInNode(base: Omit<BenchOptions, 'variant'>, variants: Variant[
       process.stdout.write(JSON.stringify({ ...row, runtime: 'node' }) + '\n');
     }
   }
+}
+
+/** --recompute auto|on|off|N. */
+function recomputeOption(v: string): RecomputeSetting {
+  if (v === 'auto' || v === 'on' || v === 'off') return v;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new BenchArgumentError(`bench/run.ts: --recompute takes auto, on, off or a layer count, found "${v}"`);
+  return n;
 }
 
 /** --matmul studio|tfjs|a list -> whether each run uses the studio's GEMM. */

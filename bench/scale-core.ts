@@ -24,8 +24,9 @@ import { loadModelWithReport, type LoadModelOptions } from '../src/model/load';
 import { seededRandom } from '../src/util/random';
 import { LoraAdapter } from '../src/train/lora';
 import { Trainer } from '../src/train/trainer';
-import { DEFAULT_TRAIN, type TrainSettings } from '../src/train/settings';
+import { DEFAULT_TRAIN, type RecomputeSetting, type TrainSettings } from '../src/train/settings';
 import { setRecomputeSkipsLastProduct } from '../src/train/recompute';
+import { resetWasmHeapPeak, wasmHeapStats } from '../src/gpu/wasm-heap-guard';
 import { estimateTraining, type EstimateBackend } from '../src/train/estimate';
 import { DEFAULT_FUSED_CE } from '../src/train/fused-cross-entropy';
 import type { TokenizedExample } from '../src/train/batches';
@@ -68,6 +69,8 @@ export interface ScaleBenchOptions {
   fusedOps?: boolean;
   /** wasm: matrix products through the studio's GEMM (default true), or tfjs-wasm's own kernel. */
   gemm?: boolean;
+  /** Layers recomputed, replacing the variant's setting ('auto': the memory plan's choice). */
+  recompute?: RecomputeSetting;
 }
 
 export interface BenchRow {
@@ -85,12 +88,16 @@ export interface BenchRow {
   ms_per_step: number;
   loss: number;
   recompute: boolean;
+  /** Layers recomputed in the backward (the first n). */
+  recompute_layers: number;
   chunked_loss: boolean;
   head: string;
   base_weight_bytes: number;
   base_linear_bytes: number;
   base_fp32_bytes: number;
   peak_backend_bytes: number;
+  /** wasm only: the most bytes in the heap's live allocations during the profiled step (real buffers; peak_backend_bytes counts a buffer once per tensor sharing it). */
+  peak_heap_in_use_bytes: number | null;
   /** wasm only: the size the wasm heap has grown to (it never shrinks), the memory the tab really holds for tensors. */
   wasm_heap_bytes: number | null;
   estimated_peak_backend_bytes: number;
@@ -132,7 +139,7 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
   }));
   const adapter = LoraAdapter.create(cfg, { r: 8, alpha: 16, dropout: 0, targetModules: o.targets, useRslora: false, baseModel: files.source }, 1);
   const trainer = new Trainer(model, adapter, examples, {
-    ...DEFAULT_TRAIN, ...plan.settings, steps: o.warmupSteps + o.steps + 1, batchSize: o.batch, seqLen: o.seqLen, warmupSteps: 0, schedule: 'constant', evalEvery: 0,
+    ...DEFAULT_TRAIN, ...plan.settings, ...(o.recompute !== undefined ? { recompute: o.recompute } : {}), steps: o.warmupSteps + o.steps + 1, batchSize: o.batch, seqLen: o.seqLen, warmupSteps: 0, schedule: 'constant', evalEvery: 0,
   });
   try {
     for (let i = 0; i < o.warmupSteps; i++) await trainer.trainStep(); // shader compilation, buffer pool
@@ -142,6 +149,7 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
     const msPerStep = (performance.now() - t1) / o.steps;
     // One more step under the profiler for peak memory and kernel count (kept out of the timing).
     const tp = performance.now();
+    resetWasmHeapPeak();
     const dispatches = countDispatches();
     let prof: Awaited<ReturnType<typeof tf.profile>>;
     try {
@@ -177,12 +185,14 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
       ms_per_step: Math.round(msPerStep),
       loss: Math.round(loss * 1e4) / 1e4,
       recompute: trainer.recompute,
+      recompute_layers: trainer.recomputeLayers,
       chunked_loss: plan.settings.loss === 'fused',
       head: model.head.precision,
       base_weight_bytes: bytes.linear + bytes.other,
       base_linear_bytes: bytes.linear,
       base_fp32_bytes: report.memory.linearFp32Bytes + report.memory.otherBytes,
       peak_backend_bytes: prof.peakBytes,
+      peak_heap_in_use_bytes: backend === 'wasm' ? wasmHeapStats().peak : null,
       wasm_heap_bytes: backend === 'wasm' ? ((tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? null) : null,
       estimated_peak_backend_bytes: Math.round(est.memory.peakBackend),
       kernels_per_step: prof.kernels.length,

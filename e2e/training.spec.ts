@@ -94,13 +94,13 @@ test('a huge learning rate stops with a clear message and keeps the last good ad
 
 test('running out of wasm memory during a step says so and resumes at a smaller batch with the same examples per step', async ({ page, modelServer }) => {
   test.setTimeout(4 * 60_000);
-  // A 150 MB heap: batch 8 x 96 needs ~170 MB at its peak on stories260K without recomputation,
-  // batch 4 ~85 MB. Recomputation is off, as a user may set it: with it, automatic recomputation
-  // would fit the step and nothing would run out. The allocation that fails is a real one inside a
-  // training kernel (src/gpu/wasm-heap-guard.ts).
-  await setUp(page, modelServer.url, { Steps: '6', 'Batch size': '8', 'Sequence length': '96', 'Checkpoint every': '2', 'Evaluate every': '0', 'Samples every': '0' }, '&wasm-heap-limit-mb=150');
+  // A 26 MB heap: batch 8 x 96 needs ~34 MB at its peak on stories260K without recomputation,
+  // batch 4 ~18 MB (each layer keeps only what its backward reads, train/lean-gradients.ts).
+  // Recomputation is off, as a user may set it: recomputing layers would fit the step. The
+  // allocation that fails is a real one inside a training kernel (src/gpu/wasm-heap-guard.ts).
+  await setUp(page, modelServer.url, { Steps: '6', 'Batch size': '8', 'Sequence length': '96', 'Checkpoint every': '2', 'Evaluate every': '0', 'Samples every': '0' }, '&wasm-heap-limit-mb=26');
   await page.getByLabel('Recompute activations').selectOption('off');
-  await expect(page.getByLabel('Compute backend')).toContainText('Memory for training is limited to 150 MB');
+  await expect(page.getByLabel('Compute backend')).toContainText('Memory for training is limited to 26 MB');
   await page.getByRole('button', { name: 'Start training' }).click();
   const alert = page.getByRole('alert').filter({ hasText: 'Training stopped with an error' });
   await expect(alert).toContainText('The wasm backend ran out of memory during training', { timeout: 120_000 });

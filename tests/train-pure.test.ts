@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { AdamW, adamwReference, DEFAULT_ADAMW, type AdamWParams } from '../src/train/adamw';
 import { totalSteps, DEFAULT_TRAIN } from '../src/train/settings';
 import { parseTargets, presetOf, TARGET_PRESETS } from '../src/train/presets';
-import { ACTIVATION_FACTOR, estimateTraining, type EstimateInput } from '../src/train/estimate';
+import { ACTIVATION_FACTOR, SAVED_MARGIN, estimateTraining, savedFloatsPerToken, type EstimateInput } from '../src/train/estimate';
 import { checkpointFromFiles, checkpointToFiles, CheckpointFormatError, CHECKPOINT_FORMAT, emptyHistory, type TrainCheckpoint } from '../src/train/checkpoint';
 import { parseConfig, type LlamaConfig } from '../src/model/config';
 
@@ -97,10 +97,15 @@ describe('estimateTraining', () => {
     // q: 8->8, v: 8->4. P = L * R * ((8+8) + (8+4)) = 2 * 2 * 28.
     expect(e.loraParameters).toBe(112);
     expect(e.memory.trainable).toBe(16 * 112);
-    // per token per layer: 6C + (H + 2Hkv)D + H*T + 3I + R*targets = 48 + 16 + 8 + 48 + 4 = 124, times the measured factor
-    expect(e.memory.activations).toBeCloseTo(ACTIVATION_FACTOR * 4 * 2 * 4 * 2 * 124, 6);
+    // A layer keeps per token 2C + (H + 2Hkv)D + 2I + C (q/v LoRA input) + R*targets = 16 + 16 + 32 + 8 + 4 = 76
+    // (with a margin); one layer in flight is the layer unit 6C + (H + 2Hkv)D + H*T + 3I + R*targets
+    // = 48 + 16 + 8 + 48 + 4 = 124 floats per token, times the measured factor.
+    expect(savedFloatsPerToken(TINY, base.targets, { rank: 2, blocked: false, full: false })).toBe(76);
+    expect(e.memory.activations).toBeCloseTo(2 * SAVED_MARGIN * 4 * 2 * 4 * 76 + ACTIVATION_FACTOR * 4 * 2 * 4 * 124, 6);
     // Recomputation keeps each layer's input (4 B T L C) plus one layer in flight.
     expect(estimateTraining({ ...base, recompute: true }).memory.activations).toBeCloseTo(4 * 2 * 4 * 2 * 8 + ACTIVATION_FACTOR * 4 * 2 * 4 * 124, 6);
+    // Full fine-tuning keeps every linear's input too: + C (gate/up input) + HD (o) + I (down), no LoRA.
+    expect(savedFloatsPerToken(TINY, [], { rank: 0, blocked: false, full: true })).toBe(16 + 16 + 32 + 8 + 8 + 8 + 16);
     // The fused loss holds one chunk (here all 8 rows x V) and dH instead of three [N, V] tensors.
     expect(estimateTraining({ ...base, fusedLossChunkBytes: 1 << 20 }).memory.logits).toBe(24 * 8 * 10 + 4 * 8 * 8);
     expect(e.memory.logits).toBe(4 * 2 * 4 * 10 * 3);

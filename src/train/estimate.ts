@@ -6,17 +6,23 @@
 //   base        = baseWeightBytes (as loaded: fp32 or NF4), or 4 x parameters
 //   trainable   = 16 x P   (P LoRA parameters: weights, gradient, AdamW m and v; full fine-tuning:
 //                 P = every parameter, and the frozen base stays loaded beside it as the reference)
-//   per layer   = ACTIVATION_FACTOR x 4 x B x T x (6C + (H + 2Hkv)D + A + 3I + R*targets)
-//                 one layer's peak (saved tensors + gradients in flight; factor measured, see below),
+//   layer unit  = 4 x B x T x (6C + (H + 2Hkv)D + A + 3I + R*targets)
 //                 A = H*T for the dense attention core ([G*T, S] scores per kv head while a layer's
 //                 attention runs), H*(D+1) for blocked attention (its saved output and log-sum-exp;
 //                 its [G*n, m] block tensors do not grow with T), src/model/blocked-attention.ts
-//   activations = L x per layer                        without recomputation
-//               = 4 x B x T x n x C + max(L - n, 1) x per layer
-//                                                      with the first n of L layers recomputed (their
-//                                                      inputs; the others' saves, freed before the
-//                                                      backward reaches the recomputed ones, which
-//                                                      rebuild one layer at a time)
+//   saved       = SAVED_MARGIN x 4 x B x T x savedPerToken: what a layer keeps for its backward
+//                 (each layer frees its intermediates as it returns, and the backward frees each
+//                 op's saves and gradients as it passes, train/lean-gradients.ts), per token:
+//                   2C (the layer's input and the second norm's) + (H + 2Hkv)D (q, k, v after rope)
+//                   + 2I (gate and up, for the activation's gradient)
+//                   + C if q, k or v carries LoRA (their input) + C if gate or up does
+//                   + HD if o_proj does + I if down_proj does (full fine-tuning: all of them)
+//                   + H(D+1) for blocked attention (its output and log-sum-exp)
+//                   + (H + Hkv)D with q/k norms + 2C with sandwich norms + R x targets
+//   in flight   = ACTIVATION_FACTOR x layer unit   one layer's intermediates while it runs or is
+//                 differentiated (a recomputed layer: its forward again under a nested tape)
+//   activations = (L - n) x saved + 4 x B x T x n x C + in flight
+//                 with the first n of L layers recomputed (they keep only their inputs)
 //   logits      = 4 x B x T x V x 3   plain loss (logits, log-softmax, their gradient)
 //               = 24 x rows x Vb + 4 x B x T x C   fused loss (six [rows, Vb] tensors of one chunk, plus dH)
 // Time:
@@ -84,13 +90,30 @@ export interface EstimateInput {
  * past it); a GPU's is unknown to the page, so 4 GiB too (a mid-range laptop GPU); cpu is JS heap.
  */
 /**
- * Bytes a layer really holds at its peak per byte of the per-token formula above (forward saves
- * plus the gradients in flight), measured with the attention core and NF4 on wasm at SmolLM2-135M's
- * layer shape (C 576, I 1536, 9/3 heads, T 128, no recomputation): 22.7 MB per layer for 128
- * tokens, 4.4x the formula (6.5x before RMSNorm, RoPE and the gate carried their own gradients).
- * A recomputed 2,048-token layer's backward peaks at ~3.8x (blocked attention).
+ * One layer in flight, per byte of the layer unit above: measured on wasm at SmolLM2-135M's shape
+ * (4 x 256, dense attention) as the backward's peak over what the forward kept, 175 MB with every
+ * layer recomputed (3.8x), 73 MB with none (1.6x); a recomputed 2,048-token layer's backward
+ * peaked at ~3.8x as well (blocked attention). Real heap bytes (malloc'd), not tfjs's count, which
+ * counts a buffer once per tensor sharing it.
  */
-export const ACTIVATION_FACTOR = 4.5;
+export const ACTIVATION_FACTOR = 3.8;
+
+/**
+ * Slack on the saved-per-token sum above. At SmolLM2-135M's shape (LoRA q+v, wasm) the sum says
+ * 23.6 MB per layer at 4 x 256 (dense attention) and 52.0 MB at 1 x 2048 (blocked); measured
+ * 23.7 and 52.2 MB, as (what the forward kept with no layer recomputed - with all of them) / 30
+ * + one layer input (`npx tsx bench/step-memory.ts 4 256 30 0`, and with 30).
+ */
+export const SAVED_MARGIN = 1.1;
+
+/** Floats per token one decoder layer keeps for its backward (the `saved` sum in the header). */
+export function savedFloatsPerToken(c: LlamaConfig, targets: readonly LinearModule[], opts: { rank: number; blocked: boolean; full: boolean }): number {
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = c;
+  const has = (...ms: LinearModule[]) => opts.full || ms.some((m) => targets.includes(m));
+  return 2 * C + (H + 2 * Hkv) * D + 2 * I
+    + (has('q_proj', 'k_proj', 'v_proj') ? C : 0) + (has('gate_proj', 'up_proj') ? C : 0) + (has('o_proj') ? H * D : 0) + (has('down_proj') ? I : 0)
+    + (opts.blocked ? H * (D + 1) : 0) + (c.qkNorm ? (H + Hkv) * D : 0) + (c.sandwichNorms ? 2 * C : 0) + (opts.full ? 0 : opts.rank * targets.length);
+}
 
 export function memoryBudgetBytes(backend: EstimateBackend): number {
   return backend === 'cpu' ? 2 * 1024 ** 3 : 4 * 1024 ** 3;
@@ -149,9 +172,10 @@ export function estimateTraining(x: EstimateInput): TrainEstimate {
   const trainable = 16 * P;
   const blocked = (x.attention ?? (useBlockedAttention(T, T) ? 'blocked' : 'dense')) === 'blocked';
   const perTokenLayer = 6 * C + (H + 2 * Hkv) * D + (blocked ? H * (D + 1) : H * T) + 3 * I + (full ? 0 : R * x.targets.length);
-  const perLayer = ACTIVATION_FACTOR * 4 * B * T * perTokenLayer;
+  const unit = 4 * B * T * perTokenLayer;
+  const saved = SAVED_MARGIN * 4 * B * T * savedFloatsPerToken(c, x.targets, { rank: R, blocked, full });
   const n = Math.max(0, Math.min(L, x.recomputeLayers ?? (x.recompute ? L : 0)));
-  const activations = n > 0 ? 4 * B * T * n * C + Math.max(L - n, 1) * perLayer : L * perLayer;
+  const activations = (L - n) * saved + 4 * B * T * n * C + ACTIVATION_FACTOR * unit;
   const plainLogits = 4 * B * T * V * 3;
   const N = B * T;
   const blockRows = x.lossBlockRows ?? V;

@@ -21,10 +21,11 @@ describe('memoryPlan at the SmolLM2-135M shape', () => {
   });
   it.each([
     { batchSize: 1, seqLen: 64, recompute: 'auto', layers: 0 },
-    { batchSize: 4, seqLen: 256, recompute: 'auto', layers: 21 },
-    { batchSize: 16, seqLen: 256, recompute: 'auto', layers: 28 },
+    { batchSize: 4, seqLen: 256, recompute: 'auto', layers: 0 },
+    { batchSize: 8, seqLen: 256, recompute: 'auto', layers: 0 },
+    { batchSize: 16, seqLen: 256, recompute: 'auto', layers: 20 },
     { batchSize: 32, seqLen: 256, recompute: 'auto', layers: 30 },
-    { batchSize: 1, seqLen: 2048, recompute: 'auto', layers: 25 },
+    { batchSize: 1, seqLen: 2048, recompute: 'auto', layers: 1 },
     { batchSize: 4, seqLen: 256, recompute: 'off', layers: 0 },
     { batchSize: 1, seqLen: 64, recompute: 'on', layers: 30 },
     { batchSize: 4, seqLen: 256, recompute: 7, layers: 7 },

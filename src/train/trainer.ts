@@ -10,6 +10,7 @@ import { FullFineTune, type FullWeights } from './full-finetune';
 import { type TrainableAdapter } from './trainable';
 import type { SoftPromptWeights } from '../adapters/soft-prompt-types';
 import { freeOnThrow } from './free-on-throw';
+import { leanVariableGrads } from './lean-gradients';
 import { AdamW } from './adamw';
 import { nextRows, type Batch, type DataPosition, type TokenizedExample } from './batches';
 import type { LoraWeights } from '../adapters/lora-types';
@@ -224,7 +225,7 @@ export class Trainer {
   batchGradients(b: Batch, recompute: boolean | number = this.recomputeLayers): { value: tf.Scalar; grads: tf.Tensor[] } {
     const { f, shared } = sftLossFn(this.ctx, b, recompute);
     try {
-      const { value, grads } = freeOnThrow(() => tf.variableGrads(f, this.vars));
+      const { value, grads } = freeOnThrow(() => leanVariableGrads(f, this.vars));
       return { value, grads: this.vars.map((v) => grads[v.name]) };
     } finally {
       tf.dispose(shared);
@@ -239,7 +240,7 @@ export class Trainer {
       const mb = await this.room.microBatch(rows);
       this.position = pos; // only once the micro-batch is made: a failed reward leaves the data where it was
       try {
-        const { value, grads } = freeOnThrow(() => tf.variableGrads(mb.f, this.vars));
+        const { value, grads } = freeOnThrow(() => leanVariableGrads(mb.f, this.vars));
         losses.push(value);
         gradLists.push(this.vars.map((v) => grads[v.name]));
         positions += mb.positions ?? mb.rows * this.settings.seqLen;
