@@ -32,13 +32,21 @@ export interface QuantizationOptions {
   doubleQuant: boolean;
 }
 
+/** Layers whose cached NF4 codes are read ahead of the one being built. */
+const PREFETCH_LAYERS = 2;
+
 export const DEFAULT_QUANTIZATION: QuantizationOptions = { doubleQuant: false };
 
 /** Where quantized linear weights are kept between loads (IndexedDB in the app: src/storage/quantized-cache.ts). */
 export interface QuantizedWeightCache {
   /** The quantized tensor, or null when absent (or unreadable: a cache never fails a load). */
   get(fingerprint: string, opts: QuantizationOptions, tensorName: string): Promise<Nf4Weight | null>;
+  /** Several at once, in order (a layer's projections in one round trip); a cache without it is read one by one. */
+  getMany?(fingerprint: string, opts: QuantizationOptions, tensorNames: string[]): Promise<(Nf4Weight | null)[]>;
   put(fingerprint: string, opts: QuantizationOptions, tensorName: string, w: Nf4Weight): Promise<void>;
+  /** The model's small fp32 tensors (norms, biases) by name, kept beside its NF4 codes; null when absent. */
+  getVectors?(fingerprint: string): Promise<Map<string, Float32Array> | null>;
+  putVectors?(fingerprint: string, tensors: Map<string, Float32Array>): Promise<void>;
 }
 
 export interface LoadProgress {
@@ -155,11 +163,39 @@ export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOp
   // matmul kernel serves them. Embeddings are gathered row by row (no matmul to fuse into), the
   // output head is one layer whose error lands directly on the logits (QLoRA keeps it 16-bit too),
   // and norms are tiny per-channel scales where 4-bit error would buy nothing.
-  const makeLinear = async (name: string, out: number, inF: number): Promise<FrozenLinear> => {
+  // A layer's cached projections are read together, and the next layers' while this one is built:
+  // one IndexedDB round trip per layer, not one per projection, and never a wait between layers.
+  // At most PREFETCH_LAYERS layers' codes wait in memory.
+  const nf4Cached = precision === 'nf4' && !opts.linearFactory && opts.cache ? opts.cache : null;
+  const layerNames = (i: number) => LINEAR_MODULES.map((m) => linearKey(i, m, prefix));
+  const prefetched = new Map<number, Promise<(Nf4Weight | null)[]>>();
+  const prefetch = (i: number): void => {
+    if (!nf4Cached || i >= cfg.numLayers || prefetched.has(i)) return;
+    const names = layerNames(i);
+    const all = nf4Cached.getMany
+      ? nf4Cached.getMany(files.fingerprint, quant, names)
+      : Promise.all(names.map((n) => nf4Cached.get(files.fingerprint, quant, n).catch(() => null)));
+    const p = all.catch(() => names.map(() => null));
+    prefetched.set(i, p);
+  };
+  const cachedLayer = async (i: number): Promise<(Nf4Weight | null)[] | null> => {
+    if (!nf4Cached) return null;
+    prefetch(i);
+    const got = await prefetched.get(i)!;
+    prefetched.delete(i);
+    for (let k = 1; k <= PREFETCH_LAYERS; k++) prefetch(i + k);
+    return got;
+  };
+  for (let k = 0; k < PREFETCH_LAYERS; k++) prefetch(k);
+  // Norms and biases sit one per 4 MB chunk of a stored file, between the projections an NF4 load
+  // never reads: the cache keeps them together in one record.
+  const cachedVectors = nf4Cached?.getVectors ? nf4Cached.getVectors(files.fingerprint).catch(() => null) : Promise.resolve(null);
+
+  const makeLinear = async (name: string, out: number, inF: number, fromCache: Nf4Weight | null): Promise<FrozenLinear> => {
     if (opts.linearFactory) return opts.linearFactory(await read(name, [out, inF]), out, inF);
     if (precision === 'fp32') return denseFactory(await read(name, [out, inF]), out, inF);
     checkShape(name, [out, inF]);
-    let q = opts.cache ? await opts.cache.get(files.fingerprint, quant, name).catch(() => null) : null;
+    let q = fromCache;
     if (q && (q.shape[0] !== out || q.shape[1] !== inF)) q = null; // a stale entry: quantize again
     if (q) {
       report.cacheHits++;
@@ -179,18 +215,23 @@ export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOp
   const linears: FrozenLinear[] = [];
   const table = (w: Float32Array): FrozenHead => (opts.headPrecision === 'int8' ? new Int8Head(quantizeInt8Rows(w, V, C)) : new DenseHead(tf.tensor2d(w, [V, C])));
   try {
-    const embed = table(await read(`${prefix}embed_tokens.weight`, [V, C]));
-    created.push(embed);
-    let lmHead = embed;
-    if (!cfg.tieWordEmbeddings) {
-      // Multimodal Gemma keeps lm_head.weight at the top level (new layout) or beside its model (old).
-      const headKey = lmHeadKeys(prefix).find((k) => where.has(k));
-      if (!headKey) throw new UnsupportedModelError('config.json says the output head is untied but the checkpoint has no lm_head.weight');
-      lmHead = table(await read(headKey, [V, C]));
-      created.push(lmHead);
-    }
+    // The token table (the largest read, ~100 MB at 135M) comes in while the layers are built.
+    const headKey = cfg.tieWordEmbeddings ? null : lmHeadKeys(prefix).find((k) => where.has(k));
+    // Multimodal Gemma keeps lm_head.weight at the top level (new layout) or beside its model (old).
+    if (headKey === undefined) throw new UnsupportedModelError('config.json says the output head is untied but the checkpoint has no lm_head.weight');
+    const tableData = read(`${prefix}embed_tokens.weight`, [V, C]);
+    tableData.catch(() => undefined); // awaited below; a failure then is the load's error
+    const vectors = await cachedVectors;
+    const readVectors = new Map<string, Float32Array>();
     const vector = async (name: string, n: number): Promise<tf.Tensor1D> => {
-      const t = tf.tensor1d(await read(name, [n]));
+      let data = vectors?.get(name);
+      if (data?.length === n) {
+        tick();
+      } else {
+        data = await read(name, [n]);
+        readVectors.set(name, data);
+      }
+      const t = tf.tensor1d(data);
       created.push(t);
       return t;
     };
@@ -199,16 +240,27 @@ export async function loadModelWithReport(files: ModelFileSet, opts: LoadModelOp
     for (let i = 0; i < cfg.numLayers; i++) {
       const { inputNorm, postAttnNorm, preFfnNorm, postFfnNorm, qNorm, kNorm, bias } = await readLayerVectors(cfg, prefix, i, vector);
       const linear = {} as Record<LinearModule, FrozenLinear>;
-      for (const m of LINEAR_MODULES) {
+      const cached = await cachedLayer(i);
+      for (const [k, m] of LINEAR_MODULES.entries()) {
         const { out, in: inF } = linearShape(cfg, m);
-        const lin = await makeLinear(linearKey(i, m, prefix), out, inF);
+        const lin = await makeLinear(linearKey(i, m, prefix), out, inF, cached?.[k] ?? null);
         linears.push(lin);
         linear[m] = lin;
-        // Yield so a worker stays responsive to cancel/progress messages during long loads.
-        await new Promise((r) => setTimeout(r, 0));
       }
+      // Yield so a worker stays responsive to cancel/progress messages during long loads (once a
+      // layer: a worker's nested setTimeout(0) waits ~4 ms).
+      await new Promise((r) => setTimeout(r, 0));
       layers.push({ inputNorm, postAttnNorm, preFfnNorm, postFfnNorm, qNorm, kNorm, linear, bias });
     }
+    const embed = table(await tableData);
+    created.push(embed);
+    let lmHead = embed;
+    if (headKey) {
+      lmHead = table(await read(headKey, [V, C]));
+      created.push(lmHead);
+    }
+    // Stored whole once any was missing; a failed write only costs the next load these reads.
+    if (nf4Cached?.putVectors && readVectors.size > 0) await nf4Cached.putVectors(files.fingerprint, new Map([...(vectors ?? []), ...readVectors])).catch(() => undefined);
     const first = linears[0] as FrozenLinear & { path?: Nf4Path };
     report.precision = first.precision;
     report.linearPath = opts.linearFactory ? 'custom' : first.precision === 'nf4' ? (first.path ?? 'js-dequant') : 'dense';

@@ -84,6 +84,14 @@ export function quantizedTensorKey(fingerprint: string, opts: { doubleQuant: boo
   return [fingerprint, quantizationTag(opts), tensor];
 }
 
+/**
+ * One record per model holding its small fp32 tensors (norms, biases): read from the weights file,
+ * each sits in its own 4 MB chunk between the projections, so an NF4 load read ~8 MB a layer for them.
+ */
+export function frozenVectorsKey(fingerprint: string): QuantizedTensorKey {
+  return [fingerprint, 'fp32-vectors-v1', '*'];
+}
+
 /** Every quantized tensor of one model, under any quantization setting. */
 export function quantizedModelRange(fingerprint: string): IDBKeyRange {
   return IDBKeyRange.bound([fingerprint], [fingerprint, []]);

@@ -1,10 +1,10 @@
 // The IndexedDB cache of NF4-quantized linear weights, so a second load of the same model skips
 // quantization (and reading the fp32 projections at all). One record per tensor, keyed by model
 // fingerprint + quantization setting + tensor name (storage/keys.ts): a half-filled cache still helps.
-import { del, delMany, get, keys, set } from 'idb-keyval';
+import { del, delMany, get, getMany, keys, set } from 'idb-keyval';
 import type { DoubleQuantAbsmax, Nf4Weight } from '../model/nf4';
 import type { QuantizationOptions, QuantizedWeightCache } from '../model/load';
-import { quantizedModelRange, quantizedTensorKey, storeFor } from './keys';
+import { frozenVectorsKey, quantizedModelRange, quantizedTensorKey, storeFor } from './keys';
 
 /** What one record holds: an Nf4Weight as plain structured-clonable data, with a layout version. */
 export interface StoredNf4Weight {
@@ -53,8 +53,40 @@ export class IdbQuantizedCache implements QuantizedWeightCache {
     }
   }
 
+  /** Several tensors in one read transaction (one layer's seven at load: one round trip, not seven). */
+  async getMany(fingerprint: string, opts: QuantizationOptions, tensorNames: string[]): Promise<(Nf4Weight | null)[]> {
+    const keys = tensorNames.map((n) => quantizedTensorKey(fingerprint, opts, n));
+    const records = await getMany<unknown>(keys, this.store);
+    const out: (Nf4Weight | null)[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      if (records[i] === undefined) {
+        out.push(null);
+        continue;
+      }
+      try {
+        out.push(fromStored(records[i], keys[i].join('/')));
+      } catch {
+        await del(keys[i], this.store); // unreadable: drop it so it is rewritten
+        out.push(null);
+      }
+    }
+    return out;
+  }
+
   async put(fingerprint: string, opts: QuantizationOptions, tensorName: string, w: Nf4Weight): Promise<void> {
     await set(quantizedTensorKey(fingerprint, opts, tensorName), toStored(w), this.store);
+  }
+
+  async getVectors(fingerprint: string): Promise<Map<string, Float32Array> | null> {
+    const r = await get<unknown>(frozenVectorsKey(fingerprint), this.store);
+    const rec = r as { formatVersion?: unknown; tensors?: unknown } | undefined;
+    if (!rec || rec.formatVersion !== 1 || !(rec.tensors instanceof Map)) return null;
+    for (const v of rec.tensors.values()) if (!(v instanceof Float32Array)) return null;
+    return rec.tensors as Map<string, Float32Array>;
+  }
+
+  async putVectors(fingerprint: string, tensors: Map<string, Float32Array>): Promise<void> {
+    await set(frozenVectorsKey(fingerprint), { formatVersion: 1, tensors }, this.store);
   }
 
   /** Drop every quantized tensor of one model (any setting), e.g. when the model is deleted. */
