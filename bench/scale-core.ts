@@ -14,7 +14,7 @@
 // fusedOps (all variants): false runs the decoder's norms, rope, gate and attention softmax as tf ops
 // on WebGPU too (the path before src/gpu/fused-ops.ts); no effect off WebGPU.
 import { setGemmKernel } from '../src/kernels/gemm';
-import { gemmPoolState, gemmThreads } from '../src/kernels/gemm-pool';
+import { gemmPoolState, gemmThreads, gemmTotals, resetGemmTotals } from '../src/kernels/gemm-pool';
 import * as tf from '@tensorflow/tfjs';
 import { setNf4WordLoads } from '../src/gpu/nf4-matmul';
 import { setFusedAttention } from '../src/model/attention-core';
@@ -112,6 +112,9 @@ export interface BenchRow {
   /** Threads the studio's GEMM ran on at the end of the run (1 without a shared heap); null where it did not run (webgpu, --matmul tfjs). */
   gemm_threads: number | null;
   gemm_pool: string | null;
+  /** The timed steps: wall milliseconds a step spent in the studio's GEMM (NF4 products included, which run outside tfjs's kernels), and its rate. */
+  gemm_ms_per_step: number | null;
+  gemm_gflop_per_s: number | null;
   load_ms: number;
   /** The profiled step: milliseconds per kernel name (top 10), and the wall time outside kernels. */
   profile_ms: Record<string, number>;
@@ -143,10 +146,12 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
   });
   try {
     for (let i = 0; i < o.warmupSteps; i++) await trainer.trainStep(); // shader compilation, buffer pool
+    resetGemmTotals();
     const t1 = performance.now();
     let loss = NaN;
     for (let i = 0; i < o.steps; i++) loss = (await trainer.trainStep()).loss;
     const msPerStep = (performance.now() - t1) / o.steps;
+    const gemm = gemmTotals();
     // One more step under the profiler for peak memory and kernel count (kept out of the timing).
     const tp = performance.now();
     resetWasmHeapPeak();
@@ -202,6 +207,8 @@ export async function runScaleBench(files: ModelFileSet, o: ScaleBenchOptions, t
       matmul: o.gemm ?? true ? 'studio' : 'tfjs',
       gemm_threads: gemmRan ? gemmThreads() : null,
       gemm_pool: gemmRan ? gemmPoolState() : null,
+      gemm_ms_per_step: gemmRan ? Math.round(gemm.ms / o.steps) : null,
+      gemm_gflop_per_s: gemmRan && gemm.ms > 0 ? Math.round((gemm.flops / gemm.ms / 1e6) * 10) / 10 : null,
       load_ms: Math.round(loadMs),
       profile_ms: kernelTimes(prof.kernels, profiledMs),
       profile_counts: kernelCounts(prof.kernels),
@@ -259,7 +266,8 @@ function topTen(by: Map<string, number>, restName: string): Record<string, numbe
 
 /**
  * Kernel milliseconds by kernel name (the ten largest, then 'other kernels'), plus 'outside kernels':
- * the step's wall time not spent in any kernel (JS work such as NF4 decoding, tape bookkeeping).
+ * the step's wall time not spent in any kernel (NF4 products, which call the GEMM directly, the fused
+ * loss's head blocks, tape bookkeeping; gemm_ms_per_step says how much of it is the GEMM).
  */
 function kernelTimes(kernels: { name: string; kernelTimeMs: number | { error: string } | Promise<number | { error: string }> }[], wallMs: number): Record<string, number> {
   const by = byKernel(kernels, (i) => (typeof kernels[i].kernelTimeMs === 'number' ? (kernels[i].kernelTimeMs as number) : 0));

@@ -112,6 +112,27 @@ function poolFor(k: PoolKernels): Pool | null {
  * `args` are the export's arguments up to `work` (work included: this thread's packing space).
  */
 export function runSplit(k: PoolKernels, args: number[], N: number, flops: number): void {
+  const t0 = performance.now();
+  split(k, args, N, flops);
+  totals.products++;
+  totals.flops += flops;
+  totals.ms += performance.now() - t0;
+}
+
+/** Every product since the last reset: how many, their flops and wall milliseconds (benchmarks: the GEMM's share of a step). */
+const totals = { products: 0, flops: 0, ms: 0 };
+
+export function gemmTotals(): { products: number; flops: number; ms: number } {
+  return { ...totals };
+}
+
+export function resetGemmTotals(): void {
+  totals.products = 0;
+  totals.flops = 0;
+  totals.ms = 0;
+}
+
+function split(k: PoolKernels, args: number[], N: number, flops: number): void {
   const p = flops >= MIN_SPLIT_FLOPS && N >= 16 ? poolFor(k) : null;
   const helpers = p ? readyHelpers(p) : [];
   if (!p || helpers.length === 0) {
