@@ -1,6 +1,7 @@
 // The app is served cross-origin isolated (COOP/COEP from vite preview) and still works: the
 // worker starts tfjs's threaded wasm build with the thread count shown, the cross-origin model server's files load,
-// and a few training steps run with the estimate shown (every layer recomputed, as asked), after
+// and a few training steps run with the estimate shown (every layer recomputed, as asked; batches as
+// long as the example's rows, not the sequence length), after
 // which the estimate is timed by the speed they measured, also after a reload.
 import { test, expect, loadModel, EXAMPLE_DATASET, openAdvanced } from './fixtures';
 
@@ -20,6 +21,9 @@ test('cross-origin isolated page: wasm threads reported, cross-origin model load
   await page.getByLabel('Steps').fill('3');
   await page.getByLabel('Recompute activations').selectOption('on');
   await expect(page.getByLabel('Training estimate')).toContainText('5 of 5 layers recomputed');
+  // The example's rows are 67-102 tokens: at a sequence length of 256 each batch runs 128 positions.
+  await page.getByLabel('Sequence length').fill('256');
+  await expect(page.getByLabel('Training estimate')).toContainText('batches as long as their longest row (about 128 tokens on average, at most 128 of 256)');
   await page.getByRole('button', { name: 'Start training' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Training finished after 3 steps' })).toBeVisible({ timeout: 120_000 });
   // The time estimate now runs at the speed those steps measured, and keeps it for the next visit.

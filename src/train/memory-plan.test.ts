@@ -1,11 +1,16 @@
 // The pre-training memory plan at SmolLM2-135M's real config: the int8/NF4 base is under 0.2x of
 // fp32, 'auto' recomputes the fewest layers that keep the step within its target (none for small
 // steps, a table of choices), and a step that cannot fit is refused with the largest batch that does
-// (same sequences per optimizer step through accumulation).
+// (same sequences per optimizer step through accumulation). The trainer's own resolution of 'auto'
+// agrees with the plan's.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../model/config';
-import { AUTO_RECOMPUTE_TARGET, memoryPlan, memoryPlanMessage, planEstimateInput, recomputeLayersFor, type PlanChoice } from './memory-plan';
+import { AUTO_RECOMPUTE_TARGET, memoryPlan, memoryPlanMessage, planEstimateInput, recomputeLayersFor, resolveRecomputeLayers, type PlanChoice } from './memory-plan';
+import { baseMemory } from '../model/load';
+import { INT8_HEAD_BLOCK_ROWS } from '../model/frozen-head';
+import type { LlamaModel } from '../model/llama';
+import type { LoraAdapter } from './lora';
 import { estimateTraining } from './estimate';
 
 const cfg = parseConfig(JSON.parse(readFileSync(new URL('../../../shared/tokenizers/smollm2/config.json', import.meta.url), 'utf8')));
@@ -59,5 +64,19 @@ describe('memoryPlan at the SmolLM2-135M shape', () => {
     expect(s.peakBackendBytes).toBeLessThanOrEqual(p.budgetBytes);
     expect(memoryPlan({ ...base, batchSize: s.batchSize + 1, seqLen: 2048, recompute: 'on' }).fits).toBe(false);
     expect(memoryPlanMessage(p, { batchSize: 64, seqLen: 2048, backend: 'wasm' })).toContain(`Batch ${s.batchSize} with gradient accumulation ${s.gradAccum}`);
+  });
+  it.each([
+    [4, 256], [1, 2048], [16, 256], [8, 512],
+  ])('the trainer recomputes what the Train step planned, within one layer, at %i x %i (the fused loss, not [N, V] logits)', (batchSize, seqLen) => {
+    const mem = baseMemory(cfg);
+    const table = 4 * cfg.vocabSize * cfg.hiddenSize;
+    // A loaded model as the trainer sees it: its weights' bytes and its head's blocks (NF4 base, int8 head).
+    const model = { config: cfg, baseWeightBytes: () => ({ linear: mem.linearNf4Bytes, other: mem.otherBytes - table + table / 4 + 4 * cfg.vocabSize }), head: { blockRows: INT8_HEAD_BLOCK_ROWS } } as unknown as LlamaModel;
+    const adapter = { spec: { r: 8, targetModules: ['q_proj', 'v_proj'] } } as unknown as LoraAdapter;
+    const planned = memoryPlan({ ...base, batchSize, seqLen }).recomputeLayers;
+    const fused = resolveRecomputeLayers('auto', model, adapter, { batchSize, seqLen, gradAccum: 1, loss: 'fused' });
+    expect(Math.abs(fused - planned)).toBeLessThanOrEqual(1);
+    // The plain loss holds the logits: at least as many layers.
+    expect(resolveRecomputeLayers('auto', model, adapter, { batchSize, seqLen, gradAccum: 1, loss: 'plain' })).toBeGreaterThanOrEqual(fused);
   });
 });

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../model/llama';
 import type { LoraAdapter } from './lora';
 import { estimateTraining, memoryBudgetBytes, type EstimateBackend, type EstimateInput, type TrainEstimate } from './estimate';
+import type { BatchLengths } from './row-lengths';
 import type { RecomputeSetting, TrainSettings } from './settings';
 import { DEFAULT_FUSED_CE } from './fused-cross-entropy';
 import { baseMemory, type BasePrecision } from '../model/load';
@@ -49,12 +50,15 @@ export function recomputeLayersFor(setting: RecomputeSetting, L: number, peakAt:
 }
 
 /** Layers recomputed for a loaded model (the Trainer's resolution of its setting). */
-export function resolveRecomputeLayers(setting: RecomputeSetting, model: LlamaModel, adapter: LoraAdapter, s: Pick<TrainSettings, 'batchSize' | 'seqLen' | 'gradAccum'>): number {
+export function resolveRecomputeLayers(setting: RecomputeSetting, model: LlamaModel, adapter: LoraAdapter, s: Pick<TrainSettings, 'batchSize' | 'seqLen' | 'gradAccum' | 'loss'>): number {
   const backend = activeEstimateBackend();
   const bytes = model.baseWeightBytes();
+  // The loss as the run computes it (fused: chunks of the head's blocks, never the [N, V] logits), as the Train step's plan assumes.
+  const fused = (s.loss ?? 'fused') === 'fused';
   const peakAt = (n: number) => estimateTraining({
     config: model.config, rank: adapter.spec.r, targets: adapter.spec.targetModules, batchSize: s.batchSize, seqLen: s.seqLen, gradAccum: s.gradAccum,
     examples: 1, steps: 1, backend, baseWeightBytes: bytes.linear + bytes.other, recomputeLayers: n,
+    fusedLossChunkBytes: fused ? DEFAULT_FUSED_CE.chunkBytes : undefined, lossBlockRows: model.head.blockRows,
   }).memory.peakBackend;
   return recomputeLayersFor(setting, model.config.numLayers, peakAt, memoryBudgetBytes(backend));
 }
@@ -78,6 +82,8 @@ export interface PlanChoice {
   method?: 'lora' | 'full' | 'soft';
   /** A speed measured on this device (measured-speed.ts), replacing the backend's assumed GFLOP/s and overhead. */
   gflops?: number;
+  /** Unpacked rows shorter than seqLen (row-lengths.ts): memory at the longest batch, time at the average one. */
+  rows?: BatchLengths | null;
 }
 
 /** The estimate's input for a model not loaded yet (sizes from its config alone), with `recompute` of its layers recomputed (true: all). */
@@ -114,25 +120,35 @@ export interface MemoryPlan {
   fits: boolean;
   /** When it does not fit: the largest micro-batch that does (with recomputation), and the accumulation keeping B x accum. */
   suggestion: { batchSize: number; gradAccum: number; recompute: boolean; peakBackendBytes: number } | null;
+  /** The batch lengths assumed when rows are shorter than seqLen; null when every batch is seqLen long. */
+  rows: BatchLengths | null;
 }
 
 /** Resolves how many layers to recompute, checks the step against the backend's budget, and suggests what fits. */
 export function memoryPlan(p: PlanChoice): MemoryPlan {
   const budgetBytes = memoryBudgetBytes(p.backend);
-  const recomputeLayers = recomputeLayersFor((p.method ?? 'lora') === 'lora' ? p.recompute : 'off', p.config.numLayers, (n) => estimateTraining(planEstimateInput(p, n)).memory.peakBackend, budgetBytes);
-  const estimate = estimateTraining(planEstimateInput(p, recomputeLayers));
+  const rows = p.rows && p.rows.mean < p.seqLen ? { peak: Math.min(p.rows.peak, p.seqLen), mean: p.rows.mean } : null;
+  // Memory at the longest batch the data makes (the Trainer plans with the same length).
+  const atPeak: PlanChoice = rows ? { ...p, seqLen: rows.peak } : p;
+  const recomputeLayers = recomputeLayersFor((p.method ?? 'lora') === 'lora' ? p.recompute : 'off', p.config.numLayers, (n) => estimateTraining(planEstimateInput(atPeak, n)).memory.peakBackend, budgetBytes);
+  let estimate = estimateTraining(planEstimateInput(atPeak, recomputeLayers));
+  if (rows && rows.mean < atPeak.seqLen) {
+    // Time at the average batch: steps run as long as their longest row.
+    const t = estimateTraining(planEstimateInput({ ...p, seqLen: rows.mean }, recomputeLayers));
+    estimate = { ...estimate, tokensPerStep: t.tokensPerStep, secondsPerStep: t.secondsPerStep, secondsPerEpoch: t.secondsPerEpoch, secondsTotal: t.secondsTotal };
+  }
   const fits = estimate.memory.peakBackend <= budgetBytes;
   let suggestion: MemoryPlan['suggestion'] = null;
   if (!fits) {
     for (let b = p.batchSize; b >= 1; b--) {
-      const e = estimateTraining(planEstimateInput({ ...p, batchSize: b }, true));
+      const e = estimateTraining(planEstimateInput({ ...atPeak, batchSize: b }, true));
       if (e.memory.peakBackend <= budgetBytes) {
         suggestion = { batchSize: b, gradAccum: Math.ceil((p.batchSize * p.gradAccum) / b), recompute: true, peakBackendBytes: e.memory.peakBackend };
         break;
       }
     }
   }
-  return { recompute: recomputeLayers > 0, recomputeLayers, estimate, budgetBytes, fits, suggestion };
+  return { recompute: recomputeLayers > 0, recomputeLayers, estimate, budgetBytes, fits, suggestion, rows };
 }
 
 /** The plan in words: what will not fit and what to use instead. */

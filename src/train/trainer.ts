@@ -17,6 +17,7 @@ import type { LoraWeights } from '../adapters/lora-types';
 import { learningRate } from './schedule';
 import type { DpoMetrics } from './dpo';
 import { resolveRecomputeLayers } from './memory-plan';
+import { paddedRowCounts, runBatchLengths } from './row-lengths';
 import { totalSteps, type TrainSettings } from './settings';
 import type { ObjectiveContext, ObjectiveRoom } from './objectives/objective';
 import { SftObjective, sftLossFn } from './objectives/sft';
@@ -167,7 +168,9 @@ export class Trainer {
   ) {
     if (examples.length === 0) throw new Error('The dataset has no usable training examples.');
     // Recomputation wraps the LoRA layer loop; a soft prompt runs the whole forward (see sftLossFn).
-    this.recomputeLayers = adapter instanceof LoraAdapter ? resolveRecomputeLayers(settings.recompute ?? 'auto', model, adapter, settings) : 0;
+    // Planned at the longest batch these rows make (the Train step's estimate assumes the same).
+    const rows = runBatchLengths(paddedRowCounts(examples), { seqLen: settings.seqLen, batchSize: settings.batchSize, packed: false, objective: settings.objective });
+    this.recomputeLayers = adapter instanceof LoraAdapter ? resolveRecomputeLayers(settings.recompute ?? 'auto', model, adapter, { ...settings, seqLen: rows?.peak ?? settings.seqLen }) : 0;
     this.recompute = this.recomputeLayers > 0;
     this.ctx = { model, adapter, settings, recompute: this.recomputeLayers, step: () => this.optimizer.step };
     this.room = objectiveRoom(this.ctx, extras);

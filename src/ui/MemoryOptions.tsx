@@ -1,13 +1,15 @@
 // Memory and time of the Train step, from one model (train/memory-plan.ts over train/estimate.ts):
 // the recomputation setting, then one estimate (backend memory at a step's peak, time per step and
 // epoch) with what it assumes (base storage, loss, attention path, layers recomputed, the speed:
-// measured on this device when a run has been, else the backend's typical rate), and, when the step
+// measured on this device when a run has been, else the backend's typical rate; unpacked rows shorter
+// than the sequence length: memory at the longest batch, time at the average one), and, when the step
 // will not fit, the largest batch that does (one click to use it).
 import { useId } from 'react';
 import { useApp } from '../store/app-store';
 import { memoryPlan, type RecomputeSetting } from '../train/memory-plan';
 import { totalSteps } from '../train/settings';
 import { estimateBackendOf } from '../train/measured-speed';
+import { runBatchLengths } from '../train/row-lengths';
 import { formatBytes, formatSeconds } from './format';
 
 
@@ -27,11 +29,13 @@ export function MemoryOptions({ disabled }: { disabled: boolean }) {
   const speed = measured && measured.backend === kind ? measured : null;
   const method = fullFineTune ? 'full' : softPrompt ? 'soft' : 'lora';
   const steps = dataset ? totalSteps(train, dataset.examples) : train.steps;
+  // Unpacked rows shorter than the sequence length run shorter batches (each as long as its longest row).
+  const rows = method === 'lora' || method === 'full' ? runBatchLengths(dataset?.paddedRows, { seqLen: train.seqLen, batchSize: train.batchSize, packed: dataset?.packing.enabled ?? false, objective: train.objective }) : null;
   const plan = model?.config && kind
     ? memoryPlan({
         config: model.config, precision: model.basePrecision, head: 'fp32', backend: kind, rank: lora.r, targets: lora.targetModules,
         batchSize: train.batchSize, seqLen: train.seqLen, gradAccum: train.gradAccum, recompute, loss: train.loss ?? 'fused',
-        examples: dataset?.examples ?? 1, steps, method, gflops: speed?.gflops,
+        examples: dataset?.examples ?? 1, steps, method, gflops: speed?.gflops, rows,
       })
     : null;
   const e = plan?.estimate;
@@ -53,6 +57,7 @@ export function MemoryOptions({ disabled }: { disabled: boolean }) {
           {' '}{e.loraParameters.toLocaleString()} trainable parameters.
           <br />
           Assumes {model!.basePrecision === 'nf4' ? 'an NF4' : 'an fp32'} base, {train.loss === 'plain' ? 'the plain' : 'the fused'} loss, {e.attention} attention,
+          {' '}{plan.rows ? `batches as long as their longest row (about ${Math.round(plan.rows.mean)} tokens on average, at most ${plan.rows.peak} of ${train.seqLen}),` : `rows of ${train.seqLen} tokens,`}
           {' '}{method === 'lora' ? `${plan.recomputeLayers} of ${L} layers recomputed${recompute === 'auto' ? ' (automatic)' : ''}` : 'no recomputation'}, and
           {' '}{speed ? `${speed.gflops.toFixed(1)} GFLOP/s measured on this device` : `${e.gflops} GFLOP/s, typical for ${kind} (no run measured here yet)`}; the live tokens/s below is the truth.
         </p>

@@ -42,6 +42,7 @@ import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
 import { type TokenizedExample } from '../train/batches';
+import { paddedRowCounts } from '../train/row-lengths';
 import { fetchHostedAdapter } from '../adapters/hosted-adapter';
 import type { LoraSpec } from '../adapters/lora-types';
 import { prepareDataset, type DatasetOptions } from '../data/prepare';
@@ -182,7 +183,7 @@ export class Engine {
       };
     }
     const { examples, ...report } = p.summary;
-    return { ...report, examples: examples.length, ...p.extras };
+    return { ...report, examples: examples.length, paddedRows: paddedRowCounts(p.train), ...p.extras };
   }
 
   /** The rows the trainer walks: the training examples, or them packed into rows of seqLen + 1 tokens. */

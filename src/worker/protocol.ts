@@ -10,6 +10,7 @@ import type { EvalOptions, EvalPhase, EvalSummary, GenerationRow } from '../eval
 import type { LlamaConfig } from '../model/config';
 import type { DatasetSummary } from '../data/dataset';
 import type { DatasetExtras, DatasetOptions } from '../data/prepare';
+import type { PaddedRowCounts } from '../train/row-lengths';
 import type { StepReport, EvalReport } from '../train/trainer';
 import type { TrainSettings } from '../train/settings';
 import type { SampleReport } from '../train/training-run';
@@ -84,7 +85,11 @@ export interface BaseMemory {
 }
 
 /** What the page learns about a parsed dataset: everything but the tokenized examples, which stay in the worker. */
-export type DatasetReport = Omit<DatasetSummary, 'examples'> & { examples: number } & DatasetExtras;
+export type DatasetReport = Omit<DatasetSummary, 'examples'> & {
+  examples: number;
+  /** The training rows' padded lengths (src/train/row-lengths.ts), for the Train step's estimate of short rows. */
+  paddedRows?: PaddedRowCounts;
+} & DatasetExtras;
 
 export interface AdapterSummary {
   /** The LoRA spec (for soft prompts: the LoRA form's, unused; see `soft`). */
