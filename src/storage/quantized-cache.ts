@@ -42,15 +42,7 @@ export class IdbQuantizedCache implements QuantizedWeightCache {
   private readonly store = storeFor('quantizedWeights');
 
   async get(fingerprint: string, opts: QuantizationOptions, tensorName: string): Promise<Nf4Weight | null> {
-    const key = quantizedTensorKey(fingerprint, opts, tensorName);
-    const r = await get<unknown>(key, this.store);
-    if (r === undefined) return null;
-    try {
-      return fromStored(r, key.join('/'));
-    } catch {
-      await del(key, this.store); // unreadable: drop it so it is rewritten
-      return null;
-    }
+    return (await this.getMany(fingerprint, opts, [tensorName]))[0];
   }
 
   /** Several tensors in one read transaction (one layer's seven at load: one round trip, not seven). */

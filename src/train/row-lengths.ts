@@ -4,21 +4,17 @@
 // rows runs short batches: the step's time follows the average batch length, its memory the
 // longest batch. Packed rows are full; GRPO's sampled rows and KTO's mismatched pairs (a prompt of
 // one row with the answer of another) are not known in advance, so those count the sequence length.
-import { PAD_MULTIPLE, type TokenizedExample } from './batches';
+import { PAD_MULTIPLE, paddedLength, type TokenizedExample } from './batches';
 import type { Objective } from './settings';
 
 /** Rows whose padded length is (i + 1) x PAD_MULTIPLE, at index i: a compact summary of a dataset's row lengths. */
 export type PaddedRowCounts = number[];
 
-/** The token positions a row takes (the inputs: ids less the last), the longer side of a preference pair. */
-function rowPositions(e: TokenizedExample): number {
-  return Math.max(e.inputIds.length, e.rejected?.inputIds.length ?? 0) - 1;
-}
-
+/** Each row counted at the length paddedLength gives it alone (a preference pair: its longer side), uncut. */
 export function paddedRowCounts(examples: readonly TokenizedExample[]): PaddedRowCounts {
   const counts: number[] = [];
   for (const e of examples) {
-    const i = Math.max(0, Math.ceil(Math.max(1, rowPositions(e)) / PAD_MULTIPLE) - 1);
+    const i = paddedLength(e.rejected ? [e, e.rejected] : [e], Infinity) / PAD_MULTIPLE - 1;
     while (counts.length <= i) counts.push(0);
     counts[i]++;
   }
