@@ -8,7 +8,9 @@
 //   4. once its 2 steps are done, presses "Evaluate base vs tuned" (held-out loss, the forgetting
 //      check, and 4 validation prompts x 32 new tokens in both columns, base and tuned).
 // Prints one JSON line: seconds from reload to model ready, from Start to the first loss, their
-// sum, and Evaluate's seconds from the press to its last answer. Options: --backend wasm|webgpu
+// sum, Evaluate's seconds from the press to its last answer, and when each of its progress lines
+// first showed (`evaluate_phases_s`; a phase that passed between two polls, 50 ms apart, is
+// absent: a loss Evaluate already knew). Options: --backend wasm|webgpu
 // (default wasm), --batch 4, --seq 256, --model smollm2-135m, --evaluate off (skip step 4).
 import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +50,22 @@ function writeDataset(file: string): void {
 
 async function untilLoaded(page: Page, timeoutMs: number): Promise<void> {
   await page.getByLabel('Loaded model').filter({ hasText: 'loaded from' }).waitFor({ timeout: timeoutMs });
+}
+
+/** Polls Evaluate's progress line until stopped: each distinct text with the seconds since t0 it first showed. */
+function watchProgress(page: Page, t0: number): { stop: () => Promise<Record<string, number>> } {
+  const seen: Record<string, number> = {};
+  let on = true;
+  const line = page.getByRole('region', { name: 'Evaluate' }).locator('p', { hasText: /^Measuring / });
+  const loop = (async () => {
+    while (on) {
+      const text = await line.first().textContent({ timeout: 200 }).catch(() => null);
+      const key = text?.replace(/^Measuring /, '').replace(/…$/, '');
+      if (key && !(key in seen)) seen[key] = Math.round((Date.now() - t0) / 100) / 10;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return { stop: async () => ((on = false), await loop, seen) };
 }
 
 async function main(): Promise<void> {
@@ -103,19 +121,23 @@ async function main(): Promise<void> {
     const firstLoss = Number(await page.getByTestId('train-first-loss').textContent());
     let evaluateS: number | null = null;
     let answers: number | null = null;
+    let phases: Record<string, number> | null = null;
     if (o.evaluate !== 'off') {
       await page.getByTestId('state-train').filter({ hasText: 'Done: adapter ready' }).waitFor({ timeout: 20 * 60_000 });
       const evaluate = page.getByRole('region', { name: 'Evaluate' });
       const t3 = Date.now();
       await evaluate.getByRole('button', { name: 'Evaluate base vs tuned' }).click();
+      // Seconds at which each progress line ("Measuring held-out loss (0/2)…") first showed.
+      const watch = watchProgress(page, t3);
       await page.getByTestId('state-train').filter({ hasText: 'Done: trained and evaluated' }).waitFor({ timeout: 20 * 60_000 });
       evaluateS = (Date.now() - t3) / 1000;
+      phases = await watch.stop();
       answers = await evaluate.getByRole('group', { name: /^Held-out example/ }).count();
     }
     process.stdout.write(JSON.stringify({
       model, backend, batch: Number(batch), seq_len: Number(seq), threads,
       first_load_s: firstLoadS, cached_load_s: cachedLoadS, start_to_first_loss_s: firstLossS,
-      cached_to_first_loss_s: Math.round((cachedLoadS + firstLossS) * 10) / 10, first_loss: firstLoss, evaluate_s: evaluateS, evaluate_answers: answers, base_memory: memory.replace(/\s+/g, ' ').trim(),
+      cached_to_first_loss_s: Math.round((cachedLoadS + firstLossS) * 10) / 10, first_loss: firstLoss, evaluate_s: evaluateS, evaluate_phases_s: phases, evaluate_answers: answers, base_memory: memory.replace(/\s+/g, ' ').trim(),
     }) + '\n');
   } finally {
     await browser.close();

@@ -14,6 +14,7 @@ import { indexedDbRunStore, isResumable, listRuns, loadCheckpoint, loadRunData, 
 import type { LoraSpec } from '../src/adapters/lora-types';
 import type { LoraAdapter } from '../src/train/lora';
 import { loadStories, textExamples } from './stories-fixture';
+import { heldOutLoss } from '../src/eval/heldout';
 
 const SPEC: LoraSpec = { r: 4, alpha: 8, dropout: 0.1, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: 'stories260K' };
 const SETTINGS: TrainSettings = { ...DEFAULT_TRAIN, steps: 9, batchSize: 2, seqLen: 24, learningRate: 1e-2, warmupSteps: 2, seed: 11, checkpointEvery: 4, evalEvery: 3, sampleEvery: 9 };
@@ -96,5 +97,27 @@ describe('TrainingRun with IndexedDB checkpoints', () => {
     const runs = await listRuns();
     expect(runs.map((r) => r.runId).sort()).toEqual(['diverge', 'full', 'paused']);
     expect(runs.find((r) => r.runId === 'full')!.settings.learningRate).toBe(1e-2);
+  });
+
+  it('knows the held-out loss at its last step (Evaluate’s tuned loss), and only when the last step was evaluated', async () => {
+    const run = new TrainingRun(setup('end-loss', { ...SETTINGS, steps: 4, checkpointEvery: 0, sampleEvery: 0 }));
+    expect(await run.run({ onStep: () => undefined })).toBe('completed');
+    const end = run.heldOutAtEnd();
+    expect(end).not.toBeNull();
+    expect(end!.validation).toBe(validation);
+    expect(end!.seqLen).toBe(24);
+    expect(end!.loss).toBe(run.history.evalLoss.at(-1));
+    expect(run.history.evalSteps.at(-1)).toBe(4);
+    // What Evaluate would measure on the same adapter (dropout off, strength 1): the same figure.
+    expect(end!.loss).toBeCloseTo((await heldOutLoss(model, run.adapter as LoraAdapter, validation, 24, 4)).loss, 5);
+    run.dispose();
+    run.adapter.dispose();
+
+    const paused = new TrainingRun(setup('end-loss-paused', { ...SETTINGS, checkpointEvery: 0, sampleEvery: 0 }));
+    expect(await paused.run({ onStep: (r) => void (r.step === 5 && paused.pause()) })).toBe('paused');
+    expect(paused.history.evalSteps.at(-1)).toBe(3);
+    expect(paused.heldOutAtEnd()).toBeNull(); // step 5's weights were never evaluated
+    paused.dispose();
+    paused.adapter.dispose();
   });
 });

@@ -2,7 +2,7 @@
 // the held-out loss equals the trainer's own validation loss, tuning lowers it, generations change,
 // strength 0 gives the base text exactly and strength 1 the tuned text; plus the score rules.
 import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { loadStories } from '../../tests/stories-fixture';
 import type { LlamaModel } from '../model/llama';
@@ -15,7 +15,9 @@ import { streamFromBytes } from '../data/jsonl';
 import type { TrainingExample } from '../data/render';
 import { heldOutLoss } from './heldout';
 import { compareGenerations, evaluateAdapter, type EvalOptions } from './evaluate';
-import { scoreGeneration } from './generations';
+import { generateFor, evalPrompts, scoreGeneration } from './generations';
+import { LossMemo } from './loss-memo';
+import { stopTokenIds } from '../tokenizer/stop-tokens';
 
 const DRAGON = readFileSync(new URL('../../public/examples/stories-dragon.jsonl', import.meta.url), 'utf8');
 const GENERAL = readFileSync(new URL('../../public/eval/general-text.txt', import.meta.url), 'utf8');
@@ -51,6 +53,41 @@ describe('evaluate on stories260K after the dragon run', () => {
     expect(s.generations).toHaveLength(3);
     expect(s.generations.some((g) => g.tuned.text !== g.base.text)).toBe(true);
     expect(s.scores.tuned.of).toBe(3);
+  }, 120_000);
+
+  it('measures no loss twice: what the memo knows (an earlier Evaluate, the trainer’s last evaluation) is used as given', async () => {
+    const memo = new LossMemo();
+    const forward = vi.spyOn(model, 'forward');
+    try {
+      const first = await evaluateAdapter(model, tok, adapter, validation, OPTS, undefined, memo);
+      const calls = forward.mock.calls.length;
+      expect(calls).toBeGreaterThan(0);
+      const again = await evaluateAdapter(model, tok, adapter, validation, OPTS, undefined, memo);
+      expect(forward.mock.calls.length).toBe(calls);
+      expect(again.heldOut).toEqual(first.heldOut);
+      expect(again.general).toEqual(first.general);
+      // Another sequence length is another figure: measured.
+      await evaluateAdapter(model, tok, adapter, validation, { ...OPTS, seqLen: 32, generalText: undefined }, undefined, memo);
+      expect(forward.mock.calls.length).toBeGreaterThan(calls);
+      const known = new LossMemo();
+      known.set(adapter, validation, OPTS.seqLen, { loss: 1.5, perplexity: Math.exp(1.5), tokens: 7 });
+      const s = await evaluateAdapter(model, tok, adapter, validation, { ...OPTS, generalText: undefined }, undefined, known);
+      expect(s.heldOut!.tuned).toEqual({ loss: 1.5, perplexity: Math.exp(1.5), tokens: 7 });
+      expect(s.heldOut!.base).toEqual(first.heldOut!.base);
+    } finally {
+      forward.mockRestore();
+    }
+  }, 120_000);
+
+  it('base and tuned decoded side by side give the texts of one generation each', async () => {
+    const stops = new Set(stopTokenIds(model.config.eosTokenIds, tok));
+    const rows = await compareGenerations(model, tok, adapter, validation, OPTS);
+    const prompts = evalPrompts(validation, tok, stops, OPTS.prompts);
+    expect(rows).toHaveLength(prompts.length);
+    for (const [i, p] of prompts.entries()) {
+      expect(rows[i].base).toEqual(await generateFor(model, null, tok, p, stops, OPTS.maxNewTokens));
+      expect(rows[i].tuned).toEqual(await generateFor(model, adapter, tok, p, stops, OPTS.maxNewTokens));
+    }
   }, 120_000);
 
   it('strength 0 reproduces the base text exactly, 1 the tuned text, and leaks no tensors', async () => {

@@ -8,8 +8,9 @@ import type { TextTokenizer } from '../tokenizer/tokenizer';
 import type { TokenizedExample } from '../train/batches';
 import { stopTokenIds } from '../tokenizer/stop-tokens';
 import { heldOutLoss, type LossFigures } from './heldout';
+import { LossMemo } from './loss-memo';
 import { generalTextExamples } from './general-text';
-import { evalPrompts, generateFor, type EvalPrompt, type GeneratedText, type GenerationScores } from './generations';
+import { evalPrompts, generateSideBySide, type EvalPrompt, type GeneratedText, type GenerationScores } from './generations';
 
 export interface EvalOptions {
   /** Tokens per row (T) for the losses: the run's sequence length, so figures match its eval loss. */
@@ -81,8 +82,8 @@ export async function compareGenerations(model: LlamaModel, tok: TextTokenizer, 
   const prompts = evalPrompts(validation, tok, stops, o.prompts);
   const rows: GenerationRow[] = [];
   for (const p of prompts) {
-    const base = await generateFor(model, null, tok, p, stops, o.maxNewTokens);
-    const tuned = await withStrength(adapter, o.strength ?? 1, () => generateFor(model, adapter, tok, p, stops, o.maxNewTokens));
+    // Base and tuned decoded side by side: each frozen weight read once per token for both columns.
+    const [base, tuned] = await withStrength(adapter, o.strength ?? 1, () => generateSideBySide(model, [null, adapter], tok, p, stops, o.maxNewTokens));
     rows.push({ ...p, base, tuned });
     onRow?.(rows.length, prompts.length);
   }
@@ -96,25 +97,30 @@ export async function evaluateAdapter(
   validation: TokenizedExample[],
   o: EvalOptions,
   onProgress?: (phase: EvalPhase, done: number, total: number) => void,
+  /** Losses already measured (the trainer's last evaluation, an earlier Evaluate's base): not measured again. */
+  memo: LossMemo = new LossMemo(),
 ): Promise<EvalSummary> {
   const adapterWasTraining = adapter.training;
   adapter.training = false; // no dropout when measuring
+  // The losses always use strength 1; the base's do not change with the adapter.
+  const loss = (lora: LoraAdapter | null, examples: TokenizedExample[], key: object | string) =>
+    memo.measure(lora ?? model, key, o.seqLen, () => (lora ? withStrength(lora, 1, () => heldOutLoss(model, lora, examples, o.seqLen, o.batchSize)) : heldOutLoss(model, null, examples, o.seqLen, o.batchSize)));
   try {
     let heldOut: EvalSummary['heldOut'] = null;
     if (validation.length > 0) {
       onProgress?.('held-out loss', 0, 2);
-      const base = await heldOutLoss(model, null, validation, o.seqLen, o.batchSize);
+      const base = await loss(null, validation, validation);
       onProgress?.('held-out loss', 1, 2);
-      const tuned = await withStrength(adapter, 1, () => heldOutLoss(model, adapter, validation, o.seqLen, o.batchSize));
+      const tuned = await loss(adapter, validation, validation);
       heldOut = { base, tuned, examples: validation.length };
     }
     let general: EvalSummary['general'] = null;
     const paragraphs = o.generalText ? generalTextExamples(o.generalText, tok) : [];
     if (paragraphs.length > 0) {
       onProgress?.('general text', 0, 2);
-      const base = await heldOutLoss(model, null, paragraphs, o.seqLen, o.batchSize);
+      const base = await loss(null, paragraphs, o.generalText!);
       onProgress?.('general text', 1, 2);
-      const tuned = await withStrength(adapter, 1, () => heldOutLoss(model, adapter, paragraphs, o.seqLen, o.batchSize));
+      const tuned = await loss(adapter, paragraphs, o.generalText!);
       general = { base, tuned, change: tuned.loss - base.loss, changePercent: (100 * (tuned.loss - base.loss)) / base.loss, paragraphs: paragraphs.length };
     }
     const generations = await compareGenerations(model, tok, adapter, validation, o, (d, t) => onProgress?.('generations', d, t));

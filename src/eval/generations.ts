@@ -3,6 +3,7 @@
 // the base and the tuned model continue the prompt greedily. Scores a person understands.
 import type { LlamaModel, LoraHook } from '../model/llama';
 import { generate } from '../model/generate';
+import { generateRows } from '../model/generate-rows';
 import { chatTurns, type ChatTurn } from '../data/chat-turns';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
 import type { TokenizedExample } from '../train/batches';
@@ -82,12 +83,23 @@ export function scoreGeneration(text: string, reference: string, stopped: boolea
 
 /** Greedy continuation of one prompt, stopping at a stop token. */
 export async function generateFor(model: LlamaModel, lora: LoraHook | null, tok: TextTokenizer, p: EvalPrompt, stopIds: Set<number>, maxNewTokens: number): Promise<GeneratedText> {
-  let stopped = false;
-  const stops = [...stopIds];
-  const ids = await generate(model, p.promptIds, { maxNewTokens, temperature: 0, lora, stopIds: stops });
-  // generate() leaves the stop token out; it stopped early when it produced fewer than the limit.
+  const ids = await generate(model, p.promptIds, { maxNewTokens, temperature: 0, lora, stopIds: [...stopIds] });
+  return generatedText(model, tok, p, ids, maxNewTokens);
+}
+
+/**
+ * Greedy continuations of one prompt under several hooks (null: the base model), decoded side by
+ * side in one batch (model/generate-rows.ts): the same texts as one generateFor each, in less time.
+ */
+export async function generateSideBySide(model: LlamaModel, hooks: (LoraHook | null)[], tok: TextTokenizer, p: EvalPrompt, stopIds: Set<number>, maxNewTokens: number): Promise<GeneratedText[]> {
+  const rows = await generateRows(model, p.promptIds, hooks, { maxNewTokens, temperature: 0, stopIds: [...stopIds] });
+  return rows.map((ids) => generatedText(model, tok, p, ids, maxNewTokens));
+}
+
+function generatedText(model: LlamaModel, tok: TextTokenizer, p: EvalPrompt, ids: number[], maxNewTokens: number): GeneratedText {
+  // Generation leaves the stop token out; it stopped early when it produced fewer than the limit.
   const room = Math.min(maxNewTokens, model.config.maxPositions - p.promptIds.length);
-  if (ids.length < room) stopped = true;
+  const stopped = ids.length < room;
   const text = continuation(tok, p.promptIds, ids);
   return { text, tokens: ids.length, scores: scoreGeneration(text, p.reference, stopped) };
 }

@@ -70,6 +70,38 @@ describe.each(SHAPES)('x [%i, K] times W [%i, %i]', (M, N, K) => {
   });
 });
 
+describe.each([[1536, 576], [33, 70], [7, 13], [5, 1031]])('two rows against W [%i, %i]', (N, K) => {
+  // Two sequences decoded side by side (src/model/generate-rows.ts) must each get exactly what one alone would.
+  const w = randoms(N * K, 11 * N + K);
+  const xv = randoms(2 * K, 5 + K);
+  const rowsApart = (product: (x: tf.Tensor2D) => tf.Tensor2D) =>
+    tf.tidy(() => {
+      const x = tf.tensor2d(xv, [2, K]);
+      const pair = product(x).dataSync();
+      const one = [0, 1].map((r) => product(tf.slice(x, [r, 0], [1, K]) as tf.Tensor2D).dataSync());
+      return { pair, one };
+    });
+
+  it('NF4: each row equals the one-row product bit for bit', () => {
+    const q = quantizeNf4(w, N, K, { doubleQuant: false });
+    const heap: HeapNf4 = { outFeatures: N, inFeatures: K, codes: tf.tensor1d(q.codes, 'int32'), absmax: tf.tensor1d(blockAbsmax(q)) };
+    const { pair, one } = rowsApart((x) => nf4MatMul(kernels(), x, heap));
+    expect(Array.from(pair.subarray(0, N))).toEqual(Array.from(one[0]));
+    expect(Array.from(pair.subarray(N))).toEqual(Array.from(one[1]));
+    expect(one[0]).not.toEqual(one[1]);
+    tf.dispose([heap.codes, heap.absmax]);
+  });
+
+  it('int8: each row equals the one-row product bit for bit', () => {
+    const q = quantizeInt8Rows(w, N, K);
+    const heap = heapInt8(kernels(), q.codes, q.scale, N, K);
+    const { pair, one } = rowsApart((x) => int8MatMul(kernels(), x, heap));
+    expect(Array.from(pair.subarray(0, N))).toEqual(Array.from(one[0]));
+    expect(Array.from(pair.subarray(N))).toEqual(Array.from(one[1]));
+    tf.dispose([heap.codes, heap.scale]);
+  });
+});
+
 describe('int8 table gather', () => {
   const [V, C] = [37, 45];
   const q = quantizeInt8Rows(randoms(V * C, 3), V, C);

@@ -26,6 +26,8 @@ interface KernelExports {
   nf4Matvec(x: number, K: number, codes: number, absmax: number, tables: number, y: number, n0: number, n1: number): void;
   nf4Matmul4(x0: number, x1: number, x2: number, x3: number, K: number, codes: number, absmax: number, tables: number, y0: number, y1: number, y2: number, y3: number, n0: number, n1: number): void;
   int8Matvec(x: number, K: number, codes: number, scale: number, y: number, n0: number, n1: number): void;
+  nf4Matvec2(x0: number, x1: number, K: number, codes: number, absmax: number, tables: number, y0: number, y1: number, n0: number, n1: number): void;
+  int8Matvec2(x0: number, x1: number, K: number, codes: number, scale: number, y0: number, y1: number, n0: number, n1: number): void;
   int8Rows(ids: number, count: number, V: number, K: number, codes: number, scale: number, out: number): number;
   ropeHeadsFirst(x: number, B: number, T: number, H: number, D: number, cos: number, sin: number, ropeB: number, out: number): void;
   rmsNorm(x: number, rows: number, C: number, w: number, eps: number, offset: number, out: number): void;
@@ -158,7 +160,10 @@ export interface HeapNf4 {
   readonly absmax: tf.Tensor1D; // float32
 }
 
-/** x [M, K] · dequant(W)ᵀ -> [M, N], W never decoded to memory. Rows go four at a time. */
+/**
+ * x [M, K] · dequant(W)ᵀ -> [M, N], W never decoded to memory. Rows go four at a time; two rows
+ * (two sequences decoded side by side) go as one-row products do, bit for bit, decoded once.
+ */
 export function nf4MatMul(k: Loaded, x: tf.Tensor2D, w: HeapNf4): tf.Tensor2D {
   const [M, K] = x.shape;
   const N = w.outFeatures;
@@ -170,6 +175,7 @@ export function nf4MatMul(k: Loaded, x: tf.Tensor2D, w: HeapNf4): tf.Tensor2D {
     const xp = heapOffset(k, x);
     const row = (m: number) => xp + m * K * 4;
     const out = (m: number) => y + m * N * 4;
+    if (M === 2) return e.nf4Matvec2(row(0), row(1), K, codes, absmax, tables, out(0), out(1), 0, N);
     let m = 0;
     for (; m + 4 <= M; m += 4) e.nf4Matmul4(row(m), row(m + 1), row(m + 2), row(m + 3), K, codes, absmax, tables, out(m), out(m + 1), out(m + 2), out(m + 3), 0, N);
     if (M - m >= 2) {
@@ -197,7 +203,7 @@ export function heapInt8(k: Loaded, codes: Int8Array, scale: Float32Array, rows:
   return { rows, cols, codes: c, scale: tf.tensor1d(scale, 'float32') };
 }
 
-/** x [M, K] · dequant(W)ᵀ -> [M, V] (the int8 head's logits). */
+/** x [M, K] · dequant(W)ᵀ -> [M, V] (the int8 head's logits): rows in pairs, each as a one-row product computes it. */
 export function int8MatMul(k: Loaded, x: tf.Tensor2D, w: HeapInt8): tf.Tensor2D {
   const [M, K] = x.shape;
   const V = w.rows;
@@ -205,7 +211,9 @@ export function int8MatMul(k: Loaded, x: tf.Tensor2D, w: HeapInt8): tf.Tensor2D 
   const scale = heapOffset(k, w.scale);
   return output(k, [M, V], (y) => {
     const xp = heapOffset(k, x);
-    for (let m = 0; m < M; m++) k.exports.int8Matvec(xp + m * K * 4, K, codes, scale, y + m * V * 4, 0, V);
+    let m = 0;
+    for (; m + 2 <= M; m += 2) k.exports.int8Matvec2(xp + m * K * 4, xp + (m + 1) * K * 4, K, codes, scale, y + m * V * 4, y + (m + 1) * V * 4, 0, V);
+    if (m < M) k.exports.int8Matvec(xp + m * K * 4, K, codes, scale, y + m * V * 4, 0, V);
   }) as tf.Tensor2D;
 }
 

@@ -40,16 +40,15 @@ export async function generate(model: LlamaModel, promptIds: number[], opts: Gen
       const ids = tf.tensor2d(input, [1, input.length], 'int32');
       const fwd = { lora: opts.lora, cache, prefix: soft?.prefix };
       const virtual = soft?.embeddings && out.length === 0 ? soft.embeddings : null;
-      const logits = virtual
+      // Only the last position needs logits: the head on one row, not on the prompt's T.
+      const last = virtual
         ? tf.tidy(() => {
             const x = tf.concat([virtual().expandDims(0), model.embed(ids)], 1) as tf.Tensor3D; // [1, N+T, C]
             const h = model.forwardHiddenFromEmbeddings(x, fwd); // [N+T, C]: the cache now holds N+T positions
-            return model.logitsFrom(h.slice([soft!.length, 0], [input.length, -1])); // [T, V]
+            return model.logitsFrom(h.slice([soft!.length + input.length - 1, 0], [1, -1])); // [1, V]
           })
-        : model.forward(ids, fwd); // [T, V]
+        : lastLogits(model, model.forwardHidden(ids, fwd)); // [1, V]
       ids.dispose();
-      const last = tf.tidy(() => logits.slice([input.length - 1, 0], [1, -1]));
-      logits.dispose();
       const row = (await last.data()) as Float32Array;
       last.dispose();
       const next = sampleToken(row, opts, random);
@@ -61,5 +60,13 @@ export async function generate(model: LlamaModel, promptIds: number[], opts: Gen
   } finally {
     disposeKvCache(cache);
   }
+  return out;
+}
+
+/** h [T, C] (freed here) -> the last position's logits [1, V]. */
+function lastLogits(model: LlamaModel, h: tf.Tensor2D): tf.Tensor2D {
+  const T = h.shape[0];
+  const out = tf.tidy(() => model.logitsFrom(T === 1 ? h : (h.slice([T - 1, 0], [1, -1]) as tf.Tensor2D)));
+  h.dispose();
   return out;
 }

@@ -125,6 +125,19 @@ export class TrainingRun {
   private readonly prompts: number[][];
   private readonly dataFingerprint: string;
 
+  /**
+   * The supervised held-out loss at the adapter's current weights (the evaluation right after the
+   * last step taken, which Evaluate's tuned loss would repeat), with the examples and the sequence
+   * length it was over; null when the run is not SFT with LoRA or the last step went unevaluated.
+   */
+  heldOutAtEnd(): { loss: number; validation: TokenizedExample[]; seqLen: number } | null {
+    if ((this.s.settings.objective ?? 'sft') !== 'sft' || !(this.adapter instanceof LoraAdapter)) return null;
+    const h = this.history;
+    const loss = h.evalLoss.at(-1);
+    if (loss === undefined || h.evalSteps.at(-1) !== this.trainer.step || !Number.isFinite(loss)) return null;
+    return { loss, validation: this.s.validation, seqLen: this.s.settings.seqLen };
+  }
+
   /** The objective's extra inputs, so the driver can close the reward's worker when the run ends. */
   get extras(): TrainerExtras | undefined {
     return this.s.extras;

@@ -14,6 +14,7 @@ import { setWasmHeapCeiling } from '../gpu/wasm-heap-guard';
 import { resumeSettings, type MicroBatch } from '../train/resume-settings';
 import * as tf from '@tensorflow/tfjs';
 import { compareGenerations, evaluateAdapter, type EvalOptions, type EvalSummary, type GenerationRow } from '../eval/evaluate';
+import { LossMemo } from '../eval/loss-memo';
 import { parameterCount, parseConfig } from '../model/config';
 import { type ModelFileSet } from '../model/files';
 import { defaultPrecision, loadModelWithReport } from '../model/load';
@@ -41,7 +42,7 @@ import { type TrainableAdapter } from '../train/trainable';
 import type { SoftPromptSpec } from '../adapters/soft-prompt-types';
 import { TrainingRun, type RunEvents } from '../train/training-run';
 import { indexedDbRunStore, loadCheckpoint, loadRunData, loadRunRecord, saveRunData } from '../storage/checkpoints';
-import { type TokenizedExample } from '../train/batches';
+import { lossBatches, type TokenizedExample } from '../train/batches';
 import { paddedRowCounts } from '../train/row-lengths';
 import { fetchHostedAdapter } from '../adapters/hosted-adapter';
 import type { LoraSpec } from '../adapters/lora-types';
@@ -72,6 +73,9 @@ export class Engine {
   private summary: ModelSummary | null = null;
   /** What the cluster bundle needs: the parsed dataset file(s) and the last run's settings. */
   private bundleSource: BundleSource = { dataset: null, run: null };
+
+  /** Held-out and general-text losses already measured (src/eval/loss-memo.ts). */
+  private readonly losses = new LossMemo();
 
   /** WebGPU's NF4 kernel when fixed (?nf4-kernel); null measures which is faster. */
   private nf4Kernel: 'fused' | 'unfused' | null = null;
@@ -270,8 +274,10 @@ export class Engine {
     this.run = run;
     this.adapter = run.adapter;
     this.adapterOrigin = 'trained';
+    this.losses.forget(run.adapter);
     try {
       const reason = await run.run({ onStep, ...events });
+      this.rememberHeldOut(run);
       return { reason, steps: run.trainer.step, adapter: this.adapterSummary()!, runId };
     } finally {
       // On divergence the adapter stays, back at its last good checkpoint, so it can still be exported.
@@ -281,12 +287,20 @@ export class Engine {
     }
   }
 
+  /** The trainer's evaluation after the last step is Evaluate's tuned held-out loss: kept, not measured twice. */
+  private rememberHeldOut(run: TrainingRun): void {
+    const end = run.heldOutAtEnd();
+    if (!end || end.validation !== this.validation) return;
+    const tokens = lossBatches(end.validation, end.seqLen, 1).reduce((n, b) => n + b.tokens, 0);
+    this.losses.set(run.adapter, end.validation, end.seqLen, { loss: end.loss, perplexity: Math.exp(end.loss), tokens });
+  }
+
   /** The Evaluate view's figures for the current adapter on the held-out examples (src/eval/evaluate.ts). */
   async evaluate(options: EvalOptions, onProgress: (p: ProgressEvent) => void): Promise<EvalSummary> {
     const adapter = this.requireLoraForEval();
     return evaluateAdapter(this.requireModel(), this.requireTokenizer(), adapter, this.validation, options, (phase, done, total) =>
       onProgress({ status: 'progress', task: 'evaluate', phase, done, total }),
-    );
+    this.losses);
   }
 
   /** Base and tuned generations on the validation prompts, the tuned ones at options.strength. */

@@ -9,6 +9,8 @@
 //                 The fp32 weight is never materialised: 16 codes become 16 levels in registers with
 //                 four byte-plane swizzles, and each block's sum is scaled by its absmax once.
 //  - int8Matmul:  y = x · dequant(W)ᵀ, W [N, K] int8 with per-row scale (frozen-head.ts Int8Rows).
+//  - *Matvec2:    two rows at once with one row's arithmetic exactly (bit-identical per row), for
+//                 two sequences decoded side by side; the weights are read and decoded once.
 //  - int8Rows:    out[i] = dequant(W[ids[i]]) (the int8 embedding table's gather).
 // No fp32 product: for one row tfjs's XNNPACK matvec ran 1536 x 576 in 0.17 ms where a kernel
 // with 16-column register tiles took 0.33 ms, so DenseLinear keeps tfjs's path.
@@ -163,6 +165,71 @@ export function nf4Matmul4(x0: usize, x1: usize, x2: usize, x3: usize, K: i32, c
   }
 }
 
+/**
+ * Two rows of x at once (x0, x1), each with exactly nf4Matvec's arithmetic (the same edge sums,
+ * accumulators and order), so y0 and y1 equal two nf4Matvec calls bit for bit while the codes are
+ * decoded once: two sequences decoded side by side (base and tuned) get what one alone would.
+ */
+export function nf4Matvec2(x0: usize, x1: usize, K: i32, codes: usize, absmax: usize, tables: usize, y0: usize, y1: usize, n0: i32, n1: i32): void {
+  const PLANE0 = v128.load(tables, 64), PLANE1 = v128.load(tables, 80), PLANE2 = v128.load(tables, 96), PLANE3 = v128.load(tables, 112);
+  const MASK = v128.load(tables, 128);
+  for (let n = n0; n < n1; n++) {
+    const s = <usize>n * <usize>K;
+    const e = s + <usize>K;
+    let a = (s + 15) & ~(<usize>15);
+    let b = e & ~(<usize>15);
+    if (a > e) a = e;
+    if (b < a) b = a;
+    let scalar0: f32 = 0, scalar1: f32 = 0;
+    for (let i = s; i < a; i++) {
+      const w = levelAt(codes, tables, i) * load<f32>(absmax + ((i >> 6) << 2));
+      scalar0 += load<f32>(x0 + ((i - s) << 2)) * w;
+      scalar1 += load<f32>(x1 + ((i - s) << 2)) * w;
+    }
+    for (let i = b; i < e; i++) {
+      const w = levelAt(codes, tables, i) * load<f32>(absmax + ((i >> 6) << 2));
+      scalar0 += load<f32>(x0 + ((i - s) << 2)) * w;
+      scalar1 += load<f32>(x1 + ((i - s) << 2)) * w;
+    }
+    let total0 = f32x4.splat(0), total1 = f32x4.splat(0);
+    let f = a;
+    while (f < b) {
+      let blockEnd = ((f >> 6) + 1) << 6;
+      if (blockEnd > b) blockEnd = b;
+      let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+      for (; f < blockEnd; f += 16) {
+        const idx = codes16(codes, f, MASK);
+        const b0 = lookup(PLANE0, idx);
+        const b1 = lookup(PLANE1, idx);
+        const b2 = lookup(PLANE2, idx);
+        const b3 = lookup(PLANE3, idx);
+        const l01 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const h01 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const l23 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const h23 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const w0 = i8x16.shuffle(l01, l23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+        const w1 = i8x16.shuffle(l01, l23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+        const w2 = i8x16.shuffle(h01, h23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+        const w3 = i8x16.shuffle(h01, h23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+        const o = (f - s) << 2;
+        a00 = madd(w0, v128.load(x0 + o), a00);
+        a01 = madd(w1, v128.load(x0 + o, 16), a01);
+        a00 = madd(w2, v128.load(x0 + o, 32), a00);
+        a01 = madd(w3, v128.load(x0 + o, 48), a01);
+        a10 = madd(w0, v128.load(x1 + o), a10);
+        a11 = madd(w1, v128.load(x1 + o, 16), a11);
+        a10 = madd(w2, v128.load(x1 + o, 32), a10);
+        a11 = madd(w3, v128.load(x1 + o, 48), a11);
+      }
+      const scale = v128.load32_splat(absmax + (((blockEnd - 1) >> 6) << 2));
+      total0 = madd(f32x4.add(a00, a01), scale, total0);
+      total1 = madd(f32x4.add(a10, a11), scale, total1);
+    }
+    store<f32>(y0 + (<usize>n << 2), hsum(total0) + scalar0);
+    store<f32>(y1 + (<usize>n << 2), hsum(total1) + scalar1);
+  }
+}
+
 /** y[n] = (Σ_k x[k] · codes[n*K + k]) · scale[n] / 127 for n in [n0, n1): one row of x against int8 rows. */
 export function int8Matvec(x: usize, K: i32, codes: usize, scale: usize, y: usize, n0: i32, n1: i32): void {
   const K16 = <usize>(K & ~15);
@@ -183,6 +250,44 @@ export function int8Matvec(x: usize, K: i32, codes: usize, scale: usize, y: usiz
     let sum = hsum(f32x4.add(acc0, acc1));
     for (let k = K16; k < <usize>K; k++) sum += load<f32>(x + (k << 2)) * <f32>load<i8>(row + k);
     store<f32>(y + (<usize>n << 2), sum * <f32>(<f64>load<f32>(scale + (<usize>n << 2)) / 127));
+  }
+}
+
+/** Two rows of x against int8 rows, each with exactly int8Matvec's arithmetic (bit-identical to two calls), the codes read once. */
+export function int8Matvec2(x0: usize, x1: usize, K: i32, codes: usize, scale: usize, y0: usize, y1: usize, n0: i32, n1: i32): void {
+  const K16 = <usize>(K & ~15);
+  for (let n = n0; n < n1; n++) {
+    const row = codes + <usize>n * <usize>K;
+    let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+    for (let k: usize = 0; k < K16; k += 16) {
+      const c = v128.load(row + k);
+      const lo = i16x8.extend_low_i8x16_s(c);
+      const hi = i16x8.extend_high_i8x16_s(c);
+      const c0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo));
+      const c1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo));
+      const c2 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi));
+      const c3 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi));
+      const p0 = x0 + (k << 2);
+      const p1 = x1 + (k << 2);
+      a00 = madd(c0, v128.load(p0), a00);
+      a01 = madd(c1, v128.load(p0, 16), a01);
+      a00 = madd(c2, v128.load(p0, 32), a00);
+      a01 = madd(c3, v128.load(p0, 48), a01);
+      a10 = madd(c0, v128.load(p1), a10);
+      a11 = madd(c1, v128.load(p1, 16), a11);
+      a10 = madd(c2, v128.load(p1, 32), a10);
+      a11 = madd(c3, v128.load(p1, 48), a11);
+    }
+    let sum0 = hsum(f32x4.add(a00, a01));
+    let sum1 = hsum(f32x4.add(a10, a11));
+    for (let k = K16; k < <usize>K; k++) {
+      const c = <f32>load<i8>(row + k);
+      sum0 += load<f32>(x0 + (k << 2)) * c;
+      sum1 += load<f32>(x1 + (k << 2)) * c;
+    }
+    const sc = <f32>(<f64>load<f32>(scale + (<usize>n << 2)) / 127);
+    store<f32>(y0 + (<usize>n << 2), sum0 * sc);
+    store<f32>(y1 + (<usize>n << 2), sum1 * sc);
   }
 }
 

@@ -1,0 +1,95 @@
+// Several continuations of one prompt decoded side by side in one batch, each row with its own
+// LoRA hook or none: the Evaluate view's base and tuned columns. Every frozen weight is then read
+// (and, for NF4 and int8, decoded) once per token for both rows instead of once per row, and the
+// per-token work outside the products (op dispatch, norms, rope) is shared too.
+//
+// Each row gets the tokens it would get from `generate` alone: the rows share the prompt, so they
+// share positions and need no padding; a row's LoRA delta is computed on its own rows of x only;
+// the NF4 and int8 two-row kernels give each row one-row arithmetic bit for bit; and a row that
+// stops leaves the batch (its cache rows are dropped), so the rest runs as it would alone.
+import * as tf from '@tensorflow/tfjs';
+import { type KvCache, type LlamaModel, type LoraHook, newKvCache, disposeKvCache } from './llama';
+import type { LinearModule } from './config';
+import { sampleToken, type SamplingOptions } from './sampling';
+import { seededRandom } from '../util/random';
+
+export interface GenerateRowsOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Each row samples from its own generator seeded with this (as `generate` does), so rows match lone runs. */
+  seed?: number;
+  /** Ids that end a row (not included in its output). */
+  stopIds?: number[];
+  /** Called with each row's new token as it is produced; return false to end that row there. */
+  onToken?: (row: number, id: number) => boolean | void;
+}
+
+/** The LoRA hook of a batch whose row r (T positions each) uses hooks[r]: x [R*T, in] -> delta [R*T, out] or null. */
+export class RowHooks implements LoraHook {
+  constructor(
+    private readonly hooks: (LoraHook | null)[],
+    private readonly T: number,
+  ) {}
+
+  delta(layer: number, module: LinearModule, x: tf.Tensor2D): tf.Tensor2D | null {
+    const T = this.T;
+    const parts = this.hooks.map((h, r) => h?.delta(layer, module, tf.slice(x, [r * T, 0], [T, -1]) as tf.Tensor2D) ?? null); // [T, out] each
+    const shaped = parts.find((d) => d !== null);
+    if (!shaped) return null;
+    return tf.concat(parts.map((d) => d ?? tf.zeros([T, shaped.shape[1]])), 0) as tf.Tensor2D; // [R*T, out]
+  }
+}
+
+/** One continuation per hook (null: the base model) of `promptIds`, decoded together. */
+export async function generateRows(model: LlamaModel, promptIds: number[], hooks: (LoraHook | null)[], opts: GenerateRowsOptions): Promise<number[][]> {
+  if (promptIds.length === 0) throw new Error('generateRows: the prompt must hold at least one token (e.g. BOS)');
+  const room = model.config.maxPositions - promptIds.length;
+  const maxNew = Math.max(0, Math.min(opts.maxNewTokens, room));
+  const out: number[][] = hooks.map(() => []);
+  const random = hooks.map(() => seededRandom(opts.seed ?? 0));
+  const stops = new Set(opts.stopIds ?? []);
+  let live = maxNew > 0 ? hooks.map((_, r) => r) : []; // rows still decoding, in batch order
+  const cache = newKvCache(model.config);
+  try {
+    const next: number[] = []; // each row's last token, its input after the prompt
+    for (let prefill = true; live.length > 0; prefill = false) {
+      const T = prefill ? promptIds.length : 1;
+      const R = live.length;
+      const ids = tf.tensor2d(live.flatMap((r) => (prefill ? promptIds : [next[r]])), [R, T], 'int32');
+      const rowHooks = live.map((r) => hooks[r]);
+      const lora = rowHooks.every((h) => h === null) ? null : R === 1 ? rowHooks[0] : new RowHooks(rowHooks, T);
+      const h = model.forwardHidden(ids, { lora, cache }); // [R*T, C]
+      ids.dispose();
+      // Only each row's last position needs logits: [R, V], not [R*T, V].
+      const logits = tf.tidy(() => model.logitsFrom(T === 1 ? h : (tf.gather(h, live.map((_, i) => i * T + T - 1)) as tf.Tensor2D)));
+      h.dispose();
+      const rows = (await logits.data()) as Float32Array;
+      logits.dispose();
+      const V = rows.length / R;
+      const keep: number[] = [];
+      live.forEach((r, i) => {
+        const id = sampleToken(rows.subarray(i * V, (i + 1) * V), opts, random[r]);
+        if (stops.has(id)) return;
+        out[r].push(id);
+        next[r] = id;
+        if (opts.onToken?.(r, id) !== false && out[r].length < maxNew) keep.push(i);
+      });
+      if (keep.length < R && keep.length > 0) dropRows(cache, keep);
+      live = keep.map((i) => live[i]);
+    }
+  } finally {
+    disposeKvCache(cache);
+  }
+  return out;
+}
+
+/** Keeps batch rows `keep` (indices into the current batch) of every cached key and value. */
+function dropRows(cache: KvCache, keep: number[]): void {
+  for (const kv of [cache.k, cache.v]) {
+    for (let i = 0; i < kv.length; i++) {
+      const t = kv[i];
+      if (!t) continue;
+      kv[i] = tf.tidy(() => tf.gather(t, keep)) as tf.Tensor4D; // [R', K, S, D]
+      t.dispose();
+    }
+  }
+}
