@@ -5,6 +5,10 @@
 //   --prompt-tokens 16 --new-tokens 32 --variants nf4,fp32 --kernels on|off|on,off (off: tfjs's
 //   path, the code before src/kernels) --llama-cpp on|off --llama-threads 2 --repeats 1
 // Prefill: prompt tokens / time to the first new token. Decode: tokens after the first / their time.
+// --side-by-side G: several continuations of one prompt decoded one at a time (`generate` per row)
+// and side by side in one batch (src/model/generate-rows.ts), interleaved: Evaluate's base + tuned
+// (greedy) and GRPO's group of G samples (one adapter, a seed each); tokens_per_s counts every row's
+// tokens, and same_tokens says whether the batch produced the lone runs' tokens.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +18,10 @@ import { initNodeBackend } from '../cli/node-runtime';
 import { NodeFolderSink } from '../cli/file-sink';
 import { loadModel } from '../src/model/load';
 import { generate } from '../src/model/generate';
+import { generateRows } from '../src/model/generate-rows';
+import { LoraAdapter } from '../src/train/lora';
+import type { LoraHook } from '../src/model/llama';
+import * as tf from '@tensorflow/tfjs';
 import { loadTokenizer } from '../src/tokenizer/tokenizer';
 import { listModelTensors } from '../src/export/model-tensors';
 import { writeGgufModel } from '../src/export/gguf/model-file';
@@ -43,6 +51,8 @@ export interface GenerateBenchOptions {
   llamaCpp: boolean;
   llamaThreads: number;
   repeats: number;
+  /** G > 0: the side-by-side rows (sideBySideRows) instead of the usual ones. */
+  sideBySide?: number;
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -92,6 +102,7 @@ export async function runGenerateBench(o: GenerateBenchOptions, root: string): P
   const prompt = tokenizer.encode(text).slice(0, o.promptTokens);
   if (prompt.length < o.promptTokens) throw new BenchArgumentError(`bench --generate: the prompt text has only ${prompt.length} tokens`);
   const common = { model: o.model, prompt_tokens: prompt.length, new_tokens: o.newTokens };
+  if (o.sideBySide) return sideBySideRows(o, files, prompt, common);
 
   let llama: Timing | null = null;
   if (o.llamaCpp) {
@@ -135,4 +146,45 @@ export async function runGenerateBench(o: GenerateBenchOptions, root: string): P
 function median(ts: Timing[]): Timing {
   const mid = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return { prefill_tokens_per_s: mid(ts.map((t) => t.prefill_tokens_per_s)), decode_tokens_per_s: mid(ts.map((t) => t.decode_tokens_per_s)) };
+}
+
+/** One-at-a-time vs side-by-side rows for Evaluate's pair and GRPO's group, per variant, interleaved. */
+async function sideBySideRows(o: GenerateBenchOptions, files: ModelFileSet, prompt: number[], common: Record<string, unknown>): Promise<void> {
+  const G = o.sideBySide!;
+  if (!(G >= 2)) throw new BenchArgumentError(`bench --generate: --side-by-side takes a group size of at least 2, found "${G}"`);
+  for (const precision of o.variants) {
+    const headPrecision = precision === 'nf4' ? 'int8' : 'fp32';
+    const model = await loadModel(files, { precision, headPrecision });
+    // LoRA r=8 on q and v with non-zero B, so base and tuned columns differ as after training.
+    const adapter = LoraAdapter.create(model.config, { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false, baseModel: o.model }, 1);
+    for (const v of adapter.variables()) if (v.name.endsWith('.B')) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 2));
+    const seeds = Array.from({ length: G }, (_, i) => 100 + i);
+    const works: { work: string; hooks: (LoraHook | null)[]; temperature: number }[] = [
+      { work: 'evaluate: base + tuned, greedy', hooks: [null, adapter], temperature: 0 },
+      { work: `grpo: ${G} samples, one adapter`, hooks: seeds.map(() => adapter), temperature: 1 },
+    ];
+    try {
+      await generateRows(model, prompt, [null, adapter], { maxNewTokens: 2 }); // warm-up
+      for (const w of works) {
+        const opts = { maxNewTokens: o.newTokens, temperature: w.temperature, stopIds: [] as number[] };
+        for (let r = 0; r < o.repeats; r++) {
+          let t0 = performance.now();
+          const lone: number[][] = [];
+          for (const [i, hook] of w.hooks.entries()) lone.push(await generate(model, prompt, { ...opts, seed: seeds[i], lora: hook }));
+          const loneS = (performance.now() - t0) / 1000;
+          t0 = performance.now();
+          const rows = await generateRows(model, prompt, w.hooks, { ...opts, seeds: seeds.slice(0, w.hooks.length) });
+          const rowsS = (performance.now() - t0) / 1000;
+          const tokens = rows.reduce((n, x) => n + x.length, 0);
+          const same = JSON.stringify(rows) === JSON.stringify(lone);
+          for (const [mode, s] of [['one at a time', loneS], ['side by side', rowsS]] as const) {
+            process.stdout.write(JSON.stringify({ bench: 'generate-side-by-side', engine: 'studio', threads: 1, base: precision, head: headPrecision, ...common, work: w.work, rows: w.hooks.length, mode, seconds: round(s), tokens_per_s: round(tokens / s), ...(mode === 'side by side' ? { speedup: round(loneS / rowsS), same_tokens: same } : {}) }) + '\n');
+          }
+        }
+      }
+    } finally {
+      adapter.dispose();
+      model.dispose();
+    }
+  }
 }

@@ -45,12 +45,14 @@ const SPEC = {
     'llama-cpp': { type: 'string', value: 'on|off', help: '--generate: the llama.cpp rows (default on).' },
     'llama-threads': { type: 'string', value: 'N', help: '--generate: llama.cpp threads (default 2).' },
     repeats: { type: 'string', value: 'N', help: '--generate: timed runs per row (default 1); --gemm: best of N (default 5).' },
+    'side-by-side': { type: 'string', value: 'G', help: '--generate: instead of the usual rows, several continuations of one prompt one at a time vs side by side in one batch: Evaluate\'s base + tuned (greedy) and a group of G samples with one adapter (GRPO), interleaved (default off).' },
   },
   examples: [
     'npm run bench -- --model smollm2-135m --variants scaled --batch 4 --seq 256 --runtime node',
     'npm run bench -- --backend wasm --variants fp32,nf4-fused',
     'npm run bench -- --generate --new-tokens 32 --prompt-tokens 16 --kernels on,off --repeats 2 --llama-threads 2',
     'npm run bench -- --gemm --model smollm2-135m --rows 1024',
+    'npm run bench -- --generate --side-by-side 4 --variants nf4 --repeats 2',
   ],
   notes: ['Figures and the commands behind them: docs/performance.md. Exit status: 0 done, 1 failed or bad flags.'],
   usageStatus: 1,
@@ -165,6 +167,7 @@ async function generateBench(args: Partial<Record<string, string>>): Promise<voi
       model: args.model ?? 'smollm2-135m', promptTokens: Number(args['prompt-tokens'] ?? 16), newTokens: Number(args['new-tokens'] ?? 32),
       variants: variants as ('nf4' | 'fp32')[], kernels: (args.kernels ?? 'on').split(',').map(onOff), matmul: matmulList(args.matmul), llamaCpp: onOff(args['llama-cpp'] ?? 'on'),
       llamaThreads: Number(args['llama-threads'] ?? 2), repeats: Number(args.repeats ?? 1),
+      sideBySide: args['side-by-side'] === undefined ? 0 : Number(args['side-by-side']),
     },
     ROOT,
   );

@@ -146,6 +146,19 @@ describe('GRPO', () => {
     expect(sampleStd([1, 0, 0, 1, 2, 2, 2, 2])).toBeCloseTo(Math.sqrt((0.0625 * 2 + 1.5625 * 2 + 0.5625 * 4) / 7), 10); // mean 1.25
   });
 
+  it('is the same whatever the padding: columns past every completion (weight 0) change neither loss nor kl', () => {
+    const logp = tf.tensor2d([[-1.2, -0.7, -2.1], [-0.4, -1.9, -0.8]]);
+    const ref = tf.tensor2d([[-1.0, -0.9, -2.0], [-0.5, -1.5, -1.1]]);
+    const mask = tf.tensor2d([[0, 1, 1], [0, 1, 0]]);
+    const adv = tf.tensor1d([0.7, -0.7]);
+    const pad = (t: tf.Tensor2D, v: number) => tf.concat([t, tf.fill([2, 61], v)], 1) as tf.Tensor2D; // [2, 64], as a batch padded to 64
+    const s = { epsilon: 0.2, beta: 0.04 };
+    const short = grpoLoss(logp, detach(logp) as tf.Tensor2D, ref, mask, adv, s);
+    const long = grpoLoss(pad(logp, -3), detach(pad(logp, -3)) as tf.Tensor2D, pad(ref, -5), pad(mask, 0), adv, s);
+    expect(long.loss.dataSync()[0]).toBeCloseTo(short.loss.dataSync()[0], 6);
+    expect(Math.abs(long.loss.dataSync()[0])).toBeGreaterThan(1e-3);
+  });
+
   it('clips the ratio as the hand-worked table says, and passes no gradient through clipped tokens', async () => {
     // eps 0.2, beta 0, one token per row:
     // A   ratio  rho*A  clip*A  -min   d/dlogp

@@ -1,12 +1,15 @@
 // Several continuations of one prompt decoded side by side in one batch, each row with its own
-// LoRA hook or none: the Evaluate view's base and tuned columns. Every frozen weight is then read
+// LoRA hook or none: the Evaluate view's base and tuned columns, GRPO's group of samples of one
+// prompt (one hook, a seed per row). Every frozen weight is then read
 // (and, for NF4 and int8, decoded) once per token for both rows instead of once per row, and the
 // per-token work outside the products (op dispatch, norms, rope) is shared too.
 //
-// Each row gets the tokens it would get from `generate` alone: the rows share the prompt, so they
-// share positions and need no padding; a row's LoRA delta is computed on its own rows of x only;
-// the NF4 and int8 two-row kernels give each row one-row arithmetic bit for bit; and a row that
-// stops leaves the batch (its cache rows are dropped), so the rest runs as it would alone.
+// With two rows each gets the tokens it would get from `generate` alone: the rows share the
+// prompt, so they share positions and need no padding; a row's LoRA delta is computed on its own
+// rows of x only; the NF4 and int8 two-row kernels give each row one-row arithmetic bit for bit;
+// and a row that stops leaves the batch (its cache rows are dropped), so the rest runs as it would
+// alone. Three or more rows take the four-row NF4 kernel, whose sums run in another order: each
+// row is then within rounding of its lone run, not equal to it bit for bit.
 import * as tf from '@tensorflow/tfjs';
 import { type KvCache, type LlamaModel, type LoraHook, newKvCache, disposeKvCache } from './llama';
 import type { LinearModule } from './config';
@@ -17,6 +20,8 @@ export interface GenerateRowsOptions extends SamplingOptions {
   maxNewTokens: number;
   /** Each row samples from its own generator seeded with this (as `generate` does), so rows match lone runs. */
   seed?: number;
+  /** A seed per row instead (GRPO's group: one prompt, several samples). */
+  seeds?: number[];
   /** Ids that end a row (not included in its output). */
   stopIds?: number[];
   /** Called with each row's new token as it is produced; return false to end that row there. */
@@ -45,7 +50,8 @@ export async function generateRows(model: LlamaModel, promptIds: number[], hooks
   const room = model.config.maxPositions - promptIds.length;
   const maxNew = Math.max(0, Math.min(opts.maxNewTokens, room));
   const out: number[][] = hooks.map(() => []);
-  const random = hooks.map(() => seededRandom(opts.seed ?? 0));
+  if (opts.seeds && opts.seeds.length !== hooks.length) throw new Error(`generateRows: ${hooks.length} rows but ${opts.seeds.length} seeds`);
+  const random = hooks.map((_, r) => seededRandom(opts.seeds?.[r] ?? opts.seed ?? 0));
   const stops = new Set(opts.stopIds ?? []);
   let live = maxNew > 0 ? hooks.map((_, r) => r) : []; // rows still decoding, in batch order
   const cache = newKvCache(model.config);
@@ -56,7 +62,8 @@ export async function generateRows(model: LlamaModel, promptIds: number[], hooks
       const R = live.length;
       const ids = tf.tensor2d(live.flatMap((r) => (prefill ? promptIds : [next[r]])), [R, T], 'int32');
       const rowHooks = live.map((r) => hooks[r]);
-      const lora = rowHooks.every((h) => h === null) ? null : R === 1 ? rowHooks[0] : new RowHooks(rowHooks, T);
+      // One hook for every row (a group of samples) applies to the whole batch at once.
+      const lora = rowHooks.every((h) => h === rowHooks[0]) ? rowHooks[0] : new RowHooks(rowHooks, T);
       const h = model.forwardHidden(ids, { lora, cache }); // [R*T, C]
       ids.dispose();
       // Only each row's last position needs logits: [R, V], not [R*T, V].

@@ -22,8 +22,19 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, random:
   const probs = new Float64Array(logits.length);
   let sum = 0;
   for (let i = 0; i < logits.length; i++) sum += probs[i] = Math.exp((logits[i] - max) / temp);
-  const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a]);
   const topP = opts.topP ?? 1;
+  if (!(topP < 1)) {
+    // The whole distribution: one draw walked in id order. No sort (sorting 49,152 ids took ~18 ms
+    // a token, half of a decode step at 135M).
+    let r = random() * sum;
+    for (let i = 0; i < probs.length; i++) {
+      r -= probs[i];
+      if (r <= 0) return i;
+    }
+    for (let i = probs.length - 1; i >= 0; i--) if (probs[i] > 0) return i; // rounding left r > 0
+    return probs.length - 1;
+  }
+  const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a]);
   let kept = 0;
   let mass = 0;
   for (const i of order) {

@@ -6,9 +6,9 @@
 //   rho = p / p_old (= 1 in value, its gradient that of log p); loss = mean over completions of the
 //   mean over their tokens. The reference is the base with the adapter switched off.
 import * as tf from '@tensorflow/tfjs';
-import { generate } from '../../model/generate';
+import { generateRows } from '../../model/generate-rows';
 import { LoraAdapter } from '../lora';
-import { makeBatch, type TokenizedExample } from '../batches';
+import { makeBatch, paddedLength, type TokenizedExample } from '../batches';
 import { DEFAULT_GRPO, type GrpoSettings } from '../settings';
 import type { RewardScorer } from './reward';
 import { FigureTally, batchTokenLogps, type MicroBatchLoss, type ObjectiveContext, type ObjectiveFigures, type ObjectiveRoom } from './objective';
@@ -126,11 +126,10 @@ export class GrpoObjective implements ObjectiveRoom {
       for (const row of rows) {
         const room = this.ctx.settings.seqLen + 1 - row.inputIds.length;
         const maxNew = Math.min(this.s.maxNewTokens, room);
-        for (let g = 0; g < this.s.numGenerations; g++) {
-          const seed = this.nextSeed();
-          const ids = await generate(this.ctx.model, row.inputIds, { maxNewTokens: maxNew, temperature: this.s.temperature, seed, stopIds: eos === null ? [] : [eos], lora: adapter });
-          out.push(ids.length < maxNew && eos !== null ? [...ids, eos] : ids);
-        }
+        // The group decodes side by side: every frozen weight read once per token for all G samples.
+        const seeds = Array.from({ length: this.s.numGenerations }, () => this.nextSeed());
+        const group = await generateRows(this.ctx.model, row.inputIds, seeds.map(() => adapter), { maxNewTokens: maxNew, temperature: this.s.temperature, seeds, stopIds: eos === null ? [] : [eos] });
+        for (const ids of group) out.push(ids.length < maxNew && eos !== null ? [...ids, eos] : ids);
       }
     } finally {
       adapter.training = training;
@@ -151,7 +150,9 @@ export class GrpoObjective implements ObjectiveRoom {
       const p = rows[Math.floor(i / G)].inputIds;
       return { inputIds: [...p, ...c], lossMask: [...new Array<number>(p.length).fill(0), ...new Array<number>(c.length).fill(1)] };
     });
-    const b = makeBatch(seqs, this.ctx.settings.seqLen); // [B*G, T]
+    // As long as the longest prompt + completion (rounded up to 64), not the run's max length: the
+    // loss is a mean over each completion's own tokens, so padding only cost time.
+    const b = makeBatch(seqs, paddedLength(seqs, this.ctx.settings.seqLen)); // [B*G, T]
     const R = seqs.length;
     const refLogp = tf.tidy(() => batchTokenLogps(this.ctx, b, null)); // [R, T]
     const mask = tf.tensor2d(b.weights, [R, b.seqLen]);
@@ -166,7 +167,7 @@ export class GrpoObjective implements ObjectiveRoom {
       this.kept.push({ kl: tf.keep(kl), mask: tf.keep(tf.clone(mask)) });
       return loss;
     };
-    return { f, dispose: () => tf.dispose([refLogp, adv, mask]), rows: R };
+    return { f, dispose: () => tf.dispose([refLogp, adv, mask]), rows: R, positions: R * b.seqLen };
   }
 
   /** TRL's per-step figures: reward, reward_std, kl (token mean of the k3 estimate), completion_length, frac_reward_zero_std. */
