@@ -83,12 +83,11 @@ export const createFeedbackSlice: Slice<FeedbackSlice> = (set, get) => {
         if (c) set({ comparison: { ...c, [side]: { ...c[side], text: answerOnly(ctx.prompt, text, ctx.chat) } } });
       };
       try {
-        for (const side of ['a', 'b'] as const) {
-          const ans = comparison[side];
-          const opts = { maxNewTokens, temperature, seed: ans.seed, useAdapter: ans.from === 'tuned', chat: ctx.chat };
-          const r = await client.generate(ctx.prompt, opts, (_id, text) => update(side, text));
-          update(side, r.text);
-        }
+        // Both answers decoded side by side, each with its own seed and column.
+        const sides = ['a', 'b'] as const;
+        const rows = sides.map((side) => ({ useAdapter: comparison[side].from === 'tuned', seed: comparison[side].seed }));
+        const r = await client.generateRows(ctx.prompt, { maxNewTokens, temperature, rows, chat: ctx.chat }, (row, _id, text) => update(sides[row], text));
+        r.rows.forEach((answer, row) => update(sides[row], answer.text));
       } catch (e) {
         set({ feedbackError: toUiError('Could not generate the answers', e) });
       } finally {

@@ -120,6 +120,8 @@ export interface Generation {
   /** How fast each column was generated on this device (absent until it finishes). */
   baseSpeed?: GenerationSpeed;
   tunedSpeed?: GenerationSpeed;
+  /** The two columns decoded together in one batch (each column's speed is then its share). */
+  sideBySide?: boolean;
 }
 
 export interface UseSlice {

@@ -27,11 +27,15 @@ export const createUseSlice: Slice<UseSlice> = (set, get) => ({
     const opts = { maxNewTokens, temperature, seed: 1, chat: get().chatPrompt && model?.hasChatTemplate === true };
     try {
       // Text appears as it is generated; the final reply replaces it.
-      const base = await client.generate(prompt, { ...opts, useAdapter: false }, (_id, text) => set({ generation: { ...get().generation, base: text } }));
-      set({ generation: { ...get().generation, base: base.text, baseSpeed: base.speed } });
       if (adapter) {
-        const tuned = await client.generate(prompt, { ...opts, useAdapter: true }, (_id, text) => set({ generation: { ...get().generation, tuned: text } }));
-        set({ generation: { ...get().generation, tuned: tuned.text, tunedSpeed: tuned.speed } });
+        // Base and tuned decoded side by side: both columns fill at once, sooner than one after the other.
+        const column = (row: number) => (row === 0 ? 'base' : 'tuned');
+        const r = await client.generateRows(prompt, { ...opts, rows: [{ useAdapter: false, seed: opts.seed }, { useAdapter: true, seed: opts.seed }] }, (row, _id, text) => set({ generation: { ...get().generation, [column(row)]: text } }));
+        const [base, tuned] = r.rows;
+        set({ generation: { ...get().generation, base: base.text, baseSpeed: base.speed, tuned: tuned.text, tunedSpeed: tuned.speed, sideBySide: tuned.sideBySide } });
+      } else {
+        const base = await client.generate(prompt, { ...opts, useAdapter: false }, (_id, text) => set({ generation: { ...get().generation, base: text } }));
+        set({ generation: { ...get().generation, base: base.text, baseSpeed: base.speed } });
       }
     } catch (e) {
       set({ useError: toUiError('Generation failed', e) });

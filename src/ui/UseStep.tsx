@@ -12,11 +12,12 @@ import { FeedbackPanel, Thumbs } from './FeedbackPanel';
 import { answerOnly } from '../data/feedback';
 
 /** The speed this device generated a column at: what the person waited for, measured, not estimated. */
-function SpeedLine({ speed, testId }: { speed?: GenerationSpeed; testId: string }) {
+function SpeedLine({ speed, testId, sideBySide }: { speed?: GenerationSpeed; testId: string; sideBySide?: boolean }) {
   if (!speed || speed.newTokens === 0) return null;
   const decode = speed.decodeTokensPerSecond === null ? '' : ` at ${speed.decodeTokensPerSecond.toFixed(1)} tokens/s`;
   const prefill = speed.prefillTokensPerSecond === null ? '' : `; the ${speed.promptTokens}-token prompt read at ${Math.round(speed.prefillTokensPerSecond)} tokens/s`;
-  return <p className="hint" data-testid={testId}>{speed.newTokens} new tokens{decode}{prefill}.</p>;
+  const together = sideBySide ? ', decoded side by side with the other column' : '';
+  return <p className="hint" data-testid={testId}>{speed.newTokens} new tokens{decode}{prefill}{together}.</p>;
 }
 
 export function UseStep() {
@@ -82,13 +83,13 @@ export function UseStep() {
         <figure>
           <figcaption>Base model</figcaption>
           <output aria-label="Base model output">{gen.base ?? ''}</output>
-          <SpeedLine speed={gen.baseSpeed} testId="base-speed" />
+          <SpeedLine speed={gen.baseSpeed} testId="base-speed" sideBySide={gen.sideBySide} />
           <Thumbs label="the base model's answer" ctx={asked} answer={rated(gen.base, 'base')} />
         </figure>
         <figure>
           <figcaption>With adapter</figcaption>
           <output aria-label="Tuned model output">{gen.tuned ?? (adapter ? '' : 'no adapter yet')}</output>
-          <SpeedLine speed={gen.tunedSpeed} testId="tuned-speed" />
+          <SpeedLine speed={gen.tunedSpeed} testId="tuned-speed" sideBySide={gen.sideBySide} />
           {gen.tuned !== null ? <Thumbs label="the tuned model's answer" ctx={asked} answer={rated(gen.tuned, 'tuned')} /> : null}
         </figure>
       </div>

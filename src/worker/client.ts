@@ -1,6 +1,6 @@
 // The page's handle on the engine worker: typed request methods returning promises, events routed
 // to per-request listeners, and worker errors rebuilt as named Error objects.
-import type { BackendName, BasePrecision, ExportChoice, FromWorker, ProgressEvent, Reply, Request } from './protocol';
+import type { BackendName, BasePrecision, ExportChoice, FromWorker, GenerateRow, ProgressEvent, Reply, Request } from './protocol';
 import type { StepReport, EvalReport } from '../train/trainer';
 import type { EvalOptions } from '../eval/evaluate';
 import type { SampleReport } from '../train/training-run';
@@ -28,6 +28,7 @@ interface Listeners {
   onSample?: (r: SampleReport) => void;
   onCheckpoint?: (step: number) => void;
   onToken?: (tokenId: number, text: string) => void;
+  onRowToken?: (row: number, tokenId: number, text: string) => void;
   onFile?: (name: string, blob: Blob) => void;
 }
 
@@ -74,6 +75,9 @@ export class EngineClient {
         return;
       case 'token':
         p.listeners.onToken?.(msg.tokenId, msg.text);
+        return;
+      case 'row-token':
+        p.listeners.onRowToken?.(msg.row, msg.tokenId, msg.text);
         return;
       case 'export-file':
         p.listeners.onFile?.(msg.name, msg.blob);
@@ -129,6 +133,10 @@ export class EngineClient {
   }
   generate(prompt: string, opts: { maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean; chat?: boolean }, onToken?: (id: number, text: string) => void) {
     return this.request({ type: 'generate', prompt, ...opts }, 'generated', { onToken });
+  }
+  /** Several answers to one prompt, decoded side by side where the adapter allows. */
+  generateRows(prompt: string, opts: { maxNewTokens: number; temperature: number; rows: GenerateRow[]; chat?: boolean }, onRowToken?: (row: number, id: number, text: string) => void) {
+    return this.request({ type: 'generate-rows', prompt, ...opts }, 'generated-rows', { onRowToken });
   }
   exportAdapter() {
     return this.request({ type: 'export-adapter' }, 'adapter-files');

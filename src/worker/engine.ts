@@ -27,6 +27,7 @@ const NF4_TIMED_ROWS = 512;
 import { IdbQuantizedCache } from '../storage/quantized-cache';
 import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
+import { generateRows } from '../model/generate-rows';
 import { SpeedMeter, type GenerationSpeed } from '../model/generation-speed';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
@@ -53,7 +54,7 @@ import { downloadModel, openStoredModel, resolveModelSource } from '../storage/m
 import { chooseBackend } from '../gpu/backend-choice';
 import { setNf4Tile } from '../gpu/nf4-matmul';
 import { WASM_URLS } from '../gpu/wasm-urls';
-import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ExportChoice, ModelSummary, ProgressEvent } from './protocol';
+import type { AdapterSummary, BackendInfo, BackendName, BasePrecision, DatasetReport, ExportChoice, GenerateRow, GeneratedRow, ModelSummary, ProgressEvent } from './protocol';
 import type { ExportSink } from '../export/sink';
 
 export { EngineError, exportName } from './engine-export';
@@ -324,13 +325,57 @@ export class Engine {
     this.run?.pause();
   }
 
+  /**
+   * Several answers to one prompt (base and tuned, or two seeds). With a LoRA adapter or none they
+   * decode side by side in one batch (model/generate-rows.ts); a soft prompt or a fully fine-tuned
+   * model changes the sequence or the weights themselves, so those rows run one after another.
+   */
+  async generateRows(prompt: string, maxNewTokens: number, temperature: number, rows: GenerateRow[], onToken: (row: number, id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; rows: GeneratedRow[] }> {
+    const model = this.requireModel();
+    const tok = this.requireTokenizer();
+    if (rows.length === 0) throw new EngineError('generate-rows: no rows asked for.');
+    const adapted = rows.some((r) => r.useAdapter);
+    if (adapted && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
+    if (adapted && !(this.adapter instanceof LoraAdapter)) {
+      const out: GeneratedRow[] = [];
+      let promptIds: number[] = [];
+      for (const [i, r] of rows.entries()) {
+        const g = await this.generate(prompt, maxNewTokens, temperature, r.seed, r.useAdapter, (id, text) => onToken(i, id, text), chat);
+        promptIds = g.promptIds;
+        out.push({ outputIds: g.outputIds, text: g.text, speed: g.speed, sideBySide: false });
+      }
+      return { promptIds, rows: out };
+    }
+    const { promptIds, shown } = this.promptFor(prompt, chat);
+    const meters = rows.map(() => new SpeedMeter(promptIds.length));
+    const soFar: number[][] = rows.map(() => []);
+    const hooks = rows.map((r) => (r.useAdapter ? (this.adapter as LoraAdapter) : null));
+    const outputs = await generateRows(model, promptIds, hooks, {
+      maxNewTokens,
+      temperature,
+      seeds: rows.map((r) => r.seed),
+      stopIds: stopTokenIds(model.config.eosTokenIds, tok),
+      onToken: (row, id) => {
+        meters[row].token();
+        soFar[row].push(id);
+        onToken(row, id, tok.decode([...shown, ...soFar[row]]));
+      },
+    });
+    return { promptIds, rows: outputs.map((ids, i) => ({ outputIds: ids, text: tok.decode([...shown, ...ids]), speed: meters[i].result(), sideBySide: rows.length > 1 })) };
+  }
+
+  /** The prompt's ids, and the ids shown in front of the answer: a chat turn shows only the reply (the template around the prompt is not the person's text). */
+  private promptFor(prompt: string, chat: boolean): { promptIds: number[]; shown: number[] } {
+    const tok = this.requireTokenizer();
+    const promptIds = chat ? chatPromptIds(tok, prompt) : tok.encode(prompt);
+    return { promptIds, shown: chat ? [] : promptIds };
+  }
+
   async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; outputIds: number[]; text: string; speed: GenerationSpeed }> {
     const model = this.requireModel();
     const tok = this.requireTokenizer();
     if (useAdapter && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
-    // A chat turn shows only the reply: the rendered template around the prompt is not the person's text.
-    const promptIds = chat ? chatPromptIds(tok, prompt) : tok.encode(prompt);
-    const shown = chat ? [] : promptIds;
+    const { promptIds, shown } = this.promptFor(prompt, chat);
     const soFar: number[] = [];
     const meter = new SpeedMeter(promptIds.length);
     // A fully fine-tuned model is a second decoder; the base stays the loaded model.

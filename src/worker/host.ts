@@ -70,6 +70,11 @@ async function handle(req: Request): Promise<void> {
       post({ type: 'generated', id, ...r });
       return;
     }
+    case 'generate-rows': {
+      const r = await engine.generateRows(req.prompt, req.maxNewTokens, req.temperature, req.rows, (row, tokenId, text) => post({ type: 'row-token', id, row, tokenId, text }), req.chat ?? false);
+      post({ type: 'generated-rows', id, ...r });
+      return;
+    }
     case 'export-adapter': {
       const r = await engine.exportAdapter();
       post({ type: 'adapter-files', id, ...r }, [r.adapterSafetensors.buffer as ArrayBuffer]);

@@ -110,6 +110,20 @@ export type ProgressEvent =
   | { status: 'progress'; task: 'parse'; bytesDone: number; bytesTotal: number | null; lines: number; file?: string }
   | { status: 'progress'; task: 'export'; file: string; loaded: number; total: number };
 
+/** One answer of a generate-rows request: with the adapter or the base, and its sampling seed. */
+export interface GenerateRow {
+  useAdapter: boolean;
+  seed: number;
+}
+
+/** A generate-rows answer; speed is this row's, decoded side by side with the others when `sideBySide`. */
+export interface GeneratedRow {
+  outputIds: number[];
+  text: string;
+  speed: GenerationSpeed;
+  sideBySide: boolean;
+}
+
 export type Request =
   | { type: 'init'; id: number; force: BackendName | null; wasmHeapLimitBytes?: number | null; nf4Kernel?: 'fused' | 'unfused' | null }
   /** The Evaluate view: held-out and general-text loss base vs tuned, and side-by-side generations. */
@@ -126,6 +140,8 @@ export type Request =
   /** Continue a stored run (IndexedDB) from its newest checkpoint; the same base model must be loaded. */
   | { type: 'resume-run'; id: number; runId: string; /** A smaller micro-batch keeping batch x accumulation (after running out of memory). */ micro?: MicroBatch | null }
   | { type: 'generate'; id: number; prompt: string; maxNewTokens: number; temperature: number; seed: number; useAdapter: boolean; /** Render the prompt as one user turn through the chat template. */ chat?: boolean }
+  /** Several answers to one prompt decoded side by side (base and tuned, or two seeds): tokens come as row-token events. */
+  | { type: 'generate-rows'; id: number; prompt: string; maxNewTokens: number; temperature: number; rows: GenerateRow[]; chat?: boolean }
   | { type: 'export-adapter'; id: number }
   /** A fully fine-tuned model as a Hugging Face folder's files. */
   | { type: 'export-full-model'; id: number }
@@ -146,6 +162,7 @@ export type Reply =
   | { type: 'stopped'; id: number }
   | { type: 'paused'; id: number }
   | { type: 'generated'; id: number; promptIds: number[]; outputIds: number[]; text: string; speed: GenerationSpeed }
+  | { type: 'generated-rows'; id: number; promptIds: number[]; rows: GeneratedRow[] }
   | { type: 'adapter-files'; id: number; adapterConfigJson: string; adapterSafetensors: Uint8Array }
   | { type: 'model-files'; id: number; files: { name: string; bytes: Uint8Array }[] }
   | { type: 'share-link'; id: number; url: string; bytes: number }
@@ -163,6 +180,8 @@ export type WorkerEvent =
   | { type: 'train-checkpoint'; id: number; step: number }
   /** A generated token and the whole text so far (prompt included). */
   | { type: 'token'; id: number; tokenId: number; text: string }
+  /** A generated token of one row of a generate-rows request, and that row's text so far. */
+  | { type: 'row-token'; id: number; row: number; tokenId: number; text: string }
   /** One complete exported file, for the page to offer as a download (no folder was given). */
   | { type: 'export-file'; id: number; name: string; blob: Blob }
   | { type: 'gpu-error'; message: string };
