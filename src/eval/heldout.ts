@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel, LoraHook } from '../model/llama';
 import { lossBatches, type TokenizedExample } from '../train/batches';
-import { maskedCrossEntropy } from '../train/loss';
+import { fusedCrossEntropy } from '../train/fused-cross-entropy';
 
 export interface LossFigures {
   /** Mean loss per trained token (nats). */
@@ -22,8 +22,10 @@ export async function heldOutLoss(model: LlamaModel, lora: LoraHook | null, exam
   for (const b of lossBatches(examples, seqLen, batchSize)) {
     const l = tf.tidy(() => {
       const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-      const logits = model.forward(ids, { lora }); // [B*T, V]
-      return maskedCrossEntropy(logits, tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.weights));
+      const h = model.forwardHidden(ids, { lora }); // [B*T, C]
+      // The head fused with the loss, in chunks, as training evaluates: never the whole [B*T, V] logits
+      // (800 MB at 4 x 1,024 with a 49,152-token vocabulary).
+      return fusedCrossEntropy(h, model.head, b.targets, b.weights, { softcap: model.config.finalSoftcap ?? 0 });
     });
     weighted += (await l.data())[0] * b.tokens;
     l.dispose();
