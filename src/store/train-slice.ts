@@ -44,6 +44,9 @@ export const createTrainSlice: Slice<TrainSlice> = (set, get) => {
   function measure(step: StepReport): void {
     const { model, backend, train, lora, fullFineTune, softPrompt } = get();
     if (step.step < FIRST_MEASURED_STEP || !(step.tokensPerSec > 0) || !model?.config || !backend || softPrompt) return;
+    // Only supervised steps: the others do work per token the estimate's FLOPs do not count (a
+    // reference pass; GRPO's sampling, most of its step), and would leave a rate far too slow.
+    if ((train.objective ?? 'sft') !== 'sft') return;
     const e = estimateTraining({
       config: model.config, rank: lora.r, targets: lora.targetModules, batchSize: train.batchSize, seqLen: train.seqLen, gradAccum: train.gradAccum,
       examples: 1, steps: 1, backend: estimateBackendOf(backend), method: fullFineTune ? 'full' : 'lora',
