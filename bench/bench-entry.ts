@@ -10,6 +10,9 @@ import type { LinearModule } from '../src/model/config';
 import type { RecomputeSetting } from '../src/train/settings';
 import { runScaleBench, type Variant } from './scale-core';
 import { syntheticModelFiles } from './synthetic-model';
+import { loadModelWithReport } from '../src/model/load';
+import { generate } from '../src/model/generate';
+import { SpeedMeter, tokenRates } from '../src/model/generation-speed';
 
 export type { Variant } from './scale-core';
 
@@ -58,6 +61,31 @@ async function runGpuGenerate(o: { model: BenchOptions['model']; modelName: stri
   return generateOnGpu(files, o.precision, o.promptTokens, o.newTokens);
 }
 
+/**
+ * Generation on the page's wasm backend (the threaded build, as the app runs it): prefill and
+ * decode rates per repeat, and whether every repeat produced the same tokens.
+ */
+async function runPageGenerate(o: { model: BenchOptions['model']; modelName: string; precision: 'fp32' | 'nf4'; promptTokens: number; newTokens: number; repeats: number }) {
+  const choice = await chooseBackend({ force: 'wasm', wasmPaths: WASM_URLS });
+  const files = await modelFiles({ ...(o as unknown as BenchOptions), model: o.model, modelName: o.modelName });
+  const { model } = await loadModelWithReport(files, { precision: o.precision, headPrecision: o.precision === 'nf4' ? 'int8' : 'fp32' });
+  const rows = [];
+  try {
+    const prompt = Array.from({ length: o.promptTokens }, (_, i) => 1 + ((i * 7919) % (model.config.vocabSize - 1)));
+    await generate(model, prompt, { maxNewTokens: 4, stopIds: [] }); // warm-up
+    let first: number[] | null = null;
+    for (let r = 0; r < o.repeats; r++) {
+      const meter = new SpeedMeter(prompt.length);
+      const ids = await generate(model, prompt, { maxNewTokens: o.newTokens, stopIds: [], onToken: () => meter.token() });
+      first ??= ids;
+      rows.push({ bench: 'generate', engine: 'studio', runtime: 'chromium', backend: 'wasm', threads: choice.threads ?? 1, base: o.precision, model: o.modelName, prompt_tokens: o.promptTokens, new_tokens: o.newTokens, ...tokenRates(meter.result()), same_tokens: JSON.stringify(ids) === JSON.stringify(first) });
+    }
+  } finally {
+    model.dispose();
+  }
+  return rows;
+}
+
 /** Attention variants on WebGPU (bench:gpu) at the bench model's heads. */
 async function runGpuAttention(o: { model: BenchOptions['model']; modelName: string; T: number }) {
   const files = await modelFiles({ ...(o as unknown as BenchOptions), model: o.model, modelName: o.modelName });
@@ -75,6 +103,7 @@ declare global {
     runBench: typeof runBench;
     gpuInfo: typeof gpuInfo;
     runGpuGenerate: typeof runGpuGenerate;
+    runPageGenerate: typeof runPageGenerate;
     runGpuAttention: typeof runGpuAttention;
     runGpuNf4Tiles: typeof runGpuNf4Tiles;
     gpuEquality: typeof gpuEquality;
@@ -83,6 +112,7 @@ declare global {
 window.runBench = runBench;
 window.gpuInfo = gpuInfo;
 window.runGpuGenerate = runGpuGenerate;
+window.runPageGenerate = runPageGenerate;
 window.runGpuAttention = runGpuAttention;
 window.runGpuNf4Tiles = runGpuNf4Tiles;
 window.gpuEquality = gpuEquality;

@@ -35,7 +35,7 @@ const SPEC = {
     'fused-ops': { type: 'string', value: 'on|off|off,on', help: 'Training on WebGPU: fused norm/rope/gate/softmax kernels; a list runs each variant per setting (default on).' },
     matmul: { type: 'string', value: 'studio|tfjs|tfjs,studio', help: 'wasm (training and --generate): the studio\'s GEMM or tfjs-wasm\'s own matrix products; a list runs each setting in turn (default studio).' },
     threads: { type: 'string', value: 'auto|N', help: 'Training: wasm threads in the page (default auto).' },
-    runtime: { type: 'string', value: 'chromium|node', help: 'Training: in headless Chromium, or Node\'s tfjs-wasm on one thread (default chromium).' },
+    runtime: { type: 'string', value: 'chromium|node', help: 'Training: in headless Chromium, or Node\'s tfjs-wasm on one thread (default chromium). --generate: chromium runs the page\'s threaded wasm build (default: Node).' },
     chromium: { type: 'string', value: '<path>', help: 'Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium).' },
     'model-dir': { type: 'string', value: '<folder>', help: 'Where stories260K is (default ../shared/models/stories260K).' },
     port: { type: 'string', value: 'N', help: 'Port of the page\'s server (default 5188).' },
@@ -53,6 +53,7 @@ const SPEC = {
     'npm run bench -- --generate --new-tokens 32 --prompt-tokens 16 --kernels on,off --repeats 2 --llama-threads 2',
     'npm run bench -- --gemm --model smollm2-135m --rows 1024',
     'npm run bench -- --generate --side-by-side 4 --variants nf4 --repeats 2',
+    'npm run bench -- --generate --runtime chromium --variants nf4 --repeats 2',
   ],
   notes: ['Figures and the commands behind them: docs/performance.md. Exit status: 0 done, 1 failed or bad flags.'],
   usageStatus: 1,
@@ -162,6 +163,7 @@ async function generateBench(args: Partial<Record<string, string>>): Promise<voi
   };
   const variants = (args.variants ?? 'nf4,fp32').split(',');
   for (const v of variants) if (v !== 'nf4' && v !== 'fp32') throw new BenchArgumentError(`bench/run.ts --generate: --variants takes nf4 and fp32, found "${v}"`);
+  if (args.runtime === 'chromium') return pageGenerateBench(args, variants as ('nf4' | 'fp32')[]);
   await runGenerateBench(
     {
       model: args.model ?? 'smollm2-135m', promptTokens: Number(args['prompt-tokens'] ?? 16), newTokens: Number(args['new-tokens'] ?? 32),
@@ -171,6 +173,24 @@ async function generateBench(args: Partial<Record<string, string>>): Promise<voi
     },
     ROOT,
   );
+}
+
+/** --generate --runtime chromium: generation in the page, on the threaded wasm build as the app runs it. */
+async function pageGenerateBench(args: Partial<Record<string, string>>, variants: ('nf4' | 'fp32')[]): Promise<void> {
+  const name = args.model ?? 'smollm2-135m';
+  const dir = NAMED_MODEL_DIRS[name];
+  if (!dir || name === 'stories260K') throw new BenchArgumentError(`bench/run.ts --generate --runtime chromium: --model must be one of ${Object.keys(NAMED_MODEL_DIRS).filter((m) => m !== 'stories260K').join(', ')}, found "${name}"`);
+  const config = JSON.parse(readFileSync(resolve(ROOT, dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  await withBenchPage({ port: Number(args.port ?? 5188), chromium: args.chromium }, async (open) => {
+    for (const precision of variants) {
+      const page = await open();
+      const rows = await page.evaluate((o) => window.runPageGenerate(o), {
+        model: config, modelName: name, precision, promptTokens: Number(args['prompt-tokens'] ?? 16), newTokens: Number(args['new-tokens'] ?? 32), repeats: Number(args.repeats ?? 1),
+      });
+      for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
+      await page.close();
+    }
+  });
 }
 
 main().catch((e: unknown) => {
