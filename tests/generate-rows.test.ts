@@ -90,3 +90,17 @@ describe.each([[false], [true]])('a group of samples of one prompt (GRPO), NF4 b
     adapter.dispose();
   });
 });
+
+it('rows may hold different prompts of one length (a run\'s samples): each as its lone run; lengths that differ are refused', async () => {
+  const model = await loadModel(await openModelFiles(dirOf('stories260K')), { precision: 'nf4', headPrecision: 'int8' });
+  const adapter = tunedAdapter(model.config, 'stories260K');
+  const prompts = [[1, 403, 407, 261, 378, 434], [1, 365, 291, 261, 302, 411]];
+  const alone = [];
+  for (const p of prompts) alone.push(await generate(model, p, { maxNewTokens: 20, lora: adapter }));
+  expect(alone[0]).not.toEqual(alone[1]);
+  expect(await generateRows(model, prompts, [adapter, adapter], { maxNewTokens: 20 })).toEqual(alone);
+  await expect(generateRows(model, [[1, 2, 3], [1, 2]], [adapter, adapter], { maxNewTokens: 4 })).rejects.toThrow(/one length, found 3, 2/);
+  await expect(generateRows(model, prompts, [adapter], { maxNewTokens: 4 })).rejects.toThrow(/1 rows but 2 prompts/);
+  model.dispose();
+  adapter.dispose();
+});

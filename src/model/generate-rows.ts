@@ -1,6 +1,6 @@
 // Several continuations of one prompt decoded side by side in one batch, each row with its own
 // LoRA hook or none: the Evaluate view's base and tuned columns, GRPO's group of samples of one
-// prompt (one hook, a seed per row). Every frozen weight is then read
+// prompt (one hook, a seed per row), a run's sample prompts of one length. Every frozen weight is then read
 // (and, for NF4 and int8, decoded) once per token for both rows instead of once per row, and the
 // per-token work outside the products (op dispatch, norms, rope) is shared too.
 //
@@ -44,10 +44,17 @@ export class RowHooks implements LoraHook {
   }
 }
 
-/** One continuation per hook (null: the base model) of `promptIds`, decoded together. */
-export async function generateRows(model: LlamaModel, promptIds: number[], hooks: (LoraHook | null)[], opts: GenerateRowsOptions): Promise<number[][]> {
-  if (promptIds.length === 0) throw new Error('generateRows: the prompt must hold at least one token (e.g. BOS)');
-  const room = model.config.maxPositions - promptIds.length;
+/**
+ * One continuation per hook (null: the base model) of `prompt`, decoded together. `prompt` may
+ * instead hold one prompt per row, all of one length (they then share positions, no padding).
+ */
+export async function generateRows(model: LlamaModel, prompt: number[] | number[][], hooks: (LoraHook | null)[], opts: GenerateRowsOptions): Promise<number[][]> {
+  const prompts = isPerRow(prompt) ? prompt : hooks.map(() => prompt);
+  if (prompts.length !== hooks.length) throw new Error(`generateRows: ${hooks.length} rows but ${prompts.length} prompts`);
+  const L = prompts[0]?.length ?? 0;
+  if (prompts.some((p) => p.length !== L)) throw new Error(`generateRows: prompts of one batch must be of one length, found ${prompts.map((p) => p.length).join(', ')}`);
+  if (L === 0 && hooks.length > 0) throw new Error('generateRows: the prompt must hold at least one token (e.g. BOS)');
+  const room = model.config.maxPositions - L;
   const maxNew = Math.max(0, Math.min(opts.maxNewTokens, room));
   const out: number[][] = hooks.map(() => []);
   if (opts.seeds && opts.seeds.length !== hooks.length) throw new Error(`generateRows: ${hooks.length} rows but ${opts.seeds.length} seeds`);
@@ -58,9 +65,9 @@ export async function generateRows(model: LlamaModel, promptIds: number[], hooks
   try {
     const next: number[] = []; // each row's last token, its input after the prompt
     for (let prefill = true; live.length > 0; prefill = false) {
-      const T = prefill ? promptIds.length : 1;
+      const T = prefill ? L : 1;
       const R = live.length;
-      const ids = tf.tensor2d(live.flatMap((r) => (prefill ? promptIds : [next[r]])), [R, T], 'int32');
+      const ids = tf.tensor2d(live.flatMap((r) => (prefill ? prompts[r] : [next[r]])), [R, T], 'int32');
       const rowHooks = live.map((r) => hooks[r]);
       // One hook for every row (a group of samples) applies to the whole batch at once.
       const lora = rowHooks.every((h) => h === rowHooks[0]) ? rowHooks[0] : new RowHooks(rowHooks, T);
@@ -87,6 +94,10 @@ export async function generateRows(model: LlamaModel, promptIds: number[], hooks
     disposeKvCache(cache);
   }
   return out;
+}
+
+function isPerRow(p: number[] | number[][]): p is number[][] {
+  return p.length > 0 && Array.isArray(p[0]);
 }
 
 /** Keeps batch rows `keep` (indices into the current batch) of every cached key and value. */

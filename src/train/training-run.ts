@@ -4,6 +4,7 @@
 import type { ChatTurn } from '../data/chat-turns';
 import { type LlamaModel } from '../model/llama';
 import { generate } from '../model/generate';
+import { generateRows } from '../model/generate-rows';
 import type { LoraSpec, LoraWeights } from '../adapters/lora-types';
 import { LoraAdapter } from './lora';
 import { SoftPromptAdapter } from './soft-prompt';
@@ -202,15 +203,25 @@ export class TrainingRun {
   }
 
   async samples(): Promise<SampleReport['samples']> {
-    const out = [];
-    for (const p of this.prompts) {
-      const a = this.adapter;
-      const opts = { maxNewTokens: 24, stopIds: this.s.stopIds ?? this.s.model.config.eosTokenIds };
-      const ids = a instanceof FullFineTune ? await generate(a.model, p, opts) : await generate(this.s.model, p, { ...opts, ...(a instanceof SoftPromptAdapter ? { soft: a.hook() } : { lora: a }) });
-      const turns = this.s.turns?.(p) ?? null;
-      out.push({ prompt: this.s.decode(p), text: this.s.decode([...p, ...ids]), ...(turns ? { turns, reply: this.s.decode(ids) } : {}) });
+    const a = this.adapter;
+    const opts = { maxNewTokens: 24, stopIds: this.s.stopIds ?? this.s.model.config.eosTokenIds };
+    const outputs: number[][] = [];
+    if (a instanceof LoraAdapter) {
+      // Prompts of one length decode side by side (plain text's are all 6 tokens): the same tokens, sooner.
+      const byLength = new Map<number, number[]>();
+      this.prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
+      for (const rows of byLength.values()) {
+        const ids = await generateRows(this.s.model, rows.map((i) => this.prompts[i]), rows.map(() => a), opts);
+        rows.forEach((i, j) => (outputs[i] = ids[j]));
+      }
+    } else {
+      for (const p of this.prompts) outputs.push(a instanceof FullFineTune ? await generate(a.model, p, opts) : await generate(this.s.model, p, { ...opts, soft: a.hook() }));
     }
-    return out;
+    return this.prompts.map((p, i) => {
+      const ids = outputs[i];
+      const turns = this.s.turns?.(p) ?? null;
+      return { prompt: this.s.decode(p), text: this.s.decode([...p, ...ids]), ...(turns ? { turns, reply: this.s.decode(ids) } : {}) };
+    });
   }
 
   /**
