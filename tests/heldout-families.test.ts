@@ -12,6 +12,7 @@ import { LINEAR_MODULES } from '../src/model/config';
 import type { LlamaModel, LoraHook } from '../src/model/llama';
 import { seededRandom } from '../src/util/random';
 import { FAMILY_MODELS, modelDir } from './families-fixture';
+import { packExamples } from '../src/data/packing';
 
 beforeAll(async () => {
   expect(await initNodeBackend('wasm')).toBe('wasm');
@@ -46,4 +47,18 @@ describe('held-out loss', () => {
     model.dispose();
     adapter.dispose();
   });
+});
+
+it('packed examples: each attends only within itself, so packing does not change the loss', async () => {
+  const model = await loadModel(await openModelFiles('../shared/models/stories260K'));
+  const r = seededRandom(9);
+  const examples = Array.from({ length: 6 }, (_, i) => {
+    const inputIds = Array.from({ length: 8 + 3 * i }, () => 1 + Math.floor(r() * (model.config.vocabSize - 1)));
+    return { inputIds, lossMask: inputIds.map((_, t) => (t === 0 ? 0 : 1)) };
+  });
+  const plain = await heldOutLoss(model, null, examples, 64, 2);
+  const packed = await heldOutLoss(model, null, packExamples(examples, 65), 64, 2);
+  expect(packed.tokens).toBe(plain.tokens);
+  expect(Math.abs(packed.loss - plain.loss) / plain.loss).toBeLessThan(1e-5);
+  model.dispose();
 });

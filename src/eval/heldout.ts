@@ -22,7 +22,7 @@ export async function heldOutLoss(model: LlamaModel, lora: LoraHook | null, exam
   for (const b of lossBatches(examples, seqLen, batchSize)) {
     const l = tf.tidy(() => {
       const ids = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
-      const h = model.forwardHidden(ids, { lora }); // [B*T, C]
+      const h = model.forwardHidden(ids, { lora, packing: b.packing }); // [B*T, C]; packed rows attend within their example
       // The head fused with the loss, in chunks, as training evaluates: never the whole [B*T, V] logits
       // (800 MB at 4 x 1,024 with a 49,152-token vocabulary).
       return fusedCrossEntropy(h, model.head, b.targets, b.weights, { softcap: model.config.finalSoftcap ?? 0 });
