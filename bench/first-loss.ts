@@ -10,8 +10,9 @@
 // Prints one JSON line: seconds from reload to model ready, from Start to the first loss, their
 // sum, Evaluate's seconds from the press to its last answer, and when each of its progress lines
 // first showed (`evaluate_phases_s`; a phase that passed between two polls, 50 ms apart, is
-// absent: a loss Evaluate already knew). Options: --backend wasm|webgpu
-// (default wasm), --batch 4, --seq 256, --model smollm2-135m, --evaluate off (skip step 4).
+// absent: a loss Evaluate already knew); with --evaluate twice, `evaluate_again_s`, a second press
+// on the same adapter (every loss known, only the answers generated). Options: --backend wasm|webgpu
+// (default wasm), --batch 4, --seq 256, --model smollm2-135m, --evaluate off|twice (skip step 4, or press twice).
 import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
     let evaluateS: number | null = null;
     let answers: number | null = null;
     let phases: Record<string, number> | null = null;
+    let evaluateAgainS: number | null = null;
     if (o.evaluate !== 'off') {
       await page.getByTestId('state-train').filter({ hasText: 'Done: adapter ready' }).waitFor({ timeout: 20 * 60_000 });
       const evaluate = page.getByRole('region', { name: 'Evaluate' });
@@ -133,11 +135,20 @@ async function main(): Promise<void> {
       evaluateS = (Date.now() - t3) / 1000;
       phases = await watch.stop();
       answers = await evaluate.getByRole('group', { name: /^Held-out example/ }).count();
+      if (o.evaluate === 'twice') {
+        // The same adapter again: every loss is known now, so only the answers are generated.
+        const button = evaluate.getByRole('button', { name: 'Evaluate base vs tuned' });
+        const t4 = Date.now();
+        await button.click();
+        await page.waitForFunction(() => [...document.querySelectorAll('section[aria-label="Evaluate"] button')].some((b) => b.textContent === 'Evaluate base vs tuned' && (b as HTMLButtonElement).disabled), undefined, { timeout: 60_000 });
+        await page.waitForFunction(() => [...document.querySelectorAll('section[aria-label="Evaluate"] button')].some((b) => b.textContent === 'Evaluate base vs tuned' && !(b as HTMLButtonElement).disabled), undefined, { timeout: 20 * 60_000 });
+        evaluateAgainS = (Date.now() - t4) / 1000;
+      }
     }
     process.stdout.write(JSON.stringify({
       model, backend, batch: Number(batch), seq_len: Number(seq), threads,
       first_load_s: firstLoadS, cached_load_s: cachedLoadS, start_to_first_loss_s: firstLossS,
-      cached_to_first_loss_s: Math.round((cachedLoadS + firstLossS) * 10) / 10, first_loss: firstLoss, evaluate_s: evaluateS, evaluate_phases_s: phases, evaluate_answers: answers, base_memory: memory.replace(/\s+/g, ' ').trim(),
+      cached_to_first_loss_s: Math.round((cachedLoadS + firstLossS) * 10) / 10, first_loss: firstLoss, evaluate_s: evaluateS, evaluate_phases_s: phases, ...(o.evaluate === 'twice' ? { evaluate_again_s: evaluateAgainS } : {}), evaluate_answers: answers, base_memory: memory.replace(/\s+/g, ' ').trim(),
     }) + '\n');
   } finally {
     await browser.close();
