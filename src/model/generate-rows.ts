@@ -2,7 +2,8 @@
 // LoRA hook or none: the Evaluate view's base and tuned columns, GRPO's group of samples of one
 // prompt (one hook, a seed per row), a run's sample prompts of one length. Every frozen weight is then read
 // (and, for NF4 and int8, decoded) once per token for both rows instead of once per row, and the
-// per-token work outside the products (op dispatch, norms, rope) is shared too.
+// per-token work outside the products (op dispatch, norms, rope) is shared too. `generate` is
+// this with one row.
 //
 // With two rows each gets the tokens it would get from `generate` alone: the rows share the
 // prompt, so they share positions and need no padding; a row's LoRA delta is computed on its own
@@ -11,7 +12,7 @@
 // alone. Three or more rows take the four-row NF4 kernel, whose sums run in another order: each
 // row is then within rounding of its lone run, not equal to it bit for bit.
 import * as tf from '@tensorflow/tfjs';
-import { type KvCache, type LlamaModel, type LoraHook, newKvCache, disposeKvCache } from './llama';
+import { type KvCache, type KvPrefix, type LlamaModel, type LoraHook, newKvCache, disposeKvCache } from './llama';
 import type { LinearModule } from './config';
 import { sampleToken, type SamplingOptions } from './sampling';
 import { seededRandom } from '../util/random';
@@ -26,6 +27,18 @@ export interface GenerateRowsOptions extends SamplingOptions {
   stopIds?: number[];
   /** Called with each row's new token as it is produced; return false to end that row there. */
   onToken?: (row: number, id: number) => boolean | void;
+  /** A soft prompt (prompt or prefix tuning, src/train/soft-prompt.ts) before every row's prompt. */
+  soft?: SoftPromptHook | null;
+}
+
+/**
+ * What generation needs of a soft prompt: N virtual input embeddings [N, C] put before the first
+ * forward's tokens (then kept in the cache like them), or a key/value prefix every forward attends to.
+ */
+export interface SoftPromptHook {
+  length: number; // N
+  embeddings?: () => tf.Tensor2D; // [N, C]
+  prefix?: KvPrefix;
 }
 
 /** The LoRA hook of a batch whose row r (T positions each) uses hooks[r]: x [R*T, in] -> delta [R*T, out] or null. */
@@ -54,7 +67,8 @@ export async function generateRows(model: LlamaModel, prompt: number[] | number[
   const L = prompts[0]?.length ?? 0;
   if (prompts.some((p) => p.length !== L)) throw new Error(`generateRows: prompts of one batch must be of one length, found ${prompts.map((p) => p.length).join(', ')}`);
   if (L === 0 && hooks.length > 0) throw new Error('generateRows: the prompt must hold at least one token (e.g. BOS)');
-  const room = model.config.maxPositions - L;
+  const soft = opts.soft ?? null;
+  const room = model.config.maxPositions - L - (soft?.length ?? 0);
   const maxNew = Math.max(0, Math.min(opts.maxNewTokens, room));
   const out: number[][] = hooks.map(() => []);
   if (opts.seeds && opts.seeds.length !== hooks.length) throw new Error(`generateRows: ${hooks.length} rows but ${opts.seeds.length} seeds`);
@@ -68,13 +82,23 @@ export async function generateRows(model: LlamaModel, prompt: number[] | number[
       const T = prefill ? L : 1;
       const R = live.length;
       const ids = tf.tensor2d(live.flatMap((r) => (prefill ? prompts[r] : [next[r]])), [R, T], 'int32');
+      // The first forward puts a prompt-tuning soft prompt's N vectors before each row's tokens.
+      const virtual = prefill && soft?.embeddings ? soft.embeddings : null;
+      const rowLen = virtual ? soft!.length + T : T; // positions per row in this forward
       const rowHooks = live.map((r) => hooks[r]);
       // One hook for every row (a group of samples) applies to the whole batch at once.
-      const lora = rowHooks.every((h) => h === rowHooks[0]) ? rowHooks[0] : new RowHooks(rowHooks, T);
-      const h = model.forwardHidden(ids, { lora, cache }); // [R*T, C]
+      const lora = rowHooks.every((h) => h === rowHooks[0]) ? rowHooks[0] : new RowHooks(rowHooks, rowLen);
+      const fwd = { lora, cache, prefix: soft?.prefix };
+      const h = virtual
+        ? tf.tidy(() => {
+            const v = virtual().expandDims(0); // [1, N, C]
+            const x = tf.concat([R === 1 ? v : tf.tile(v, [R, 1, 1]), model.embed(ids)], 1) as tf.Tensor3D; // [R, N+T, C]
+            return model.forwardHiddenFromEmbeddings(x, fwd); // [R*(N+T), C]: the cache now holds N+T positions
+          })
+        : model.forwardHidden(ids, fwd); // [R*T, C]
       ids.dispose();
-      // Only each row's last position needs logits: [R, V], not [R*T, V].
-      const logits = tf.tidy(() => model.logitsFrom(T === 1 ? h : (tf.gather(h, live.map((_, i) => i * T + T - 1)) as tf.Tensor2D)));
+      // Only each row's last position needs logits: [R, V], not [R*rowLen, V].
+      const logits = tf.tidy(() => model.logitsFrom(rowLen === 1 ? h : (tf.gather(h, live.map((_, i) => i * rowLen + rowLen - 1)) as tf.Tensor2D)));
       h.dispose();
       const rows = (await logits.data()) as Float32Array;
       logits.dispose();
