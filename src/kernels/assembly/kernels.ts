@@ -38,13 +38,35 @@
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
+// Interleaves of two vectors' low or high halves: by byte (zip8) and by 16-bit pair (zip16). Two
+// rounds of them turn four byte planes into the 16 levels' fp32 words, in element order.
+// @ts-ignore: decorator
+@inline function zip8Lo(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+}
+
+// @ts-ignore: decorator
+@inline function zip8Hi(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+}
+
+// @ts-ignore: decorator
+@inline function zip16Lo(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+}
+
+// @ts-ignore: decorator
+@inline function zip16Hi(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+}
+
 // The 16 codes at flat element f (f % 16 == 0) as 16 indices in element order.
 // @ts-ignore: decorator
 @inline function codes16(codes: usize, f: usize, lowNibbles: v128): v128 {
   const raw = v128.load64_zero(codes + (f >> 1)); // 8 bytes: element 2j in the low nibble of byte j
   const lo = v128.and(raw, lowNibbles);
   const hi = v128.and(i16x8.shr_u(raw, 4), lowNibbles); // one psrlw + pand; i8x16.shr_u has no x86 instruction
-  return i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  return zip8Lo(lo, hi);
 }
 
 /** NF4 level of flat element i (scalar path for rows that do not start on a 16-element boundary). */
@@ -83,15 +105,12 @@ export function nf4Matvec(x: usize, K: i32, codes: usize, absmax: usize, tables:
         const b1 = lookup(PLANE1, idx);
         const b2 = lookup(PLANE2, idx);
         const b3 = lookup(PLANE3, idx);
-        const l01 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const h01 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        const l23 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const h23 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const l01 = zip8Lo(b0, b1), h01 = zip8Hi(b0, b1), l23 = zip8Lo(b2, b3), h23 = zip8Hi(b2, b3);
         const xp = x + ((f - s) << 2);
-        acc0 = madd(i8x16.shuffle(l01, l23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), v128.load(xp), acc0);
-        acc1 = madd(i8x16.shuffle(l01, l23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), v128.load(xp, 16), acc1);
-        acc0 = madd(i8x16.shuffle(h01, h23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), v128.load(xp, 32), acc0);
-        acc1 = madd(i8x16.shuffle(h01, h23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), v128.load(xp, 48), acc1);
+        acc0 = madd(zip16Lo(l01, l23), v128.load(xp), acc0);
+        acc1 = madd(zip16Hi(l01, l23), v128.load(xp, 16), acc1);
+        acc0 = madd(zip16Lo(h01, h23), v128.load(xp, 32), acc0);
+        acc1 = madd(zip16Hi(h01, h23), v128.load(xp, 48), acc1);
       }
       total = madd(f32x4.add(acc0, acc1), v128.load32_splat(absmax + (((blockEnd - 1) >> 6) << 2)), total);
     }
@@ -137,14 +156,8 @@ export function nf4Matmul4(x0: usize, x1: usize, x2: usize, x3: usize, K: i32, c
         const b1 = lookup(PLANE1, idx);
         const b2 = lookup(PLANE2, idx);
         const b3 = lookup(PLANE3, idx);
-        const l01 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const h01 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        const l23 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const h23 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        const w0 = i8x16.shuffle(l01, l23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-        const w1 = i8x16.shuffle(l01, l23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
-        const w2 = i8x16.shuffle(h01, h23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-        const w3 = i8x16.shuffle(h01, h23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+        const l01 = zip8Lo(b0, b1), h01 = zip8Hi(b0, b1), l23 = zip8Lo(b2, b3), h23 = zip8Hi(b2, b3);
+        const w0 = zip16Lo(l01, l23), w1 = zip16Hi(l01, l23), w2 = zip16Lo(h01, h23), w3 = zip16Hi(h01, h23);
         const o = (f - s) << 2;
         a0 = madd(w0, v128.load(x0 + o), madd(w1, v128.load(x0 + o, 16), madd(w2, v128.load(x0 + o, 32), madd(w3, v128.load(x0 + o, 48), a0))));
         a1 = madd(w0, v128.load(x1 + o), madd(w1, v128.load(x1 + o, 16), madd(w2, v128.load(x1 + o, 32), madd(w3, v128.load(x1 + o, 48), a1))));
@@ -203,14 +216,8 @@ export function nf4Matvec2(x0: usize, x1: usize, K: i32, codes: usize, absmax: u
         const b1 = lookup(PLANE1, idx);
         const b2 = lookup(PLANE2, idx);
         const b3 = lookup(PLANE3, idx);
-        const l01 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const h01 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        const l23 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const h23 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        const w0 = i8x16.shuffle(l01, l23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-        const w1 = i8x16.shuffle(l01, l23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
-        const w2 = i8x16.shuffle(h01, h23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-        const w3 = i8x16.shuffle(h01, h23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+        const l01 = zip8Lo(b0, b1), h01 = zip8Hi(b0, b1), l23 = zip8Lo(b2, b3), h23 = zip8Hi(b2, b3);
+        const w0 = zip16Lo(l01, l23), w1 = zip16Hi(l01, l23), w2 = zip16Lo(h01, h23), w3 = zip16Hi(h01, h23);
         const o = (f - s) << 2;
         a00 = madd(w0, v128.load(x0 + o), a00);
         a01 = madd(w1, v128.load(x0 + o, 16), a01);
