@@ -25,9 +25,8 @@ import { setPreferredAttention } from '../model/flash-attention';
 /** Rows of the product timed to pick the NF4 kernel: a training micro-batch (4 x 128 tokens). */
 const NF4_TIMED_ROWS = 512;
 import { IdbQuantizedCache } from '../storage/quantized-cache';
-import { type LlamaModel } from '../model/llama';
-import { generate } from '../model/generate';
-import { generateRows } from '../model/generate-rows';
+import { type LlamaModel, type LoraHook } from '../model/llama';
+import { generateRows, type SoftPromptHook } from '../model/generate-rows';
 import { SpeedMeter, type GenerationSpeed } from '../model/generation-speed';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer';
 import { LoraAdapter } from '../train/lora';
@@ -332,7 +331,6 @@ export class Engine {
    */
   async generateRows(prompt: string, maxNewTokens: number, temperature: number, rows: GenerateRow[], onToken: (row: number, id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; rows: GeneratedRow[] }> {
     const model = this.requireModel();
-    const tok = this.requireTokenizer();
     if (rows.length === 0) throw new EngineError('generate-rows: no rows asked for.');
     const adapted = rows.some((r) => r.useAdapter);
     if (adapted && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
@@ -347,21 +345,27 @@ export class Engine {
       return { promptIds, rows: out };
     }
     const { promptIds, shown } = this.promptFor(prompt, chat);
-    const meters = rows.map(() => new SpeedMeter(promptIds.length));
-    const soFar: number[][] = rows.map(() => []);
     const hooks = rows.map((r) => (r.useAdapter ? (this.adapter as LoraAdapter) : null));
+    return { promptIds, rows: await this.decodeRows(model, promptIds, shown, hooks, { maxNewTokens, temperature, seeds: rows.map((r) => r.seed) }, onToken) };
+  }
+
+  /** generateRows with each row's speed measured and its text so far passed on as it grows. */
+  private async decodeRows(model: LlamaModel, promptIds: number[], shown: number[], hooks: (LoraHook | null)[], o: { maxNewTokens: number; temperature: number; seeds: number[]; soft?: SoftPromptHook | null }, onToken: (row: number, id: number, text: string) => void): Promise<GeneratedRow[]> {
+    const tok = this.requireTokenizer();
+    const meters = hooks.map(() => new SpeedMeter(promptIds.length));
+    const soFar: number[][] = hooks.map(() => []);
     const outputs = await generateRows(model, promptIds, hooks, {
-      maxNewTokens,
-      temperature,
-      seeds: rows.map((r) => r.seed),
-      stopIds: stopTokenIds(model.config.eosTokenIds, tok),
+      ...o,
+      // Every eos id of the config (a list in Llama 3 / Gemma 3), the tokenizer's, and the template's end of turn.
+      stopIds: stopTokenIds(this.requireModel().config.eosTokenIds, tok),
+      // Decode the whole sequence each time: byte-fallback tokens only form characters together.
       onToken: (row, id) => {
         meters[row].token();
         soFar[row].push(id);
         onToken(row, id, tok.decode([...shown, ...soFar[row]]));
       },
     });
-    return { promptIds, rows: outputs.map((ids, i) => ({ outputIds: ids, text: tok.decode([...shown, ...ids]), speed: meters[i].result(), sideBySide: rows.length > 1 })) };
+    return outputs.map((ids, i) => ({ outputIds: ids, text: tok.decode([...shown, ...ids]), speed: meters[i].result(), sideBySide: hooks.length > 1 }));
   }
 
   /** The prompt's ids, and the ids shown in front of the answer: a chat turn shows only the reply (the template around the prompt is not the person's text). */
@@ -373,28 +377,14 @@ export class Engine {
 
   async generate(prompt: string, maxNewTokens: number, temperature: number, seed: number, useAdapter: boolean, onToken: (id: number, text: string) => void, chat = false): Promise<{ promptIds: number[]; outputIds: number[]; text: string; speed: GenerationSpeed }> {
     const model = this.requireModel();
-    const tok = this.requireTokenizer();
     if (useAdapter && !this.adapter) throw new EngineError('There is no adapter yet: train one or open a share link.');
     const { promptIds, shown } = this.promptFor(prompt, chat);
-    const soFar: number[] = [];
-    const meter = new SpeedMeter(promptIds.length);
     // A fully fine-tuned model is a second decoder; the base stays the loaded model.
     const full = useAdapter && this.adapter instanceof FullFineTune ? this.adapter : null;
-    const outputIds = await generate(full ? full.model : model, promptIds, {
-      maxNewTokens,
-      temperature,
-      seed,
-      ...(useAdapter && this.adapter instanceof SoftPromptAdapter ? { soft: this.adapter.hook() } : { lora: useAdapter && !full ? (this.adapter as LoraAdapter | null) : null }),
-      // Every eos id of the config (a list in Llama 3 / Gemma 3), the tokenizer's, and the template's end of turn.
-      stopIds: stopTokenIds(model.config.eosTokenIds, tok),
-      // Decode the whole sequence each time: byte-fallback tokens only form characters together.
-      onToken: (id) => {
-        meter.token();
-        soFar.push(id);
-        onToken(id, tok.decode([...shown, ...soFar]));
-      },
-    });
-    return { promptIds, outputIds, text: tok.decode([...shown, ...outputIds]), speed: meter.result() };
+    const soft = useAdapter && this.adapter instanceof SoftPromptAdapter ? this.adapter.hook() : null;
+    const lora = useAdapter && this.adapter instanceof LoraAdapter ? this.adapter : null;
+    const [r] = await this.decodeRows(full ? full.model : model, promptIds, shown, [lora], { maxNewTokens, temperature, seeds: [seed], soft }, (_row, id, text) => onToken(id, text));
+    return { promptIds, outputIds: r.outputIds, text: r.text, speed: r.speed };
   }
 
   // Export and share requests: src/worker/engine-export.ts, on what the engine holds now.
