@@ -9,6 +9,7 @@ import { loadModel } from '../src/model/load';
 import { generate } from '../src/model/generate';
 import { generateRows } from '../src/model/generate-rows';
 import { LoraAdapter } from '../src/train/lora';
+import { SoftPromptAdapter } from '../src/train/soft-prompt';
 import { LINEAR_MODULES } from '../src/model/config';
 import { FAMILY_MODELS, modelDir } from './families-fixture';
 
@@ -103,4 +104,19 @@ it('rows may hold different prompts of one length (a run\'s samples): each as it
   await expect(generateRows(model, prompts, [adapter], { maxNewTokens: 4 })).rejects.toThrow(/1 rows but 2 prompts/);
   model.dispose();
   adapter.dispose();
+});
+
+it.each(['prompt-tuning', 'prefix-tuning'] as const)('a %s soft prompt goes before every row: each row as its lone run', async (kind) => {
+  const model = await loadModel(await openModelFiles(dirOf('stories260K')), { precision: 'nf4', headPrecision: 'int8' });
+  const soft = SoftPromptAdapter.create(model, { kind, numVirtualTokens: 4, init: 'random', initText: null, baseModel: 'stories260K' }, 5);
+  const prompts = [[1, 403, 407, 261, 378, 434], [1, 365, 291, 261, 302, 411]];
+  const alone = [];
+  for (const p of prompts) alone.push(await generate(model, p, { maxNewTokens: 16, soft: soft.hook() }));
+  expect(alone[0]).not.toEqual(alone[1]);
+  expect(alone[0]).not.toEqual(await generate(model, prompts[0], { maxNewTokens: 16 })); // the soft prompt changes the text
+  const before = tf.memory().numTensors;
+  expect(await generateRows(model, prompts, [null, null], { maxNewTokens: 16, soft: soft.hook() })).toEqual(alone);
+  expect(tf.memory().numTensors).toBe(before);
+  model.dispose();
+  soft.dispose();
 });

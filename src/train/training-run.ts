@@ -3,7 +3,6 @@
 // record for the history list. Storage is injected (IndexedDB in the worker), so this runs in Node too.
 import type { ChatTurn } from '../data/chat-turns';
 import { type LlamaModel } from '../model/llama';
-import { generate } from '../model/generate';
 import { generateRows } from '../model/generate-rows';
 import type { LoraSpec, LoraWeights } from '../adapters/lora-types';
 import { LoraAdapter } from './lora';
@@ -205,17 +204,17 @@ export class TrainingRun {
   async samples(): Promise<SampleReport['samples']> {
     const a = this.adapter;
     const opts = { maxNewTokens: 24, stopIds: this.s.stopIds ?? this.s.model.config.eosTokenIds };
+    // A fully fine-tuned model is its own decoder; LoRA is a hook, a soft prompt goes before each prompt.
+    const model = a instanceof FullFineTune ? a.model : this.s.model;
+    const hook = a instanceof LoraAdapter ? a : null;
+    const soft = a instanceof SoftPromptAdapter ? a.hook() : null;
     const outputs: number[][] = [];
-    if (a instanceof LoraAdapter) {
-      // Prompts of one length decode side by side (plain text's are all 6 tokens): the same tokens, sooner.
-      const byLength = new Map<number, number[]>();
-      this.prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
-      for (const rows of byLength.values()) {
-        const ids = await generateRows(this.s.model, rows.map((i) => this.prompts[i]), rows.map(() => a), opts);
-        rows.forEach((i, j) => (outputs[i] = ids[j]));
-      }
-    } else {
-      for (const p of this.prompts) outputs.push(a instanceof FullFineTune ? await generate(a.model, p, opts) : await generate(this.s.model, p, { ...opts, soft: a.hook() }));
+    // Prompts of one length decode side by side (plain text's are all 6 tokens): the same tokens, sooner.
+    const byLength = new Map<number, number[]>();
+    this.prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
+    for (const rows of byLength.values()) {
+      const ids = await generateRows(model, rows.map((i) => this.prompts[i]), rows.map(() => hook), { ...opts, soft });
+      rows.forEach((i, j) => (outputs[i] = ids[j]));
     }
     return this.prompts.map((p, i) => {
       const ids = outputs[i];
