@@ -15,7 +15,7 @@ import { streamFromBytes } from '../data/jsonl';
 import type { TrainingExample } from '../data/render';
 import { heldOutLoss } from './heldout';
 import { compareGenerations, evaluateAdapter, type EvalOptions } from './evaluate';
-import { generateFor, evalPrompts, scoreGeneration } from './generations';
+import { evalPrompts, generateSideBySide, scoreGeneration } from './generations';
 import { LossMemo } from './loss-memo';
 import { stopTokenIds } from '../tokenizer/stop-tokens';
 
@@ -87,8 +87,9 @@ describe('evaluate on stories260K after the dragon run', () => {
     const prompts = evalPrompts(validation, tok, stops, OPTS.prompts);
     expect(rows).toHaveLength(prompts.length);
     for (const [i, p] of prompts.entries()) {
-      expect(rows[i].base).toEqual(await generateFor(model, null, tok, p, stops, OPTS.maxNewTokens));
-      expect(rows[i].tuned).toEqual(await generateFor(model, adapter, tok, p, stops, OPTS.maxNewTokens));
+      // Each column alone: a batch of one row.
+      expect([rows[i].base]).toEqual(await generateSideBySide(model, [null], tok, p, stops, OPTS.maxNewTokens));
+      expect([rows[i].tuned]).toEqual(await generateSideBySide(model, [adapter], tok, p, stops, OPTS.maxNewTokens));
     }
   }, 120_000);
 

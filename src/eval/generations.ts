@@ -2,7 +2,6 @@
 // (the untrained tokens, or its first few tokens for plain text) and its reference answer, then
 // the base and the tuned model continue the prompt greedily. Scores a person understands.
 import type { LlamaModel, LoraHook } from '../model/llama';
-import { generate } from '../model/generate';
 import { generateRows } from '../model/generate-rows';
 import { chatTurns, type ChatTurn } from '../data/chat-turns';
 import type { TextTokenizer } from '../tokenizer/tokenizer';
@@ -81,15 +80,9 @@ export function scoreGeneration(text: string, reference: string, stopped: boolea
   return { exact: text.trim() === reference.trim(), startsLike: k > 0 && a.length >= k && a.slice(0, k).join(' ') === b.slice(0, k).join(' '), stopped };
 }
 
-/** Greedy continuation of one prompt, stopping at a stop token. */
-export async function generateFor(model: LlamaModel, lora: LoraHook | null, tok: TextTokenizer, p: EvalPrompt, stopIds: Set<number>, maxNewTokens: number): Promise<GeneratedText> {
-  const ids = await generate(model, p.promptIds, { maxNewTokens, temperature: 0, lora, stopIds: [...stopIds] });
-  return generatedText(model, tok, p, ids, maxNewTokens);
-}
-
 /**
  * Greedy continuations of one prompt under several hooks (null: the base model), decoded side by
- * side in one batch (model/generate-rows.ts): the same texts as one generateFor each, in less time.
+ * side in one batch (model/generate-rows.ts): the same texts as one row each, in less time.
  */
 export async function generateSideBySide(model: LlamaModel, hooks: (LoraHook | null)[], tok: TextTokenizer, p: EvalPrompt, stopIds: Set<number>, maxNewTokens: number): Promise<GeneratedText[]> {
   const rows = await generateRows(model, p.promptIds, hooks, { maxNewTokens, temperature: 0, stopIds: [...stopIds] });
